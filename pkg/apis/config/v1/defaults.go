@@ -1,0 +1,177 @@
+package v1
+
+import (
+	v1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	"k8s.io/utils/ptr"
+)
+
+// Label keys and values shared by the defaults below, the node agent's
+// nfd-rules and the plugins.
+const (
+	LabelKVM           = "mtscn.io/kvm"
+	LabelVirtMode      = "mtscn.io/virt-mode"
+	LabelIOMMU         = "mtscn.io/iommu"
+	LabelQATVFIO       = "mtscn.io/qat-vfio"
+	LabelRuntimePrefix = "mtscn.io/runtime."
+	LabelTDX           = "feature.node.kubernetes.io/cpu-security.tdx.enabled"
+	LabelSNP           = "feature.node.kubernetes.io/cpu-security.sev.snp.enabled"
+	// HandlerPlaceholder in a requirement's key is replaced by the pod's
+	// runtime handler.
+	HandlerPlaceholder = "{handler}"
+)
+
+var (
+	// DefaultTenantLabelKeys name a Namespace's tenant, mtscn's own first,
+	// then Capsule's old and new keys.
+	DefaultTenantLabelKeys = []string{"mtscn.io/tenant", "capsule.clastix.io/tenant", "projectcapsule.dev/tenant"}
+	// DefaultInfrastructureNamespaces never block and are never blocked.
+	DefaultInfrastructureNamespaces = []string{"kube-system", "kube-public", "kube-node-lease", "mtscn-system", "node-feature-discovery"}
+	// DefaultSandboxedHandlers are the handler globs of sandboxed runtimes.
+	DefaultSandboxedHandlers = []string{"kata*", "runsc*", "gvisor*"}
+	// DefaultOffNodeHandlers are the handler globs of peer-pod runtimes.
+	DefaultOffNodeHandlers = []string{"kata-remote*"}
+	// DefaultVFIOResources are extended resources passed through with VFIO.
+	DefaultVFIOResources = []string{"qat.intel.com/*", "nvidia.com/*"}
+)
+
+func mi(n int64) *resource.Quantity {
+	return resource.NewQuantity(n*1024*1024, resource.BinarySI)
+}
+
+// DefaultProfiles returns the VM sizing of Kata's shipped configurations
+// (kata-deploy 4.x): the Go runtime hot-plugs Σ limits on top of a 2Gi
+// default_memory; runtime-rs and the TEE shims size the guest statically as
+// Σ limits + overhead_memory; peer pods run off the node. The first matching
+// profile wins, so exact handlers come before the kata* fallback.
+func DefaultProfiles() []HypervisorProfile {
+	return []HypervisorProfile{
+		{Handler: "kata-remote*", Sizing: "OffNode", DefaultMemory: mi(0), OverheadMemory: mi(0), HostOverhead: mi(0), SharedMemoryBacked: ptr.To(false)},
+		{Handler: "kata-qemu-runtime-rs", Sizing: "Static", DefaultMemory: mi(2048), OverheadMemory: mi(32), HostOverhead: mi(96), SharedMemoryBacked: ptr.To(true)},
+		{Handler: "kata-qemu-tdx*", Sizing: "Static", DefaultMemory: mi(2048), OverheadMemory: mi(128), HostOverhead: mi(96), SharedMemoryBacked: ptr.To(false)},
+		{Handler: "kata-qemu-snp*", Sizing: "Static", DefaultMemory: mi(2048), OverheadMemory: mi(128), HostOverhead: mi(96), SharedMemoryBacked: ptr.To(false)},
+		{Handler: "kata-qemu-nvidia-gpu*", Sizing: "Static", DefaultMemory: mi(2048), OverheadMemory: mi(128), HostOverhead: mi(96), SharedMemoryBacked: ptr.To(true)},
+		{Handler: "kata-dragonball", Sizing: "Static", DefaultMemory: mi(2048), OverheadMemory: mi(32), HostOverhead: mi(64), SharedMemoryBacked: ptr.To(false)},
+		{Handler: "kata-clh", Sizing: "Hotplug", DefaultMemory: mi(2048), OverheadMemory: mi(0), HostOverhead: mi(64), SharedMemoryBacked: ptr.To(false)},
+		{Handler: "kata-fc", Sizing: "Hotplug", DefaultMemory: mi(2048), OverheadMemory: mi(0), HostOverhead: mi(32), SharedMemoryBacked: ptr.To(false)},
+		{Handler: "kata-qemu*", Sizing: "Hotplug", DefaultMemory: mi(2048), OverheadMemory: mi(0), HostOverhead: mi(96), SharedMemoryBacked: ptr.To(true)},
+		{Handler: "kata*", Sizing: "Hotplug", DefaultMemory: mi(2048), OverheadMemory: mi(0), HostOverhead: mi(96), SharedMemoryBacked: ptr.To(true)},
+	}
+}
+
+// DefaultRuntimeRequirements: every on-node Kata handler needs a usable
+// /dev/kvm and its handler configured in the node's containerd; TDX and
+// SEV-SNP handlers need the CPU feature enabled. Off-node handlers
+// (kata-remote) are matched by no pattern that requires anything.
+func DefaultRuntimeRequirements() []RuntimeRequirement {
+	isTrue := func(key string) []v1.NodeSelectorRequirement {
+		return []v1.NodeSelectorRequirement{{Key: key, Operator: v1.NodeSelectorOpIn, Values: []string{"true"}}}
+	}
+	return []RuntimeRequirement{
+		{
+			Handlers: []string{"kata-qemu*", "kata-clh*", "kata-fc*", "kata-dragonball*", "kata-stratovirt*", "kata-cloud-hypervisor*"},
+			Requirements: []NodeRequirement{
+				{Name: "usable /dev/kvm", MatchExpressions: isTrue(LabelKVM)},
+				{Name: "runtime handler installed", MatchExpressions: isTrue(LabelRuntimePrefix + HandlerPlaceholder)},
+			},
+		},
+		{Handlers: []string{"*tdx*"}, Requirements: []NodeRequirement{{Name: "TDX", MatchExpressions: isTrue(LabelTDX)}}},
+		{Handlers: []string{"*snp*"}, Requirements: []NodeRequirement{{Name: "SEV-SNP", MatchExpressions: isTrue(LabelSNP)}}},
+	}
+}
+
+// DefaultDeviceRequirements: a sandboxed pod that requests a QAT device gets
+// a VF passed through with VFIO, which needs the IOMMU on and the VFs bound
+// to vfio-pci. A runc pod uses the host driver and needs neither.
+func DefaultDeviceRequirements() []DeviceRequirement {
+	return []DeviceRequirement{{
+		Resources:     []string{"qat.intel.com/*"},
+		SandboxedOnly: true,
+		Requirements: []NodeRequirement{
+			{Name: "IOMMU", MatchExpressions: []v1.NodeSelectorRequirement{{Key: LabelIOMMU, Operator: v1.NodeSelectorOpIn, Values: []string{"true"}}}},
+			{Name: "QAT VFs bound to vfio-pci", MatchExpressions: []v1.NodeSelectorRequirement{{Key: LabelQATVFIO, Operator: v1.NodeSelectorOpIn, Values: []string{"true"}}}},
+		},
+	}}
+}
+
+func setDefaultClassification(c *SandboxClassification) {
+	if c.SandboxedHandlers == nil {
+		c.SandboxedHandlers = append([]string(nil), DefaultSandboxedHandlers...)
+	}
+	if c.OffNodeHandlers == nil {
+		c.OffNodeHandlers = append([]string(nil), DefaultOffNodeHandlers...)
+	}
+}
+
+// SetDefaults_TenantIsolationArgs sets the default TenantIsolation args.
+func SetDefaults_TenantIsolationArgs(obj *TenantIsolationArgs) {
+	if obj.TenantLabelKeys == nil {
+		obj.TenantLabelKeys = append([]string(nil), DefaultTenantLabelKeys...)
+	}
+	if obj.InfrastructureNamespaces == nil {
+		obj.InfrastructureNamespaces = append([]string(nil), DefaultInfrastructureNamespaces...)
+	}
+	setDefaultClassification(&obj.SandboxClassification)
+	if obj.SideChannelPolicy == nil {
+		obj.SideChannelPolicy = ptr.To[SideChannelPolicy]("Enforce")
+	}
+}
+
+// SetDefaults_SandboxOverheadArgs sets the default SandboxOverhead args.
+func SetDefaults_SandboxOverheadArgs(obj *SandboxOverheadArgs) {
+	setDefaultClassification(&obj.SandboxClassification)
+	if obj.Profiles == nil {
+		obj.Profiles = DefaultProfiles()
+	}
+	for i := range obj.Profiles {
+		p := &obj.Profiles[i]
+		if p.DefaultMemory == nil {
+			p.DefaultMemory = mi(2048)
+		}
+		if p.OverheadMemory == nil {
+			p.OverheadMemory = mi(0)
+		}
+		if p.HostOverhead == nil {
+			p.HostOverhead = mi(0)
+		}
+		if p.SharedMemoryBacked == nil {
+			p.SharedMemoryBacked = ptr.To(false)
+		}
+	}
+	if obj.OvercommitRatio == nil {
+		obj.OvercommitRatio = ptr.To(1.0)
+	}
+	if obj.VFIOResources == nil {
+		obj.VFIOResources = append([]string(nil), DefaultVFIOResources...)
+	}
+	if obj.VFIOPinnedOverhead == nil {
+		obj.VFIOPinnedOverhead = mi(1024)
+	}
+	if obj.ScoringStrategy == nil {
+		obj.ScoringStrategy = ptr.To[ScoringStrategyType]("LeastCommitted")
+	}
+}
+
+// SetDefaults_SandboxFeaturesArgs sets the default SandboxFeatures args.
+func SetDefaults_SandboxFeaturesArgs(obj *SandboxFeaturesArgs) {
+	setDefaultClassification(&obj.SandboxClassification)
+	if obj.RuntimeRequirements == nil {
+		obj.RuntimeRequirements = DefaultRuntimeRequirements()
+	}
+	if obj.DeviceRequirements == nil {
+		obj.DeviceRequirements = DefaultDeviceRequirements()
+	}
+	if obj.VirtModeWeights == nil {
+		obj.VirtModeWeights = &VirtModeWeights{}
+	}
+	w := obj.VirtModeWeights
+	if w.Hardware == nil {
+		w.Hardware = ptr.To[int32](100)
+	}
+	if w.PVM == nil {
+		w.PVM = ptr.To[int32](60)
+	}
+	if w.Nested == nil {
+		w.Nested = ptr.To[int32](30)
+	}
+}

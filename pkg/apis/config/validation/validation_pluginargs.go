@@ -1,0 +1,223 @@
+package validation
+
+import (
+	"fmt"
+	"path"
+	"strings"
+
+	v1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1validation "k8s.io/apimachinery/pkg/apis/meta/v1/validation"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/selection"
+	"k8s.io/apimachinery/pkg/util/sets"
+	utilvalidation "k8s.io/apimachinery/pkg/util/validation"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+
+	"github.com/mtscn/mtscn/pkg/apis/config"
+)
+
+// HandlerPlaceholder in a requirement key stands for the pod's runtime
+// handler; it is substituted before the key is used.
+const HandlerPlaceholder = "{handler}"
+
+// ValidateTenantIsolationArgs validates TenantIsolation args.
+func ValidateTenantIsolationArgs(p *field.Path, args *config.TenantIsolationArgs) error {
+	var errs field.ErrorList
+	if len(args.TenantLabelKeys) == 0 {
+		errs = append(errs, field.Required(p.Child("tenantLabelKeys"), "list at least one Namespace label key that names a tenant, e.g. mtscn.io/tenant"))
+	}
+	seen := sets.New[string]()
+	for i, k := range args.TenantLabelKeys {
+		fp := p.Child("tenantLabelKeys").Index(i)
+		for _, msg := range metav1validation.ValidateLabelName(k, fp) {
+			errs = append(errs, msg)
+		}
+		if seen.Has(k) {
+			errs = append(errs, field.Duplicate(fp, k))
+		}
+		seen.Insert(k)
+	}
+	for i, ns := range args.InfrastructureNamespaces {
+		for _, msg := range utilvalidation.IsDNS1123Label(ns) {
+			errs = append(errs, field.Invalid(p.Child("infrastructureNamespaces").Index(i), ns, msg))
+		}
+	}
+	errs = append(errs, validateClassification(p, &args.SandboxClassification)...)
+	switch args.SideChannelPolicy {
+	case config.SideChannelEnforce, config.SideChannelIgnore:
+	default:
+		errs = append(errs, field.NotSupported(p.Child("sideChannelPolicy"), args.SideChannelPolicy,
+			[]string{string(config.SideChannelEnforce), string(config.SideChannelIgnore)}))
+	}
+	return errs.ToAggregate()
+}
+
+// ValidateSandboxOverheadArgs validates SandboxOverhead args.
+func ValidateSandboxOverheadArgs(p *field.Path, args *config.SandboxOverheadArgs) error {
+	var errs field.ErrorList
+	errs = append(errs, validateClassification(p, &args.SandboxClassification)...)
+	seen := sets.New[string]()
+	for i, prof := range args.Profiles {
+		fp := p.Child("profiles").Index(i)
+		errs = append(errs, validateGlob(fp.Child("handler"), prof.Handler)...)
+		if seen.Has(prof.Handler) {
+			errs = append(errs, field.Duplicate(fp.Child("handler"), prof.Handler))
+		}
+		seen.Insert(prof.Handler)
+		switch prof.Sizing {
+		case config.SizingHotplug, config.SizingStatic, config.SizingOffNode:
+		default:
+			errs = append(errs, field.NotSupported(fp.Child("sizing"), prof.Sizing,
+				[]string{string(config.SizingHotplug), string(config.SizingStatic), string(config.SizingOffNode)}))
+		}
+		errs = append(errs, validateNonNegative(fp.Child("defaultMemory"), prof.DefaultMemory)...)
+		errs = append(errs, validateNonNegative(fp.Child("overheadMemory"), prof.OverheadMemory)...)
+		errs = append(errs, validateNonNegative(fp.Child("hostOverhead"), prof.HostOverhead)...)
+		if prof.Sizing != config.SizingOffNode && prof.DefaultMemory.Sign() <= 0 {
+			errs = append(errs, field.Invalid(fp.Child("defaultMemory"), prof.DefaultMemory.String(), "must be positive for an on-node VM (Kata's default_memory, e.g. 2048Mi)"))
+		}
+	}
+	if args.OvercommitRatio < 1.0 || args.OvercommitRatio > 10.0 {
+		errs = append(errs, field.Invalid(p.Child("overcommitRatio"), args.OvercommitRatio, "must be between 1.0 (no overcommit) and 10.0"))
+	}
+	for i, r := range args.VFIOResources {
+		errs = append(errs, validateGlob(p.Child("vfioResources").Index(i), r)...)
+	}
+	errs = append(errs, validateNonNegative(p.Child("vfioPinnedOverhead"), args.VFIOPinnedOverhead)...)
+	switch args.ScoringStrategy {
+	case config.LeastCommitted, config.MostCommitted:
+	default:
+		errs = append(errs, field.NotSupported(p.Child("scoringStrategy"), args.ScoringStrategy,
+			[]string{string(config.LeastCommitted), string(config.MostCommitted)}))
+	}
+	return errs.ToAggregate()
+}
+
+// ValidateSandboxFeaturesArgs validates SandboxFeatures args.
+func ValidateSandboxFeaturesArgs(p *field.Path, args *config.SandboxFeaturesArgs) error {
+	var errs field.ErrorList
+	errs = append(errs, validateClassification(p, &args.SandboxClassification)...)
+	for i, rr := range args.RuntimeRequirements {
+		fp := p.Child("runtimeRequirements").Index(i)
+		if len(rr.Handlers) == 0 {
+			errs = append(errs, field.Required(fp.Child("handlers"), "list the runtime handler patterns this requirement applies to, e.g. kata-qemu*"))
+		}
+		for j, h := range rr.Handlers {
+			errs = append(errs, validateGlob(fp.Child("handlers").Index(j), h)...)
+		}
+		errs = append(errs, validateRequirements(fp.Child("requirements"), rr.Requirements)...)
+	}
+	for i, dr := range args.DeviceRequirements {
+		fp := p.Child("deviceRequirements").Index(i)
+		if len(dr.Resources) == 0 {
+			errs = append(errs, field.Required(fp.Child("resources"), "list the extended resource patterns this requirement applies to, e.g. qat.intel.com/*"))
+		}
+		for j, r := range dr.Resources {
+			errs = append(errs, validateGlob(fp.Child("resources").Index(j), r)...)
+		}
+		errs = append(errs, validateRequirements(fp.Child("requirements"), dr.Requirements)...)
+	}
+	w := args.VirtModeWeights
+	wp := p.Child("virtModeWeights")
+	for name, v := range map[string]int32{"hardware": w.Hardware, "pvm": w.PVM, "nested": w.Nested} {
+		if v < 0 || v > 100 {
+			errs = append(errs, field.Invalid(wp.Child(name), v, "must be between 0 and 100"))
+		}
+	}
+	return errs.ToAggregate()
+}
+
+func validateClassification(p *field.Path, c *config.SandboxClassification) field.ErrorList {
+	var errs field.ErrorList
+	for i, h := range c.SandboxedHandlers {
+		errs = append(errs, validateGlob(p.Child("sandboxedHandlers").Index(i), h)...)
+	}
+	for i, h := range c.OffNodeHandlers {
+		fp := p.Child("offNodeHandlers").Index(i)
+		errs = append(errs, validateGlob(fp, h)...)
+		if !matchesAny(c.SandboxedHandlers, h) {
+			errs = append(errs, field.Invalid(fp, h, "an off-node handler must also be sandboxed: add a matching pattern to sandboxedHandlers"))
+		}
+	}
+	return errs
+}
+
+// matchesAny reports whether the pattern h (taken literally, with its glob
+// characters dropped) is covered by one of patterns.
+func matchesAny(patterns []string, h string) bool {
+	literal := strings.NewReplacer("*", "x", "?", "x", "[", "", "]", "").Replace(h)
+	for _, p := range patterns {
+		if ok, _ := path.Match(p, literal); ok || p == h {
+			return true
+		}
+	}
+	return false
+}
+
+func validateGlob(fp *field.Path, pattern string) field.ErrorList {
+	if pattern == "" {
+		return field.ErrorList{field.Required(fp, "must be a non-empty glob pattern, e.g. kata-qemu*")}
+	}
+	if _, err := path.Match(pattern, ""); err != nil {
+		return field.ErrorList{field.Invalid(fp, pattern, fmt.Sprintf("not a valid glob pattern: %v", err))}
+	}
+	return nil
+}
+
+func validateNonNegative(fp *field.Path, q resource.Quantity) field.ErrorList {
+	if q.Sign() < 0 {
+		return field.ErrorList{field.Invalid(fp, q.String(), "must not be negative")}
+	}
+	return nil
+}
+
+func validateRequirements(fp *field.Path, reqs []config.NodeRequirement) field.ErrorList {
+	var errs field.ErrorList
+	if len(reqs) == 0 {
+		errs = append(errs, field.Required(fp, "list at least one node requirement"))
+	}
+	for i, r := range reqs {
+		rp := fp.Index(i)
+		if strings.TrimSpace(r.Name) == "" {
+			errs = append(errs, field.Required(rp.Child("name"), "give the requirement a name for scheduling failure messages, e.g. \"usable /dev/kvm\""))
+		}
+		if len(r.MatchExpressions) == 0 {
+			errs = append(errs, field.Required(rp.Child("matchExpressions"), "list at least one node label requirement"))
+		}
+		for j, e := range r.MatchExpressions {
+			ep := rp.Child("matchExpressions").Index(j)
+			// Substitute a sample handler so that templated keys validate.
+			key := strings.ReplaceAll(e.Key, HandlerPlaceholder, "kata-qemu")
+			op := nodeSelectorOp(e.Operator)
+			if op == "" {
+				errs = append(errs, field.NotSupported(ep.Child("operator"), e.Operator,
+					[]string{string(v1.NodeSelectorOpIn), string(v1.NodeSelectorOpNotIn), string(v1.NodeSelectorOpExists),
+						string(v1.NodeSelectorOpDoesNotExist), string(v1.NodeSelectorOpGt), string(v1.NodeSelectorOpLt)}))
+				continue
+			}
+			if _, err := labels.NewRequirement(key, op, e.Values); err != nil {
+				errs = append(errs, field.Invalid(ep, e.Key, err.Error()))
+			}
+		}
+	}
+	return errs
+}
+
+func nodeSelectorOp(op v1.NodeSelectorOperator) selection.Operator {
+	switch op {
+	case v1.NodeSelectorOpIn:
+		return selection.In
+	case v1.NodeSelectorOpNotIn:
+		return selection.NotIn
+	case v1.NodeSelectorOpExists:
+		return selection.Exists
+	case v1.NodeSelectorOpDoesNotExist:
+		return selection.DoesNotExist
+	case v1.NodeSelectorOpGt:
+		return selection.GreaterThan
+	case v1.NodeSelectorOpLt:
+		return selection.LessThan
+	}
+	return ""
+}

@@ -1,0 +1,231 @@
+package tenancy
+
+import (
+	"errors"
+	"fmt"
+	"path"
+
+	v1 "k8s.io/api/core/v1"
+	nodev1 "k8s.io/api/node/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/util/sets"
+	corelisters "k8s.io/client-go/listers/core/v1"
+	nodelisters "k8s.io/client-go/listers/node/v1"
+	"k8s.io/client-go/tools/cache"
+
+	"github.com/mtscn/mtscn/pkg/apis/config"
+)
+
+// Labels that carry tenancy and policy.
+const (
+	// LabelTenant is mtscn's own tenant label on a Namespace.
+	LabelTenant = "mtscn.io/tenant"
+	// LabelInfrastructure=true on a Namespace makes its pods infrastructure.
+	LabelInfrastructure = "mtscn.io/infrastructure"
+	// LabelSandboxed=true|false on a RuntimeClass says whether its pods run
+	// in their own kernel; it overrides the handler patterns.
+	LabelSandboxed = "mtscn.io/sandboxed"
+	// LabelNodeSharing=shared|exclusive on a Namespace (default shared).
+	LabelNodeSharing = "mtscn.io/node-sharing"
+	// LabelSandboxPolicy=required|optional on a Namespace (default optional).
+	LabelSandboxPolicy = "mtscn.io/sandbox"
+	// LabelCotenancySafe=false on a Node marks a CPU that leaks across VMs.
+	LabelCotenancySafe = "mtscn.io/cotenancy-safe"
+
+	NodeSharingShared    = "shared"
+	NodeSharingExclusive = "exclusive"
+	SandboxRequired      = "required"
+	SandboxOptional      = "optional"
+)
+
+var (
+	// ErrNamespaceNotFound is returned when a pod's Namespace is not (yet)
+	// known: its tenant and policies cannot be told.
+	ErrNamespaceNotFound = errors.New("namespace not found")
+	// ErrRuntimeClassNotFound is returned when a pod names a RuntimeClass
+	// that does not exist: whether it is sandboxed cannot be told.
+	ErrRuntimeClassNotFound = errors.New("runtime class not found")
+)
+
+// Config says how to classify. It mirrors the plugins' args.
+type Config struct {
+	TenantLabelKeys          []string
+	InfrastructureNamespaces []string
+	SandboxedHandlers        []string
+	OffNodeHandlers          []string
+}
+
+// ConfigFromClassification builds a Config from a plugin's classification
+// args and the tenant keys and infrastructure namespaces to use.
+func ConfigFromClassification(c config.SandboxClassification, tenantLabelKeys, infraNamespaces []string) Config {
+	return Config{
+		TenantLabelKeys:          tenantLabelKeys,
+		InfrastructureNamespaces: infraNamespaces,
+		SandboxedHandlers:        c.SandboxedHandlers,
+		OffNodeHandlers:          c.OffNodeHandlers,
+	}
+}
+
+// NamespacePolicy is what a Namespace says about its pods.
+type NamespacePolicy struct {
+	// Tenant is the value of the first tenant label found, else the
+	// namespace name.
+	Tenant string
+	// Infrastructure pods never block and are never blocked.
+	Infrastructure bool
+	// Exclusive: mtscn.io/node-sharing=exclusive (I2).
+	Exclusive bool
+	// SandboxRequired: mtscn.io/sandbox=required (I3).
+	SandboxRequired bool
+}
+
+// Runtime is what a pod's RuntimeClass says about its isolation.
+type Runtime struct {
+	// RuntimeClassName is the pod's runtimeClassName, "" for the default.
+	RuntimeClassName string
+	// Handler is the RuntimeClass handler, "" for the default runtime.
+	Handler string
+	// Sandboxed pods run in their own kernel.
+	Sandboxed bool
+	// OffNode sandboxes run their VM off the node (peer pods); they are
+	// also Sandboxed.
+	OffNode bool
+}
+
+// PodClass is a pod's full classification.
+type PodClass struct {
+	NamespacePolicy
+	Runtime
+}
+
+// SharedKernel reports whether the pod shares the node's kernel and is not
+// infrastructure: the pods that turn a node into a single-tenant node (I1).
+func (c PodClass) SharedKernel() bool {
+	return !c.Infrastructure && !c.Sandboxed
+}
+
+// Classifier classifies pods from Namespaces and RuntimeClasses.
+type Classifier struct {
+	cfg            Config
+	infra          sets.Set[string]
+	namespaces     corelisters.NamespaceLister
+	runtimeClasses nodelisters.RuntimeClassLister
+}
+
+// New returns a Classifier reading from the given listers (typically the
+// scheduler's shared informers).
+func New(cfg Config, namespaces corelisters.NamespaceLister, runtimeClasses nodelisters.RuntimeClassLister) *Classifier {
+	return &Classifier{cfg: cfg, infra: sets.New(cfg.InfrastructureNamespaces...), namespaces: namespaces, runtimeClasses: runtimeClasses}
+}
+
+// NewStatic returns a Classifier over fixed lists of objects, for offline
+// tools (audit, simulate) and tests.
+func NewStatic(cfg Config, namespaces []*v1.Namespace, runtimeClasses []*nodev1.RuntimeClass) *Classifier {
+	nsIdx := cache.NewIndexer(cache.MetaNamespaceKeyFunc, cache.Indexers{})
+	for _, ns := range namespaces {
+		_ = nsIdx.Add(ns)
+	}
+	rcIdx := cache.NewIndexer(cache.MetaNamespaceKeyFunc, cache.Indexers{})
+	for _, rc := range runtimeClasses {
+		_ = rcIdx.Add(rc)
+	}
+	return New(cfg, corelisters.NewNamespaceLister(nsIdx), nodelisters.NewRuntimeClassLister(rcIdx))
+}
+
+// Config returns the configuration the classifier was built with.
+func (c *Classifier) Config() Config { return c.cfg }
+
+// Classify returns the pod's classification. It fails with an error wrapping
+// ErrNamespaceNotFound or ErrRuntimeClassNotFound when an object it needs
+// does not exist; callers must tell the pod, not guess.
+func (c *Classifier) Classify(pod *v1.Pod) (PodClass, error) {
+	nsp, err := c.Namespace(pod.Namespace)
+	if err != nil {
+		return PodClass{}, err
+	}
+	rt, err := c.Runtime(pod.Spec.RuntimeClassName)
+	if err != nil {
+		return PodClass{NamespacePolicy: nsp}, err
+	}
+	return PodClass{NamespacePolicy: nsp, Runtime: rt}, nil
+}
+
+// Namespace returns the policy of the named namespace. A namespace in
+// InfrastructureNamespaces is infrastructure even when it cannot be found.
+func (c *Classifier) Namespace(name string) (NamespacePolicy, error) {
+	ns, err := c.namespaces.Get(name)
+	if err != nil {
+		if c.infra.Has(name) {
+			return NamespacePolicy{Tenant: name, Infrastructure: true}, nil
+		}
+		if apierrors.IsNotFound(err) {
+			return NamespacePolicy{}, fmt.Errorf("namespace %q: %w", name, ErrNamespaceNotFound)
+		}
+		return NamespacePolicy{}, fmt.Errorf("reading namespace %q: %w", name, err)
+	}
+	return c.PolicyOf(ns), nil
+}
+
+// PolicyOf returns what a Namespace object says about its pods.
+func (c *Classifier) PolicyOf(ns *v1.Namespace) NamespacePolicy {
+	p := NamespacePolicy{Tenant: ns.Name}
+	for _, k := range c.cfg.TenantLabelKeys {
+		if v, ok := ns.Labels[k]; ok && v != "" {
+			p.Tenant = v
+			break
+		}
+	}
+	p.Infrastructure = c.infra.Has(ns.Name) || ns.Labels[LabelInfrastructure] == "true"
+	p.Exclusive = ns.Labels[LabelNodeSharing] == NodeSharingExclusive
+	p.SandboxRequired = ns.Labels[LabelSandboxPolicy] == SandboxRequired
+	return p
+}
+
+// Runtime classifies a pod's runtimeClassName (nil or "" is the node's
+// default runtime: shared kernel).
+func (c *Classifier) Runtime(runtimeClassName *string) (Runtime, error) {
+	if runtimeClassName == nil || *runtimeClassName == "" {
+		return Runtime{}, nil
+	}
+	rc, err := c.runtimeClasses.Get(*runtimeClassName)
+	if err != nil {
+		if apierrors.IsNotFound(err) {
+			return Runtime{RuntimeClassName: *runtimeClassName}, fmt.Errorf("runtime class %q: %w", *runtimeClassName, ErrRuntimeClassNotFound)
+		}
+		return Runtime{RuntimeClassName: *runtimeClassName}, fmt.Errorf("reading runtime class %q: %w", *runtimeClassName, err)
+	}
+	return c.RuntimeOf(rc), nil
+}
+
+// RuntimeOf classifies a RuntimeClass object. Its mtscn.io/sandboxed label
+// wins; without it the handler is matched against SandboxedHandlers.
+func (c *Classifier) RuntimeOf(rc *nodev1.RuntimeClass) Runtime {
+	r := Runtime{RuntimeClassName: rc.Name, Handler: rc.Handler}
+	switch rc.Labels[LabelSandboxed] {
+	case "true":
+		r.Sandboxed = true
+	case "false":
+		r.Sandboxed = false
+	default:
+		r.Sandboxed = MatchAny(c.cfg.SandboxedHandlers, rc.Handler)
+	}
+	r.OffNode = r.Sandboxed && MatchAny(c.cfg.OffNodeHandlers, rc.Handler)
+	return r
+}
+
+// MatchAny reports whether name matches one of the glob patterns
+// (path.Match syntax; patterns are validated when args are loaded).
+func MatchAny(patterns []string, name string) bool {
+	for _, p := range patterns {
+		if ok, _ := path.Match(p, name); ok {
+			return true
+		}
+	}
+	return false
+}
+
+// IsTerminal reports whether a pod has finished (Succeeded or Failed): such
+// pods hold no node and are ignored by the isolation invariant.
+func IsTerminal(pod *v1.Pod) bool {
+	return pod.Status.Phase == v1.PodSucceeded || pod.Status.Phase == v1.PodFailed
+}
