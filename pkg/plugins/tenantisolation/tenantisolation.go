@@ -2,35 +2,82 @@ package tenantisolation
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	v1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/validation/field"
+	"k8s.io/klog/v2"
 	fwk "k8s.io/kube-scheduler/framework"
+	"k8s.io/kubernetes/pkg/scheduler/framework/plugins/helper"
 
 	"github.com/mtscn/mtscn/pkg/apis/config"
 	"github.com/mtscn/mtscn/pkg/apis/config/validation"
+	"github.com/mtscn/mtscn/pkg/tenancy"
 )
 
-// TenantIsolation is the TenantIsolation plugin. It holds only its validated arguments.
+// TenantIsolation keeps shared-kernel pods on nodes of their own tenant and
+// lets sandboxed pods of many tenants share nodes (DESIGN.md sections 3-4).
+// It holds only its validated arguments and the classifier over the
+// scheduler's Namespace and RuntimeClass listers.
 type TenantIsolation struct {
-	args *config.TenantIsolationArgs
+	args       *config.TenantIsolationArgs
+	classifier *tenancy.Classifier
+	// enforceSideChannel: keep tenants apart on mtscn.io/cotenancy-safe=false
+	// nodes (I4).
+	enforceSideChannel bool
 }
 
-var (
-	_ fwk.PreFilterPlugin = &TenantIsolation{}
-	_ fwk.FilterPlugin    = &TenantIsolation{}
-)
+var _ fwk.PreFilterPlugin = &TenantIsolation{}
+var _ fwk.PreFilterExtensions = &TenantIsolation{}
+var _ fwk.FilterPlugin = &TenantIsolation{}
+var _ fwk.PreScorePlugin = &TenantIsolation{}
+var _ fwk.ScorePlugin = &TenantIsolation{}
+var _ fwk.ScoreExtensions = &TenantIsolation{}
+var _ fwk.EnqueueExtensions = &TenantIsolation{}
+var _ fwk.SignPlugin = &TenantIsolation{}
 
-// Name is the name of the plugin used in the registry and configurations.
-const Name = "TenantIsolation"
+const (
+	// Name is the name of the plugin used in the registry and configurations.
+	Name = "TenantIsolation"
+
+	preFilterStateKey = "PreFilter" + Name
+
+	// ErrReasonSharedKernelOtherTenant (I1): another tenant runs a pod that
+	// shares the node's kernel, so the node is that tenant's alone.
+	ErrReasonSharedKernelOtherTenant = "node runs shared-kernel pods of another tenant"
+	// ErrReasonSharedKernelNeedsOwnNode (I1): the pod shares the node's
+	// kernel and the node runs pods of another tenant.
+	ErrReasonSharedKernelNeedsOwnNode = "shared-kernel pod needs a node without other tenants' pods"
+	// ErrReasonExclusiveOtherTenant (I2): a tenant with
+	// mtscn.io/node-sharing=exclusive runs pods on the node.
+	ErrReasonExclusiveOtherTenant = "node is reserved by an exclusive tenant"
+	// ErrReasonExclusiveNeedsOwnNode (I2): the pod's tenant is exclusive and
+	// the node runs pods of another tenant.
+	ErrReasonExclusiveNeedsOwnNode = "exclusive tenant needs a node without other tenants' pods"
+	// ErrReasonCotenancyUnsafe (I4): the node is labelled
+	// mtscn.io/cotenancy-safe=false and runs pods of another tenant.
+	ErrReasonCotenancyUnsafe = "node is not safe for cross-tenant VMs"
+	// ErrReasonSandboxRequired (I3): the namespace says
+	// mtscn.io/sandbox=required and the pod's runtime class is not sandboxed.
+	ErrReasonSandboxRequired = "tenant requires a sandboxed runtime class"
+	// ErrReasonRuntimeClassNotFound is a format taking the runtime class name.
+	ErrReasonRuntimeClassNotFound = "runtime class %q not found"
+	// ErrReasonNamespaceNotFound is a format taking the namespace name.
+	ErrReasonNamespaceNotFound = "namespace %q not found"
+
+	// Raw scores, mapped to [0, MaxNodeScore] by NormalizeScore.
+	scoreEmpty     = 0
+	scoreShared    = 1
+	scoreOwnTenant = 2
+)
 
 // Name returns name of the plugin. It is used in logs, etc.
 func (pl *TenantIsolation) Name() string { return Name }
 
 // New initializes a new plugin and returns it.
-func New(_ context.Context, obj runtime.Object, _ fwk.Handle) (fwk.Plugin, error) {
+func New(_ context.Context, obj runtime.Object, h fwk.Handle) (fwk.Plugin, error) {
 	args, err := getArgs(obj)
 	if err != nil {
 		return nil, err
@@ -38,7 +85,18 @@ func New(_ context.Context, obj runtime.Object, _ fwk.Handle) (fwk.Plugin, error
 	if err := validation.ValidateTenantIsolationArgs(field.NewPath("pluginConfig").Key(Name).Child("args"), args); err != nil {
 		return nil, fmt.Errorf("invalid TenantIsolation args: %w", err)
 	}
-	return &TenantIsolation{args: args}, nil
+	if h.SharedInformerFactory() == nil {
+		return nil, errors.New("TenantIsolation needs the scheduler's shared informer factory to read Namespaces and RuntimeClasses")
+	}
+	cfg := tenancy.ConfigFromClassification(args.SandboxClassification, args.TenantLabelKeys, args.InfrastructureNamespaces)
+	classifier := tenancy.New(cfg,
+		h.SharedInformerFactory().Core().V1().Namespaces().Lister(),
+		h.SharedInformerFactory().Node().V1().RuntimeClasses().Lister())
+	return &TenantIsolation{
+		args:               args,
+		classifier:         classifier,
+		enforceSideChannel: args.SideChannelPolicy != config.SideChannelIgnore,
+	}, nil
 }
 
 func getArgs(obj runtime.Object) (*config.TenantIsolationArgs, error) {
@@ -49,15 +107,247 @@ func getArgs(obj runtime.Object) (*config.TenantIsolationArgs, error) {
 	return args, nil
 }
 
-// PreFilter is not implemented yet: every pod is skipped.
-func (pl *TenantIsolation) PreFilter(_ context.Context, _ fwk.CycleState, _ *v1.Pod, _ []fwk.NodeInfo) (*fwk.PreFilterResult, *fwk.Status) {
-	return nil, fwk.NewStatus(fwk.Skip)
+// PreFilter classifies the pod once (tenant, sandboxed, policies), rejects
+// I3 violations and pods whose Namespace or RuntimeClass is missing, skips
+// infrastructure pods, and summarizes the tenancy of every node so that
+// Filter does not scan pods.
+func (pl *TenantIsolation) PreFilter(ctx context.Context, cycleState fwk.CycleState, pod *v1.Pod, nodes []fwk.NodeInfo) (*fwk.PreFilterResult, *fwk.Status) {
+	class, status := pl.classifyIncoming(pod)
+	if status != nil {
+		return nil, status
+	}
+	s := &preFilterState{class: class, base: make(map[string]*nodeSummary)}
+	memo := newClassMemo(pl.classifier)
+	for _, ni := range nodes {
+		if err := ctx.Err(); err != nil {
+			return nil, fwk.AsStatus(fmt.Errorf("summarizing node tenancy: %w", err))
+		}
+		var sum *nodeSummary
+		for _, pi := range ni.GetPods() {
+			c, ok := memo.contribution(pi.GetPod())
+			if !ok {
+				continue
+			}
+			if sum == nil {
+				sum = &nodeSummary{}
+			}
+			sum.add(c, 1)
+		}
+		if sum != nil {
+			s.base[ni.Node().Name] = sum
+		}
+	}
+	cycleState.Write(preFilterStateKey, s)
+	return nil, nil
 }
 
-// PreFilterExtensions returns nil: the state does not depend on other pods.
-func (pl *TenantIsolation) PreFilterExtensions() fwk.PreFilterExtensions { return nil }
+// classifyIncoming returns the pod's class, or the status ending its
+// scheduling here: Skip for infrastructure, UnschedulableAndUnresolvable
+// when no preemption can help.
+func (pl *TenantIsolation) classifyIncoming(pod *v1.Pod) (tenancy.PodClass, *fwk.Status) {
+	nsp, err := pl.classifier.Namespace(pod.Namespace)
+	if err != nil {
+		if errors.Is(err, tenancy.ErrNamespaceNotFound) {
+			return tenancy.PodClass{}, fwk.NewStatus(fwk.UnschedulableAndUnresolvable, fmt.Sprintf(ErrReasonNamespaceNotFound, pod.Namespace))
+		}
+		return tenancy.PodClass{}, fwk.AsStatus(fmt.Errorf("classifying pod: %w", err))
+	}
+	if nsp.Infrastructure {
+		return tenancy.PodClass{}, fwk.NewStatus(fwk.Skip)
+	}
+	rt, err := pl.classifier.Runtime(pod.Spec.RuntimeClassName)
+	if err != nil {
+		if errors.Is(err, tenancy.ErrRuntimeClassNotFound) {
+			return tenancy.PodClass{}, fwk.NewStatus(fwk.UnschedulableAndUnresolvable, fmt.Sprintf(ErrReasonRuntimeClassNotFound, *pod.Spec.RuntimeClassName))
+		}
+		return tenancy.PodClass{}, fwk.AsStatus(fmt.Errorf("classifying pod: %w", err))
+	}
+	if nsp.SandboxRequired && !rt.Sandboxed {
+		return tenancy.PodClass{}, fwk.NewStatus(fwk.UnschedulableAndUnresolvable, ErrReasonSandboxRequired)
+	}
+	return tenancy.PodClass{NamespacePolicy: nsp, Runtime: rt}, nil
+}
 
-// Filter admits every node.
-func (pl *TenantIsolation) Filter(_ context.Context, _ fwk.CycleState, _ *v1.Pod, _ fwk.NodeInfo) *fwk.Status {
+// PreFilterExtensions returns the plugin: the per-node summaries depend on
+// other pods and follow nominated pods and preemption victims.
+func (pl *TenantIsolation) PreFilterExtensions() fwk.PreFilterExtensions { return pl }
+
+// AddPod counts a pod added to a node in this cycle's copy of the state.
+func (pl *TenantIsolation) AddPod(_ context.Context, cycleState fwk.CycleState, _ *v1.Pod, podInfoToAdd fwk.PodInfo, nodeInfo fwk.NodeInfo) *fwk.Status {
+	return pl.updateState(cycleState, podInfoToAdd, nodeInfo, 1)
+}
+
+// RemovePod uncounts a pod removed from a node in this cycle's copy of the
+// state.
+func (pl *TenantIsolation) RemovePod(_ context.Context, cycleState fwk.CycleState, _ *v1.Pod, podInfoToRemove fwk.PodInfo, nodeInfo fwk.NodeInfo) *fwk.Status {
+	return pl.updateState(cycleState, podInfoToRemove, nodeInfo, -1)
+}
+
+func (pl *TenantIsolation) updateState(cycleState fwk.CycleState, pi fwk.PodInfo, nodeInfo fwk.NodeInfo, n int32) *fwk.Status {
+	s, err := getPreFilterState(cycleState)
+	if err != nil {
+		return fwk.AsStatus(err)
+	}
+	c, ok := newClassMemo(pl.classifier).contribution(pi.GetPod())
+	if !ok {
+		return nil
+	}
+	s.update(nodeInfo.Node().Name, c, n)
 	return nil
+}
+
+func getPreFilterState(cycleState fwk.CycleState) (*preFilterState, error) {
+	c, err := cycleState.Read(preFilterStateKey)
+	if err != nil {
+		return nil, fmt.Errorf("reading %q from cycleState: %w", preFilterStateKey, err)
+	}
+	s, ok := c.(*preFilterState)
+	if !ok {
+		return nil, fmt.Errorf("invalid PreFilter state, got type %T", c)
+	}
+	return s, nil
+}
+
+// Filter enforces I1, I2 and I4 on the node. Every rejection is
+// Unschedulable: evicting the other tenant's pods would make the node
+// eligible, so preemption may help.
+func (pl *TenantIsolation) Filter(ctx context.Context, cycleState fwk.CycleState, pod *v1.Pod, nodeInfo fwk.NodeInfo) *fwk.Status {
+	s, err := getPreFilterState(cycleState)
+	if err != nil {
+		return fwk.AsStatus(err)
+	}
+	node := nodeInfo.Node()
+	if reason := pl.conflict(s, node); reason != "" {
+		klog.FromContext(ctx).V(4).Info("tenant conflict", "pod", klog.KObj(pod), "node", klog.KObj(node), "tenant", s.class.Tenant, "reason", reason)
+		return fwk.NewStatus(fwk.Unschedulable, reason)
+	}
+	return nil
+}
+
+// conflict returns the reason the pod may not join the node, "" if it may.
+func (pl *TenantIsolation) conflict(s *preFilterState, node *v1.Node) string {
+	others := s.summary(node.Name).others(s.class.Tenant)
+	switch {
+	case others.exclusive > 0:
+		return ErrReasonExclusiveOtherTenant
+	case others.sharedKernel > 0:
+		return ErrReasonSharedKernelOtherTenant
+	case others.pods == 0:
+		return ""
+	case s.class.Exclusive:
+		return ErrReasonExclusiveNeedsOwnNode
+	case s.class.SharedKernel():
+		return ErrReasonSharedKernelNeedsOwnNode
+	case pl.enforceSideChannel && node.Labels[tenancy.LabelCotenancySafe] == "false":
+		return ErrReasonCotenancyUnsafe
+	}
+	return ""
+}
+
+// PreScore skips scoring when PreFilter skipped the pod (infrastructure).
+func (pl *TenantIsolation) PreScore(_ context.Context, cycleState fwk.CycleState, _ *v1.Pod, _ []fwk.NodeInfo) *fwk.Status {
+	if _, err := getPreFilterState(cycleState); err != nil {
+		return fwk.NewStatus(fwk.Skip)
+	}
+	return nil
+}
+
+// Score ranks a feasible node: its own tenant's nodes first; for a
+// sandboxed pod, nodes already shared by other sandboxed tenants next; empty
+// nodes last, so that they stay free for shared-kernel and exclusive
+// tenants.
+func (pl *TenantIsolation) Score(_ context.Context, cycleState fwk.CycleState, _ *v1.Pod, nodeInfo fwk.NodeInfo) (int64, *fwk.Status) {
+	s, err := getPreFilterState(cycleState)
+	if err != nil {
+		return 0, fwk.AsStatus(err)
+	}
+	sum := s.summary(nodeInfo.Node().Name)
+	switch {
+	case sum.own(s.class.Tenant).pods > 0:
+		return scoreOwnTenant, nil
+	case sum != nil && sum.pods > 0 && s.class.Sandboxed && !s.class.Exclusive:
+		return scoreShared, nil
+	}
+	return scoreEmpty, nil
+}
+
+// ScoreExtensions returns the plugin: it normalizes its scores.
+func (pl *TenantIsolation) ScoreExtensions() fwk.ScoreExtensions { return pl }
+
+// NormalizeScore maps the raw scores to [0, MaxNodeScore], the best
+// feasible node getting MaxNodeScore.
+func (pl *TenantIsolation) NormalizeScore(_ context.Context, _ fwk.CycleState, _ *v1.Pod, scores fwk.NodeScoreList) *fwk.Status {
+	return helper.DefaultNormalizeScore(fwk.MaxNodeScore, false, scores)
+}
+
+// Sign fragment keys (KEP-5598 naming: the state the fragment depends on).
+const (
+	namespaceSignerName        = "v1.Pod.Namespace"
+	runtimeClassNameSignerName = "v1.Pod.Spec.RuntimeClassName"
+)
+
+// SignPod signs the pod by its namespace (tenant and policies) and its
+// runtime class (sandboxed or not): two pods that agree on both get the same
+// Filter and Score results on every node. Batching is safe although
+// feasibility depends on other pods, because a node's result depends only on
+// the pods of that node: placing the previous pod changes only the node it
+// chose, and the batch reuses the ranking only after re-filtering that node.
+func (pl *TenantIsolation) SignPod(_ context.Context, pod *v1.Pod) ([]fwk.SignFragment, *fwk.Status) {
+	rc := ""
+	if pod.Spec.RuntimeClassName != nil {
+		rc = *pod.Spec.RuntimeClassName
+	}
+	return []fwk.SignFragment{
+		{Key: namespaceSignerName, Value: pod.Namespace},
+		{Key: runtimeClassNameSignerName, Value: rc},
+	}, nil
+}
+
+// classMemo classifies existing pods, remembering each Namespace and
+// RuntimeClass it looked up (PreFilter sees many pods of few namespaces).
+type classMemo struct {
+	classifier *tenancy.Classifier
+	namespaces map[string]tenancy.NamespacePolicy
+	runtimes   map[string]tenancy.Runtime
+}
+
+func newClassMemo(c *tenancy.Classifier) *classMemo {
+	return &classMemo{classifier: c, namespaces: map[string]tenancy.NamespacePolicy{}, runtimes: map[string]tenancy.Runtime{}}
+}
+
+// contribution returns what an existing pod counts for on its node, and
+// false for pods that do not count (infrastructure, terminal). A pod whose
+// Namespace is gone is its namespace's own tenant; a pod whose RuntimeClass
+// is gone is counted as shared-kernel: when in doubt, isolate.
+func (m *classMemo) contribution(pod *v1.Pod) (contribution, bool) {
+	if tenancy.IsTerminal(pod) {
+		return contribution{}, false
+	}
+	return m.classify(pod)
+}
+
+// classify is contribution for a pod as it was while it ran.
+func (m *classMemo) classify(pod *v1.Pod) (contribution, bool) {
+	nsp, ok := m.namespaces[pod.Namespace]
+	if !ok {
+		var err error
+		nsp, err = m.classifier.Namespace(pod.Namespace)
+		if err != nil {
+			nsp = tenancy.NamespacePolicy{Tenant: pod.Namespace}
+		}
+		m.namespaces[pod.Namespace] = nsp
+	}
+	if nsp.Infrastructure {
+		return contribution{}, false
+	}
+	rcName := ""
+	if pod.Spec.RuntimeClassName != nil {
+		rcName = *pod.Spec.RuntimeClassName
+	}
+	rt, ok := m.runtimes[rcName]
+	if !ok {
+		rt, _ = m.classifier.Runtime(pod.Spec.RuntimeClassName)
+		m.runtimes[rcName] = rt
+	}
+	return contribution{tenant: nsp.Tenant, sharedKernel: !rt.Sandboxed, exclusive: nsp.Exclusive}, true
 }

@@ -1,0 +1,193 @@
+package tenantisolation
+
+import (
+	"context"
+	"fmt"
+
+	v1 "k8s.io/api/core/v1"
+	nodev1 "k8s.io/api/node/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/tools/cache"
+	"k8s.io/klog/v2"
+	fwk "k8s.io/kube-scheduler/framework"
+	"k8s.io/kubernetes/pkg/scheduler/util"
+
+	"github.com/mtscn/mtscn/pkg/tenancy"
+)
+
+// Event resources the scheduler has no constant for. The scheduler watches
+// them through its dynamic informer factory ("<plural>.<version>.<group>",
+// the core group being empty), so the hints receive
+// *unstructured.Unstructured objects.
+const (
+	namespaceResource    fwk.EventResource = "namespaces.v1."
+	runtimeClassResource fwk.EventResource = "runtimeclasses.v1.node.k8s.io"
+)
+
+// EventsToRegister returns the events that can turn a rejection by this
+// plugin into an acceptance, each with a QueueingHint:
+//   - Pod Delete: a conflicting pod of another tenant went away (deleted,
+//     preempted, or finished: the scheduler stops tracking terminal pods).
+//     Pod label updates are not registered: tenancy never comes from pod
+//     labels, and runtimeClassName and namespace are immutable, so no pod
+//     update (of this pod or another) can change a decision.
+//   - Node Add: an empty node accepts every pod this plugin filters.
+//   - Node UpdateNodeLabel: mtscn.io/cotenancy-safe=false was removed (I4).
+//   - Namespace Add/Update: the pod's Namespace appeared, or a Namespace's
+//     tenant or policy labels changed (I1-I3 decisions change with them).
+//   - RuntimeClass Add/Update: the pod's missing RuntimeClass appeared, or a
+//     RuntimeClass's mtscn.io/sandboxed label changed.
+func (pl *TenantIsolation) EventsToRegister(_ context.Context) ([]fwk.ClusterEventWithHint, error) {
+	return []fwk.ClusterEventWithHint{
+		{Event: fwk.ClusterEvent{Resource: fwk.Pod, ActionType: fwk.Delete}, QueueingHintFn: pl.isSchedulableAfterPodDelete},
+		{Event: fwk.ClusterEvent{Resource: fwk.Node, ActionType: fwk.Add | fwk.UpdateNodeLabel}, QueueingHintFn: pl.isSchedulableAfterNodeChange},
+		{Event: fwk.ClusterEvent{Resource: namespaceResource, ActionType: fwk.Add | fwk.Update}, QueueingHintFn: pl.isSchedulableAfterNamespaceChange},
+		{Event: fwk.ClusterEvent{Resource: runtimeClassResource, ActionType: fwk.Add | fwk.Update}, QueueingHintFn: pl.isSchedulableAfterRuntimeClassChange},
+	}, nil
+}
+
+// isSchedulableAfterPodDelete queues the pod when the deleted pod was bound
+// and belonged to another tenant: only such pods block it.
+func (pl *TenantIsolation) isSchedulableAfterPodDelete(logger klog.Logger, pod *v1.Pod, oldObj, newObj interface{}) (fwk.QueueingHint, error) {
+	deleted, _, err := util.As[*v1.Pod](oldObj, newObj)
+	if err != nil {
+		return fwk.Queue, err
+	}
+	if deleted == nil || deleted.Spec.NodeName == "" {
+		logger.V(5).Info("deleted pod was not bound, it blocked no node", "pod", klog.KObj(pod), "deletedPod", klog.KObj(deleted))
+		return fwk.QueueSkip, nil
+	}
+	memo := newClassMemo(pl.classifier)
+	mine, err := pl.classifier.Namespace(pod.Namespace)
+	if err != nil {
+		// The pod waits for its Namespace; the Namespace event requeues it.
+		return fwk.QueueSkip, nil
+	}
+	if deleted.Namespace == pod.Namespace {
+		logger.V(5).Info("deleted pod is of the same namespace, it blocked no node", "pod", klog.KObj(pod), "deletedPod", klog.KObj(deleted))
+		return fwk.QueueSkip, nil
+	}
+	// A pod that finished is delivered as deleted in its terminal state;
+	// classify it as it was while it ran.
+	c, counted := memo.classify(deleted)
+	if !counted || c.tenant == mine.Tenant {
+		logger.V(5).Info("deleted pod did not block other tenants", "pod", klog.KObj(pod), "deletedPod", klog.KObj(deleted))
+		return fwk.QueueSkip, nil
+	}
+	logger.V(5).Info("a pod of another tenant was deleted, its node may accept the pod", "pod", klog.KObj(pod), "deletedPod", klog.KObj(deleted), "node", deleted.Spec.NodeName)
+	return fwk.Queue, nil
+}
+
+// isSchedulableAfterNodeChange queues the pod for a new node (an empty node
+// passes this plugin) and for a node that stopped being cotenancy-unsafe.
+func (pl *TenantIsolation) isSchedulableAfterNodeChange(logger klog.Logger, pod *v1.Pod, oldObj, newObj interface{}) (fwk.QueueingHint, error) {
+	oldNode, newNode, err := util.As[*v1.Node](oldObj, newObj)
+	if err != nil {
+		return fwk.Queue, err
+	}
+	if oldNode == nil {
+		logger.V(5).Info("a node was added, it runs no tenant pods yet", "pod", klog.KObj(pod), "node", klog.KObj(newNode))
+		return fwk.Queue, nil
+	}
+	if pl.enforceSideChannel && oldNode.Labels[tenancy.LabelCotenancySafe] == "false" && newNode.Labels[tenancy.LabelCotenancySafe] != "false" {
+		logger.V(5).Info("node became safe for cross-tenant pods", "pod", klog.KObj(pod), "node", klog.KObj(newNode))
+		return fwk.Queue, nil
+	}
+	return fwk.QueueSkip, nil
+}
+
+// namespaceLabels are the labels whose change can alter a decision.
+func (pl *TenantIsolation) namespaceLabels() []string {
+	return append([]string{tenancy.LabelNodeSharing, tenancy.LabelSandboxPolicy, tenancy.LabelInfrastructure}, pl.args.TenantLabelKeys...)
+}
+
+// isSchedulableAfterNamespaceChange queues the pod when its own Namespace
+// was added or changed its tenancy labels, or when another Namespace changed
+// its tenancy labels (its pods may stop conflicting with this one).
+func (pl *TenantIsolation) isSchedulableAfterNamespaceChange(logger klog.Logger, pod *v1.Pod, oldObj, newObj interface{}) (fwk.QueueingHint, error) {
+	oldNS, newNS, err := asTyped[v1.Namespace](oldObj, newObj)
+	if err != nil {
+		return fwk.Queue, err
+	}
+	if newNS == nil {
+		return fwk.QueueSkip, nil
+	}
+	if oldNS == nil {
+		if newNS.Name == pod.Namespace {
+			logger.V(5).Info("the pod's namespace was added", "pod", klog.KObj(pod))
+			return fwk.Queue, nil
+		}
+		return fwk.QueueSkip, nil
+	}
+	for _, k := range pl.namespaceLabels() {
+		if oldNS.Labels[k] != newNS.Labels[k] {
+			logger.V(5).Info("namespace tenancy labels changed", "pod", klog.KObj(pod), "namespace", newNS.Name, "label", k)
+			return fwk.Queue, nil
+		}
+	}
+	return fwk.QueueSkip, nil
+}
+
+// isSchedulableAfterRuntimeClassChange queues the pod when its missing
+// RuntimeClass was created, or when a RuntimeClass changed its
+// mtscn.io/sandboxed label (its pods, this one or others, may have become
+// sandboxed).
+func (pl *TenantIsolation) isSchedulableAfterRuntimeClassChange(logger klog.Logger, pod *v1.Pod, oldObj, newObj interface{}) (fwk.QueueingHint, error) {
+	oldRC, newRC, err := asTyped[nodev1.RuntimeClass](oldObj, newObj)
+	if err != nil {
+		return fwk.Queue, err
+	}
+	if newRC == nil {
+		return fwk.QueueSkip, nil
+	}
+	if oldRC == nil {
+		if pod.Spec.RuntimeClassName != nil && *pod.Spec.RuntimeClassName == newRC.Name {
+			logger.V(5).Info("the pod's runtime class was added", "pod", klog.KObj(pod), "runtimeClass", newRC.Name)
+			return fwk.Queue, nil
+		}
+		return fwk.QueueSkip, nil
+	}
+	if oldRC.Labels[tenancy.LabelSandboxed] != newRC.Labels[tenancy.LabelSandboxed] {
+		logger.V(5).Info("runtime class changed its sandboxed label", "pod", klog.KObj(pod), "runtimeClass", newRC.Name)
+		return fwk.Queue, nil
+	}
+	return fwk.QueueSkip, nil
+}
+
+// asTyped converts the objects of an event to *T. The scheduler delivers
+// objects of resources it has no typed informer for as
+// *unstructured.Unstructured; tests may pass typed objects.
+func asTyped[T any](oldObj, newObj interface{}) (*T, *T, error) {
+	o, err := toTyped[T](oldObj)
+	if err != nil {
+		return nil, nil, err
+	}
+	n, err := toTyped[T](newObj)
+	if err != nil {
+		return nil, nil, err
+	}
+	return o, n, nil
+}
+
+func toTyped[T any](obj interface{}) (*T, error) {
+	if d, ok := obj.(cache.DeletedFinalStateUnknown); ok {
+		obj = d.Obj
+	}
+	switch o := obj.(type) {
+	case nil:
+		return nil, nil
+	case *T:
+		return o, nil
+	case *unstructured.Unstructured:
+		if o == nil {
+			return nil, nil
+		}
+		t := new(T)
+		if err := runtime.DefaultUnstructuredConverter.FromUnstructured(o.UnstructuredContent(), t); err != nil {
+			return nil, fmt.Errorf("converting %s %q: %w", o.GetKind(), o.GetName(), err)
+		}
+		return t, nil
+	}
+	return nil, fmt.Errorf("expected %T or *unstructured.Unstructured, got %T", new(T), obj)
+}

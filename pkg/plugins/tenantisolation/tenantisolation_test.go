@@ -1,0 +1,422 @@
+package tenantisolation
+
+import (
+	"context"
+	"fmt"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	v1 "k8s.io/api/core/v1"
+	nodev1 "k8s.io/api/node/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/klog/v2/ktesting"
+	fwk "k8s.io/kube-scheduler/framework"
+	"k8s.io/kubernetes/pkg/scheduler/backend/cache"
+	"k8s.io/kubernetes/pkg/scheduler/framework"
+	plugintesting "k8s.io/kubernetes/pkg/scheduler/framework/plugins/testing"
+	st "k8s.io/kubernetes/pkg/scheduler/testing"
+
+	"github.com/mtscn/mtscn/pkg/apis/config"
+	"github.com/mtscn/mtscn/pkg/apis/config/scheme"
+	configv1 "github.com/mtscn/mtscn/pkg/apis/config/v1"
+	"github.com/mtscn/mtscn/pkg/tenancy"
+)
+
+// defaultArgs returns the args the shipped configuration decodes to.
+func defaultArgs(t testing.TB) *config.TenantIsolationArgs {
+	t.Helper()
+	var v1args configv1.TenantIsolationArgs
+	scheme.Scheme.Default(&v1args)
+	var args config.TenantIsolationArgs
+	if err := scheme.Scheme.Convert(&v1args, &args, nil); err != nil {
+		t.Fatalf("converting default args: %v", err)
+	}
+	return &args
+}
+
+func ns(name string, labels map[string]string) *v1.Namespace {
+	return &v1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: labels}}
+}
+
+func rc(name, handler string, labels map[string]string) *nodev1.RuntimeClass {
+	return &nodev1.RuntimeClass{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: labels}, Handler: handler}
+}
+
+// The test cluster's Namespaces and RuntimeClasses.
+func fixtures() []runtime.Object {
+	return []runtime.Object{
+		ns("a1", map[string]string{tenancy.LabelTenant: "A"}),
+		ns("a2", map[string]string{tenancy.LabelTenant: "A"}),
+		ns("b", map[string]string{"capsule.clastix.io/tenant": "B"}),
+		ns("b2", map[string]string{"projectcapsule.dev/tenant": "B"}),
+		ns("c", nil),
+		ns("ex", map[string]string{tenancy.LabelTenant: "X", tenancy.LabelNodeSharing: tenancy.NodeSharingExclusive}),
+		ns("req", map[string]string{tenancy.LabelTenant: "R", tenancy.LabelSandboxPolicy: tenancy.SandboxRequired}),
+		ns("kube-system", nil),
+		ns("monitoring", map[string]string{tenancy.LabelInfrastructure: "true"}),
+		rc("kata", "kata-qemu", nil),
+		rc("runc", "runc", nil),
+		rc("custom-vm", "custom", map[string]string{tenancy.LabelSandboxed: "true"}),
+		rc("kata-not", "kata-debug", map[string]string{tenancy.LabelSandboxed: "false"}),
+		rc("remote", "kata-remote", nil),
+	}
+}
+
+// pod returns a pod of namespace/name with the runtime class ("" for the
+// default runtime), bound to node when node != "".
+func pod(namespace, name, runtimeClass, node string) *v1.Pod {
+	p := st.MakePod().Namespace(namespace).Name(name).UID(namespace + "/" + name).Node(node).Obj()
+	if runtimeClass != "" {
+		p.Spec.RuntimeClassName = &runtimeClass
+	}
+	return p
+}
+
+func withLabel(p *v1.Pod, k, v string) *v1.Pod {
+	p.Labels = map[string]string{k: v}
+	return p
+}
+
+func setup(ctx context.Context, t testing.TB, args *config.TenantIsolationArgs, pods []*v1.Pod, nodes []*v1.Node) (*TenantIsolation, []fwk.NodeInfo) {
+	t.Helper()
+	snapshot := cache.NewSnapshot(pods, nodes)
+	p := plugintesting.SetupPluginWithInformers(ctx, t, New, args, snapshot, fixtures())
+	infos, err := snapshot.NodeInfos().List()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p.(*TenantIsolation), infos
+}
+
+func nodeInfo(t *testing.T, infos []fwk.NodeInfo, name string) fwk.NodeInfo {
+	t.Helper()
+	for _, ni := range infos {
+		if ni.Node().Name == name {
+			return ni
+		}
+	}
+	t.Fatalf("node %q not in snapshot", name)
+	return nil
+}
+
+func TestPreFilter(t *testing.T) {
+	tests := []struct {
+		name string
+		pod  *v1.Pod
+		want *fwk.Status
+	}{
+		{name: "shared-kernel tenant pod is filtered", pod: pod("a1", "p", "", "")},
+		{name: "sandboxed tenant pod is filtered", pod: pod("a1", "p", "kata", "")},
+		{name: "kube-system pod is infrastructure", pod: pod("kube-system", "p", "", ""), want: fwk.NewStatus(fwk.Skip)},
+		{name: "namespace labelled infrastructure", pod: pod("monitoring", "p", "", ""), want: fwk.NewStatus(fwk.Skip)},
+		{name: "infrastructure namespace not yet in the lister", pod: pod("kube-node-lease", "p", "", ""), want: fwk.NewStatus(fwk.Skip)},
+		{name: "sandbox required, default runtime (I3)", pod: pod("req", "p", "", ""),
+			want: fwk.NewStatus(fwk.UnschedulableAndUnresolvable, ErrReasonSandboxRequired)},
+		{name: "sandbox required, runc runtime class (I3)", pod: pod("req", "p", "runc", ""),
+			want: fwk.NewStatus(fwk.UnschedulableAndUnresolvable, ErrReasonSandboxRequired)},
+		{name: "sandbox required, kata labelled sandboxed=false (I3)", pod: pod("req", "p", "kata-not", ""),
+			want: fwk.NewStatus(fwk.UnschedulableAndUnresolvable, ErrReasonSandboxRequired)},
+		{name: "sandbox required, kata", pod: pod("req", "p", "kata", "")},
+		{name: "sandbox required, runtime class labelled sandboxed=true", pod: pod("req", "p", "custom-vm", "")},
+		{name: "sandbox required, peer pods count as sandboxed", pod: pod("req", "p", "remote", "")},
+		{name: "missing runtime class", pod: pod("a1", "p", "nope", ""),
+			want: fwk.NewStatus(fwk.UnschedulableAndUnresolvable, `runtime class "nope" not found`)},
+		{name: "missing namespace", pod: pod("ghost", "p", "", ""),
+			want: fwk.NewStatus(fwk.UnschedulableAndUnresolvable, `namespace "ghost" not found`)},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, ctx := ktesting.NewTestContext(t)
+			pl, infos := setup(ctx, t, defaultArgs(t), nil, []*v1.Node{st.MakeNode().Name("n1").Obj()})
+			_, got := pl.PreFilter(ctx, framework.NewCycleState(), tc.pod, infos)
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("PreFilter status (-want,+got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestFilter(t *testing.T) {
+	unsafe := map[string]string{tenancy.LabelCotenancySafe: "false"}
+	unschedulable := func(reason string) *fwk.Status { return fwk.NewStatus(fwk.Unschedulable, reason) }
+	tests := []struct {
+		name       string
+		pod        *v1.Pod
+		existing   []*v1.Pod // on node n1
+		nodeLabels map[string]string
+		ignoreSC   bool
+		want       *fwk.Status
+	}{
+		{name: "empty node", pod: pod("a1", "p", "", "")},
+		{name: "shared-kernel pod joins its own tenant from another namespace",
+			pod: pod("a1", "p", "", ""), existing: []*v1.Pod{pod("a2", "e", "", "n1")}},
+		{name: "capsule old and new labels name one tenant",
+			pod: pod("b", "p", "", ""), existing: []*v1.Pod{pod("b2", "e", "", "n1")}},
+		{name: "I1: new shared-kernel pod, other tenant's VM on the node",
+			pod: pod("a1", "p", "", ""), existing: []*v1.Pod{pod("b", "e", "kata", "n1")},
+			want: unschedulable(ErrReasonSharedKernelNeedsOwnNode)},
+		{name: "I1: new VM, other tenant's shared-kernel pod on the node",
+			pod: pod("a1", "p", "kata", ""), existing: []*v1.Pod{pod("b", "e", "", "n1")},
+			want: unschedulable(ErrReasonSharedKernelOtherTenant)},
+		{name: "I1: both shared-kernel, different tenants",
+			pod: pod("c", "p", "runc", ""), existing: []*v1.Pod{pod("a1", "e", "runc", "n1")},
+			want: unschedulable(ErrReasonSharedKernelOtherTenant)},
+		{name: "VMs of two tenants share a node",
+			pod: pod("a1", "p", "kata", ""), existing: []*v1.Pod{pod("b", "e", "custom-vm", "n1"), pod("c", "f", "remote", "n1")}},
+		{name: "runtime class labelled sandboxed=false is shared-kernel although its handler is kata*",
+			pod: pod("a1", "p", "kata", ""), existing: []*v1.Pod{pod("b", "e", "kata-not", "n1")},
+			want: unschedulable(ErrReasonSharedKernelOtherTenant)},
+		{name: "I2: node runs an exclusive tenant's VM",
+			pod: pod("a1", "p", "kata", ""), existing: []*v1.Pod{pod("ex", "e", "kata", "n1")},
+			want: unschedulable(ErrReasonExclusiveOtherTenant)},
+		{name: "I2: exclusive tenant's VM, another tenant's VM on the node",
+			pod: pod("ex", "p", "kata", ""), existing: []*v1.Pod{pod("a1", "e", "kata", "n1")},
+			want: unschedulable(ErrReasonExclusiveNeedsOwnNode)},
+		{name: "exclusive tenant joins its own pods",
+			pod: pod("ex", "p", "kata", ""), existing: []*v1.Pod{pod("ex", "e", "", "n1")}},
+		{name: "I4: VMs of two tenants on a cotenancy-unsafe node",
+			pod: pod("a1", "p", "kata", ""), existing: []*v1.Pod{pod("b", "e", "kata", "n1")}, nodeLabels: unsafe,
+			want: unschedulable(ErrReasonCotenancyUnsafe)},
+		{name: "I4 with sideChannelPolicy Ignore",
+			pod: pod("a1", "p", "kata", ""), existing: []*v1.Pod{pod("b", "e", "kata", "n1")}, nodeLabels: unsafe, ignoreSC: true},
+		{name: "I4: one tenant alone on a cotenancy-unsafe node",
+			pod: pod("a1", "p", "kata", ""), existing: []*v1.Pod{pod("a2", "e", "kata", "n1")}, nodeLabels: unsafe},
+		{name: "infrastructure pods neither block nor count",
+			pod: pod("a1", "p", "", ""), existing: []*v1.Pod{pod("kube-system", "e", "", "n1"), pod("monitoring", "f", "", "n1")}, nodeLabels: unsafe},
+		{name: "terminal pods of another tenant do not count",
+			pod: pod("a1", "p", "", ""), existing: []*v1.Pod{
+				st.MakePod().Namespace("b").Name("done").Node("n1").Phase(v1.PodSucceeded).Obj(),
+				st.MakePod().Namespace("c").Name("failed").Node("n1").Phase(v1.PodFailed).Obj(),
+			}},
+		{name: "existing pod whose runtime class is gone counts as shared-kernel",
+			pod: pod("a1", "p", "kata", ""), existing: []*v1.Pod{pod("b", "e", "deleted-rc", "n1")},
+			want: unschedulable(ErrReasonSharedKernelOtherTenant)},
+		{name: "existing pod whose namespace is gone is its own tenant",
+			pod: pod("a1", "p", "", ""), existing: []*v1.Pod{pod("ghost", "e", "kata", "n1")},
+			want: unschedulable(ErrReasonSharedKernelNeedsOwnNode)},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, ctx := ktesting.NewTestContext(t)
+			args := defaultArgs(t)
+			if tc.ignoreSC {
+				args.SideChannelPolicy = config.SideChannelIgnore
+			}
+			node := st.MakeNode().Name("n1").Obj()
+			node.Labels = tc.nodeLabels
+			pl, infos := setup(ctx, t, args, tc.existing, []*v1.Node{node, st.MakeNode().Name("n2").Obj()})
+			cs := framework.NewCycleState()
+			if _, s := pl.PreFilter(ctx, cs, tc.pod, infos); !s.IsSuccess() {
+				t.Fatalf("PreFilter: %v", s)
+			}
+			got := pl.Filter(ctx, cs, tc.pod, nodeInfo(t, infos, "n1"))
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("Filter status (-want,+got):\n%s", diff)
+			}
+			if s := pl.Filter(ctx, cs, tc.pod, nodeInfo(t, infos, "n2")); s != nil {
+				t.Errorf("Filter on the empty node n2: %v, want success", s)
+			}
+		})
+	}
+}
+
+func TestFilterWithoutPreFilter(t *testing.T) {
+	_, ctx := ktesting.NewTestContext(t)
+	pl, infos := setup(ctx, t, defaultArgs(t), nil, []*v1.Node{st.MakeNode().Name("n1").Obj()})
+	got := pl.Filter(ctx, framework.NewCycleState(), pod("a1", "p", "", ""), infos[0])
+	if got.Code() != fwk.Error {
+		t.Errorf("Filter without PreFilter state: %v, want code Error", got)
+	}
+}
+
+// TestPreFilterStateAddRemovePod checks that AddPod/RemovePod (nominated
+// pods, preemption victims) change the verdict on a clone of the state and
+// leave the original untouched.
+func TestPreFilterStateAddRemovePod(t *testing.T) {
+	_, ctx := ktesting.NewTestContext(t)
+	victim := pod("b", "victim", "", "n1")
+	pl, infos := setup(ctx, t, defaultArgs(t), []*v1.Pod{victim}, []*v1.Node{st.MakeNode().Name("n1").Obj()})
+	incoming := pod("a1", "p", "kata", "")
+	cs := framework.NewCycleState()
+	if _, s := pl.PreFilter(ctx, cs, incoming, infos); !s.IsSuccess() {
+		t.Fatalf("PreFilter: %v", s)
+	}
+	ni := infos[0]
+	filter := func(cs fwk.CycleState) string { return pl.Filter(ctx, cs, incoming, ni).Message() }
+	mustPodInfo := func(p *v1.Pod) fwk.PodInfo {
+		pi, err := framework.NewPodInfo(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return pi
+	}
+
+	clone := cs.Clone()
+	if s := pl.RemovePod(ctx, clone, incoming, mustPodInfo(victim), ni); s != nil {
+		t.Fatalf("RemovePod: %v", s)
+	}
+	steps := []struct {
+		name string
+		got  string
+		want string
+	}{
+		{"clone after removing the shared-kernel pod", filter(clone), ""},
+		{"original after the clone's RemovePod", filter(cs), ErrReasonSharedKernelOtherTenant},
+	}
+	nominated := pod("ex", "nominated", "kata", "n1")
+	if s := pl.AddPod(ctx, clone, incoming, mustPodInfo(nominated), ni); s != nil {
+		t.Fatalf("AddPod: %v", s)
+	}
+	second := clone.Clone()
+	if s := pl.RemovePod(ctx, second, incoming, mustPodInfo(nominated), ni); s != nil {
+		t.Fatalf("RemovePod: %v", s)
+	}
+	if s := pl.AddPod(ctx, clone, incoming, mustPodInfo(pod("kube-system", "infra", "", "n1")), ni); s != nil {
+		t.Fatalf("AddPod: %v", s)
+	}
+	steps = append(steps,
+		struct{ name, got, want string }{"clone after adding an exclusive tenant's nominated pod", filter(clone), ErrReasonExclusiveOtherTenant},
+		struct{ name, got, want string }{"clone of the clone after removing it again", filter(second), ""},
+		struct{ name, got, want string }{"original still unchanged", filter(cs), ErrReasonSharedKernelOtherTenant},
+	)
+	for _, s := range steps {
+		if s.got != s.want {
+			t.Errorf("%s: Filter reason %q, want %q", s.name, s.got, s.want)
+		}
+	}
+}
+
+func TestPreFilterStateClone(t *testing.T) {
+	s := &preFilterState{base: map[string]*nodeSummary{}}
+	s.base["n1"] = &nodeSummary{}
+	s.base["n1"].add(contribution{tenant: "A"}, 1)
+	s.update("n1", contribution{tenant: "B", sharedKernel: true}, 1)
+
+	c := s.Clone().(*preFilterState)
+	c.update("n1", contribution{tenant: "B", sharedKernel: true}, -1)
+	c.update("n2", contribution{tenant: "C", exclusive: true}, 1)
+
+	type counts struct{ Pods, SharedKernel, Exclusive int32 }
+	get := func(st *preFilterState, node string) counts {
+		sum := st.summary(node)
+		if sum == nil {
+			return counts{}
+		}
+		return counts{sum.pods, sum.sharedKernel, sum.exclusive}
+	}
+	got := map[string]counts{"orig/n1": get(s, "n1"), "orig/n2": get(s, "n2"), "clone/n1": get(c, "n1"), "clone/n2": get(c, "n2"), "base/n1": {s.base["n1"].pods, s.base["n1"].sharedKernel, s.base["n1"].exclusive}}
+	want := map[string]counts{"orig/n1": {2, 1, 0}, "orig/n2": {}, "clone/n1": {1, 0, 0}, "clone/n2": {1, 0, 1}, "base/n1": {1, 0, 0}}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("summaries after Clone and updates (-want,+got):\n%s", diff)
+	}
+	if _, ok := c.summary("n1").tenants["B"]; ok {
+		t.Errorf("tenant B still listed on the clone's n1 after its only pod was removed")
+	}
+}
+
+func TestScore(t *testing.T) {
+	nodes := []*v1.Node{
+		st.MakeNode().Name("own").Obj(),
+		st.MakeNode().Name("shared").Obj(),
+		st.MakeNode().Name("empty").Obj(),
+		st.MakeNode().Name("infra-only").Obj(),
+		st.MakeNode().Name("excl").Obj(),
+	}
+	existing := []*v1.Pod{
+		pod("a2", "mine", "kata", "own"),
+		pod("b", "theirs", "kata", "shared"),
+		pod("c", "theirs", "kata", "shared"),
+		pod("kube-system", "ds", "", "infra-only"),
+		pod("ex", "mine", "kata", "excl"),
+	}
+	tests := []struct {
+		name string
+		pod  *v1.Pod
+		want map[string]int64
+	}{
+		{name: "VM prefers its tenant, then shared nodes, then empty ones", pod: pod("a1", "p", "kata", ""),
+			want: map[string]int64{"own": 100, "shared": 50, "empty": 0, "infra-only": 0}},
+		{name: "shared-kernel pod prefers its tenant's nodes over empty ones", pod: pod("a1", "p", "", ""),
+			want: map[string]int64{"own": 100, "empty": 0, "infra-only": 0}},
+		{name: "VM of tenant B prefers B's node over A's", pod: pod("b2", "p", "kata", ""),
+			want: map[string]int64{"shared": 100, "own": 50, "empty": 0, "infra-only": 0}},
+		{name: "exclusive tenant's VM prefers its own nodes over empty ones", pod: pod("ex", "p", "kata", ""),
+			want: map[string]int64{"excl": 100, "empty": 0, "infra-only": 0}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, ctx := ktesting.NewTestContext(t)
+			pl, infos := setup(ctx, t, defaultArgs(t), existing, nodes)
+			cs := framework.NewCycleState()
+			if _, s := pl.PreFilter(ctx, cs, tc.pod, infos); !s.IsSuccess() {
+				t.Fatalf("PreFilter: %v", s)
+			}
+			if s := pl.PreScore(ctx, cs, tc.pod, infos); s != nil {
+				t.Fatalf("PreScore: %v", s)
+			}
+			var scores fwk.NodeScoreList
+			for _, ni := range infos {
+				if pl.Filter(ctx, cs, tc.pod, ni) != nil {
+					continue
+				}
+				s, status := pl.Score(ctx, cs, tc.pod, ni)
+				if status != nil {
+					t.Fatalf("Score: %v", status)
+				}
+				scores = append(scores, fwk.NodeScore{Name: ni.Node().Name, Score: s})
+			}
+			if s := pl.NormalizeScore(ctx, cs, tc.pod, scores); s != nil {
+				t.Fatalf("NormalizeScore: %v", s)
+			}
+			got := map[string]int64{}
+			for _, s := range scores {
+				got[s.Name] = s.Score
+			}
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("normalized scores of feasible nodes (-want,+got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestPreScoreSkipsInfrastructure(t *testing.T) {
+	_, ctx := ktesting.NewTestContext(t)
+	pl, infos := setup(ctx, t, defaultArgs(t), nil, []*v1.Node{st.MakeNode().Name("n1").Obj()})
+	cs := framework.NewCycleState()
+	p := pod("kube-system", "p", "", "")
+	if _, s := pl.PreFilter(ctx, cs, p, infos); s.Code() != fwk.Skip {
+		t.Fatalf("PreFilter: %v, want Skip", s)
+	}
+	if s := pl.PreScore(ctx, cs, p, infos); s.Code() != fwk.Skip {
+		t.Errorf("PreScore: %v, want Skip", s)
+	}
+}
+
+func TestSignPod(t *testing.T) {
+	_, ctx := ktesting.NewTestContext(t)
+	pl, _ := setup(ctx, t, defaultArgs(t), nil, nil)
+	sign := func(p *v1.Pod) string {
+		f, s := pl.SignPod(ctx, p)
+		if s != nil {
+			t.Fatalf("SignPod: %v", s)
+		}
+		return fmt.Sprint(f)
+	}
+	base := sign(pod("a1", "p1", "kata", ""))
+	tests := []struct {
+		name string
+		pod  *v1.Pod
+		same bool
+	}{
+		{"same namespace and runtime class, other name and labels", withLabel(pod("a1", "p2", "kata", ""), "app", "x"), true},
+		{"default runtime", pod("a1", "p1", "", ""), false},
+		{"other namespace of the same tenant", pod("a2", "p1", "kata", ""), false},
+		{"other runtime class", pod("a1", "p1", "runc", ""), false},
+	}
+	for _, tc := range tests {
+		if got := sign(tc.pod) == base; got != tc.same {
+			t.Errorf("%s: signature equal to the base pod's = %v, want %v", tc.name, got, tc.same)
+		}
+	}
+}
