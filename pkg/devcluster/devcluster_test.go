@@ -1,0 +1,103 @@
+package devcluster
+
+import (
+	"context"
+	"net"
+	"net/url"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	v1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/clientcmd"
+	st "k8s.io/kubernetes/pkg/scheduler/testing"
+	"k8s.io/kubernetes/test/utils/ktesting"
+)
+
+// shippedConfig is the contract path of the shipped scheduler configuration.
+var shippedConfig = filepath.Join("..", "..", "manifests", "scheduler", "scheduler-config.yaml")
+
+// TestStartScheduleStop starts the control plane and the shipped scheduler,
+// schedules a pod through the kubeconfig written to disk, then stops and
+// checks that nothing is left: ports closed, data directory gone.
+func TestStartScheduleStop(t *testing.T) {
+	tCtx := ktesting.Init(t)
+	dataDir := filepath.Join(t.TempDir(), "cluster")
+	c, err := Start(tCtx, Options{DataDir: dataDir})
+	if err != nil {
+		t.Fatalf("Start: %v", err)
+	}
+	t.Cleanup(func() { _ = c.Stop() })
+
+	// The kubeconfig on disk is what kubectl gets: use it, not c.Config.
+	restCfg, err := clientcmd.BuildConfigFromFlags("", c.KubeconfigPath)
+	if err != nil {
+		t.Fatalf("loading kubeconfig: %v", err)
+	}
+	client, err := kubernetes.NewForConfig(restCfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	cfg, err := LoadSchedulerConfig(tCtx, shippedConfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sched, err := c.StartScheduler(tCtx, cfg)
+	if err != nil {
+		t.Fatalf("StartScheduler: %v", err)
+	}
+
+	node := st.MakeNode().Name("n1").Capacity(map[v1.ResourceName]string{v1.ResourceCPU: "4", v1.ResourceMemory: "8Gi", v1.ResourcePods: "110"}).Obj()
+	node.Status.Conditions = []v1.NodeCondition{{Type: v1.NodeReady, Status: v1.ConditionTrue}}
+	created, err := client.CoreV1().Nodes().Create(tCtx, node, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatalf("creating node: %v", err)
+	}
+	created.Status = node.Status
+	if _, err := client.CoreV1().Nodes().UpdateStatus(tCtx, created, metav1.UpdateOptions{}); err != nil {
+		t.Fatalf("updating node status: %v", err)
+	}
+	pod := st.MakePod().Namespace("default").Name("p1").SchedulerName("mtscn-scheduler").Container("pause").Obj()
+	if _, err := client.CoreV1().Pods("default").Create(tCtx, pod, metav1.CreateOptions{}); err != nil {
+		t.Fatalf("creating pod: %v", err)
+	}
+	var nodeName string
+	err = wait.PollUntilContextTimeout(tCtx, 50*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
+		p, err := client.CoreV1().Pods("default").Get(ctx, "p1", metav1.GetOptions{})
+		if err != nil {
+			return false, err
+		}
+		nodeName = p.Spec.NodeName
+		return nodeName != "", nil
+	})
+	if err != nil {
+		t.Fatalf("pod was not bound: %v", err)
+	}
+	if nodeName != "n1" {
+		t.Errorf("pod bound to %q, want n1", nodeName)
+	}
+
+	sched.Stop()
+	apiURL, etcdURL := c.APIServerURL, c.EtcdURL
+	if err := c.Stop(); err != nil {
+		t.Errorf("Stop: %v", err)
+	}
+	for _, u := range []string{apiURL, etcdURL} {
+		parsed, err := url.Parse(u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if conn, err := net.DialTimeout("tcp", parsed.Host, time.Second); err == nil {
+			conn.Close()
+			t.Errorf("%s still accepts connections after Stop", u)
+		}
+	}
+	if _, err := os.Stat(dataDir); !os.IsNotExist(err) {
+		t.Errorf("data directory %s still exists after Stop (stat: %v)", dataDir, err)
+	}
+}
