@@ -42,11 +42,12 @@ const (
 
 // Elements of KVM.
 const (
-	// KVMUsable is "true" when /dev/kvm opens read-write and answers
-	// KVM_GET_API_VERSION, else "false" (also when /dev/kvm is missing).
+	// KVMUsable is "true" when /dev/kvm opens read-write and
+	// KVM_GET_API_VERSION answers 12 (the only stable KVM API), else
+	// "false" (also when /dev/kvm is missing).
 	KVMUsable = "usable"
 	// KVMAPIVersion is the decimal KVM_GET_API_VERSION answer ("12");
-	// absent when KVMUsable is "false".
+	// absent when /dev/kvm cannot be opened. Informational.
 	KVMAPIVersion = "api_version"
 	// KVMModule is the loaded KVM vendor module that serves /dev/kvm:
 	// "kvm_intel", "kvm_amd" or "kvm_pvm"; absent when none is loaded.

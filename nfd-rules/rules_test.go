@@ -1,0 +1,489 @@
+package nfdrules
+
+import (
+	"fmt"
+	"maps"
+	"os"
+	"regexp"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"k8s.io/apimachinery/pkg/util/sets"
+	nfdv1alpha1 "sigs.k8s.io/node-feature-discovery/api/nfd/v1alpha1"
+	"sigs.k8s.io/node-feature-discovery/pkg/apis/nfd/nodefeaturerule"
+	"sigs.k8s.io/node-feature-discovery/pkg/apis/nfd/validate"
+	"sigs.k8s.io/yaml"
+
+	"github.com/mtscn/mtscn/pkg/nodefeatures"
+)
+
+// loadRules reads and strictly decodes every rule file, sorted by object
+// name as nfd-master processes them.
+func loadRules(t testing.TB) []nfdv1alpha1.NodeFeatureRule {
+	t.Helper()
+	var out []nfdv1alpha1.NodeFeatureRule
+	for _, p := range Paths() {
+		data, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatalf("reading %s: %v", p, err)
+		}
+		var r nfdv1alpha1.NodeFeatureRule
+		if err := yaml.UnmarshalStrict(data, &r); err != nil {
+			t.Fatalf("decoding %s: %v", p, err)
+		}
+		out = append(out, r)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+// result is what nfd-master would put on the Node.
+type result struct {
+	Labels            map[string]string
+	ExtendedResources map[string]string
+}
+
+// process runs the rules the way nfd-master's processNodeFeatureRule and
+// filterFeatureLabels/filterExtendedResources do (v0.18.3): objects sorted
+// by name, rules in order, failFast, each rule's labels and vars fed back as
+// rule.matched, unprefixed keys put in feature.node.kubernetes.io, "@…"
+// values resolved against the features, and invalid outputs dropped.
+func process(t *testing.T, rules []nfdv1alpha1.NodeFeatureRule, features *nfdv1alpha1.Features) result {
+	t.Helper()
+	labels := map[string]string{}
+	ers := map[string]string{}
+	for _, obj := range rules {
+		for i := range obj.Spec.Rules {
+			rule := &obj.Spec.Rules[i]
+			out, err := nodefeaturerule.Execute(rule, features, true)
+			if err != nil {
+				t.Fatalf("rule %q of %s: %v", rule.Name, obj.Name, err)
+			}
+			maps.Copy(labels, addNs(out.Labels, nfdv1alpha1.FeatureLabelNs))
+			maps.Copy(ers, addNs(out.ExtendedResources, nfdv1alpha1.ExtendedResourceNs))
+			features.InsertAttributeFeatures(nfdv1alpha1.RuleBackrefDomain, nfdv1alpha1.RuleBackrefFeature, out.Labels)
+			features.InsertAttributeFeatures(nfdv1alpha1.RuleBackrefDomain, nfdv1alpha1.RuleBackrefFeature, out.Vars)
+		}
+	}
+	res := result{Labels: map[string]string{}, ExtendedResources: map[string]string{}}
+	for k, v := range labels {
+		v, err := dynamicValue(v, features)
+		if err == nil {
+			err = validate.Label(k, v)
+		}
+		if err != nil {
+			t.Errorf("nfd-master would drop label %s: %v", k, err)
+			continue
+		}
+		res.Labels[k] = v
+	}
+	for k, v := range ers {
+		v, err := dynamicValue(v, features)
+		if err == nil {
+			err = validate.ExtendedResource(k, v)
+		}
+		if err != nil {
+			t.Errorf("nfd-master would drop extended resource %s: %v", k, err)
+			continue
+		}
+		res.ExtendedResources[k] = v
+	}
+	return res
+}
+
+func addNs(in map[string]string, ns string) map[string]string {
+	out := make(map[string]string, len(in))
+	for k, v := range in {
+		if !strings.Contains(k, "/") {
+			k = ns + "/" + k
+		}
+		out[k] = v
+	}
+	return out
+}
+
+// dynamicValue is nfd-master's getDynamicValue (pkg/nfd-master/nfd-master.go,
+// v0.18.3): "@domain.feature.element" names an attribute element.
+func dynamicValue(value string, features *nfdv1alpha1.Features) (string, error) {
+	if !strings.HasPrefix(value, "@") {
+		return value, nil
+	}
+	split := strings.SplitN(value[1:], ".", 3)
+	if len(split) != 3 {
+		return "", fmt.Errorf("value %s is not in the form of '@domain.feature.element'", value)
+	}
+	set, ok := features.Attributes[split[0]+"."+split[1]]
+	if !ok {
+		return "", fmt.Errorf("feature %s.%s not found", split[0], split[1])
+	}
+	v, ok := set.Elements[split[2]]
+	if !ok {
+		return "", fmt.Errorf("element %s not found on feature %s.%s", split[2], split[0], split[1])
+	}
+	return v, nil
+}
+
+// node builds a feature set the way nfd-master sees it: NFD worker's
+// features merged with mtscn-node's.
+type node struct{ f *nfdv1alpha1.Features }
+
+func newNode() *node { return &node{f: nfdv1alpha1.NewFeatures()} }
+
+func (n *node) flags(name string, keys ...string) *node {
+	n.f.Flags[name] = nfdv1alpha1.NewFlagFeatures(keys...)
+	return n
+}
+
+func (n *node) attrs(name string, kv ...string) *node {
+	m := map[string]string{}
+	for i := 0; i+1 < len(kv); i += 2 {
+		m[kv[i]] = kv[i+1]
+	}
+	n.f.Attributes[name] = nfdv1alpha1.NewAttributeFeatures(m)
+	return n
+}
+
+func (n *node) instance(name string, kv ...string) *node {
+	m := map[string]string{}
+	for i := 0; i+1 < len(kv); i += 2 {
+		m[kv[i]] = kv[i+1]
+	}
+	set := n.f.Instances[name]
+	set.Elements = append(set.Elements, *nfdv1alpha1.NewInstanceFeature(m))
+	n.f.Instances[name] = set
+	return n
+}
+
+func (n *node) kvm(module string) *node {
+	return n.attrs(nodefeatures.KVM, nodefeatures.KVMUsable, "true", nodefeatures.KVMAPIVersion, "12", nodefeatures.KVMModule, module)
+}
+
+func (n *node) runtime(handler, runtimeType string) *node {
+	return n.instance(nodefeatures.Runtime, nodefeatures.RuntimeHandler, handler, nodefeatures.RuntimeType, runtimeType)
+}
+
+func (n *node) capacity(sandboxMemory, sandboxes string) *node {
+	return n.attrs(nodefeatures.Capacity,
+		nodefeatures.CapacityMemoryBytes, "270582939648",
+		nodefeatures.CapacityShmBytes, sandboxMemory,
+		nodefeatures.CapacitySandboxMemoryBytes, sandboxMemory,
+		nodefeatures.CapacitySandboxes, sandboxes)
+}
+
+func (n *node) qat(addr, device, driver, group string) *node {
+	kv := []string{nodefeatures.QATAddress, addr, nodefeatures.QATVendor, "8086", nodefeatures.QATDevice, device, nodefeatures.QATClass, "0b4000"}
+	if driver != "" {
+		kv = append(kv, nodefeatures.QATDriver, driver)
+	}
+	if group != "" {
+		kv = append(kv, nodefeatures.QATIOMMUGroup, group)
+	}
+	return n.instance(nodefeatures.QAT, kv...)
+}
+
+var notAffected = []string{
+	"l1tf", "Not affected", "mds", "Not affected", "tsx_async_abort", "Not affected",
+	"mmio_stale_data", "Not affected", "spectre_v2", "Mitigation: Enhanced / Automatic IBRS; IBPB: conditional; RSB filling; PBRSB-eIBRS: SW sequence; BHI: BHI_DIS_S",
+}
+
+func TestRules(t *testing.T) {
+	rules := loadRules(t)
+	const (
+		sandboxMem = "135291469824"
+		kataQemu   = "io.containerd.kata-qemu.v2"
+	)
+	tests := []struct {
+		name string
+		node *node
+		want result
+	}{
+		{
+			name: "bare-metal Intel with VT-x and QAT 4xxx VFs on vfio-pci",
+			node: newNode().
+				flags("cpu.cpuid", "VMX", "AVX512F").
+				flags("kernel.loadedmodule", "kvm", "kvm_intel", "vfio_pci", "qat_4xxx").
+				instance("pci.device", "class", "0b40", "vendor", "8086", "device", "4940", "sriov_totalvfs", "16").
+				kvm(nodefeatures.ModuleKVMIntel).
+				attrs(nodefeatures.CPU, nodefeatures.CPUHypervisor, "false", nodefeatures.CPUSMTActive, "true").
+				attrs(nodefeatures.Vulnerability, notAffected...).
+				attrs(nodefeatures.IOMMU, nodefeatures.IOMMUEnabled, "true", nodefeatures.IOMMUGroups, "212").
+				qat("0000:6b:00.0", "4940", "4xxx", "41").
+				qat("0000:6b:00.1", "4941", nodefeatures.DriverVFIOPCI, "180").
+				qat("0000:6b:00.2", "4941", nodefeatures.DriverVFIOPCI, "181").
+				qat("0000:6b:00.3", "4941", "4xxxvf", "182").
+				capacity(sandboxMem, "64").
+				runtime("runc", "io.containerd.runc.v2").
+				runtime("kata-qemu", kataQemu).
+				runtime("kata-clh", "io.containerd.kata-clh.v2"),
+			want: result{
+				Labels: map[string]string{
+					"mtscn.io/kvm": "true", "mtscn.io/virt-mode": "hardware", "mtscn.io/iommu": "true", "mtscn.io/qat-vfio": "true",
+					"mtscn.io/runtime.kata-qemu": "true", "mtscn.io/runtime.kata-clh": "true",
+				},
+				ExtendedResources: map[string]string{"mtscn.io/sandbox-memory": sandboxMem, "mtscn.io/sandboxes": "64"},
+			},
+		},
+		{
+			name: "QAT VFs still on the host driver are not passthrough-ready",
+			node: newNode().
+				kvm(nodefeatures.ModuleKVMIntel).
+				attrs(nodefeatures.CPU, nodefeatures.CPUHypervisor, "false", nodefeatures.CPUSMTActive, "true").
+				attrs(nodefeatures.IOMMU, nodefeatures.IOMMUEnabled, "true", nodefeatures.IOMMUGroups, "212").
+				qat("0000:6b:00.0", "4940", "4xxx", "41").
+				qat("0000:6b:00.1", "4941", "4xxxvf", "180").
+				qat("0000:6b:00.2", "4941", "", "181"),
+			want: result{
+				Labels:            map[string]string{"mtscn.io/kvm": "true", "mtscn.io/virt-mode": "hardware", "mtscn.io/iommu": "true"},
+				ExtendedResources: map[string]string{},
+			},
+		},
+		{
+			name: "a PF on vfio-pci is not a VF",
+			node: newNode().
+				attrs(nodefeatures.KVM, nodefeatures.KVMUsable, "false").
+				qat("0000:6b:00.0", "4940", nodefeatures.DriverVFIOPCI, "41"),
+			want: result{
+				Labels:            map[string]string{},
+				ExtendedResources: map[string]string{"mtscn.io/sandbox-memory": "0", "mtscn.io/sandboxes": "0"},
+			},
+		},
+		{
+			name: "bare-metal AMD with SEV-SNP",
+			node: newNode().
+				flags("cpu.cpuid", "SVM", "SEV", "SEV_SNP").
+				attrs("cpu.security", "sev.enabled", "true", "sev.snp.enabled", "true", "sev.es.enabled", "true").
+				flags("kernel.loadedmodule", "kvm", "kvm_amd", "ccp").
+				kvm(nodefeatures.ModuleKVMAMD).
+				attrs(nodefeatures.CPU, nodefeatures.CPUHypervisor, "false", nodefeatures.CPUSMTActive, "true").
+				attrs(nodefeatures.Vulnerability, "l1tf", "Not affected", "mds", "Not affected", "spec_rstack_overflow", "Mitigation: Safe RET").
+				attrs(nodefeatures.IOMMU, nodefeatures.IOMMUEnabled, "true", nodefeatures.IOMMUGroups, "96").
+				capacity(sandboxMem, "128").
+				runtime("kata-qemu-snp", "io.containerd.kata-qemu-snp.v2").
+				runtime("kata-qemu", kataQemu),
+			want: result{
+				Labels: map[string]string{
+					"mtscn.io/kvm": "true", "mtscn.io/virt-mode": "hardware", "mtscn.io/iommu": "true",
+					"mtscn.io/runtime.kata-qemu-snp": "true", "mtscn.io/runtime.kata-qemu": "true",
+				},
+				ExtendedResources: map[string]string{"mtscn.io/sandbox-memory": sandboxMem, "mtscn.io/sandboxes": "128"},
+			},
+		},
+		{
+			name: "cloud VM with nested virtualization",
+			node: newNode().
+				flags("cpu.cpuid", "VMX", "HYPERVISOR").
+				kvm(nodefeatures.ModuleKVMIntel).
+				attrs(nodefeatures.CPU, nodefeatures.CPUHypervisor, "true", nodefeatures.CPUSMTActive, "true").
+				attrs(nodefeatures.Vulnerability, "l1tf", "Mitigation: PTE Inversion; VMX: flush not necessary, SMT disabled",
+					"mds", "Mitigation: Clear CPU buffers; SMT Host state unknown", "mmio_stale_data", "Mitigation: Clear CPU buffers; SMT Host state unknown").
+				attrs(nodefeatures.IOMMU, nodefeatures.IOMMUEnabled, "false", nodefeatures.IOMMUGroups, "0").
+				capacity("8375316480", "8").
+				runtime("kata-qemu", kataQemu).
+				runtime("kata-remote", "io.containerd.kata-remote.v2"),
+			want: result{
+				Labels: map[string]string{
+					"mtscn.io/kvm": "true", "mtscn.io/virt-mode": "nested",
+					"mtscn.io/runtime.kata-qemu": "true", "mtscn.io/runtime.kata-remote": "true",
+				},
+				ExtendedResources: map[string]string{"mtscn.io/sandbox-memory": "8375316480", "mtscn.io/sandboxes": "8"},
+			},
+		},
+		{
+			name: "NFD's cpuid HYPERVISOR flag alone marks a VM as nested",
+			node: newNode().
+				flags("cpu.cpuid", "VMX", "HYPERVISOR").
+				kvm(nodefeatures.ModuleKVMIntel),
+			want: result{
+				Labels:            map[string]string{"mtscn.io/kvm": "true", "mtscn.io/virt-mode": "nested"},
+				ExtendedResources: map[string]string{},
+			},
+		},
+		{
+			// The values of the machine mtscn is developed on (AMD, kvm_pvm,
+			// no svm flag, SMT off).
+			name: "cloud VM with KVM through kvm_pvm and no VMX/SVM",
+			node: newNode().
+				flags("cpu.cpuid", "HYPERVISOR", "AVX2").
+				flags("kernel.loadedmodule", "kvm", "kvm_pvm").
+				kvm(nodefeatures.ModuleKVMPVM).
+				attrs(nodefeatures.CPU, nodefeatures.CPUHypervisor, "true", nodefeatures.CPUSMTActive, "false").
+				attrs(nodefeatures.Vulnerability, "l1tf", "Not affected", "mds", "Not affected", "mmio_stale_data", "Not affected",
+					"spec_rstack_overflow", "Vulnerable: Safe RET, no microcode", "spec_store_bypass", "Vulnerable",
+					"spectre_v2", "Mitigation: Retpolines; STIBP: disabled; RSB filling; PBRSB-eIBRS: Not affected; BHI: Not affected").
+				attrs(nodefeatures.IOMMU, nodefeatures.IOMMUEnabled, "false", nodefeatures.IOMMUGroups, "0").
+				capacity("25276514304", "16").
+				runtime("kata-qemu", kataQemu),
+			want: result{
+				Labels:            map[string]string{"mtscn.io/kvm": "true", "mtscn.io/virt-mode": "pvm", "mtscn.io/runtime.kata-qemu": "true"},
+				ExtendedResources: map[string]string{"mtscn.io/sandbox-memory": "25276514304", "mtscn.io/sandboxes": "16"},
+			},
+		},
+		{
+			name: "VM without KVM: Kata configured but no VM can start",
+			node: newNode().
+				flags("cpu.cpuid", "HYPERVISOR").
+				attrs(nodefeatures.KVM, nodefeatures.KVMUsable, "false").
+				attrs(nodefeatures.CPU, nodefeatures.CPUHypervisor, "true", nodefeatures.CPUSMTActive, "false").
+				attrs(nodefeatures.IOMMU, nodefeatures.IOMMUEnabled, "false", nodefeatures.IOMMUGroups, "0").
+				capacity("4294967296", "8").
+				runtime("kata-qemu", kataQemu).
+				runtime("runsc", "io.containerd.runsc.v1"),
+			want: result{
+				Labels:            map[string]string{"mtscn.io/runtime.kata-qemu": "true", "mtscn.io/runtime.runsc": "true"},
+				ExtendedResources: map[string]string{"mtscn.io/sandbox-memory": "0", "mtscn.io/sandboxes": "0"},
+			},
+		},
+		{
+			name: "usable KVM whose module the agent could not tell gets no virt-mode",
+			node: newNode().
+				attrs(nodefeatures.KVM, nodefeatures.KVMUsable, "true", nodefeatures.KVMAPIVersion, "12").
+				attrs(nodefeatures.CPU, nodefeatures.CPUHypervisor, "false"),
+			want: result{
+				Labels:            map[string]string{"mtscn.io/kvm": "true"},
+				ExtendedResources: map[string]string{},
+			},
+		},
+		{
+			name: "SMT on with L1TF Vulnerable",
+			node: newNode().
+				kvm(nodefeatures.ModuleKVMIntel).
+				attrs(nodefeatures.CPU, nodefeatures.CPUHypervisor, "false", nodefeatures.CPUSMTActive, "true").
+				attrs(nodefeatures.Vulnerability, "l1tf", "Vulnerable", "mds", "Not affected", "mmio_stale_data", "Not affected").
+				capacity(sandboxMem, "64"),
+			want: result{
+				Labels:            map[string]string{"mtscn.io/kvm": "true", "mtscn.io/virt-mode": "hardware", "mtscn.io/cotenancy-safe": "false"},
+				ExtendedResources: map[string]string{"mtscn.io/sandbox-memory": sandboxMem, "mtscn.io/sandboxes": "64"},
+			},
+		},
+		{
+			name: "SMT on with MDS mitigated only by turning SMT off",
+			node: newNode().
+				attrs(nodefeatures.CPU, nodefeatures.CPUHypervisor, "false", nodefeatures.CPUSMTActive, "true").
+				attrs(nodefeatures.Vulnerability, "l1tf", "Mitigation: PTE Inversion; VMX: conditional cache flushes, SMT vulnerable", "mds", "Mitigation: Clear CPU buffers; SMT vulnerable"),
+			want: result{
+				Labels:            map[string]string{"mtscn.io/cotenancy-safe": "false"},
+				ExtendedResources: map[string]string{},
+			},
+		},
+		{
+			name: "SMT off with L1TF Vulnerable is safe to share",
+			node: newNode().
+				attrs(nodefeatures.CPU, nodefeatures.CPUHypervisor, "false", nodefeatures.CPUSMTActive, "false").
+				attrs(nodefeatures.Vulnerability, "l1tf", "Vulnerable", "mds", "Vulnerable; SMT disabled"),
+			want: result{Labels: map[string]string{}, ExtendedResources: map[string]string{}},
+		},
+		{
+			name: "SMT on with only same-thread leaks is safe to share",
+			node: newNode().
+				attrs(nodefeatures.CPU, nodefeatures.CPUHypervisor, "false", nodefeatures.CPUSMTActive, "true").
+				attrs(nodefeatures.Vulnerability, "l1tf", "Not affected", "spec_store_bypass", "Vulnerable", "spectre_v1", "Vulnerable"),
+			want: result{Labels: map[string]string{}, ExtendedResources: map[string]string{}},
+		},
+		{
+			name: "node whose agent has not reported: nothing",
+			node: newNode().flags("cpu.cpuid", "VMX").flags("kernel.loadedmodule", "kvm_intel"),
+			want: result{Labels: map[string]string{}, ExtendedResources: map[string]string{}},
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got := process(t, rules, tc.node.f)
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("node labels and extended resources (-want,+got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// TestRulesAreValid checks every rule the way nfd-master's NodeFeatureRule
+// validation does, and that each rule can produce output (a rule with a
+// typo in a feature name would silently never match).
+func TestRulesAreValid(t *testing.T) {
+	rules := loadRules(t)
+	names := sets.New[string]()
+	seen := sets.New[string]()
+	for _, obj := range rules {
+		if names.Has(obj.Name) {
+			t.Errorf("duplicate NodeFeatureRule name %q", obj.Name)
+		}
+		names.Insert(obj.Name)
+		for _, r := range obj.Spec.Rules {
+			var errs []error
+			errs = append(errs, validate.MatchFeatures(r.MatchFeatures)...)
+			errs = append(errs, validate.MatchAny(r.MatchAny)...)
+			errs = append(errs, validate.Template(r.LabelsTemplate)...)
+			errs = append(errs, validate.Labels(r.Labels)...)
+			errs = append(errs, validate.Taints(r.Taints)...)
+			for k, v := range r.ExtendedResources {
+				if strings.HasPrefix(v, "@") {
+					v = "1"
+				}
+				if err := validate.ExtendedResource(k, v); err != nil {
+					errs = append(errs, fmt.Errorf("extended resource %s: %w", k, err))
+				}
+			}
+			for _, err := range errs {
+				t.Errorf("%s rule %q: %v", obj.Name, r.Name, err)
+			}
+			if seen.Has(r.Name) {
+				t.Errorf("duplicate rule name %q", r.Name)
+			}
+			seen.Insert(r.Name)
+			for _, term := range allTerms(r) {
+				if !strings.HasPrefix(term, nodefeatures.Domain+".") && !knownNFDFeature.MatchString(term) {
+					t.Errorf("%s rule %q matches feature %q that neither mtscn-node nor NFD publishes", obj.Name, r.Name, term)
+				}
+			}
+		}
+	}
+}
+
+var knownNFDFeature = regexp.MustCompile(`^(cpu\.(cpuid|security|topology)|kernel\.(loadedmodule|config)|pci\.device)$`)
+
+func allTerms(r nfdv1alpha1.Rule) []string {
+	var out []string
+	for _, m := range r.MatchFeatures {
+		out = append(out, m.Feature)
+	}
+	for _, a := range r.MatchAny {
+		for _, m := range a.MatchFeatures {
+			out = append(out, m.Feature)
+		}
+	}
+	return out
+}
+
+// TestKustomizationListsEveryRule keeps kustomization.yaml, Files and the
+// directory in step.
+func TestKustomizationListsEveryRule(t *testing.T) {
+	data, err := os.ReadFile("kustomization.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var k struct {
+		Resources []string `json:"resources"`
+	}
+	if err := yaml.Unmarshal(data, &k); err != nil {
+		t.Fatalf("decoding kustomization.yaml: %v", err)
+	}
+	if diff := cmp.Diff(Files, k.Resources); diff != "" {
+		t.Errorf("kustomization resources (-Files,+kustomization.yaml):\n%s", diff)
+	}
+	entries, err := os.ReadDir(".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var yamls []string
+	for _, e := range entries {
+		if strings.HasSuffix(e.Name(), ".yaml") && e.Name() != "kustomization.yaml" {
+			yamls = append(yamls, e.Name())
+		}
+	}
+	want := append([]string(nil), Files...)
+	sort.Strings(want)
+	if diff := cmp.Diff(want, yamls); diff != "" {
+		t.Errorf("rule files in the directory (-Files,+directory):\n%s", diff)
+	}
+}
