@@ -40,22 +40,40 @@ func mi(n int64) *resource.Quantity {
 }
 
 // DefaultProfiles returns the VM sizing of Kata's shipped configurations
-// (kata-deploy 4.x): the Go runtime hot-plugs Σ limits on top of a 2Gi
-// default_memory; runtime-rs and the TEE shims size the guest statically as
-// Σ limits + overhead_memory; peer pods run off the node. The first matching
-// profile wins, so exact handlers come before the kata* fallback.
+// (kata-deploy 4.x, FACTS.md "Kata Containers"). The first matching profile
+// wins, so exact handlers come before the kata* fallback.
+//
+//   - Hotplug is the Go runtime's arithmetic: guest = default_memory (2048Mi)
+//     + Σ limits. kata-qemu and kata-clh hot-plug the limits; kata-fc and
+//     kata-qemu-nvidia-gpu set static_sandbox_resource_mgmt and add the same
+//     sum at boot, so they size alike.
+//   - Static is runtime-rs (kata-qemu-runtime-rs, kata-cloud-hypervisor,
+//     kata-dragonball) and the TEE shims: guest = Σ limits + overhead_memory
+//     (32Mi, 128Mi for TDX/SNP) when a limit is set, else default_memory.
+//   - OffNode is peer pods (kata-remote): the VM runs in the cloud.
+//
+// HostOverhead is the VMM + shim resident memory on the host (QEMU and its
+// virtiofsd ~96Mi, Cloud Hypervisor and Dragonball ~64Mi, Firecracker
+// ~32Mi). SharedMemoryBacked marks the QEMU handlers whose guest RAM is a
+// /dev/shm file because of virtio-fs; CLH uses memfd, Firecracker and
+// Dragonball have no virtio-fs, and confidential guests share no file system.
 func DefaultProfiles() []HypervisorProfile {
+	p := func(handler, sizing string, defaultMem, overheadMem, host int64, shm bool) HypervisorProfile {
+		return HypervisorProfile{Handler: handler, Sizing: SizingMode(sizing), DefaultMemory: mi(defaultMem),
+			OverheadMemory: mi(overheadMem), HostOverhead: mi(host), SharedMemoryBacked: ptr.To(shm)}
+	}
 	return []HypervisorProfile{
-		{Handler: "kata-remote*", Sizing: "OffNode", DefaultMemory: mi(0), OverheadMemory: mi(0), HostOverhead: mi(0), SharedMemoryBacked: ptr.To(false)},
-		{Handler: "kata-qemu-runtime-rs", Sizing: "Static", DefaultMemory: mi(2048), OverheadMemory: mi(32), HostOverhead: mi(96), SharedMemoryBacked: ptr.To(true)},
-		{Handler: "kata-qemu-tdx*", Sizing: "Static", DefaultMemory: mi(2048), OverheadMemory: mi(128), HostOverhead: mi(96), SharedMemoryBacked: ptr.To(false)},
-		{Handler: "kata-qemu-snp*", Sizing: "Static", DefaultMemory: mi(2048), OverheadMemory: mi(128), HostOverhead: mi(96), SharedMemoryBacked: ptr.To(false)},
-		{Handler: "kata-qemu-nvidia-gpu*", Sizing: "Static", DefaultMemory: mi(2048), OverheadMemory: mi(128), HostOverhead: mi(96), SharedMemoryBacked: ptr.To(true)},
-		{Handler: "kata-dragonball", Sizing: "Static", DefaultMemory: mi(2048), OverheadMemory: mi(32), HostOverhead: mi(64), SharedMemoryBacked: ptr.To(false)},
-		{Handler: "kata-clh", Sizing: "Hotplug", DefaultMemory: mi(2048), OverheadMemory: mi(0), HostOverhead: mi(64), SharedMemoryBacked: ptr.To(false)},
-		{Handler: "kata-fc", Sizing: "Hotplug", DefaultMemory: mi(2048), OverheadMemory: mi(0), HostOverhead: mi(32), SharedMemoryBacked: ptr.To(false)},
-		{Handler: "kata-qemu*", Sizing: "Hotplug", DefaultMemory: mi(2048), OverheadMemory: mi(0), HostOverhead: mi(96), SharedMemoryBacked: ptr.To(true)},
-		{Handler: "kata*", Sizing: "Hotplug", DefaultMemory: mi(2048), OverheadMemory: mi(0), HostOverhead: mi(96), SharedMemoryBacked: ptr.To(true)},
+		p("kata-remote*", "OffNode", 0, 0, 0, false),
+		p("kata-qemu-runtime-rs", "Static", 2048, 32, 96, true),
+		p("kata-cloud-hypervisor", "Static", 2048, 32, 64, false),
+		p("kata-dragonball", "Static", 2048, 32, 64, false),
+		p("kata-qemu*tdx*", "Static", 2048, 128, 96, false),
+		p("kata-qemu*snp*", "Static", 2048, 128, 96, false),
+		p("kata-qemu-nvidia-gpu*", "Hotplug", 2048, 0, 96, true),
+		p("kata-clh", "Hotplug", 2048, 0, 64, false),
+		p("kata-fc", "Hotplug", 2048, 0, 32, false),
+		p("kata-qemu*", "Hotplug", 2048, 0, 96, true),
+		p("kata*", "Hotplug", 2048, 0, 96, true),
 	}
 }
 

@@ -1,0 +1,371 @@
+package vmsize
+
+import (
+	"fmt"
+	"math"
+	"path"
+
+	v1 "k8s.io/api/core/v1"
+
+	"github.com/mtscn/mtscn/pkg/apis/config"
+	"github.com/mtscn/mtscn/pkg/tenancy"
+)
+
+// Extended resources the node agent advertises (through nfd-rules) and the
+// SandboxOverhead plugin checks. Pods never request them: the plugin
+// accounts for them itself.
+const (
+	// ResourceSandboxMemory is the guest RAM, in bytes, that the node can
+	// back with /dev/shm (QEMU with virtio-fs puts guest RAM there).
+	ResourceSandboxMemory v1.ResourceName = "mtscn.io/sandbox-memory"
+	// ResourceSandboxes is the number of VMs the node can run.
+	ResourceSandboxes v1.ResourceName = "mtscn.io/sandboxes"
+)
+
+// Profile is a runtime handler's VM sizing, in bytes.
+type Profile struct {
+	// Handler is the glob pattern the profile was configured for.
+	Handler string
+	// Sizing is Hotplug, Static or OffNode.
+	Sizing config.SizingMode
+	// DefaultMemory is Kata's default_memory.
+	DefaultMemory int64
+	// OverheadMemory is runtime-rs' overhead_memory (Static sizing).
+	OverheadMemory int64
+	// HostOverhead is the VMM and shim memory on the host.
+	HostOverhead int64
+	// SharedMemoryBacked: the guest RAM lives in /dev/shm.
+	SharedMemoryBacked bool
+}
+
+// ProfileFromConfig converts a configured profile to bytes.
+func ProfileFromConfig(p config.HypervisorProfile) Profile {
+	return Profile{
+		Handler:            p.Handler,
+		Sizing:             p.Sizing,
+		DefaultMemory:      p.DefaultMemory.Value(),
+		OverheadMemory:     p.OverheadMemory.Value(),
+		HostOverhead:       p.HostOverhead.Value(),
+		SharedMemoryBacked: p.SharedMemoryBacked,
+	}
+}
+
+// With returns the profile with a node's own values applied.
+func (p Profile) With(v Values) Profile {
+	if v.Sizing != nil {
+		p.Sizing = *v.Sizing
+	}
+	if v.DefaultMemory != nil {
+		p.DefaultMemory = *v.DefaultMemory
+	}
+	if v.OverheadMemory != nil {
+		p.OverheadMemory = *v.OverheadMemory
+	}
+	if v.SharedMemoryBacked != nil {
+		p.SharedMemoryBacked = *v.SharedMemoryBacked
+	}
+	return p
+}
+
+// Model sizes pods. Build it once from the plugin's args with NewModel.
+type Model struct {
+	profiles        []Profile
+	overcommitRatio float64
+	vfioResources   []string
+	vfioPinned      int64
+}
+
+// NewModel builds a model from validated SandboxOverhead args.
+func NewModel(args *config.SandboxOverheadArgs) *Model {
+	m := &Model{
+		overcommitRatio: args.OvercommitRatio,
+		vfioResources:   append([]string(nil), args.VFIOResources...),
+		vfioPinned:      args.VFIOPinnedOverhead.Value(),
+	}
+	if m.overcommitRatio < 1 {
+		m.overcommitRatio = 1
+	}
+	for _, p := range args.Profiles {
+		m.profiles = append(m.profiles, ProfileFromConfig(p))
+	}
+	return m
+}
+
+// OvercommitRatio returns the ratio guest memory is divided by.
+func (m *Model) OvercommitRatio() float64 { return m.overcommitRatio }
+
+// ProfileFor returns the first profile whose pattern matches handler.
+func (m *Model) ProfileFor(handler string) (Profile, bool) {
+	for _, p := range m.profiles {
+		if ok, _ := path.Match(p.Handler, handler); ok {
+			return p, true
+		}
+	}
+	return Profile{}, false
+}
+
+// Demand is what a pod asks of any node: its memory figures under
+// Kubernetes' rules and its runtime. It does not depend on the node.
+type Demand struct {
+	// Runtime is the pod's classified runtime (handler, sandboxed, off-node).
+	Runtime tenancy.Runtime
+	// Requests is the effective memory request (init containers, sidecars
+	// and pod-level resources per Kubernetes' rules), without overhead.
+	Requests int64
+	// Overhead is pod.spec.overhead's memory (the RuntimeClass's podFixed).
+	Overhead int64
+	// Limits is the effective memory limit with the same rules; a container
+	// without a limit adds 0, as in Kata.
+	Limits int64
+	// AnyLimit says some container sets a memory limit.
+	AnyLimit bool
+	// VFIO says the pod requests a device passed through with VFIO.
+	VFIO bool
+}
+
+// Floor returns requests + overhead: what Kubernetes already counts.
+func (d Demand) Floor() int64 { return d.Requests + d.Overhead }
+
+// Demand computes a pod's demand. rt is the pod's classified runtime
+// (pkg/tenancy); the zero value is the node's default runtime.
+func (m *Model) Demand(pod *v1.Pod, rt tenancy.Runtime) Demand {
+	d := Demand{Runtime: rt}
+	d.Requests, _ = effective(pod, memoryRequest)
+	d.Limits, d.AnyLimit = effective(pod, memoryLimit)
+	if r := pod.Spec.Resources; r != nil {
+		// Pod-level resources bound the pod as a whole.
+		if q, ok := r.Requests[v1.ResourceMemory]; ok {
+			d.Requests = q.Value()
+		} else if q, ok := r.Limits[v1.ResourceMemory]; ok {
+			d.Requests = q.Value()
+		}
+		if q, ok := r.Limits[v1.ResourceMemory]; ok {
+			d.Limits, d.AnyLimit = q.Value(), true
+		}
+	}
+	if q, ok := pod.Spec.Overhead[v1.ResourceMemory]; ok {
+		d.Overhead = q.Value()
+	}
+	d.VFIO = m.requestsVFIO(pod)
+	return d
+}
+
+func memoryRequest(c *v1.Container) (int64, bool) {
+	if q, ok := c.Resources.Requests[v1.ResourceMemory]; ok {
+		return q.Value(), true
+	}
+	// The API server defaults a missing request to the limit; objects that
+	// did not go through it (simulate files) get the same treatment.
+	return memoryLimit(c)
+}
+
+func memoryLimit(c *v1.Container) (int64, bool) {
+	if q, ok := c.Resources.Limits[v1.ResourceMemory]; ok {
+		return q.Value(), true
+	}
+	return 0, false
+}
+
+// effective applies Kubernetes' effective-resource rules (KEP-753 sidecars)
+// to one per-container figure: regular containers and sidecars run
+// together; each regular init container runs alone next to the sidecars
+// started before it; the pod needs the larger of the two.
+func effective(pod *v1.Pod, get func(*v1.Container) (int64, bool)) (int64, bool) {
+	var sum, sidecars, initPeak int64
+	anySet := false
+	for i := range pod.Spec.Containers {
+		v, ok := get(&pod.Spec.Containers[i])
+		sum += v
+		anySet = anySet || ok
+	}
+	for i := range pod.Spec.InitContainers {
+		c := &pod.Spec.InitContainers[i]
+		v, ok := get(c)
+		anySet = anySet || ok
+		if c.RestartPolicy != nil && *c.RestartPolicy == v1.ContainerRestartPolicyAlways {
+			sum += v
+			sidecars += v
+			initPeak = max(initPeak, sidecars)
+			continue
+		}
+		initPeak = max(initPeak, v+sidecars)
+	}
+	return max(sum, initPeak), anySet
+}
+
+func (m *Model) requestsVFIO(pod *v1.Pod) bool {
+	if len(m.vfioResources) == 0 {
+		return false
+	}
+	check := func(cs []v1.Container) bool {
+		for i := range cs {
+			for _, rl := range []v1.ResourceList{cs[i].Resources.Limits, cs[i].Resources.Requests} {
+				for name, q := range rl {
+					if !q.IsZero() && tenancy.MatchAny(m.vfioResources, string(name)) {
+						return true
+					}
+				}
+			}
+		}
+		return false
+	}
+	return check(pod.Spec.Containers) || check(pod.Spec.InitContainers)
+}
+
+// Footprint is what a pod commits on a node, with every term named.
+type Footprint struct {
+	// VM says the pod boots a VM on the node (it counts against
+	// mtscn.io/sandboxes).
+	VM bool
+	// Sizing is the mode the VM was sized with ("" when there is no VM).
+	Sizing config.SizingMode
+	// BaseMemory is the guest memory that does not come from limits:
+	// default_memory (Hotplug, or Static without limits) or overhead_memory
+	// (Static with limits).
+	BaseMemory int64
+	// Limits is the guest memory that comes from the containers' limits.
+	Limits int64
+	// Guest is BaseMemory + Limits: the VM's RAM.
+	Guest int64
+	// Host is the VMM and shim memory on the host.
+	Host int64
+	// Pinned is the extra locked memory of a VFIO VM.
+	Pinned int64
+	// Ratio is the overcommit ratio the guest was divided by (1 when the
+	// guest is pinned).
+	Ratio float64
+	// VMCommitted is the VM's own figure: Guest/Ratio + Host + Pinned.
+	VMCommitted int64
+	// Floor is requests + overhead, what Kubernetes counts.
+	Floor int64
+	// Committed is max(VMCommitted, Floor): what the pod commits.
+	Committed int64
+	// SharedMemory is the guest RAM (divided by Ratio) that lives in
+	// /dev/shm and counts against mtscn.io/sandbox-memory.
+	SharedMemory int64
+}
+
+// Footprint sizes a demand with a profile (usually ProfileFor(handler),
+// with the node's Values applied). hasProfile false means the handler has
+// no VM profile (e.g. gVisor): the pod commits what Kubernetes counts.
+func (m *Model) Footprint(d Demand, p Profile, hasProfile bool) Footprint {
+	f := Footprint{Floor: d.Floor(), Ratio: 1}
+	if !d.Runtime.Sandboxed || d.Runtime.OffNode || !hasProfile || p.Sizing == config.SizingOffNode {
+		f.Committed = f.Floor
+		return f
+	}
+	f.VM = true
+	f.Sizing = p.Sizing
+	switch p.Sizing {
+	case config.SizingStatic:
+		if d.AnyLimit {
+			f.Limits = d.Limits
+			f.BaseMemory = p.OverheadMemory
+		} else {
+			f.BaseMemory = p.DefaultMemory
+		}
+	default: // Hotplug
+		f.BaseMemory = p.DefaultMemory
+		f.Limits = d.Limits
+	}
+	f.Guest = f.BaseMemory + f.Limits
+	f.Host = p.HostOverhead
+	counted := f.Guest
+	if d.VFIO {
+		// Every guest page is pinned for DMA: no overcommit, plus the
+		// locked-memory margin KubeVirt budgets.
+		f.Pinned = m.vfioPinned
+	} else if m.overcommitRatio > 1 {
+		f.Ratio = m.overcommitRatio
+		counted = int64(math.Ceil(float64(f.Guest) / m.overcommitRatio))
+	}
+	f.VMCommitted = counted + f.Host + f.Pinned
+	if p.SharedMemoryBacked {
+		f.SharedMemory = counted
+	}
+	f.Committed = max(f.VMCommitted, f.Floor)
+	return f
+}
+
+// PodFootprint is Footprint(Demand(pod, rt), ProfileFor(handler) with the
+// node's values): the one-call form for tools that size a few pods.
+func (m *Model) PodFootprint(pod *v1.Pod, rt tenancy.Runtime, nv NodeValues) Footprint {
+	d := m.Demand(pod, rt)
+	p, ok := m.ProfileFor(rt.Handler)
+	if v, has := nv[rt.Handler]; has {
+		p = p.With(v)
+		ok = ok || v.Sizing != nil
+	}
+	return m.Footprint(d, p, ok)
+}
+
+// Explain lists the terms of the footprint for failure messages, e.g.
+// "2Gi default guest memory + 512Mi limits + 96Mi VMM".
+func (f Footprint) Explain() string {
+	if !f.VM {
+		return fmt.Sprintf("%s requests + overhead", FormatBytes(f.Floor, true))
+	}
+	var guest string
+	switch {
+	case f.Sizing == config.SizingStatic && f.Limits > 0:
+		guest = fmt.Sprintf("%s limits + %s overhead_memory", FormatBytes(f.Limits, true), FormatBytes(f.BaseMemory, true))
+	case f.Sizing == config.SizingStatic:
+		guest = fmt.Sprintf("%s default guest memory, no limits", FormatBytes(f.BaseMemory, true))
+	case f.Limits > 0:
+		guest = fmt.Sprintf("%s default guest memory + %s limits", FormatBytes(f.BaseMemory, true), FormatBytes(f.Limits, true))
+	default:
+		guest = fmt.Sprintf("%s default guest memory", FormatBytes(f.BaseMemory, true))
+	}
+	if f.Ratio > 1 {
+		guest = fmt.Sprintf("(%s) / %g overcommit", guest, f.Ratio)
+	}
+	s := guest
+	if f.Host > 0 {
+		s += fmt.Sprintf(" + %s VMM", FormatBytes(f.Host, true))
+	}
+	if f.Pinned > 0 {
+		s += fmt.Sprintf(" + %s VFIO pinning", FormatBytes(f.Pinned, true))
+	}
+	if f.Floor > f.VMCommitted {
+		s = fmt.Sprintf("requests + overhead, more than the VM's %s: %s", FormatBytes(f.VMCommitted, true), s)
+	}
+	return s
+}
+
+// FormatBytes prints a byte count the way Kubernetes users read memory:
+// whole Mi below 1Gi, else Gi with one decimal ("2.6Gi", "2Gi"). roundUp
+// rounds needs up and availabilities down, so that a message never shows a
+// need that seems to fit.
+func FormatBytes(b int64, roundUp bool) string {
+	const mi, gi = 1 << 20, 1 << 30
+	neg := b < 0
+	if neg {
+		b = -b
+		roundUp = !roundUp
+	}
+	var s string
+	if b < gi {
+		n := b / mi
+		if roundUp && b%mi != 0 {
+			n++
+		}
+		s = fmt.Sprintf("%dMi", n)
+		if n == 1024 {
+			s = "1Gi"
+		}
+	} else {
+		tenths := b * 10 / gi
+		if roundUp && (b*10)%gi != 0 {
+			tenths++
+		}
+		if tenths%10 == 0 {
+			s = fmt.Sprintf("%dGi", tenths/10)
+		} else {
+			s = fmt.Sprintf("%d.%dGi", tenths/10, tenths%10)
+		}
+	}
+	if neg {
+		return "-" + s
+	}
+	return s
+}
