@@ -29,4 +29,13 @@ for m in $(go mod edit -json | sed -n 's#.*"Path": "\(k8s.io/[a-z0-9-]*\)".*#\1#
 done
 go mod edit "${args[@]}" -require "k8s.io/kubernetes@${version}"
 go mod tidy
+# tidy records placeholder versions (v0.0.0) for staging modules that only
+# k8s.io/kubernetes requires; name the real version so that go.mod reads true.
+required=$(go mod edit -json | sed -n 's#.*"Path": "\(k8s.io/[a-z0-9-]*\)".*#\1#p' | sort -u)
+for m in $mods; do
+  if echo "$required" | grep -qx "$m"; then
+    go mod edit -require "${m}@${staging}"
+  fi
+done
+go mod tidy
 echo "pinned k8s.io/kubernetes ${version} and $(echo "$mods" | wc -l) staging modules to ${staging}"
