@@ -1,0 +1,102 @@
+package discover
+
+import (
+	"slices"
+	"strconv"
+
+	nfdv1alpha1 "sigs.k8s.io/node-feature-discovery/api/nfd/v1alpha1"
+
+	"github.com/mtscn/mtscn/pkg/nodefeatures"
+)
+
+// Features converts the result into the raw mtscn.* NFD features of the
+// contract in nfd-rules/README.md (names in pkg/nodefeatures). Sections of
+// sources that did not run, or failed before producing anything, are left
+// out; so is every element that could not be determined.
+func (r *Result) Features() *nfdv1alpha1.Features {
+	f := nfdv1alpha1.NewFeatures()
+	if k := r.KVM; k != nil {
+		e := map[string]string{nodefeatures.KVMUsable: strconv.FormatBool(k.Usable)}
+		if k.Usable {
+			e[nodefeatures.KVMAPIVersion] = strconv.Itoa(k.APIVersion)
+		}
+		if k.Module != "" {
+			e[nodefeatures.KVMModule] = k.Module
+		}
+		f.Attributes[nodefeatures.KVM] = nfdv1alpha1.NewAttributeFeatures(e)
+	}
+	if c := r.CPU; c != nil {
+		e := map[string]string{nodefeatures.CPUHypervisor: strconv.FormatBool(slices.Contains(c.VirtFlags, "hypervisor"))}
+		if c.SMTActive != nil {
+			e[nodefeatures.CPUSMTActive] = strconv.FormatBool(*c.SMTActive)
+		}
+		f.Attributes[nodefeatures.CPU] = nfdv1alpha1.NewAttributeFeatures(e)
+		if c.Vulnerabilities != nil {
+			v := make(map[string]string, len(c.Vulnerabilities))
+			for name, vuln := range c.Vulnerabilities {
+				v[name] = vuln.Detail
+			}
+			f.Attributes[nodefeatures.Vulnerability] = nfdv1alpha1.NewAttributeFeatures(v)
+		}
+	}
+	if io := r.IOMMU; io != nil {
+		f.Attributes[nodefeatures.IOMMU] = nfdv1alpha1.NewAttributeFeatures(map[string]string{
+			nodefeatures.IOMMUEnabled: strconv.FormatBool(io.Enabled),
+			nodefeatures.IOMMUGroups:  strconv.Itoa(io.Groups),
+		})
+	}
+	if m := r.Memory; m != nil {
+		e := map[string]string{
+			nodefeatures.CapacityMemoryBytes: strconv.FormatInt(m.TotalBytes, 10),
+			nodefeatures.CapacityShmBytes:    strconv.FormatInt(m.ShmBytes, 10),
+		}
+		if c := r.Capacity; c != nil {
+			e[nodefeatures.CapacitySandboxMemoryBytes] = strconv.FormatInt(c.SandboxMemoryBytes, 10)
+			e[nodefeatures.CapacitySandboxes] = strconv.FormatInt(c.Sandboxes, 10)
+		}
+		f.Attributes[nodefeatures.Capacity] = nfdv1alpha1.NewAttributeFeatures(e)
+	}
+	if p := r.PCI; p != nil {
+		var inst []nfdv1alpha1.InstanceFeature
+		for _, d := range p.QAT {
+			a := map[string]string{
+				nodefeatures.QATAddress: d.Address,
+				nodefeatures.QATVendor:  d.Vendor,
+				nodefeatures.QATDevice:  d.Device,
+			}
+			if d.Class != "" {
+				a[nodefeatures.QATClass] = d.Class
+			}
+			if d.Driver != "" {
+				a[nodefeatures.QATDriver] = d.Driver
+			}
+			if d.IOMMUGroup != "" {
+				a[nodefeatures.QATIOMMUGroup] = d.IOMMUGroup
+			}
+			inst = append(inst, *nfdv1alpha1.NewInstanceFeature(a))
+		}
+		f.Instances[nodefeatures.QAT] = nfdv1alpha1.NewInstanceFeatures(inst...)
+	}
+	if k := r.Kata; k != nil {
+		var inst []nfdv1alpha1.InstanceFeature
+		for _, h := range k.Handlers {
+			a := map[string]string{nodefeatures.RuntimeHandler: h.Name}
+			if h.RuntimeType != "" {
+				a[nodefeatures.RuntimeType] = h.RuntimeType
+			}
+			if h.ConfigPath != "" {
+				a[nodefeatures.RuntimeConfigPath] = h.ConfigPath
+			}
+			if h.DefaultMemoryMiB > 0 {
+				a[nodefeatures.RuntimeDefaultMemoryMiB] = strconv.FormatInt(h.DefaultMemoryMiB, 10)
+			}
+			if h.DefaultVCPUs > 0 {
+				a[nodefeatures.RuntimeDefaultVCPUs] = strconv.FormatInt(h.DefaultVCPUs, 10)
+			}
+			inst = append(inst, *nfdv1alpha1.NewInstanceFeature(a))
+		}
+		f.Instances[nodefeatures.Runtime] = nfdv1alpha1.NewInstanceFeatures(inst...)
+	}
+	return f
+}
+

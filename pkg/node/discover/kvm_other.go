@@ -1,0 +1,15 @@
+//go:build !linux
+
+package discover
+
+import "errors"
+
+// ProbeKVMDevice is only implemented on Linux.
+func ProbeKVMDevice(path string) (KVMProbe, error) {
+	return KVMProbe{}, errors.New("KVM probing is only supported on Linux")
+}
+
+// StatfsTmpfs is only implemented on Linux.
+func StatfsTmpfs(path string) (int64, bool, error) {
+	return 0, false, errors.New("statfs is only supported on Linux")
+}
