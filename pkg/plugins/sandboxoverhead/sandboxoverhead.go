@@ -2,35 +2,74 @@ package sandboxoverhead
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"strings"
 
 	v1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/validation/field"
+	"k8s.io/client-go/tools/cache"
+	"k8s.io/klog/v2"
 	fwk "k8s.io/kube-scheduler/framework"
 
 	"github.com/mtscn/mtscn/pkg/apis/config"
 	"github.com/mtscn/mtscn/pkg/apis/config/validation"
+	"github.com/mtscn/mtscn/pkg/tenancy"
+	"github.com/mtscn/mtscn/pkg/vmsize"
 )
 
-// SandboxOverhead is the SandboxOverhead plugin. It holds only its validated arguments.
+// SandboxOverhead is a plugin that checks that a node can hold the memory
+// the pod's VM really commits (F1), the guest RAM /dev/shm can back (F2) and
+// one more VM (F3), and scores nodes by committed memory.
 type SandboxOverhead struct {
-	args *config.SandboxOverheadArgs
+	model      *vmsize.Model
+	classifier *tenancy.Classifier
+	strategy   config.ScoringStrategyType
+	cache      summaryCache
 }
 
 var (
-	_ fwk.PreFilterPlugin = &SandboxOverhead{}
-	_ fwk.FilterPlugin    = &SandboxOverhead{}
+	_ fwk.PreFilterPlugin     = &SandboxOverhead{}
+	_ fwk.PreFilterExtensions = &SandboxOverhead{}
+	_ fwk.FilterPlugin        = &SandboxOverhead{}
+	_ fwk.PreScorePlugin      = &SandboxOverhead{}
+	_ fwk.ScorePlugin         = &SandboxOverhead{}
+	_ fwk.ScoreExtensions     = &SandboxOverhead{}
+	_ fwk.EnqueueExtensions   = &SandboxOverhead{}
+	_ fwk.SignPlugin          = &SandboxOverhead{}
 )
 
-// Name is the name of the plugin used in the registry and configurations.
-const Name = "SandboxOverhead"
+const (
+	// Name is the name of the plugin used in the registry and configurations.
+	Name = "SandboxOverhead"
+
+	preFilterStateKey = "PreFilter" + Name
+
+	// ErrReasonMemory starts the reason of an F1 rejection: the node's
+	// uncommitted memory cannot hold the pod's footprint. The rest of the
+	// reason gives the numbers.
+	ErrReasonMemory = "insufficient committed memory"
+	// ErrReasonSandboxMemory starts the reason of an F2 rejection: the
+	// node's /dev/shm cannot back the guest RAM.
+	ErrReasonSandboxMemory = "insufficient sandbox memory"
+	// ErrReasonSandboxes starts the reason of an F3 rejection: the node
+	// runs as many VMs as it advertises.
+	ErrReasonSandboxes = "too many sandboxes"
+	// ErrReasonRuntimeClass is the reason when the pod's RuntimeClass does
+	// not exist, so its VM cannot be sized.
+	ErrReasonRuntimeClass = "runtime class not found"
+
+	// footprintSignerName is the key of the sign fragment: the pod inputs
+	// the footprint is computed from.
+	footprintSignerName = "v1.Pod.Spec.SandboxMemoryFootprint()"
+)
 
 // Name returns name of the plugin. It is used in logs, etc.
 func (pl *SandboxOverhead) Name() string { return Name }
 
 // New initializes a new plugin and returns it.
-func New(_ context.Context, obj runtime.Object, _ fwk.Handle) (fwk.Plugin, error) {
+func New(_ context.Context, obj runtime.Object, h fwk.Handle) (fwk.Plugin, error) {
 	args, err := getArgs(obj)
 	if err != nil {
 		return nil, err
@@ -38,7 +77,28 @@ func New(_ context.Context, obj runtime.Object, _ fwk.Handle) (fwk.Plugin, error
 	if err := validation.ValidateSandboxOverheadArgs(field.NewPath("pluginConfig").Key(Name).Child("args"), args); err != nil {
 		return nil, fmt.Errorf("invalid SandboxOverhead args: %w", err)
 	}
-	return &SandboxOverhead{args: args}, nil
+	informers := h.SharedInformerFactory()
+	if informers == nil {
+		return nil, errors.New("SandboxOverhead needs the scheduler's shared informers to read RuntimeClasses")
+	}
+	rcInformer := informers.Node().V1().RuntimeClasses()
+	pl := &SandboxOverhead{
+		model: vmsize.NewModel(args),
+		classifier: tenancy.New(tenancy.ConfigFromClassification(args.SandboxClassification, nil, nil),
+			informers.Core().V1().Namespaces().Lister(), rcInformer.Lister()),
+		strategy: args.ScoringStrategy,
+	}
+	// A RuntimeClass change can turn pods into VMs or back: recompute every
+	// node summary.
+	invalidate := func(any) { pl.cache.invalidate() }
+	if _, err := rcInformer.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
+		AddFunc:    invalidate,
+		UpdateFunc: func(_, _ any) { pl.cache.invalidate() },
+		DeleteFunc: invalidate,
+	}); err != nil {
+		return nil, fmt.Errorf("watching RuntimeClasses: %w", err)
+	}
+	return pl, nil
 }
 
 func getArgs(obj runtime.Object) (*config.SandboxOverheadArgs, error) {
@@ -49,15 +109,173 @@ func getArgs(obj runtime.Object) (*config.SandboxOverheadArgs, error) {
 	return args, nil
 }
 
-// PreFilter is not implemented yet: every pod is skipped.
-func (pl *SandboxOverhead) PreFilter(_ context.Context, _ fwk.CycleState, _ *v1.Pod, _ []fwk.NodeInfo) (*fwk.PreFilterResult, *fwk.Status) {
-	return nil, fwk.NewStatus(fwk.Skip)
+// PreFilter sizes the pod once and summarizes what every node already
+// commits (only nodes that changed since the last cycle are rescanned).
+// A pod that commits nothing (no VM, no requests) is skipped.
+func (pl *SandboxOverhead) PreFilter(ctx context.Context, cs fwk.CycleState, pod *v1.Pod, nodes []fwk.NodeInfo) (*fwk.PreFilterResult, *fwk.Status) {
+	logger := klog.FromContext(ctx)
+	rt, err := pl.classifier.Runtime(pod.Spec.RuntimeClassName)
+	if err != nil {
+		if errors.Is(err, tenancy.ErrRuntimeClassNotFound) {
+			return nil, fwk.NewStatus(fwk.UnschedulableAndUnresolvable,
+				fmt.Sprintf("%s: %q, cannot size the pod's VM", ErrReasonRuntimeClass, *pod.Spec.RuntimeClassName))
+		}
+		return nil, fwk.AsStatus(fmt.Errorf("classifying the pod's runtime: %w", err))
+	}
+	s := &preFilterState{demand: pl.model.Demand(pod, rt)}
+	s.profile, s.hasProfile = pl.model.ProfileFor(rt.Handler)
+	s.footprint = pl.model.Footprint(s.demand, s.profile, s.hasProfile)
+	if s.footprint.Committed == 0 && !(rt.Sandboxed && !rt.OffNode) {
+		return nil, fwk.NewStatus(fwk.Skip)
+	}
+	s.nodes = pl.summaries(logger, nodes)
+	cs.Write(preFilterStateKey, s)
+	logger.V(5).Info("pod footprint", "pod", klog.KObj(pod), "handler", rt.Handler, "committed", s.footprint.Committed, "vm", s.footprint.VM)
+	return nil, nil
 }
 
-// PreFilterExtensions returns nil: the state does not depend on other pods.
-func (pl *SandboxOverhead) PreFilterExtensions() fwk.PreFilterExtensions { return nil }
+// PreFilterExtensions returns the plugin itself: its state depends on the
+// pods on each node, so nominated pods and preemption victims must be
+// added and removed.
+func (pl *SandboxOverhead) PreFilterExtensions() fwk.PreFilterExtensions { return pl }
 
-// Filter admits every node.
-func (pl *SandboxOverhead) Filter(_ context.Context, _ fwk.CycleState, _ *v1.Pod, _ fwk.NodeInfo) *fwk.Status {
+// AddPod adds a pod's footprint to its node in the cycle state.
+func (pl *SandboxOverhead) AddPod(ctx context.Context, cs fwk.CycleState, _ *v1.Pod, podInfoToAdd fwk.PodInfo, nodeInfo fwk.NodeInfo) *fwk.Status {
+	return pl.updateWithPod(ctx, cs, podInfoToAdd.GetPod(), nodeInfo, 1)
+}
+
+// RemovePod removes a pod's footprint from its node in the cycle state.
+func (pl *SandboxOverhead) RemovePod(ctx context.Context, cs fwk.CycleState, _ *v1.Pod, podInfoToRemove fwk.PodInfo, nodeInfo fwk.NodeInfo) *fwk.Status {
+	return pl.updateWithPod(ctx, cs, podInfoToRemove.GetPod(), nodeInfo, -1)
+}
+
+func (pl *SandboxOverhead) updateWithPod(ctx context.Context, cs fwk.CycleState, pod *v1.Pod, nodeInfo fwk.NodeInfo, sign int64) *fwk.Status {
+	s, err := getPreFilterState(cs)
+	if err != nil {
+		return fwk.AsStatus(err)
+	}
+	node := nodeInfo.Node()
+	if node == nil || tenancy.IsTerminal(pod) {
+		return nil
+	}
+	var values vmsize.NodeValues
+	if sum := s.nodes[node.Name]; sum != nil {
+		values = sum.values
+	}
+	fp := pl.podFootprint(klog.FromContext(ctx), pod, values)
+	if s.delta == nil {
+		s.delta = map[string]totals{}
+	}
+	d := s.delta[node.Name]
+	d.add(fp, sign)
+	s.delta[node.Name] = d
 	return nil
+}
+
+// nodeState returns the node's summary from PreFilter, or a fresh one for a
+// node PreFilter did not see.
+func (pl *SandboxOverhead) nodeState(ctx context.Context, s *preFilterState, nodeInfo fwk.NodeInfo) *nodeSummary {
+	if sum := s.nodes[nodeInfo.Node().Name]; sum != nil {
+		return sum
+	}
+	return pl.summarize(klog.FromContext(ctx), nodeInfo, pl.cache.epoch.Load())
+}
+
+// Filter checks F1, F2 and F3 against the node's precomputed totals; it
+// never walks the node's pods. Every failing check is reported. A pod that
+// would not fit on the empty node is UnschedulableAndUnresolvable
+// (preemption cannot help); otherwise Unschedulable.
+func (pl *SandboxOverhead) Filter(ctx context.Context, cs fwk.CycleState, pod *v1.Pod, nodeInfo fwk.NodeInfo) *fwk.Status {
+	s, err := getPreFilterState(cs)
+	if err != nil {
+		return fwk.AsStatus(err)
+	}
+	node := nodeInfo.Node()
+	if node == nil {
+		return fwk.NewStatus(fwk.Error, "node not found")
+	}
+	sum := pl.nodeState(ctx, s, nodeInfo)
+	used := s.used(node.Name, sum)
+	fp := s.footprintOn(pl.model, sum.values)
+	alloc := nodeInfo.GetAllocatable()
+	var reasons []string
+	unresolvable := false
+
+	if fp.Committed > 0 {
+		allocatable := alloc.GetMemory()
+		free := allocatable - used.committed
+		if fp.Committed > free {
+			what := "pod"
+			if fp.VM {
+				what = "VM"
+			}
+			has := fmt.Sprintf("node has %s uncommitted", vmsize.FormatBytes(max(free, 0), false))
+			if free < 0 {
+				has = fmt.Sprintf("node is already overcommitted by %s", vmsize.FormatBytes(-free, true))
+			}
+			reasons = append(reasons, fmt.Sprintf("%s: %s needs %s (%s); %s",
+				ErrReasonMemory, what, vmsize.FormatBytes(fp.Committed, true), fp.Explain(), has))
+			unresolvable = unresolvable || fp.Committed > allocatable
+		}
+	}
+	scalars := alloc.GetScalarResources()
+	if shm, ok := scalars[vmsize.ResourceSandboxMemory]; ok && fp.SharedMemory > 0 {
+		left := shm - used.sharedMemory
+		if fp.SharedMemory > left {
+			reasons = append(reasons, fmt.Sprintf("%s: VM guest needs %s of /dev/shm; node has %s of its %s %s left",
+				ErrReasonSandboxMemory, vmsize.FormatBytes(fp.SharedMemory, true), vmsize.FormatBytes(max(left, 0), false),
+				vmsize.FormatBytes(shm, false), vmsize.ResourceSandboxMemory))
+			unresolvable = unresolvable || fp.SharedMemory > shm
+		}
+	}
+	if slots, ok := scalars[vmsize.ResourceSandboxes]; ok && fp.VM {
+		if used.vms+1 > slots {
+			reasons = append(reasons, fmt.Sprintf("%s: node runs %d VMs, its %s limit is %d",
+				ErrReasonSandboxes, used.vms, vmsize.ResourceSandboxes, slots))
+			unresolvable = unresolvable || slots < 1
+		}
+	}
+	if len(reasons) == 0 {
+		return nil
+	}
+	logger := klog.FromContext(ctx)
+	logger.V(4).Info("node cannot hold the pod's footprint", "pod", klog.KObj(pod), "node", klog.KObj(node),
+		"committed", used.committed, "needs", fp.Committed, "reasons", strings.Join(reasons, "; "))
+	code := fwk.Unschedulable
+	if unresolvable {
+		code = fwk.UnschedulableAndUnresolvable
+	}
+	return fwk.NewStatus(code, reasons...)
+}
+
+// SignPod signs the inputs of the pod's footprint: its RuntimeClass and its
+// memory requests, limits, overhead and VFIO devices. Pods that agree on
+// them get the same Filter and Score results on every node.
+func (pl *SandboxOverhead) SignPod(_ context.Context, pod *v1.Pod) ([]fwk.SignFragment, *fwk.Status) {
+	d := pl.model.Demand(pod, tenancy.Runtime{})
+	return []fwk.SignFragment{{Key: footprintSignerName, Value: footprintSignature{
+		RuntimeClassName: ptrValue(pod.Spec.RuntimeClassName),
+		Requests:         d.Requests,
+		Overhead:         d.Overhead,
+		Limits:           d.Limits,
+		AnyLimit:         d.AnyLimit,
+		VFIO:             d.VFIO,
+	}}}, nil
+}
+
+// footprintSignature is the JSON-marshalled value of the sign fragment.
+type footprintSignature struct {
+	RuntimeClassName string
+	Requests         int64
+	Overhead         int64
+	Limits           int64
+	AnyLimit         bool
+	VFIO             bool
+}
+
+func ptrValue(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
 }

@@ -1,0 +1,22 @@
+package sandboxoverhead
+
+import (
+	"context"
+	"strings"
+
+	"k8s.io/client-go/informers"
+	"k8s.io/client-go/kubernetes/fake"
+	"k8s.io/klog/v2"
+	fwk "k8s.io/kube-scheduler/framework"
+	frameworkruntime "k8s.io/kubernetes/pkg/scheduler/framework/runtime"
+)
+
+func klogFrom(ctx context.Context) klog.Logger { return klog.FromContext(ctx) }
+
+func contains(s, sub string) bool { return strings.Contains(s, sub) }
+
+func frameworkWithInformers(ctx context.Context, lister fwk.SharedLister) (fwk.Handle, error) {
+	return frameworkruntime.NewFramework(ctx, nil, nil,
+		frameworkruntime.WithSnapshotSharedLister(lister),
+		frameworkruntime.WithInformerFactory(informers.NewSharedInformerFactory(fake.NewClientset(), 0)))
+}

@@ -1,0 +1,178 @@
+package sandboxoverhead
+
+import (
+	"fmt"
+	"maps"
+	"sync"
+	"sync/atomic"
+
+	v1 "k8s.io/api/core/v1"
+	"k8s.io/klog/v2"
+	fwk "k8s.io/kube-scheduler/framework"
+
+	"github.com/mtscn/mtscn/pkg/tenancy"
+	"github.com/mtscn/mtscn/pkg/vmsize"
+)
+
+// nodeSummary is what the pods on one node commit, computed once per node
+// generation. It is immutable once built: cycle states share it.
+type nodeSummary struct {
+	// generation and epoch say which NodeInfo generation and which
+	// RuntimeClass epoch the summary was computed from.
+	generation int64
+	epoch      uint64
+	// values are the node's own Kata values from its labels.
+	values vmsize.NodeValues
+	totals
+}
+
+// totals are per-node sums (or, in a delta, differences).
+type totals struct {
+	// committed is Σ committed(p) in bytes (F1).
+	committed int64
+	// sharedMemory is Σ guest RAM of shm-backed VMs in bytes (F2).
+	sharedMemory int64
+	// vms is the number of on-node VMs (F3).
+	vms int64
+}
+
+func (t *totals) add(f vmsize.Footprint, sign int64) {
+	t.committed += sign * f.Committed
+	t.sharedMemory += sign * f.SharedMemory
+	if f.VM {
+		t.vms += sign
+	}
+}
+
+func (t totals) plus(o totals) totals {
+	return totals{committed: t.committed + o.committed, sharedMemory: t.sharedMemory + o.sharedMemory, vms: t.vms + o.vms}
+}
+
+// preFilterState is computed at PreFilter and read at Filter and Score.
+type preFilterState struct {
+	// demand is the incoming pod's demand; footprint its size under the
+	// configured profile (nodes with their own Kata values resize it).
+	demand     vmsize.Demand
+	profile    vmsize.Profile
+	hasProfile bool
+	footprint  vmsize.Footprint
+	// nodes are the per-node summaries of this cycle's snapshot, shared
+	// read-only between clones.
+	nodes map[string]*nodeSummary
+	// delta holds what AddPod/RemovePod changed on a node (nominated pods,
+	// preemption victims). Clone copies it.
+	delta map[string]totals
+}
+
+// Clone copies the delta, the only part AddPod/RemovePod change. The node
+// summaries and the pod's footprint are immutable and shared.
+func (s *preFilterState) Clone() fwk.StateData {
+	c := *s
+	c.delta = maps.Clone(s.delta)
+	return &c
+}
+
+// used returns what the pods on the node commit, including changes made by
+// AddPod/RemovePod on this state.
+func (s *preFilterState) used(name string, sum *nodeSummary) totals {
+	return sum.totals.plus(s.delta[name])
+}
+
+// footprintOn returns the incoming pod's footprint on a node with the
+// given Kata values.
+func (s *preFilterState) footprintOn(m *vmsize.Model, values vmsize.NodeValues) vmsize.Footprint {
+	v, ok := values[s.demand.Runtime.Handler]
+	if !ok || !s.demand.Runtime.Sandboxed {
+		return s.footprint
+	}
+	return m.Footprint(s.demand, s.profile.With(v), s.hasProfile || v.Sizing != nil)
+}
+
+func getPreFilterState(cs fwk.CycleState) (*preFilterState, error) {
+	c, err := cs.Read(preFilterStateKey)
+	if err != nil {
+		return nil, fmt.Errorf("reading %q from cycle state: %w", preFilterStateKey, err)
+	}
+	s, ok := c.(*preFilterState)
+	if !ok {
+		return nil, fmt.Errorf("%+v cannot be converted to sandboxoverhead.preFilterState", c)
+	}
+	return s, nil
+}
+
+// summaryCache keeps the summary of every node between scheduling cycles,
+// so that a cycle only rescans the nodes whose pods or labels changed since
+// (the NodeInfo generation changes on every pod add/remove and node update).
+// A RuntimeClass change bumps the epoch and invalidates every summary,
+// since it can change which pods are VMs.
+type summaryCache struct {
+	epoch  atomic.Uint64
+	mu     sync.Mutex
+	byNode map[string]*nodeSummary
+}
+
+func (c *summaryCache) invalidate() { c.epoch.Add(1) }
+
+// summaries returns this cycle's summary of every node, recomputing those
+// that changed.
+func (pl *SandboxOverhead) summaries(logger klog.Logger, nodes []fwk.NodeInfo) map[string]*nodeSummary {
+	epoch := pl.cache.epoch.Load()
+	out := make(map[string]*nodeSummary, len(nodes))
+	c := &pl.cache
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.byNode == nil {
+		c.byNode = make(map[string]*nodeSummary, len(nodes))
+	}
+	recomputed := 0
+	for _, ni := range nodes {
+		node := ni.Node()
+		if node == nil {
+			continue
+		}
+		sum := c.byNode[node.Name]
+		if sum == nil || sum.generation != ni.GetGeneration() || sum.epoch != epoch {
+			sum = pl.summarize(logger, ni, epoch)
+			c.byNode[node.Name] = sum
+			recomputed++
+		}
+		out[node.Name] = sum
+	}
+	// Forget deleted nodes once they are a fair share of the cache.
+	if len(c.byNode) > 2*len(out)+16 {
+		c.byNode = maps.Clone(out)
+	}
+	logger.V(5).Info("node summaries", "nodes", len(out), "recomputed", recomputed)
+	return out
+}
+
+// summarize sums the footprints of the pods on a node. Terminal pods hold
+// no VM and are skipped.
+func (pl *SandboxOverhead) summarize(logger klog.Logger, ni fwk.NodeInfo, epoch uint64) *nodeSummary {
+	node := ni.Node()
+	values, errs := vmsize.ParseNodeLabels(node.Labels)
+	for _, err := range errs {
+		logger.V(3).Info("ignoring node label", "node", klog.KObj(node), "err", err)
+	}
+	sum := &nodeSummary{generation: ni.GetGeneration(), epoch: epoch, values: values}
+	for _, pi := range ni.GetPods() {
+		pod := pi.GetPod()
+		if tenancy.IsTerminal(pod) {
+			continue
+		}
+		sum.add(pl.podFootprint(logger, pod, values), 1)
+	}
+	return sum
+}
+
+// podFootprint sizes a pod already on (or being added to) a node. A pod
+// whose RuntimeClass is gone is counted by its requests + overhead, the
+// most that can be said about it.
+func (pl *SandboxOverhead) podFootprint(logger klog.Logger, pod *v1.Pod, values vmsize.NodeValues) vmsize.Footprint {
+	rt, err := pl.classifier.Runtime(pod.Spec.RuntimeClassName)
+	if err != nil {
+		logger.V(4).Info("cannot classify pod runtime, counting requests + overhead", "pod", klog.KObj(pod), "err", err)
+		rt = tenancy.Runtime{}
+	}
+	return pl.model.PodFootprint(pod, rt, values)
+}
