@@ -142,7 +142,7 @@ func TestDiscoverFixtures(t *testing.T) {
 				},
 				Kata: &Kata{
 					ContainerdConfig: DefaultContainerdConfig, Imports: []string{},
-					Handlers:         []Handler{qemu(2048, 1), runc},
+					Handlers: []Handler{qemu(2048, 1), runc},
 				},
 				// 7.8Gi of /dev/shm holds three 2Gi guests.
 				Capacity: &Capacity{SandboxMemoryBytes: gceMem / 2, Sandboxes: 3},

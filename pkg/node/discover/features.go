@@ -99,4 +99,3 @@ func (r *Result) Features() *nfdv1alpha1.Features {
 	}
 	return f
 }
-
