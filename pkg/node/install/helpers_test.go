@@ -1,0 +1,291 @@
+package install
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+
+	v1 "k8s.io/api/core/v1"
+)
+
+const artifactsFixture = "testdata/artifacts"
+
+// copyTree copies a fixture (files, dirs, symlinks, modes) to dst.
+func copyTree(t testing.TB, src, dst string) {
+	t.Helper()
+	err := filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(src, p)
+		target := filepath.Join(dst, rel)
+		info, err := os.Lstat(p)
+		if err != nil {
+			return err
+		}
+		switch {
+		case d.IsDir():
+			return os.MkdirAll(target, 0o755)
+		case info.Mode()&fs.ModeSymlink != 0:
+			link, err := os.Readlink(p)
+			if err != nil {
+				return err
+			}
+			return os.Symlink(link, target)
+		default:
+			b, err := os.ReadFile(p)
+			if err != nil {
+				return err
+			}
+			return os.WriteFile(target, b, info.Mode().Perm())
+		}
+	})
+	if err != nil {
+		t.Fatalf("copying %s: %v", src, err)
+	}
+}
+
+// newHost copies a fixture host into a temp dir and returns its root.
+func newHost(t testing.TB, fixture string) string {
+	t.Helper()
+	root := t.TempDir()
+	if fixture != "" {
+		copyTree(t, filepath.Join("testdata/hosts", fixture), root)
+	}
+	return root
+}
+
+// snapshot describes every file and symlink under root: path -> mode and
+// content hash (or link target). Directories are left out.
+func snapshot(t testing.TB, root string) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		rel, _ := filepath.Rel(root, p)
+		info, err := os.Lstat(p)
+		if err != nil {
+			return err
+		}
+		if info.Mode()&fs.ModeSymlink != 0 {
+			link, _ := os.Readlink(p)
+			out[rel] = "symlink -> " + link
+			return nil
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		out[rel] = fmt.Sprintf("%v %x", info.Mode().Perm(), sha256.Sum256(b))
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("snapshot of %s: %v", root, err)
+	}
+	return out
+}
+
+// countingRestarter counts restarts.
+type countingRestarter struct {
+	mu    sync.Mutex
+	count int
+	units []string
+}
+
+func (r *countingRestarter) Restart(_ context.Context, unit string) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.count++
+	r.units = append(r.units, unit)
+	return nil
+}
+
+func (r *countingRestarter) n() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.count
+}
+
+// recordingVerifier records the handlers it was asked about and accepts.
+type recordingVerifier struct{ calls [][]string }
+
+func (v *recordingVerifier) Verify(_ context.Context, handlers []string) error {
+	v.calls = append(v.calls, handlers)
+	return nil
+}
+
+var errCrash = errors.New("injected crash")
+
+// faultOps counts the mutating operations and, from the failAt-th one on
+// (1-based; 0 = never), fails them without doing anything, as if the
+// process had died after the previous one.
+type faultOps struct {
+	Ops
+	failAt int
+	n      int
+	log    []string
+}
+
+func (f *faultOps) step(op string, paths ...string) error {
+	f.n++
+	if f.failAt > 0 && f.n >= f.failAt {
+		return fmt.Errorf("%s %s: %w", op, strings.Join(paths, " "), errCrash)
+	}
+	f.log = append(f.log, op+" "+strings.Join(paths, " "))
+	return nil
+}
+
+func (f *faultOps) MkdirAll(p string, perm fs.FileMode) error {
+	if err := f.step("mkdir", p); err != nil {
+		return err
+	}
+	return f.Ops.MkdirAll(p, perm)
+}
+
+func (f *faultOps) CreateFile(p string, r io.Reader, perm fs.FileMode) error {
+	if err := f.step("create", p); err != nil {
+		return err
+	}
+	return f.Ops.CreateFile(p, r, perm)
+}
+
+func (f *faultOps) Symlink(o, n string) error {
+	if err := f.step("symlink", n); err != nil {
+		return err
+	}
+	return f.Ops.Symlink(o, n)
+}
+
+func (f *faultOps) Rename(o, n string) error {
+	if err := f.step("rename", o, n); err != nil {
+		return err
+	}
+	return f.Ops.Rename(o, n)
+}
+
+func (f *faultOps) Exchange(a, b string) error {
+	if err := f.step("exchange", a, b); err != nil {
+		return err
+	}
+	return f.Ops.Exchange(a, b)
+}
+
+func (f *faultOps) Remove(p string) error {
+	if err := f.step("remove", p); err != nil {
+		return err
+	}
+	return f.Ops.Remove(p)
+}
+
+func (f *faultOps) RemoveAll(p string) error {
+	if err := f.step("removeall", p); err != nil {
+		return err
+	}
+	return f.Ops.RemoveAll(p)
+}
+
+// startupTaint is the taint a node registers with.
+var startupTaint = v1.Taint{Key: TaintSandboxNotReady, Effect: v1.TaintEffectNoSchedule}
+
+type testEnv struct {
+	root      string
+	node      *MemoryNode
+	restarter *countingRestarter
+	verifier  Verifier
+}
+
+func newEnv(t testing.TB, fixture string) *testEnv {
+	root := newHost(t, fixture)
+	return &testEnv{
+		root:      root,
+		node:      &MemoryNode{Labels: map[string]string{"kubernetes.io/hostname": "n1"}, Taints: []v1.Taint{startupTaint}},
+		restarter: &countingRestarter{},
+		verifier:  &recordingVerifier{},
+	}
+}
+
+func (e *testEnv) installer(t testing.TB, ops Ops, mutate ...func(*Options)) *Installer {
+	t.Helper()
+	if ops == nil {
+		ops = OSOps{}
+	}
+	o := Options{HostRoot: e.root, ArtifactsDir: mustAbs(t, artifactsFixture)}
+	for _, m := range mutate {
+		m(&o)
+	}
+	in, err := New(o, WithOps(ops), WithNode(e.node), WithRestarter(e.restarter), WithVerifier(e.verifier))
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	return in
+}
+
+func mustAbs(t testing.TB, p string) string {
+	a, err := filepath.Abs(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
+}
+
+// containerd returns the path of the real containerd and its major
+// version, or skips the test with the reason.
+func realContainerd(t testing.TB, configVersion int) string {
+	t.Helper()
+	bin, err := exec.LookPath("containerd")
+	if err != nil {
+		t.Skip("containerd is not installed, so the real `containerd config dump` check cannot run; install it with `bash hack/install-containerd.sh` (CI does)")
+	}
+	if os.Geteuid() != 0 {
+		t.Skip("the real `containerd config dump` check bind-mounts the fixture over /etc/containerd in a private mount namespace, which needs root")
+	}
+	if _, err := os.Stat("/etc/containerd"); err != nil {
+		t.Skip("/etc/containerd does not exist to bind-mount the fixture over; install containerd's package")
+	}
+	out, err := exec.Command(bin, "--version").Output()
+	if err != nil {
+		t.Fatalf("containerd --version: %v", err)
+	}
+	m := regexp.MustCompile(` v?(\d+)\.(\d+)\.`).FindStringSubmatch(string(out))
+	if m == nil {
+		t.Fatalf("cannot read containerd's version from %q", out)
+	}
+	if major, _ := strconv.Atoi(m[1]); configVersion >= 3 && major < 2 {
+		t.Skipf("the installed containerd (%s) reads config version 2 only; a version 3 fixture needs containerd 2.x", strings.TrimSpace(string(out)))
+	}
+	return bin
+}
+
+// fixtureDump is a DumpVerifier that runs the real containerd on a fixture
+// host: a private mount namespace with the fixture's /etc/containerd bound
+// over /etc/containerd, so that absolute imports resolve inside the fixture.
+func fixtureDump(root string) DumpVerifier {
+	script := `mount --bind "$1/etc/containerd" /etc/containerd && shift && exec containerd "$@"`
+	return DumpVerifier{
+		Command: []string{"unshare", "--mount", "--propagation", "private", "sh", "-c", script, "sh", root},
+		Config:  DefaultContainerdConfig,
+	}
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}

@@ -1,0 +1,182 @@
+package install
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"slices"
+	"sync"
+	"time"
+
+	v1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/util/retry"
+	"k8s.io/klog/v2"
+)
+
+// Node labels and the taint the installer manages.
+const (
+	// LabelSandboxRuntime is the installer's state on the node: pending,
+	// true, failed or uninstalling; absent when Kata is not installed.
+	LabelSandboxRuntime = "mtscn.io/sandbox-runtime"
+	// LabelKataRuntime is kata-deploy's label, which every Kata
+	// RuntimeClass selects on: "false" while installing, "true" when ready.
+	LabelKataRuntime = "katacontainers.io/kata-runtime"
+	// LabelRuntimePrefix + handler = "true" for each installed handler.
+	LabelRuntimePrefix = "mtscn.io/runtime."
+	// TaintSandboxNotReady keeps pods off a node until the installer has
+	// finished (register the node with it: kubelet --register-with-taints).
+	TaintSandboxNotReady = "mtscn.io/sandbox-not-ready"
+
+	StatePending      = "pending"
+	StateTrue         = "true"
+	StateFailed       = "failed"
+	StateUninstalling = "uninstalling"
+)
+
+// NodeChange is one update of the node: labels to set, labels to remove,
+// and taint keys to remove.
+type NodeChange struct {
+	Set          map[string]string
+	Remove       []string
+	RemoveTaints []string
+}
+
+// apply changes a node object in place and reports whether it changed.
+func (c NodeChange) apply(n *v1.Node) bool {
+	changed := false
+	for k, v := range c.Set {
+		if cur, ok := n.Labels[k]; !ok || cur != v {
+			if n.Labels == nil {
+				n.Labels = map[string]string{}
+			}
+			n.Labels[k] = v
+			changed = true
+		}
+	}
+	for _, k := range c.Remove {
+		if _, ok := n.Labels[k]; ok {
+			delete(n.Labels, k)
+			changed = true
+		}
+	}
+	if len(c.RemoveTaints) > 0 {
+		kept := n.Spec.Taints[:0:0]
+		for _, t := range n.Spec.Taints {
+			if slices.Contains(c.RemoveTaints, t.Key) {
+				changed = true
+				continue
+			}
+			kept = append(kept, t)
+		}
+		n.Spec.Taints = kept
+	}
+	return changed
+}
+
+// Node is how the installer changes its Node: the real implementation talks
+// to the apiserver, tests may use MemoryNode.
+type Node interface {
+	// Apply makes the change and reports whether anything changed.
+	Apply(ctx context.Context, c NodeChange) (bool, error)
+	// Event records a Kubernetes Event on the Node (best effort).
+	Event(ctx context.Context, eventType, reason, message string)
+}
+
+// KubeNode is a Node in a Kubernetes cluster.
+type KubeNode struct {
+	Client kubernetes.Interface
+	Name   string
+
+	mu  sync.Mutex
+	uid types.UID
+}
+
+var _ Node = &KubeNode{}
+
+// Apply implements Node with a Get and an Update (optimistic concurrency),
+// retried on conflict; nothing is written when nothing changes.
+func (k *KubeNode) Apply(ctx context.Context, c NodeChange) (bool, error) {
+	changed := false
+	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		node, err := k.Client.CoreV1().Nodes().Get(ctx, k.Name, metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		k.mu.Lock()
+		k.uid = node.UID
+		k.mu.Unlock()
+		n := node.DeepCopy()
+		if changed = c.apply(n); !changed {
+			return nil
+		}
+		_, err = k.Client.CoreV1().Nodes().Update(ctx, n, metav1.UpdateOptions{FieldManager: "mtscn-node"})
+		return err
+	})
+	if err != nil {
+		return false, fmt.Errorf("updating node %s: %w", k.Name, err)
+	}
+	return changed, nil
+}
+
+// Event implements Node. The Event goes to the default namespace, like the
+// kubelet's node events, so `kubectl describe node` shows it.
+func (k *KubeNode) Event(ctx context.Context, eventType, reason, message string) {
+	k.mu.Lock()
+	uid := k.uid
+	k.mu.Unlock()
+	now := metav1.NewTime(time.Now())
+	ev := &v1.Event{
+		ObjectMeta: metav1.ObjectMeta{GenerateName: k.Name + ".", Namespace: metav1.NamespaceDefault},
+		InvolvedObject: v1.ObjectReference{
+			APIVersion: "v1", Kind: "Node", Name: k.Name, UID: uid,
+		},
+		Reason:              reason,
+		Message:             message,
+		Type:                eventType,
+		Source:              v1.EventSource{Component: "mtscn-node", Host: k.Name},
+		FirstTimestamp:      now,
+		LastTimestamp:       now,
+		Count:               1,
+		ReportingController: "mtscn.io/mtscn-node",
+		ReportingInstance:   "mtscn-node-" + k.Name,
+	}
+	if _, err := k.Client.CoreV1().Events(metav1.NamespaceDefault).Create(ctx, ev, metav1.CreateOptions{}); err != nil {
+		klog.FromContext(ctx).Error(err, "recording event on node failed", "node", k.Name, "reason", reason)
+	}
+}
+
+// MemoryNode is a Node held in memory, for running the installer without a
+// cluster (host-only tests, a dry host install with --no-node).
+type MemoryNode struct {
+	mu     sync.Mutex
+	Labels map[string]string
+	Taints []v1.Taint
+	Events []string // "Type Reason: message"
+	// Updates counts the Apply calls that changed something.
+	Updates int
+}
+
+var _ Node = &MemoryNode{}
+
+// Apply implements Node.
+func (m *MemoryNode) Apply(_ context.Context, c NodeChange) (bool, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	n := &v1.Node{ObjectMeta: metav1.ObjectMeta{Labels: maps.Clone(m.Labels)}, Spec: v1.NodeSpec{Taints: slices.Clone(m.Taints)}}
+	if !c.apply(n) {
+		return false, nil
+	}
+	m.Labels, m.Taints = n.Labels, n.Spec.Taints
+	m.Updates++
+	return true, nil
+}
+
+// Event implements Node.
+func (m *MemoryNode) Event(_ context.Context, eventType, reason, message string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.Events = append(m.Events, eventType+" "+reason+": "+message)
+}
