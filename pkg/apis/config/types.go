@@ -117,6 +117,7 @@ type SandboxOverheadArgs struct {
 // scheduling failure reasons ("usable /dev/kvm").
 type NodeRequirement struct {
 	// Name is what the reason calls this requirement when it is unmet.
+	// "{handler}" in it is replaced by the pod's runtime handler.
 	Name string
 	// MatchExpressions are node label requirements. In a key, the text
 	// "{handler}" is replaced by the pod's runtime handler.

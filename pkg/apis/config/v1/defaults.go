@@ -90,7 +90,7 @@ func DefaultRuntimeRequirements() []RuntimeRequirement {
 			Handlers: []string{"kata-qemu*", "kata-clh*", "kata-fc*", "kata-dragonball*", "kata-stratovirt*", "kata-cloud-hypervisor*"},
 			Requirements: []NodeRequirement{
 				{Name: "usable /dev/kvm", MatchExpressions: isTrue(LabelKVM)},
-				{Name: "runtime handler installed", MatchExpressions: isTrue(LabelRuntimePrefix + HandlerPlaceholder)},
+				{Name: HandlerPlaceholder + " runtime handler", MatchExpressions: isTrue(LabelRuntimePrefix + HandlerPlaceholder)},
 			},
 		},
 		{Handlers: []string{"*tdx*"}, Requirements: []NodeRequirement{{Name: "TDX", MatchExpressions: isTrue(LabelTDX)}}},

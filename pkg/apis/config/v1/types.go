@@ -95,7 +95,8 @@ type SandboxOverheadArgs struct {
 
 // NodeRequirement is one thing a node must offer, with a human name.
 type NodeRequirement struct {
-	// Name is what a failure reason calls this requirement.
+	// Name is what a failure reason calls this requirement; "{handler}"
+	// in it is replaced by the pod's runtime handler.
 	Name string `json:"name"`
 	// MatchExpressions are node label requirements; "{handler}" in a key is
 	// replaced by the pod's runtime handler.
