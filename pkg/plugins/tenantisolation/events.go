@@ -7,6 +7,7 @@ import (
 	v1 "k8s.io/api/core/v1"
 	nodev1 "k8s.io/api/node/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/klog/v2"
@@ -190,4 +191,79 @@ func toTyped[T any](obj interface{}) (*T, error) {
 		return t, nil
 	}
 	return nil, fmt.Errorf("expected %T or *unstructured.Unstructured, got %T", new(T), obj)
+}
+
+// addActivationHandlers closes a race the registered events leave open. The
+// scheduler delivers Namespace and RuntimeClass events from its dynamic
+// informers, while the classifier reads the typed informers' listers; a pod
+// requeued by the dynamic event can be retried before the typed lister has
+// seen the change, be rejected again on stale labels, and then wait for the
+// periodic flush. The typed informers call these handlers after their store
+// is updated, so activating the affected pending pods here retries them on
+// fresh data. These events are rare (namespace relabelling, new
+// RuntimeClasses).
+func (pl *TenantIsolation) addActivationHandlers(ctx context.Context, h fwk.Handle) error {
+	logger := klog.FromContext(ctx)
+	podLister := h.SharedInformerFactory().Core().V1().Pods().Lister()
+	activate := func(pods []*v1.Pod, keep func(*v1.Pod) bool, why string) {
+		pending := map[string]*v1.Pod{}
+		for _, p := range pods {
+			if p.Spec.NodeName == "" && keep(p) {
+				pending[p.Namespace+"/"+p.Name] = p
+			}
+		}
+		if len(pending) > 0 {
+			logger.V(5).Info("activating pending pods", "reason", why, "count", len(pending))
+			h.Activate(logger, pending)
+		}
+	}
+	all := func(*v1.Pod) bool { return true }
+	if _, err := h.SharedInformerFactory().Core().V1().Namespaces().Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
+		AddFunc: func(obj interface{}) {
+			ns, err := toTyped[v1.Namespace](obj)
+			if err != nil || ns == nil {
+				return
+			}
+			pods, _ := podLister.Pods(ns.Name).List(labels.Everything())
+			activate(pods, all, "namespace added")
+		},
+		UpdateFunc: func(oldObj, newObj interface{}) {
+			oldNS, newNS, err := asTyped[v1.Namespace](oldObj, newObj)
+			if err != nil || oldNS == nil || newNS == nil {
+				return
+			}
+			for _, k := range pl.namespaceLabels() {
+				if oldNS.Labels[k] != newNS.Labels[k] {
+					pods, _ := podLister.List(labels.Everything())
+					activate(pods, all, "namespace tenancy labels changed")
+					return
+				}
+			}
+		},
+	}); err != nil {
+		return fmt.Errorf("watching namespaces: %w", err)
+	}
+	if _, err := h.SharedInformerFactory().Node().V1().RuntimeClasses().Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
+		AddFunc: func(obj interface{}) {
+			rc, err := toTyped[nodev1.RuntimeClass](obj)
+			if err != nil || rc == nil {
+				return
+			}
+			pods, _ := podLister.List(labels.Everything())
+			activate(pods, func(p *v1.Pod) bool {
+				return p.Spec.RuntimeClassName != nil && *p.Spec.RuntimeClassName == rc.Name
+			}, "runtime class added")
+		},
+		UpdateFunc: func(oldObj, newObj interface{}) {
+			oldRC, newRC, err := asTyped[nodev1.RuntimeClass](oldObj, newObj)
+			if err != nil || oldRC == nil || newRC == nil || oldRC.Labels[tenancy.LabelSandboxed] == newRC.Labels[tenancy.LabelSandboxed] {
+				return
+			}
+			pods, _ := podLister.List(labels.Everything())
+			activate(pods, all, "runtime class sandboxed label changed")
+		},
+	}); err != nil {
+		return fmt.Errorf("watching runtime classes: %w", err)
+	}
+	return nil
 }

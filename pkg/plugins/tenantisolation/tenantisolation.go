@@ -77,7 +77,7 @@ const (
 func (pl *TenantIsolation) Name() string { return Name }
 
 // New initializes a new plugin and returns it.
-func New(_ context.Context, obj runtime.Object, h fwk.Handle) (fwk.Plugin, error) {
+func New(ctx context.Context, obj runtime.Object, h fwk.Handle) (fwk.Plugin, error) {
 	args, err := getArgs(obj)
 	if err != nil {
 		return nil, err
@@ -88,15 +88,18 @@ func New(_ context.Context, obj runtime.Object, h fwk.Handle) (fwk.Plugin, error
 	if h.SharedInformerFactory() == nil {
 		return nil, errors.New("TenantIsolation needs the scheduler's shared informer factory to read Namespaces and RuntimeClasses")
 	}
+	informers := h.SharedInformerFactory()
 	cfg := tenancy.ConfigFromClassification(args.SandboxClassification, args.TenantLabelKeys, args.InfrastructureNamespaces)
-	classifier := tenancy.New(cfg,
-		h.SharedInformerFactory().Core().V1().Namespaces().Lister(),
-		h.SharedInformerFactory().Node().V1().RuntimeClasses().Lister())
-	return &TenantIsolation{
+	classifier := tenancy.New(cfg, informers.Core().V1().Namespaces().Lister(), informers.Node().V1().RuntimeClasses().Lister())
+	pl := &TenantIsolation{
 		args:               args,
 		classifier:         classifier,
 		enforceSideChannel: args.SideChannelPolicy != config.SideChannelIgnore,
-	}, nil
+	}
+	if err := pl.addActivationHandlers(ctx, h); err != nil {
+		return nil, err
+	}
+	return pl, nil
 }
 
 func getArgs(obj runtime.Object) (*config.TenantIsolationArgs, error) {
