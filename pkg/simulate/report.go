@@ -1,0 +1,260 @@
+package simulate
+
+import (
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"text/tabwriter"
+
+	v1 "k8s.io/api/core/v1"
+
+	"github.com/mtscn/mtscn/pkg/audit"
+	"github.com/mtscn/mtscn/pkg/tenancy"
+	"github.com/mtscn/mtscn/pkg/vmsize"
+)
+
+// KindAnnotation on a Node holds a one-line description shown in reports
+// ("bare metal, AMD SEV-SNP"); optional.
+const KindAnnotation = "demo.mtscn.io/kind"
+
+func newTable(w io.Writer) *tabwriter.Writer {
+	return tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+}
+
+// WriteOutcomes prints one line per new pod: where it went, or why it
+// could not go anywhere.
+func WriteOutcomes(w io.Writer, outcomes []Outcome) error {
+	tw := newTable(w)
+	fmt.Fprintln(tw, "POD\tTENANT\tRUNTIME\tNODE")
+	for _, o := range outcomes {
+		node := o.Node
+		if node == "" {
+			node = "(pending)"
+		}
+		fmt.Fprintf(tw, "%s/%s\t%s\t%s\t%s\n", o.Namespace, o.Name, o.Tenant, runtimeName(o.RuntimeClass), node)
+	}
+	return tw.Flush()
+}
+
+func runtimeName(rc string) string {
+	if rc == "" {
+		return "runc"
+	}
+	return rc
+}
+
+// WritePlacements prints node × tenant × runtime with pod counts, nodes in
+// name order, every node listed (an empty node shows as "-").
+func WritePlacements(w io.Writer, res *Result, iso audit.IsolationOptions) error {
+	classifier := tenancy.NewStatic(iso.Tenancy, res.Snapshot.Namespaces, res.Snapshot.RuntimeClasses)
+	type key struct{ tenant, runtime string }
+	byNode := map[string]map[key]int{}
+	for _, p := range res.Snapshot.Pods {
+		if p.Spec.NodeName == "" || tenancy.IsTerminal(p) {
+			continue
+		}
+		tenant := p.Namespace
+		if nsp, err := classifier.Namespace(p.Namespace); err == nil {
+			if nsp.Infrastructure {
+				tenant = "(infrastructure)"
+			} else {
+				tenant = nsp.Tenant
+			}
+		}
+		rc := ""
+		if p.Spec.RuntimeClassName != nil {
+			rc = *p.Spec.RuntimeClassName
+		}
+		if byNode[p.Spec.NodeName] == nil {
+			byNode[p.Spec.NodeName] = map[key]int{}
+		}
+		byNode[p.Spec.NodeName][key{tenant, runtimeName(rc)}]++
+	}
+	tw := newTable(w)
+	fmt.Fprintln(tw, "NODE\tKIND\tTENANT\tRUNTIME\tPODS")
+	for _, n := range sortedNodes(res.Snapshot.Nodes) {
+		kind := n.Annotations[KindAnnotation]
+		if kind == "" {
+			kind = "-"
+		}
+		groups := byNode[n.Name]
+		if len(groups) == 0 {
+			fmt.Fprintf(tw, "%s\t%s\t-\t-\t0\n", n.Name, kind)
+			continue
+		}
+		keys := make([]key, 0, len(groups))
+		for k := range groups {
+			keys = append(keys, k)
+		}
+		sort.Slice(keys, func(i, j int) bool {
+			if keys[i].tenant != keys[j].tenant {
+				return keys[i].tenant < keys[j].tenant
+			}
+			return keys[i].runtime < keys[j].runtime
+		})
+		for i, k := range keys {
+			name, kd := n.Name, kind
+			if i > 0 {
+				name, kd = "", ""
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\n", name, kd, k.tenant, k.runtime, groups[k])
+		}
+	}
+	return tw.Flush()
+}
+
+// WritePending prints the pods left pending, each followed by the
+// scheduler's verdicts, one per line. Pods of one namespace with the same
+// runtime and the same verdicts are listed together.
+func WritePending(w io.Writer, outcomes []Outcome) error {
+	type group struct {
+		pods           []string
+		ns, rc, reason string
+	}
+	var groups []*group
+	for _, o := range outcomes {
+		if o.Node != "" {
+			continue
+		}
+		if n := len(groups); n > 0 {
+			if g := groups[n-1]; g.ns == o.Namespace && g.rc == o.RuntimeClass && g.reason == o.Reason {
+				g.pods = append(g.pods, o.Name)
+				continue
+			}
+		}
+		groups = append(groups, &group{pods: []string{o.Name}, ns: o.Namespace, rc: o.RuntimeClass, reason: o.Reason})
+	}
+	if len(groups) == 0 {
+		_, err := fmt.Fprintln(w, "none")
+		return err
+	}
+	for _, g := range groups {
+		head, items := SplitReason(g.reason)
+		if _, err := fmt.Fprintf(w, "%s/%s (%s): %s\n", g.ns, strings.Join(g.pods, ", "), runtimeName(g.rc), head); err != nil {
+			return err
+		}
+		for _, it := range items {
+			if _, err := fmt.Fprintf(w, "    %s\n", it); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// SplitReason splits a scheduler message such as "0/6 nodes are
+// available: 1 node lacks: usable /dev/kvm, SEV-SNP, 5 Insufficient
+// memory" into its head ("0/6 nodes are available") and its verdicts, one
+// per group of nodes ("1 node lacks: usable /dev/kvm, SEV-SNP").
+func SplitReason(msg string) (string, []string) {
+	head, rest, ok := strings.Cut(msg, ": ")
+	if !ok {
+		return msg, nil
+	}
+	var items []string
+	for _, part := range strings.Split(rest, ", ") {
+		startsWithCount := part != "" && part[0] >= '0' && part[0] <= '9' && strings.Contains(part, " ")
+		if len(items) == 0 || startsWithCount {
+			items = append(items, part)
+			continue
+		}
+		items[len(items)-1] += ", " + part
+	}
+	return head, items
+}
+
+// NodeMemory is the memory committed on one node.
+type NodeMemory struct {
+	Node string
+	// Allocatable is the node's allocatable memory.
+	Allocatable int64
+	// Counted is Σ requests + overhead: what the default scheduler counts.
+	Counted int64
+	// Committed is Σ committed: VM footprints for sandboxed pods (pkg/vmsize),
+	// requests + overhead for the others.
+	Committed int64
+	// VMs is the number of VMs on the node.
+	VMs int
+}
+
+// Overcommitted reports whether the node's pods commit more memory than it
+// has.
+func (m NodeMemory) Overcommitted() bool { return m.Committed > m.Allocatable }
+
+// MemoryByNode sizes every bound, running pod with the model and sums per
+// node, in node name order.
+func MemoryByNode(snap audit.Snapshot, iso audit.IsolationOptions, model *vmsize.Model) []NodeMemory {
+	classifier := tenancy.NewStatic(iso.Tenancy, snap.Namespaces, snap.RuntimeClasses)
+	nodes := map[string]*v1.Node{}
+	for _, n := range snap.Nodes {
+		nodes[n.Name] = n
+	}
+	sums := map[string]*NodeMemory{}
+	for _, n := range snap.Nodes {
+		alloc := n.Status.Allocatable[v1.ResourceMemory]
+		sums[n.Name] = &NodeMemory{Node: n.Name, Allocatable: alloc.Value()}
+	}
+	for _, p := range snap.Pods {
+		m := sums[p.Spec.NodeName]
+		if m == nil || tenancy.IsTerminal(p) {
+			continue
+		}
+		// A missing RuntimeClass is sized as the default runtime: the
+		// scheduler would not have placed such a pod.
+		rt, _ := classifier.Runtime(p.Spec.RuntimeClassName)
+		nv, _ := vmsize.ParseNodeLabels(nodes[p.Spec.NodeName].Labels)
+		f := model.PodFootprint(p, rt, nv)
+		m.Counted += f.Floor
+		m.Committed += f.Committed
+		if f.VM {
+			m.VMs++
+		}
+	}
+	out := make([]NodeMemory, 0, len(sums))
+	for _, n := range sortedNodes(snap.Nodes) {
+		out = append(out, *sums[n.Name])
+	}
+	return out
+}
+
+// WriteMemory prints committed memory per node against allocatable and
+// against what the default scheduler counts (requests + overhead).
+func WriteMemory(w io.Writer, mem []NodeMemory) error {
+	tw := newTable(w)
+	fmt.Fprintln(tw, "NODE\tVMS\tALLOCATABLE\tREQUESTS+OVERHEAD\tCOMMITTED\tUNSEEN BY DEFAULT SCHEDULER")
+	for _, m := range mem {
+		committed := vmsize.FormatBytes(m.Committed, true)
+		if m.Overcommitted() {
+			committed += " OVERCOMMITTED"
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\n", m.Node, m.VMs,
+			vmsize.FormatBytes(m.Allocatable, false), vmsize.FormatBytes(m.Counted, true),
+			committed, vmsize.FormatBytes(m.Committed-m.Counted, true))
+	}
+	return tw.Flush()
+}
+
+// WriteViolations prints audit findings, or "none".
+func WriteViolations(w io.Writer, vs []audit.Violation) error {
+	if len(vs) == 0 {
+		_, err := fmt.Fprintln(w, "no violations: I1-I4 hold on every node and no node is overcommitted")
+		return err
+	}
+	tw := newTable(w)
+	fmt.Fprintln(tw, "RULE\tNODE\tTENANTS\tMESSAGE")
+	for _, v := range vs {
+		node := v.Node
+		if node == "" {
+			node = "-"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", v.Rule, node, strings.Join(v.Tenants, ","), v.Message)
+	}
+	return tw.Flush()
+}
+
+func sortedNodes(nodes []*v1.Node) []*v1.Node {
+	out := append([]*v1.Node(nil), nodes...)
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
