@@ -1,0 +1,334 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"net"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	v1 "k8s.io/api/core/v1"
+	apiequality "k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/json"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+	"k8s.io/client-go/util/retry"
+	"k8s.io/klog/v2"
+	nfdv1alpha1 "sigs.k8s.io/node-feature-discovery/api/nfd/v1alpha1"
+	nfdclient "sigs.k8s.io/node-feature-discovery/api/generated/clientset/versioned"
+
+	"github.com/mtscn/mtscn/pkg/node/discover"
+	"github.com/mtscn/mtscn/pkg/version"
+)
+
+// VersionAnnotation on the NodeFeature records the agent's version.
+const VersionAnnotation = "mtscn.io/node-agent-version"
+
+// retryAfterError is how soon a failed round is retried (capped by the interval).
+const retryAfterError = 10 * time.Second
+
+// Agent discovers and publishes one node's features.
+type Agent struct {
+	cfg          Config
+	discoverOpts discover.Options
+	nfdClient    nfdclient.Interface
+	kubeClient   kubernetes.Interface
+	metrics      *metrics
+	// published is set after the first successful publish (/healthz).
+	published atomic.Bool
+
+	mu   sync.Mutex
+	last *discover.Result
+}
+
+// Option customises an Agent (tests inject clients and fixture hosts).
+type Option func(*Agent)
+
+// WithNFDClient sets the NodeFeature client instead of building one from the kubeconfig.
+func WithNFDClient(c nfdclient.Interface) Option { return func(a *Agent) { a.nfdClient = c } }
+
+// WithKubeClient sets the Kubernetes client instead of building one from the kubeconfig.
+func WithKubeClient(c kubernetes.Interface) Option { return func(a *Agent) { a.kubeClient = c } }
+
+// WithDiscoverOptions adjusts the discovery options derived from the config.
+func WithDiscoverOptions(f func(*discover.Options)) Option {
+	return func(a *Agent) { f(&a.discoverOpts) }
+}
+
+// New validates cfg and builds an agent. Clients not injected are built
+// from cfg.Kubeconfig (in-cluster when empty) unless Publish is none.
+func New(cfg Config, opts ...Option) (*Agent, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("invalid configuration: %w", err)
+	}
+	a := &Agent{cfg: cfg, discoverOpts: cfg.discoverOptions(), metrics: newMetrics()}
+	for _, o := range opts {
+		o(a)
+	}
+	if cfg.Publish == PublishNone || (a.nfdClient != nil && a.kubeClient != nil) {
+		return a, nil
+	}
+	rc, err := restConfig(cfg.Kubeconfig)
+	if err != nil {
+		return nil, err
+	}
+	if a.nfdClient == nil {
+		if a.nfdClient, err = nfdclient.NewForConfig(rc); err != nil {
+			return nil, fmt.Errorf("creating NodeFeature client: %w", err)
+		}
+	}
+	if a.kubeClient == nil {
+		if a.kubeClient, err = kubernetes.NewForConfig(rc); err != nil {
+			return nil, fmt.Errorf("creating Kubernetes client: %w", err)
+		}
+	}
+	return a, nil
+}
+
+func restConfig(kubeconfig string) (*rest.Config, error) {
+	if kubeconfig == "" {
+		rc, err := rest.InClusterConfig()
+		if err != nil {
+			return nil, fmt.Errorf("no --kubeconfig and not in a cluster: %w", err)
+		}
+		return rc, nil
+	}
+	rc, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
+	if err != nil {
+		return nil, fmt.Errorf("loading kubeconfig %s: %w", kubeconfig, err)
+	}
+	return rc, nil
+}
+
+// Run discovers and publishes now and then every interval until ctx is
+// done, serving /healthz and /metrics on cfg.ListenAddress. With Oneshot it
+// returns after the first round, with that round's error.
+func (a *Agent) Run(ctx context.Context) error {
+	logger := klog.FromContext(ctx)
+	if a.cfg.Oneshot {
+		return a.RunOnce(ctx)
+	}
+	if a.cfg.ListenAddress != "" {
+		ln, err := net.Listen("tcp", a.cfg.ListenAddress)
+		if err != nil {
+			return fmt.Errorf("listening on %s for /healthz and /metrics: %w", a.cfg.ListenAddress, err)
+		}
+		srv := &http.Server{Handler: a.Handler(), ReadHeaderTimeout: 10 * time.Second}
+		go func() {
+			if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				logger.Error(err, "metrics and health server stopped")
+			}
+		}()
+		defer srv.Close()
+		logger.Info("serving /healthz and /metrics", "address", ln.Addr().String())
+	}
+	logger.Info("node agent started", "node", a.cfg.NodeName, "publish", a.cfg.Publish,
+		"interval", a.cfg.Interval.Duration, "hostRoot", a.cfg.HostRoot, "version", version.Version)
+	for {
+		wait := a.cfg.Interval.Duration
+		if err := a.RunOnce(ctx); err != nil {
+			logger.Error(err, "publishing node features failed")
+			if wait == 0 || wait > retryAfterError {
+				wait = retryAfterError
+			}
+		} else if wait == 0 {
+			<-ctx.Done()
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			logger.Info("node agent stopping")
+			return nil
+		case <-time.After(wait):
+		}
+	}
+}
+
+// RunOnce discovers the node's features and publishes them if they changed.
+func (a *Agent) RunOnce(ctx context.Context) error {
+	res := a.Discover(ctx)
+	if err := a.Publish(ctx, res); err != nil {
+		a.metrics.publishErrors.Inc()
+		return err
+	}
+	a.published.Store(true)
+	return nil
+}
+
+// Discover runs every configured source and records the metrics.
+func (a *Agent) Discover(ctx context.Context) *discover.Result {
+	start := time.Now()
+	res := discover.Discover(ctx, a.discoverOpts)
+	a.metrics.discoveryDuration.Observe(time.Since(start).Seconds())
+	for _, s := range discover.AllSources {
+		v := 0.0
+		if _, failed := res.Errors[s]; failed {
+			v = 1
+		}
+		a.metrics.sourceErrors.WithLabelValues(s).Set(v)
+	}
+	a.mu.Lock()
+	a.last = res
+	a.mu.Unlock()
+	return res
+}
+
+// Publish writes res in the configured mode.
+func (a *Agent) Publish(ctx context.Context, res *discover.Result) error {
+	var result string
+	var err error
+	switch a.cfg.Publish {
+	case PublishNodeFeature:
+		result, err = a.publishNodeFeature(ctx, res)
+	case PublishNodeLabels:
+		result, err = a.publishNodeLabels(ctx, res)
+	default:
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	a.metrics.publishes.WithLabelValues(result).Inc()
+	return nil
+}
+
+// publishNodeFeature creates or updates the node's NodeFeature, writing
+// only when the desired object differs (as nfd-worker's
+// updateNodeFeatureObject does).
+func (a *Agent) publishNodeFeature(ctx context.Context, res *discover.Result) (string, error) {
+	logger := klog.FromContext(ctx)
+	client := a.nfdClient.NfdV1alpha1().NodeFeatures(a.cfg.Namespace)
+	name := NodeFeatureName(a.cfg.NodeName)
+	spec := nfdv1alpha1.NodeFeatureSpec{Features: *res.Features(), Labels: discover.KataLabels(res)}
+
+	cur, err := client.Get(ctx, name, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		nf := &nfdv1alpha1.NodeFeature{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: a.cfg.Namespace}, Spec: spec}
+		a.setMeta(&nf.ObjectMeta)
+		if _, err := client.Create(ctx, nf, metav1.CreateOptions{}); err != nil {
+			return "", fmt.Errorf("creating NodeFeature %s/%s: %w", a.cfg.Namespace, name, err)
+		}
+		logger.Info("created NodeFeature", "nodefeature", klog.KObj(nf))
+		return resultCreated, nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("getting NodeFeature %s/%s: %w", a.cfg.Namespace, name, err)
+	}
+	want := cur.DeepCopy()
+	a.setMeta(&want.ObjectMeta)
+	want.Spec = spec
+	if apiequality.Semantic.DeepEqual(cur, want) {
+		logger.V(4).Info("NodeFeature unchanged", "nodefeature", klog.KObj(cur))
+		return resultUnchanged, nil
+	}
+	if _, err := client.Update(ctx, want, metav1.UpdateOptions{}); err != nil {
+		return "", fmt.Errorf("updating NodeFeature %s/%s: %w", a.cfg.Namespace, name, err)
+	}
+	logger.Info("updated NodeFeature", "nodefeature", klog.KObj(want))
+	return resultUpdated, nil
+}
+
+// setMeta sets the node-name label, the version annotation and the owner
+// reference to the agent's Pod (so the object goes away with the DaemonSet).
+func (a *Agent) setMeta(m *metav1.ObjectMeta) {
+	if m.Labels == nil {
+		m.Labels = map[string]string{}
+	}
+	m.Labels[nfdv1alpha1.NodeFeatureObjNodeNameLabel] = a.cfg.NodeName
+	if m.Annotations == nil {
+		m.Annotations = map[string]string{}
+	}
+	m.Annotations[VersionAnnotation] = version.Version
+	if a.cfg.PodName != "" {
+		m.OwnerReferences = []metav1.OwnerReference{{
+			APIVersion: "v1", Kind: "Pod", Name: a.cfg.PodName, UID: types.UID(a.cfg.PodUID),
+		}}
+	}
+}
+
+// publishNodeLabels sets the labels nfd-rules would produce (and the Kata
+// sizing labels) on the agent's own Node and removes the agent's labels
+// that no longer apply; labels the agent does not own are never touched.
+// The merge patch carries the Node's resourceVersion, so a concurrent
+// change makes it fail with a conflict and the round is retried.
+func (a *Agent) publishNodeLabels(ctx context.Context, res *discover.Result) (string, error) {
+	logger := klog.FromContext(ctx)
+	want := discover.Labels(res.Features())
+	maps.Copy(want, discover.KataLabels(res))
+	result := resultUnchanged
+	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		node, err := a.kubeClient.CoreV1().Nodes().Get(ctx, a.cfg.NodeName, metav1.GetOptions{})
+		if err != nil {
+			return fmt.Errorf("getting node %s: %w", a.cfg.NodeName, err)
+		}
+		patch := labelPatch(node, want)
+		if len(patch) == 0 {
+			result = resultUnchanged
+			return nil
+		}
+		body, err := json.Marshal(map[string]any{
+			"metadata": map[string]any{"labels": patch, "resourceVersion": node.ResourceVersion},
+		})
+		if err != nil {
+			return fmt.Errorf("encoding label patch: %w", err)
+		}
+		if _, err := a.kubeClient.CoreV1().Nodes().Patch(ctx, node.Name, types.MergePatchType, body, metav1.PatchOptions{}); err != nil {
+			return err
+		}
+		logger.Info("patched node labels", "node", klog.KObj(node), "changes", patch)
+		result = resultUpdated
+		return nil
+	})
+	if err != nil {
+		return "", fmt.Errorf("patching labels of node %s: %w", a.cfg.NodeName, err)
+	}
+	return result, nil
+}
+
+// labelPatch returns the merge-patch label map turning node's owned labels
+// into want: changed or new keys with their value, stale owned keys as nil.
+func labelPatch(node *v1.Node, want map[string]string) map[string]any {
+	patch := map[string]any{}
+	for k, v := range want {
+		if cur, ok := node.Labels[k]; !ok || cur != v {
+			patch[k] = v
+		}
+	}
+	for k := range node.Labels {
+		if _, keep := want[k]; !keep && discover.IsOwnedLabel(k) {
+			patch[k] = nil
+		}
+	}
+	return patch
+}
+
+// Handler serves /healthz (200 once the features were published, 503
+// before) and /metrics.
+func (a *Agent) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
+		if !a.published.Load() {
+			http.Error(w, "node features not published yet", http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprintln(w, "ok")
+	})
+	mux.Handle("/metrics", promhttp.HandlerFor(a.metrics.registry, promhttp.HandlerOpts{}))
+	return mux
+}
+
+// Last returns the most recent discovery result (nil before the first).
+func (a *Agent) Last() *discover.Result {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.last
+}
