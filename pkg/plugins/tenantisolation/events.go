@@ -224,8 +224,9 @@ func (pl *TenantIsolation) addActivationHandlers(ctx context.Context, h fwk.Hand
 			if err != nil || ns == nil {
 				return
 			}
-			pods, _ := podLister.Pods(ns.Name).List(labels.Everything())
-			activate(pods, all, "namespace added")
+			// The scheduler's pod informer has no namespace index.
+			pods, _ := podLister.List(labels.Everything())
+			activate(pods, func(p *v1.Pod) bool { return p.Namespace == ns.Name }, "namespace added")
 		},
 		UpdateFunc: func(oldObj, newObj interface{}) {
 			oldNS, newNS, err := asTyped[v1.Namespace](oldObj, newObj)

@@ -1,0 +1,358 @@
+package tenantisolation
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	v1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
+
+	"github.com/mtscn/mtscn/pkg/audit"
+	configv1 "github.com/mtscn/mtscn/pkg/apis/config/v1"
+	"github.com/mtscn/mtscn/pkg/tenancy"
+	"github.com/mtscn/mtscn/test/integration/harness"
+)
+
+// The randomized test runs shortScenarios seeded scenarios in a normal run,
+// longScenarios with MTSCN_TEST_LONG=1 (make test-long). MTSCN_SEED=<n>
+// replays one scenario.
+const (
+	shortScenarios = 4
+	longScenarios  = 200
+)
+
+// scenario is one randomly generated cluster history.
+type scenario struct {
+	seed       uint64
+	group      string
+	namespaces []*v1.Namespace
+	nodes      []*v1.Node
+	steps      []step
+}
+
+// step creates a pod, or deletes a bound one.
+type step struct {
+	pod    *v1.Pod // create
+	delete int     // else delete the delete-th bound pod (modulo), if any
+}
+
+var tenantKeys = []string{tenancy.LabelTenant, "capsule.clastix.io/tenant", "projectcapsule.dev/tenant", ""}
+
+func generate(seed uint64) scenario {
+	r := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
+	s := scenario{seed: seed, group: fmt.Sprintf("rnd%d", seed)}
+	tenants := 2 + r.IntN(3)
+	for t := range tenants {
+		for n := range 1 + r.IntN(2) {
+			name := fmt.Sprintf("%s-t%d-%d", s.group, t, n)
+			labels := map[string]string{}
+			key := tenantKeys[r.IntN(len(tenantKeys))]
+			if key != "" {
+				labels[key] = fmt.Sprintf("%s-tenant%d", s.group, t)
+			} else if n > 0 {
+				// A namespace without tenant labels is its own tenant.
+				labels[tenancy.LabelTenant] = fmt.Sprintf("%s-tenant%d", s.group, t)
+			}
+			if r.IntN(5) == 0 {
+				labels[tenancy.LabelNodeSharing] = tenancy.NodeSharingExclusive
+			}
+			if r.IntN(4) == 0 {
+				labels[tenancy.LabelSandboxPolicy] = tenancy.SandboxRequired
+			}
+			s.namespaces = append(s.namespaces, &v1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: labels}})
+		}
+	}
+	for i := range 2 + r.IntN(4) {
+		var labels map[string]string
+		if r.IntN(4) == 0 {
+			labels = map[string]string{tenancy.LabelCotenancySafe: "false"}
+		}
+		s.nodes = append(s.nodes, makeNode(fmt.Sprintf("%s-n%d", s.group, i), s.group, labels))
+	}
+	runtimes := []string{"", rcRunc, rcKata, rcKata, rcCLH}
+	priorities := []string{"", "", pcMid, pcHigh}
+	pods := 6 + r.IntN(12)
+	for i := range pods {
+		if i > 2 && r.IntN(6) == 0 {
+			s.steps = append(s.steps, step{delete: r.IntN(100)})
+		}
+		ns := s.namespaces[r.IntN(len(s.namespaces))].Name
+		s.steps = append(s.steps, step{pod: makePod(ns, fmt.Sprintf("p%d", i), s.group, runtimes[r.IntN(len(runtimes))], priorities[r.IntN(len(priorities))])})
+	}
+	return s
+}
+
+func (s scenario) String() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "seed %d\n", s.seed)
+	for _, ns := range s.namespaces {
+		fmt.Fprintf(&b, "  namespace %s %v\n", ns.Name, ns.Labels)
+	}
+	for _, n := range s.nodes {
+		fmt.Fprintf(&b, "  node %s cotenancy-safe=%q\n", n.Name, n.Labels[tenancy.LabelCotenancySafe])
+	}
+	for _, st := range s.steps {
+		if st.pod == nil {
+			fmt.Fprintf(&b, "  delete bound pod #%d\n", st.delete)
+			continue
+		}
+		rc := ""
+		if st.pod.Spec.RuntimeClassName != nil {
+			rc = *st.pod.Spec.RuntimeClassName
+		}
+		fmt.Fprintf(&b, "  create %s/%s runtimeClass=%q priorityClass=%q\n", st.pod.Namespace, st.pod.Name, rc, st.pod.Spec.PriorityClassName)
+	}
+	return b.String()
+}
+
+func scenarioSeeds(t *testing.T) []uint64 {
+	if v := os.Getenv("MTSCN_SEED"); v != "" {
+		seed, err := strconv.ParseUint(v, 10, 64)
+		if err != nil {
+			t.Fatalf("MTSCN_SEED=%q: want an unsigned integer", v)
+		}
+		return []uint64{seed}
+	}
+	n := shortScenarios
+	if os.Getenv("MTSCN_TEST_LONG") == "1" {
+		n = longScenarios
+	}
+	// A fixed base keeps CI reproducible; MTSCN_SEED_BASE explores others.
+	base := uint64(1)
+	if v := os.Getenv("MTSCN_SEED_BASE"); v != "" {
+		b, err := strconv.ParseUint(v, 10, 64)
+		if err != nil {
+			t.Fatalf("MTSCN_SEED_BASE=%q: want an unsigned integer", v)
+		}
+		base = b
+	}
+	seeds := make([]uint64, n)
+	for i := range seeds {
+		seeds[i] = base + uint64(i)
+	}
+	return seeds
+}
+
+// TestRandomized runs seeded scenarios (tenants with random policies and
+// label keys, shared-kernel and sandboxed pods, priorities that preempt,
+// deletions, cotenancy-unsafe nodes) through the shipped scheduler, then
+// checks with pkg/audit that the cluster breaks none of I1-I4 and that no
+// pod is left pending while the auditor can name a node legal for it.
+func TestRandomized(t *testing.T) {
+	cp := setupCluster(t)
+	opts := auditOptions()
+	for _, seed := range scenarioSeeds(t) {
+		s := generate(seed)
+		ok := t.Run(fmt.Sprintf("seed=%d", seed), func(t *testing.T) {
+			runScenario(t, cp, s, opts)
+		})
+		if !ok {
+			t.Logf("replay with: MTSCN_SEED=%d go test ./test/integration/tenantisolation -run 'TestRandomized'\n%s", seed, s)
+		}
+	}
+}
+
+// auditOptions classify as the shipped configuration does.
+func auditOptions() audit.IsolationOptions {
+	var args configv1.TenantIsolationArgs
+	configv1.SetDefaults_TenantIsolationArgs(&args)
+	return audit.IsolationOptions{Tenancy: tenancy.Config{
+		TenantLabelKeys:          args.TenantLabelKeys,
+		InfrastructureNamespaces: args.InfrastructureNamespaces,
+		SandboxedHandlers:        args.SandboxedHandlers,
+		OffNodeHandlers:          args.OffNodeHandlers,
+	}}
+}
+
+func runScenario(t *testing.T, cp *harness.ControlPlane, s scenario, opts audit.IsolationOptions) {
+	ctx, cancel := context.WithCancel(cp.Ctx)
+	defer cancel()
+	var nsNames []string
+	for _, ns := range s.namespaces {
+		cp.CreateNamespace(t, ns.Name, ns.Labels)
+		nsNames = append(nsNames, ns.Name)
+	}
+	for _, n := range s.nodes {
+		cp.CreateNode(t, n)
+	}
+	go fakeKubelet(ctx, cp, nsNames...)
+	defer cleanup(t, cp, s, nsNames)
+
+	for _, st := range s.steps {
+		if st.pod != nil {
+			cp.CreatePod(t, st.pod.DeepCopy())
+			time.Sleep(20 * time.Millisecond)
+			continue
+		}
+		bound := boundPods(t, cp, nsNames)
+		if len(bound) > 0 {
+			p := bound[st.delete%len(bound)]
+			if err := forceDelete(cp.Ctx, cp, p.Namespace, p.Name); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+
+	// Settle: every pod bound or marked unschedulable, nothing terminating,
+	// and the same placement twice in a row.
+	var last string
+	err := wait.PollUntilContextTimeout(cp.Ctx, 500*time.Millisecond, 60*time.Second, false, func(context.Context) (bool, error) {
+		snap := snapshot(t, cp, s, nsNames)
+		sig, settled := placement(snap)
+		stable := settled && sig == last
+		last = sig
+		return stable, nil
+	})
+	if err != nil {
+		t.Fatalf("cluster did not settle within 60s; placement:\n%s", last)
+	}
+
+	snap := snapshot(t, cp, s, nsNames)
+	pending := 0
+	for _, p := range snap.Pods {
+		if p.Spec.NodeName == "" {
+			pending++
+		}
+	}
+	t.Logf("%d pods bound, %d pending, on %d nodes", len(snap.Pods)-pending, pending, len(snap.Nodes))
+	for _, v := range audit.Check(snap, opts) {
+		t.Errorf("violation %s on %s: %s", v.Rule, v.Node, v.Message)
+	}
+
+	// A pod may stay pending only when no node is legal for it. A pod that
+	// has a legal node must get bound without waiting for the periodic
+	// flush of unschedulable pods (5 minutes): within the maximum backoff.
+	for _, p := range snap.Pods {
+		if p.Spec.NodeName != "" {
+			continue
+		}
+		if legal := audit.LegalNodes(snap, opts, p); len(legal) > 0 {
+			if node := waitBound(cp, p.Namespace, p.Name, 25*time.Second); node == "" {
+				t.Errorf("pod %s/%s pending although nodes %v are legal for it (%s)", p.Namespace, p.Name, legal, scheduledCondition(p))
+			}
+		}
+	}
+	// Late bindings must not break the invariant either.
+	for _, v := range audit.Check(snapshot(t, cp, s, nsNames), opts) {
+		t.Errorf("violation %s on %s after late bindings: %s", v.Rule, v.Node, v.Message)
+	}
+}
+
+func waitBound(cp *harness.ControlPlane, ns, name string, timeout time.Duration) string {
+	var node string
+	_ = wait.PollUntilContextTimeout(cp.Ctx, 200*time.Millisecond, timeout, true, func(ctx context.Context) (bool, error) {
+		p, err := cp.Client.CoreV1().Pods(ns).Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			return false, nil
+		}
+		node = p.Spec.NodeName
+		return node != "", nil
+	})
+	return node
+}
+
+func scheduledCondition(p *v1.Pod) string {
+	for _, c := range p.Status.Conditions {
+		if c.Type == v1.PodScheduled {
+			return c.Reason + ": " + c.Message
+		}
+	}
+	return "no PodScheduled condition"
+}
+
+func boundPods(t *testing.T, cp *harness.ControlPlane, namespaces []string) []*v1.Pod {
+	var out []*v1.Pod
+	for _, ns := range namespaces {
+		pods, err := cp.Client.CoreV1().Pods(ns).List(cp.Ctx, metav1.ListOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range pods.Items {
+			if p := &pods.Items[i]; p.Spec.NodeName != "" && p.DeletionTimestamp == nil {
+				out = append(out, p)
+			}
+		}
+	}
+	return out
+}
+
+// snapshot reads the scenario's part of the cluster from the API server.
+func snapshot(t *testing.T, cp *harness.ControlPlane, s scenario, namespaces []string) audit.Snapshot {
+	var snap audit.Snapshot
+	for _, n := range s.nodes {
+		node, err := cp.Client.CoreV1().Nodes().Get(cp.Ctx, n.Name, metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		snap.Nodes = append(snap.Nodes, node)
+	}
+	for _, name := range namespaces {
+		ns, err := cp.Client.CoreV1().Namespaces().Get(cp.Ctx, name, metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		snap.Namespaces = append(snap.Namespaces, ns)
+		pods, err := cp.Client.CoreV1().Pods(name).List(cp.Ctx, metav1.ListOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range pods.Items {
+			snap.Pods = append(snap.Pods, &pods.Items[i])
+		}
+	}
+	rcs, err := cp.Client.NodeV1().RuntimeClasses().List(cp.Ctx, metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range rcs.Items {
+		snap.RuntimeClasses = append(snap.RuntimeClasses, &rcs.Items[i])
+	}
+	return snap
+}
+
+// placement describes where every pod is; settled is false while a pod is
+// terminating, nominated or not yet looked at by the scheduler.
+func placement(snap audit.Snapshot) (sig string, settled bool) {
+	var b strings.Builder
+	settled = true
+	for _, p := range snap.Pods {
+		state := p.Spec.NodeName
+		if state == "" {
+			state = "pending"
+			if p.Status.NominatedNodeName != "" {
+				settled = false
+			}
+			if !strings.HasPrefix(scheduledCondition(p), v1.PodReasonUnschedulable) {
+				settled = false
+			}
+		}
+		if p.DeletionTimestamp != nil {
+			settled = false
+		}
+		fmt.Fprintf(&b, "%s/%s %s\n", p.Namespace, p.Name, state)
+	}
+	return b.String(), settled
+}
+
+// cleanup deletes the scenario's pods and nodes so that later scenarios
+// schedule on a small cluster. Namespaces stay (deleting them needs the
+// namespace controller); their names are unique per seed.
+func cleanup(t *testing.T, cp *harness.ControlPlane, s scenario, namespaces []string) {
+	for _, ns := range namespaces {
+		if err := cp.Client.CoreV1().Pods(ns).DeleteCollection(cp.Ctx, metav1.DeleteOptions{GracePeriodSeconds: new(int64)}, metav1.ListOptions{}); err != nil {
+			t.Errorf("deleting pods of %s: %v", ns, err)
+		}
+	}
+	for _, n := range s.nodes {
+		if err := cp.Client.CoreV1().Nodes().Delete(cp.Ctx, n.Name, metav1.DeleteOptions{}); err != nil {
+			t.Errorf("deleting node %s: %v", n.Name, err)
+		}
+	}
+}
