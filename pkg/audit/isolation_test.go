@@ -97,7 +97,7 @@ func TestCheck(t *testing.T) {
 				pod("b", "pending", "", ""),
 			}},
 		{name: "several rules on one node",
-			pods: []*v1.Pod{pod("ex", "p", "", "unsafe"), pod("b", "q", "kata", "unsafe")},
+			pods:        []*v1.Pod{pod("ex", "p", "", "unsafe"), pod("b", "q", "kata", "unsafe")},
 			wantSummary: []string{"I1/unsafe/[ex/p]", "I2/unsafe/[ex/p]", "I4/unsafe/[b/q ex/p]"}},
 	}
 	for _, tc := range tests {
