@@ -107,7 +107,7 @@ func Start(ctx context.Context, opts Options) (_ *Engine, err error) {
 	if err != nil {
 		return nil, err
 	}
-	if e.Isolation, e.Model, err = fromSchedulerConfig(cfg); err != nil {
+	if e.Isolation, e.Model, err = Policies(cfg); err != nil {
 		return nil, err
 	}
 	e.Progressf("starting etcd and kube-apiserver")
@@ -141,10 +141,11 @@ func (e *Engine) Progressf(format string, args ...any) {
 	fmt.Fprintf(e.progress, "[%5.1fs] %s\n", time.Since(e.start).Seconds(), fmt.Sprintf(format, args...))
 }
 
-// fromSchedulerConfig extracts what audit and the memory report need from
-// the mtscn-scheduler profile: TenantIsolation's classification and
-// SandboxOverhead's VM model. Missing plugin args get the defaults.
-func fromSchedulerConfig(cfg *schedconfig.KubeSchedulerConfiguration) (audit.IsolationOptions, *vmsize.Model, error) {
+// Policies extracts what the audit and the memory report need from the
+// mtscn-scheduler profile of a scheduler configuration: TenantIsolation's
+// classification and SandboxOverhead's VM model. Args the configuration
+// does not set (or a nil cfg) get the defaults.
+func Policies(cfg *schedconfig.KubeSchedulerConfiguration) (audit.IsolationOptions, *vmsize.Model, error) {
 	iso := audit.IsolationOptions{Tenancy: tenancy.Config{
 		TenantLabelKeys:          configv1.DefaultTenantLabelKeys,
 		InfrastructureNamespaces: configv1.DefaultInfrastructureNamespaces,
@@ -154,6 +155,9 @@ func fromSchedulerConfig(cfg *schedconfig.KubeSchedulerConfiguration) (audit.Iso
 	overheadArgs, err := vmsize.DefaultArgs()
 	if err != nil {
 		return iso, nil, err
+	}
+	if cfg == nil {
+		return iso, vmsize.NewModel(overheadArgs), nil
 	}
 	for _, prof := range cfg.Profiles {
 		if prof.SchedulerName != schedulercmd.SchedulerName {
