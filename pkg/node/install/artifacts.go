@@ -246,12 +246,14 @@ func (in *Installer) copyFile(src, dst string, perm fs.FileMode) error {
 }
 
 // recoverInstallDir undoes what a crashed run left next to the install
-// dir: a half-built stage is removed; an install dir moved aside by the
-// two-rename fallback is moved back.
+// dir: a half-built stage and a half-deleted old tree are removed; an
+// install dir moved aside by the two-rename fallback is moved back.
 func (in *Installer) recoverInstallDir() error {
 	dst := in.host(in.opts.InstallDir)
-	if _, err := removeIfExists(in.ops, dst+stageSuffix); err != nil {
-		return err
+	for _, p := range []string{dst + stageSuffix, dst + trashSuffix} {
+		if _, err := removeIfExists(in.ops, p); err != nil {
+			return err
+		}
 	}
 	old := dst + oldSuffix
 	if _, err := in.ops.Lstat(old); err == nil {

@@ -57,10 +57,23 @@ func copyTree(t testing.TB, src, dst string) {
 	}
 }
 
+// tempDir is t.TempDir on tmpfs when there is one: the crash test builds
+// hundreds of small trees, and on a busy disk that is I/O-bound.
+func tempDir(t testing.TB) string {
+	t.Helper()
+	if fi, err := os.Stat("/dev/shm"); err == nil && fi.IsDir() {
+		if d, err := os.MkdirTemp("/dev/shm", "mtscn-install-test-"); err == nil {
+			t.Cleanup(func() { _ = os.RemoveAll(d) })
+			return d
+		}
+	}
+	return t.TempDir()
+}
+
 // newHost copies a fixture host into a temp dir and returns its root.
 func newHost(t testing.TB, fixture string) string {
 	t.Helper()
-	root := t.TempDir()
+	root := tempDir(t)
 	if fixture != "" {
 		copyTree(t, filepath.Join("testdata/hosts", fixture), root)
 	}

@@ -199,6 +199,9 @@ func (in *Installer) install(ctx context.Context) (*Result, error) {
 		in.note(ctx, v1.EventTypeNormal, "KataHandlerKept", "a runtime with this handler is already configured; kept it as it is", "handler", h)
 	}
 
+	if err := in.removeTemps(); err != nil {
+		return res, err
+	}
 	// Work out whether the host needs any change before touching anything.
 	dst := in.host(in.opts.InstallDir)
 	artifactsSame, err := in.treesEqual(in.opts.ArtifactsDir, dst)
@@ -305,6 +308,21 @@ func (in *Installer) install(ctx context.Context) (*Result, error) {
 	return res, nil
 }
 
+// removeTemps removes the temp files a crashed run may have left next to
+// the files the installer writes. They are never loaded by containerd
+// (hidden, not *.toml) but must not pile up.
+func (in *Installer) removeTemps() error {
+	for _, p := range []string{
+		in.host(in.opts.ContainerdConfig), in.host(in.dropInPath()),
+		in.statePath(recordFile), in.statePath(backupFile), in.statePath(absentMarker),
+	} {
+		if _, err := removeIfExists(in.ops, tempName(p)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // checkTOML parses a file just written.
 func (in *Installer) checkTOML(p string) error {
 	b, err := in.ops.ReadFile(p)
@@ -354,6 +372,9 @@ func (in *Installer) uninstall(ctx context.Context) (*Result, error) {
 	res := &Result{}
 	rec, _, err := in.loadRecord()
 	if err != nil {
+		return res, err
+	}
+	if err := in.removeTemps(); err != nil {
 		return res, err
 	}
 	handlers := rec.Handlers

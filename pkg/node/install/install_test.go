@@ -402,7 +402,7 @@ func TestReinstallWhileShimRuns(t *testing.T) {
 	if err != nil {
 		t.Skip("no sleep binary to stand in for a running shim")
 	}
-	artifacts := t.TempDir()
+	artifacts := tempDir(t)
 	copyTree(t, artifactsFixture, artifacts)
 	shim := filepath.Join(artifacts, goShimBinary)
 	b, err := os.ReadFile(sleep)
@@ -413,6 +413,9 @@ func TestReinstallWhileShimRuns(t *testing.T) {
 		t.Fatal(err)
 	}
 	env := newEnv(t, "containerd-1.6")
+	// On disk rather than tmpfs, which may be mounted noexec.
+	env.root = t.TempDir()
+	copyTree(t, "testdata/hosts/containerd-1.6", env.root)
 	withArtifacts := func(o *Options) { o.ArtifactsDir = artifacts }
 	if _, err := env.installer(t, nil, withArtifacts).Install(ctx); err != nil {
 		t.Fatal(err)
