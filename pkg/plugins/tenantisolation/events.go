@@ -218,8 +218,14 @@ func (pl *TenantIsolation) addActivationHandlers(ctx context.Context, h fwk.Hand
 		}
 	}
 	all := func(*v1.Pod) bool { return true }
+	// Any change may alter how pods already on nodes are classified: the
+	// epoch is bumped first, before pods are activated, so that the retried
+	// pods see fresh summaries.
+	bump := func(interface{}) { pl.epoch.Add(1) }
 	if _, err := h.SharedInformerFactory().Core().V1().Namespaces().Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
+		DeleteFunc: bump,
 		AddFunc: func(obj interface{}) {
+			bump(obj)
 			ns, err := toTyped[v1.Namespace](obj)
 			if err != nil || ns == nil {
 				return
@@ -229,6 +235,7 @@ func (pl *TenantIsolation) addActivationHandlers(ctx context.Context, h fwk.Hand
 			activate(pods, func(p *v1.Pod) bool { return p.Namespace == ns.Name }, "namespace added")
 		},
 		UpdateFunc: func(oldObj, newObj interface{}) {
+			bump(newObj)
 			oldNS, newNS, err := asTyped[v1.Namespace](oldObj, newObj)
 			if err != nil || oldNS == nil || newNS == nil {
 				return
@@ -245,7 +252,9 @@ func (pl *TenantIsolation) addActivationHandlers(ctx context.Context, h fwk.Hand
 		return fmt.Errorf("watching namespaces: %w", err)
 	}
 	if _, err := h.SharedInformerFactory().Node().V1().RuntimeClasses().Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
+		DeleteFunc: bump,
 		AddFunc: func(obj interface{}) {
+			bump(obj)
 			rc, err := toTyped[nodev1.RuntimeClass](obj)
 			if err != nil || rc == nil {
 				return
@@ -256,6 +265,7 @@ func (pl *TenantIsolation) addActivationHandlers(ctx context.Context, h fwk.Hand
 			}, "runtime class added")
 		},
 		UpdateFunc: func(oldObj, newObj interface{}) {
+			bump(newObj)
 			oldRC, newRC, err := asTyped[nodev1.RuntimeClass](oldObj, newObj)
 			if err != nil || oldRC == nil || newRC == nil || oldRC.Labels[tenancy.LabelSandboxed] == newRC.Labels[tenancy.LabelSandboxed] {
 				return

@@ -245,21 +245,8 @@ func TestActivationHandlers(t *testing.T) {
 		pod("b", "pending-vm", "kata-new", ""),
 		pod("c", "bound", "", "n1"),
 	)
-	client := fake.NewClientset(objs...)
-	informerFactory := informers.NewSharedInformerFactory(client, 0)
 	rec := &recordingActivator{}
-	fh, err := frameworkruntime.NewFramework(ctx, nil, nil,
-		frameworkruntime.WithSnapshotSharedLister(schedcache.NewSnapshot(nil, nil)),
-		frameworkruntime.WithInformerFactory(informerFactory),
-		frameworkruntime.WithPodActivator(rec))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := New(ctx, defaultArgs(t), fh); err != nil {
-		t.Fatal(err)
-	}
-	informerFactory.Start(ctx.Done())
-	informerFactory.WaitForCacheSync(ctx.Done())
+	_, client := setupWithClient(ctx, t, rec, objs)
 	rec.take() // the initial list adds namespaces and runtime classes
 
 	waitFor := func(step string, want []string) {
@@ -301,4 +288,26 @@ func TestActivationHandlers(t *testing.T) {
 	if got := rec.take(); len(got) != 0 {
 		t.Errorf("namespace d without pods created: activated %v, want none", got)
 	}
+}
+
+// setupWithClient returns the plugin and the fake client its informers
+// watch, so that a test can change Namespaces and RuntimeClasses.
+func setupWithClient(ctx context.Context, t *testing.T, activator fwk.PodActivator, objs []runtime.Object) (*TenantIsolation, *fake.Clientset) {
+	t.Helper()
+	client := fake.NewClientset(objs...)
+	informerFactory := informers.NewSharedInformerFactory(client, 0)
+	fh, err := frameworkruntime.NewFramework(ctx, nil, nil,
+		frameworkruntime.WithSnapshotSharedLister(schedcache.NewSnapshot(nil, nil)),
+		frameworkruntime.WithInformerFactory(informerFactory),
+		frameworkruntime.WithPodActivator(activator))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pl, err := New(ctx, defaultArgs(t), fh)
+	if err != nil {
+		t.Fatal(err)
+	}
+	informerFactory.Start(ctx.Done())
+	informerFactory.WaitForCacheSync(ctx.Done())
+	return pl.(*TenantIsolation), client
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
+	"sync/atomic"
 
 	v1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -27,6 +29,23 @@ type TenantIsolation struct {
 	// enforceSideChannel: keep tenants apart on mtscn.io/cotenancy-safe=false
 	// nodes (I4).
 	enforceSideChannel bool
+
+	// epoch counts Namespace and RuntimeClass changes: a summary computed
+	// under another epoch may classify pods on stale labels.
+	epoch atomic.Uint64
+	// mu guards last, the summaries of the previous PreFilter. A node whose
+	// NodeInfo generation and the epoch are unchanged keeps its summary, so
+	// that a cycle scans only the pods of nodes that changed.
+	mu   sync.Mutex
+	last summaryCache
+}
+
+// summaryCache holds one PreFilter's summaries (read-only once stored) and
+// the generations of the NodeInfos they were computed from.
+type summaryCache struct {
+	epoch       uint64
+	generations map[string]int64
+	summaries   map[string]*nodeSummary
 }
 
 var _ fwk.PreFilterPlugin = &TenantIsolation{}
@@ -119,11 +138,36 @@ func (pl *TenantIsolation) PreFilter(ctx context.Context, cycleState fwk.CycleSt
 	if status != nil {
 		return nil, status
 	}
-	s := &preFilterState{class: class, base: make(map[string]*nodeSummary)}
+	base, err := pl.summarize(ctx, nodes)
+	if err != nil {
+		return nil, fwk.AsStatus(err)
+	}
+	cycleState.Write(preFilterStateKey, &preFilterState{class: class, base: base})
+	return nil, nil
+}
+
+// summarize returns the tenancy summary of every node that runs tenant pods,
+// reusing the previous cycle's summary of each node whose NodeInfo did not
+// change since (same generation, no Namespace or RuntimeClass change).
+func (pl *TenantIsolation) summarize(ctx context.Context, nodes []fwk.NodeInfo) (map[string]*nodeSummary, error) {
+	epoch := pl.epoch.Load()
+	pl.mu.Lock()
+	prev := pl.last
+	pl.mu.Unlock()
+	reuse := prev.generations != nil && prev.epoch == epoch
+	next := summaryCache{epoch: epoch, generations: make(map[string]int64, len(nodes)), summaries: make(map[string]*nodeSummary)}
 	memo := newClassMemo(pl.classifier)
 	for _, ni := range nodes {
 		if err := ctx.Err(); err != nil {
-			return nil, fwk.AsStatus(fmt.Errorf("summarizing node tenancy: %w", err))
+			return nil, fmt.Errorf("summarizing node tenancy: %w", err)
+		}
+		name, gen := ni.Node().Name, ni.GetGeneration()
+		next.generations[name] = gen
+		if g, ok := prev.generations[name]; reuse && ok && g == gen {
+			if sum := prev.summaries[name]; sum != nil {
+				next.summaries[name] = sum
+			}
+			continue
 		}
 		var sum *nodeSummary
 		for _, pi := range ni.GetPods() {
@@ -137,11 +181,13 @@ func (pl *TenantIsolation) PreFilter(ctx context.Context, cycleState fwk.CycleSt
 			sum.add(c, 1)
 		}
 		if sum != nil {
-			s.base[ni.Node().Name] = sum
+			next.summaries[name] = sum
 		}
 	}
-	cycleState.Write(preFilterStateKey, s)
-	return nil, nil
+	pl.mu.Lock()
+	pl.last = next
+	pl.mu.Unlock()
+	return next.summaries, nil
 }
 
 // classifyIncoming returns the pod's class, or the status ending its

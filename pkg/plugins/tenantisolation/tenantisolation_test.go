@@ -4,12 +4,14 @@ import (
 	"context"
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	v1 "k8s.io/api/core/v1"
 	nodev1 "k8s.io/api/node/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/klog/v2/ktesting"
 	fwk "k8s.io/kube-scheduler/framework"
 	"k8s.io/kubernetes/pkg/scheduler/backend/cache"
@@ -418,5 +420,63 @@ func TestSignPod(t *testing.T) {
 		if got := sign(tc.pod) == base; got != tc.same {
 			t.Errorf("%s: signature equal to the base pod's = %v, want %v", tc.name, got, tc.same)
 		}
+	}
+}
+
+// TestSummaryCache checks that PreFilter reuses a node's summary only while
+// its NodeInfo generation and every Namespace and RuntimeClass are
+// unchanged.
+func TestSummaryCache(t *testing.T) {
+	_, ctx := ktesting.NewTestContext(t)
+	pl, client := setupWithClient(ctx, t, &recordingActivator{}, fixtures())
+	node := st.MakeNode().Name("n1").Obj()
+	infosOf := func(pods ...*v1.Pod) []fwk.NodeInfo {
+		infos, err := cache.NewSnapshot(pods, []*v1.Node{node}).NodeInfos().List()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return infos
+	}
+	incoming := pod("a1", "p", "kata", "")
+	run := func(infos []fwk.NodeInfo) (string, *nodeSummary) {
+		cs := framework.NewCycleState()
+		if _, s := pl.PreFilter(ctx, cs, incoming, infos); !s.IsSuccess() {
+			t.Fatalf("PreFilter: %v", s)
+		}
+		s, err := getPreFilterState(cs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return pl.Filter(ctx, cs, incoming, infos[0]).Message(), s.summary("n1")
+	}
+
+	vmOfB := infosOf(pod("b", "vm", "kata", "n1"))
+	got1, sum1 := run(vmOfB)
+	got2, sum2 := run(vmOfB)
+	if sum1 != sum2 {
+		t.Errorf("unchanged node: summary recomputed, want it reused")
+	}
+	got3, _ := run(infosOf(pod("b", "vm", "kata", "n1"), pod("c", "runc", "", "n1")))
+	got4, _ := run(vmOfB)
+
+	ns, err := client.CoreV1().Namespaces().Get(ctx, "b", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	epoch := pl.epoch.Load()
+	ns.Labels = map[string]string{tenancy.LabelNodeSharing: tenancy.NodeSharingExclusive}
+	if _, err := client.CoreV1().Namespaces().Update(ctx, ns, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := wait.PollUntilContextTimeout(ctx, 10*time.Millisecond, 5*time.Second, true, func(context.Context) (bool, error) {
+		return pl.epoch.Load() != epoch, nil
+	}); err != nil {
+		t.Fatal("namespace update not seen by the plugin")
+	}
+	got5, _ := run(vmOfB)
+
+	want := []string{"", "", ErrReasonSharedKernelOtherTenant, "", ErrReasonExclusiveOtherTenant}
+	if diff := cmp.Diff(want, []string{got1, got2, got3, got4, got5}); diff != "" {
+		t.Errorf("Filter reasons: 1st cycle, same node again, pod added, pod gone, namespace b made exclusive (-want,+got):\n%s", diff)
 	}
 }
