@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"path"
+	"strings"
 
 	v1 "k8s.io/api/core/v1"
 
@@ -201,7 +202,8 @@ func (m *Model) requestsVFIO(pod *v1.Pod) bool {
 		for i := range cs {
 			for _, rl := range []v1.ResourceList{cs[i].Resources.Limits, cs[i].Resources.Requests} {
 				for name, q := range rl {
-					if !q.IsZero() && tenancy.MatchAny(m.vfioResources, string(name)) {
+					// Devices are extended resources (domain/name).
+					if strings.IndexByte(string(name), '/') >= 0 && !q.IsZero() && tenancy.MatchAny(m.vfioResources, string(name)) {
 						return true
 					}
 				}

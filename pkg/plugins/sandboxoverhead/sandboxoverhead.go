@@ -159,7 +159,7 @@ func (pl *SandboxOverhead) updateWithPod(ctx context.Context, cs fwk.CycleState,
 		return nil
 	}
 	var values vmsize.NodeValues
-	if sum := s.nodes[node.Name]; sum != nil {
+	if sum := s.nodes.get(node.Name); sum != nil {
 		values = sum.values
 	}
 	fp := pl.podFootprint(klog.FromContext(ctx), pod, values)
@@ -175,7 +175,7 @@ func (pl *SandboxOverhead) updateWithPod(ctx context.Context, cs fwk.CycleState,
 // nodeState returns the node's summary from PreFilter, or a fresh one for a
 // node PreFilter did not see.
 func (pl *SandboxOverhead) nodeState(ctx context.Context, s *preFilterState, nodeInfo fwk.NodeInfo) *nodeSummary {
-	if sum := s.nodes[nodeInfo.Node().Name]; sum != nil {
+	if sum := s.nodes.get(nodeInfo.Node().Name); sum != nil {
 		return sum
 	}
 	return pl.summarize(klog.FromContext(ctx), nodeInfo, pl.cache.epoch.Load())

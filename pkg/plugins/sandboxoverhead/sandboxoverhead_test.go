@@ -39,7 +39,9 @@ func rc(name, handler, overhead string) *nodev1.RuntimeClass {
 	return r
 }
 
-func mem(s string) map[v1.ResourceName]string { return map[v1.ResourceName]string{v1.ResourceMemory: s} }
+func mem(s string) map[v1.ResourceName]string {
+	return map[v1.ResourceName]string{v1.ResourceMemory: s}
+}
 
 // podOn builds a pod the way the RuntimeClass admission controller leaves
 // it: runtimeClassName set and the class's overhead copied into the spec.
@@ -202,10 +204,14 @@ func TestFilter(t *testing.T) {
 			pod:      podOn("p", "kata-remote", "512Mi", ""),
 		},
 		{
-			name:     "terminal pods commit nothing",
-			existing: func() []*v1.Pod { ps := pods(3, "kata-qemu", "512Mi", "n"); ps[0].Status.Phase = v1.PodSucceeded; return ps }(),
-			node:     makeNode("n", "8Gi", nil, nil),
-			pod:      podOn("p", "kata-qemu", "512Mi", ""),
+			name: "terminal pods commit nothing",
+			existing: func() []*v1.Pod {
+				ps := pods(3, "kata-qemu", "512Mi", "n")
+				ps[0].Status.Phase = v1.PodSucceeded
+				return ps
+			}(),
+			node: makeNode("n", "8Gi", nil, nil),
+			pod:  podOn("p", "kata-qemu", "512Mi", ""),
 		},
 		{
 			name:     "overcommitRatio 2 admits a fourth VM",
@@ -264,9 +270,13 @@ func TestFilter(t *testing.T) {
 				"too many sandboxes: node runs 2 VMs, its mtscn.io/sandboxes limit is 2"),
 		},
 		{
-			name:          "missing RuntimeClass is unresolvable",
-			node:          makeNode("n", "8Gi", nil, nil),
-			pod:           func() *v1.Pod { p := podOn("p", "", "512Mi", ""); p.Spec.RuntimeClassName = ptrTo("kata-gone"); return p }(),
+			name: "missing RuntimeClass is unresolvable",
+			node: makeNode("n", "8Gi", nil, nil),
+			pod: func() *v1.Pod {
+				p := podOn("p", "", "512Mi", "")
+				p.Spec.RuntimeClassName = ptrTo("kata-gone")
+				return p
+			}(),
 			wantPreFilter: fwk.NewStatus(fwk.UnschedulableAndUnresolvable, `runtime class not found: "kata-gone", cannot size the pod's VM`),
 		},
 		{
@@ -388,21 +398,21 @@ func TestPreFilterStateClone(t *testing.T) {
 func TestSummaryCache(t *testing.T) {
 	_, ctx := ktesting.NewTestContext(t)
 	pl, snap := setup(ctx, t, nil, pods(1, "kata-qemu", "512Mi", "n"), []*v1.Node{makeNode("n", "8Gi", nil, nil)})
-	first := pl.summaries(klogFrom(ctx), nodeInfos(t, snap))["n"]
+	first := pl.summaries(klogFrom(ctx), nodeInfos(t, snap)).get("n")
 	if got, want := first.committed, int64(2656)<<20; got != want {
 		t.Fatalf("committed = %d, want %d", got, want)
 	}
-	if again := pl.summaries(klogFrom(ctx), nodeInfos(t, snap))["n"]; again != first {
+	if again := pl.summaries(klogFrom(ctx), nodeInfos(t, snap)).get("n"); again != first {
 		t.Errorf("unchanged node was summarized again")
 	}
 	// A new snapshot in which the node gained a pod has a new generation.
 	snap2 := cache.NewSnapshot(append(pods(1, "kata-qemu", "512Mi", "n"), podOn("x", "", "1Gi", "n")), []*v1.Node{makeNode("n", "8Gi", nil, nil)})
-	second := pl.summaries(klogFrom(ctx), nodeInfos(t, snap2))["n"]
+	second := pl.summaries(klogFrom(ctx), nodeInfos(t, snap2)).get("n")
 	if got, want := second.committed, int64(2656+1024)<<20; got != want {
 		t.Errorf("after adding a pod committed = %d, want %d", got, want)
 	}
 	pl.cache.invalidate()
-	if third := pl.summaries(klogFrom(ctx), nodeInfos(t, snap2))["n"]; third == second {
+	if third := pl.summaries(klogFrom(ctx), nodeInfos(t, snap2)).get("n"); third == second {
 		t.Errorf("summary not recomputed after a RuntimeClass change")
 	}
 }

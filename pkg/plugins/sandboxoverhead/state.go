@@ -57,8 +57,8 @@ type preFilterState struct {
 	hasProfile bool
 	footprint  vmsize.Footprint
 	// nodes are the per-node summaries of this cycle's snapshot, shared
-	// read-only between clones.
-	nodes map[string]*nodeSummary
+	// read-only between clones and cycles.
+	nodes summaryView
 	// delta holds what AddPod/RemovePod changed on a node (nominated pods,
 	// preemption victims). Clone copies it.
 	delta map[string]totals
@@ -105,45 +105,90 @@ func getPreFilterState(cs fwk.CycleState) (*preFilterState, error) {
 // (the NodeInfo generation changes on every pod add/remove and node update).
 // A RuntimeClass change bumps the epoch and invalidates every summary,
 // since it can change which pods are VMs.
+//
+// Published maps are immutable, so cycle states can share them without
+// locks: a small overlay holds the recently changed nodes and is copied per
+// cycle; it is merged into a new base once it grows past maxOverlay, so the
+// copying stays O(changed nodes) amortized instead of O(nodes) per cycle.
 type summaryCache struct {
-	epoch  atomic.Uint64
-	mu     sync.Mutex
-	byNode map[string]*nodeSummary
+	epoch atomic.Uint64
+	mu    sync.Mutex
+	// latest is the newest summary of every node; private to summaries
+	// (under mu), it answers "did this node change" with one lookup.
+	latest map[string]*nodeSummary
+	// view is what the last cycle published.
+	view summaryView
+}
+
+// maxOverlay is the overlay size that triggers a merge into the base.
+const maxOverlay = 64
+
+// summaryView is one cycle's immutable view of the node summaries.
+type summaryView struct {
+	base, overlay map[string]*nodeSummary
+}
+
+func (v summaryView) get(name string) *nodeSummary {
+	if s, ok := v.overlay[name]; ok {
+		return s
+	}
+	return v.base[name]
 }
 
 func (c *summaryCache) invalidate() { c.epoch.Add(1) }
 
-// summaries returns this cycle's summary of every node, recomputing those
-// that changed.
-func (pl *SandboxOverhead) summaries(logger klog.Logger, nodes []fwk.NodeInfo) map[string]*nodeSummary {
+// summaries returns this cycle's view of every node's summary, recomputing
+// those that changed.
+func (pl *SandboxOverhead) summaries(logger klog.Logger, nodes []fwk.NodeInfo) summaryView {
 	epoch := pl.cache.epoch.Load()
-	out := make(map[string]*nodeSummary, len(nodes))
 	c := &pl.cache
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.byNode == nil {
-		c.byNode = make(map[string]*nodeSummary, len(nodes))
+	v := c.view
+	if c.latest == nil {
+		c.latest = make(map[string]*nodeSummary, len(nodes))
 	}
-	recomputed := 0
+	var changed map[string]*nodeSummary
+	seen := 0
 	for _, ni := range nodes {
 		node := ni.Node()
 		if node == nil {
 			continue
 		}
-		sum := c.byNode[node.Name]
-		if sum == nil || sum.generation != ni.GetGeneration() || sum.epoch != epoch {
-			sum = pl.summarize(logger, ni, epoch)
-			c.byNode[node.Name] = sum
-			recomputed++
+		seen++
+		if sum := c.latest[node.Name]; sum != nil && sum.generation == ni.GetGeneration() && sum.epoch == epoch {
+			continue
 		}
-		out[node.Name] = sum
+		if changed == nil {
+			changed = map[string]*nodeSummary{}
+		}
+		sum := pl.summarize(logger, ni, epoch)
+		changed[node.Name] = sum
+		c.latest[node.Name] = sum
 	}
-	// Forget deleted nodes once they are a fair share of the cache.
-	if len(c.byNode) > 2*len(out)+16 {
-		c.byNode = maps.Clone(out)
+	if len(changed) > 0 {
+		overlay := make(map[string]*nodeSummary, len(v.overlay)+len(changed))
+		maps.Copy(overlay, v.overlay)
+		maps.Copy(overlay, changed)
+		v.overlay = overlay
 	}
-	logger.V(5).Info("node summaries", "nodes", len(out), "recomputed", recomputed)
-	return out
+	// Merge a large overlay into a new base; drop deleted nodes on the way
+	// when the base holds clearly more nodes than the cluster.
+	if len(c.latest) > seen+maxOverlay {
+		fresh := make(map[string]*nodeSummary, seen)
+		for _, ni := range nodes {
+			if node := ni.Node(); node != nil {
+				fresh[node.Name] = c.latest[node.Name]
+			}
+		}
+		c.latest = fresh
+		v = summaryView{base: maps.Clone(fresh)}
+	} else if len(v.overlay) > maxOverlay {
+		v = summaryView{base: maps.Clone(c.latest)}
+	}
+	c.view = v
+	logger.V(5).Info("node summaries", "nodes", seen, "recomputed", len(changed))
+	return v
 }
 
 // summarize sums the footprints of the pods on a node. Terminal pods hold
@@ -155,24 +200,51 @@ func (pl *SandboxOverhead) summarize(logger klog.Logger, ni fwk.NodeInfo, epoch 
 		logger.V(3).Info("ignoring node label", "node", klog.KObj(node), "err", err)
 	}
 	sum := &nodeSummary{generation: ni.GetGeneration(), epoch: epoch, values: values}
+	// Pods of one RuntimeClass share its classification and profile.
+	type sizing struct {
+		rt         tenancy.Runtime
+		profile    vmsize.Profile
+		hasProfile bool
+	}
+	byClass := map[string]sizing{}
 	for _, pi := range ni.GetPods() {
 		pod := pi.GetPod()
 		if tenancy.IsTerminal(pod) {
 			continue
 		}
-		sum.add(pl.podFootprint(logger, pod, values), 1)
+		name := ""
+		if pod.Spec.RuntimeClassName != nil {
+			name = *pod.Spec.RuntimeClassName
+		}
+		sz, ok := byClass[name]
+		if !ok {
+			sz.rt = pl.runtimeOf(logger, pod)
+			sz.profile, sz.hasProfile = pl.model.ProfileFor(sz.rt.Handler)
+			if v, has := values[sz.rt.Handler]; has {
+				sz.profile = sz.profile.With(v)
+				sz.hasProfile = sz.hasProfile || v.Sizing != nil
+			}
+			byClass[name] = sz
+		}
+		sum.add(pl.model.Footprint(pl.model.Demand(pod, sz.rt), sz.profile, sz.hasProfile), 1)
 	}
 	return sum
+}
+
+// runtimeOf classifies a pod's runtime; a pod whose RuntimeClass is gone
+// is treated as shared-kernel (counted by requests + overhead).
+func (pl *SandboxOverhead) runtimeOf(logger klog.Logger, pod *v1.Pod) tenancy.Runtime {
+	rt, err := pl.classifier.Runtime(pod.Spec.RuntimeClassName)
+	if err != nil {
+		logger.V(4).Info("cannot classify pod runtime, counting requests + overhead", "pod", klog.KObj(pod), "err", err)
+		return tenancy.Runtime{}
+	}
+	return rt
 }
 
 // podFootprint sizes a pod already on (or being added to) a node. A pod
 // whose RuntimeClass is gone is counted by its requests + overhead, the
 // most that can be said about it.
 func (pl *SandboxOverhead) podFootprint(logger klog.Logger, pod *v1.Pod, values vmsize.NodeValues) vmsize.Footprint {
-	rt, err := pl.classifier.Runtime(pod.Spec.RuntimeClassName)
-	if err != nil {
-		logger.V(4).Info("cannot classify pod runtime, counting requests + overhead", "pod", klog.KObj(pod), "err", err)
-		rt = tenancy.Runtime{}
-	}
-	return pl.model.PodFootprint(pod, rt, values)
+	return pl.model.PodFootprint(pod, pl.runtimeOf(logger, pod), values)
 }

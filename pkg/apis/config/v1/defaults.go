@@ -44,7 +44,7 @@ func mi(n int64) *resource.Quantity {
 // wins, so exact handlers come before the kata* fallback.
 //
 //   - Hotplug is the Go runtime's arithmetic: guest = default_memory (2048Mi)
-//     + Σ limits. kata-qemu and kata-clh hot-plug the limits; kata-fc and
+//   - Σ limits. kata-qemu and kata-clh hot-plug the limits; kata-fc and
 //     kata-qemu-nvidia-gpu set static_sandbox_resource_mgmt and add the same
 //     sum at boot, so they size alike.
 //   - Static is runtime-rs (kata-qemu-runtime-rs, kata-cloud-hypervisor,
