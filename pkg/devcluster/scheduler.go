@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	v1 "k8s.io/api/core/v1"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/dynamic/dynamicinformer"
 	"k8s.io/client-go/informers"
@@ -22,6 +23,7 @@ type Scheduler struct {
 	// Config is the configuration it runs with, after defaulting.
 	Config *schedconfig.KubeSchedulerConfiguration
 
+	sched       *scheduler.Scheduler
 	cancel      context.CancelFunc
 	started     bool
 	done        chan struct{}
@@ -86,6 +88,7 @@ func (c *Cluster) StartScheduler(ctx context.Context, cfg *schedconfig.KubeSched
 		s.Stop()
 		return nil, fmt.Errorf("waiting for scheduler event handlers: %w", err)
 	}
+	s.sched = sched
 	s.started = true
 	go func() {
 		defer close(s.done)
@@ -104,4 +107,18 @@ func (s *Scheduler) Stop() {
 	s.broadcaster.Shutdown()
 	s.informers.Shutdown()
 	s.dynamic.Shutdown()
+}
+
+// Idle reports whether the scheduler has no pod to try now or to retry
+// after a backoff: every pending pod has been found unschedulable and no
+// event since then has made it worth another attempt.
+func (s *Scheduler) Idle() bool {
+	q := s.sched.SchedulingQueue
+	if len(q.InFlightPods()) > 0 || len(q.PodsInActiveQ()) > 0 {
+		return false
+	}
+	if b, ok := q.(interface{ PodsInBackoffQ() []*v1.Pod }); ok && len(b.PodsInBackoffQ()) > 0 {
+		return false
+	}
+	return true
 }
