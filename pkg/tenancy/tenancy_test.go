@@ -1,0 +1,154 @@
+package tenancy
+
+import (
+	"errors"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	v1 "k8s.io/api/core/v1"
+	nodev1 "k8s.io/api/node/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+)
+
+func testClassifier() *Classifier {
+	cfg := Config{
+		TenantLabelKeys:          []string{LabelTenant, "capsule.clastix.io/tenant", "projectcapsule.dev/tenant"},
+		InfrastructureNamespaces: []string{"kube-system", "mtscn-system"},
+		SandboxedHandlers:        []string{"kata*", "runsc*"},
+		OffNodeHandlers:          []string{"kata-remote*"},
+	}
+	ns := func(name string, labels map[string]string) *v1.Namespace {
+		return &v1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: labels}}
+	}
+	rc := func(name, handler string, labels map[string]string) *nodev1.RuntimeClass {
+		return &nodev1.RuntimeClass{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: labels}, Handler: handler}
+	}
+	return NewStatic(cfg,
+		[]*v1.Namespace{
+			ns("plain", nil),
+			ns("both", map[string]string{"capsule.clastix.io/tenant": "capsule", LabelTenant: "mtscn"}),
+			ns("capsule-new", map[string]string{"projectcapsule.dev/tenant": "acme"}),
+			ns("empty-key", map[string]string{LabelTenant: "", "capsule.clastix.io/tenant": "fallback"}),
+			ns("strict", map[string]string{LabelTenant: "s", LabelNodeSharing: NodeSharingExclusive, LabelSandboxPolicy: SandboxRequired}),
+			ns("loose", map[string]string{LabelNodeSharing: "bogus", LabelSandboxPolicy: SandboxOptional}),
+			ns("kube-system", nil),
+			ns("monitoring", map[string]string{LabelInfrastructure: "true"}),
+			ns("not-infra", map[string]string{LabelInfrastructure: "yes"}),
+		},
+		[]*nodev1.RuntimeClass{
+			rc("kata", "kata-qemu", nil),
+			rc("gvisor", "runsc", nil),
+			rc("runc", "runc", nil),
+			rc("remote", "kata-remote", nil),
+			rc("vm", "custom", map[string]string{LabelSandboxed: "true"}),
+			rc("kata-debug", "kata-qemu", map[string]string{LabelSandboxed: "false"}),
+		})
+}
+
+func TestNamespace(t *testing.T) {
+	c := testClassifier()
+	tests := []struct {
+		ns      string
+		want    NamespacePolicy
+		wantErr error
+	}{
+		{ns: "plain", want: NamespacePolicy{Tenant: "plain"}},
+		{ns: "both", want: NamespacePolicy{Tenant: "mtscn"}},
+		{ns: "capsule-new", want: NamespacePolicy{Tenant: "acme"}},
+		{ns: "empty-key", want: NamespacePolicy{Tenant: "fallback"}},
+		{ns: "strict", want: NamespacePolicy{Tenant: "s", Exclusive: true, SandboxRequired: true}},
+		{ns: "loose", want: NamespacePolicy{Tenant: "loose"}},
+		{ns: "kube-system", want: NamespacePolicy{Tenant: "kube-system", Infrastructure: true}},
+		{ns: "mtscn-system", want: NamespacePolicy{Tenant: "mtscn-system", Infrastructure: true}},
+		{ns: "monitoring", want: NamespacePolicy{Tenant: "monitoring", Infrastructure: true}},
+		{ns: "not-infra", want: NamespacePolicy{Tenant: "not-infra"}},
+		{ns: "ghost", wantErr: ErrNamespaceNotFound},
+	}
+	for _, tc := range tests {
+		t.Run(tc.ns, func(t *testing.T) {
+			got, err := c.Namespace(tc.ns)
+			if !errors.Is(err, tc.wantErr) {
+				t.Fatalf("error = %v, want %v", err, tc.wantErr)
+			}
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("policy (-want,+got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestRuntime(t *testing.T) {
+	c := testClassifier()
+	tests := []struct {
+		name    string
+		rc      *string
+		want    Runtime
+		wantErr error
+	}{
+		{name: "no runtime class", want: Runtime{}},
+		{name: "empty runtime class", rc: ptr.To(""), want: Runtime{}},
+		{name: "kata glob", rc: ptr.To("kata"), want: Runtime{RuntimeClassName: "kata", Handler: "kata-qemu", Sandboxed: true}},
+		{name: "runsc glob", rc: ptr.To("gvisor"), want: Runtime{RuntimeClassName: "gvisor", Handler: "runsc", Sandboxed: true}},
+		{name: "runc", rc: ptr.To("runc"), want: Runtime{RuntimeClassName: "runc", Handler: "runc"}},
+		{name: "peer pods", rc: ptr.To("remote"), want: Runtime{RuntimeClassName: "remote", Handler: "kata-remote", Sandboxed: true, OffNode: true}},
+		{name: "label true beats handler", rc: ptr.To("vm"), want: Runtime{RuntimeClassName: "vm", Handler: "custom", Sandboxed: true}},
+		{name: "label false beats handler", rc: ptr.To("kata-debug"), want: Runtime{RuntimeClassName: "kata-debug", Handler: "kata-qemu"}},
+		{name: "missing", rc: ptr.To("nope"), want: Runtime{RuntimeClassName: "nope"}, wantErr: ErrRuntimeClassNotFound},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := c.Runtime(tc.rc)
+			if !errors.Is(err, tc.wantErr) {
+				t.Fatalf("error = %v, want %v", err, tc.wantErr)
+			}
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("runtime (-want,+got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestClassify(t *testing.T) {
+	c := testClassifier()
+	pod := func(ns string, rc *string) *v1.Pod {
+		return &v1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "p", Labels: map[string]string{LabelTenant: "spoofed"}}, Spec: v1.PodSpec{RuntimeClassName: rc}}
+	}
+	tests := []struct {
+		name             string
+		pod              *v1.Pod
+		wantTenant       string
+		wantSharedKernel bool
+		wantErr          error
+	}{
+		{name: "pod labels never name the tenant", pod: pod("both", nil), wantTenant: "mtscn", wantSharedKernel: true},
+		{name: "sandboxed pod", pod: pod("plain", ptr.To("kata")), wantTenant: "plain"},
+		{name: "infrastructure pod is not shared-kernel", pod: pod("kube-system", nil), wantTenant: "kube-system"},
+		{name: "missing namespace", pod: pod("ghost", nil), wantErr: ErrNamespaceNotFound},
+		{name: "missing runtime class", pod: pod("plain", ptr.To("nope")), wantTenant: "plain", wantErr: ErrRuntimeClassNotFound},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := c.Classify(tc.pod)
+			if !errors.Is(err, tc.wantErr) {
+				t.Fatalf("error = %v, want %v", err, tc.wantErr)
+			}
+			if got.Tenant != tc.wantTenant {
+				t.Errorf("tenant = %q, want %q", got.Tenant, tc.wantTenant)
+			}
+			if err == nil && got.SharedKernel() != tc.wantSharedKernel {
+				t.Errorf("SharedKernel() = %v, want %v", got.SharedKernel(), tc.wantSharedKernel)
+			}
+		})
+	}
+}
+
+func TestIsTerminal(t *testing.T) {
+	for phase, want := range map[v1.PodPhase]bool{
+		v1.PodPending: false, v1.PodRunning: false, v1.PodUnknown: false, v1.PodSucceeded: true, v1.PodFailed: true,
+	} {
+		if got := IsTerminal(&v1.Pod{Status: v1.PodStatus{Phase: phase}}); got != want {
+			t.Errorf("IsTerminal(%s) = %v, want %v", phase, got, want)
+		}
+	}
+}
