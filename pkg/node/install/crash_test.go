@@ -23,7 +23,7 @@ func isLitter(rel string) bool {
 			return true
 		}
 	}
-	return strings.HasPrefix(rel, "var/lib/mtscn/")
+	return strings.HasPrefix(rel, strings.TrimPrefix(DefaultStateDir, "/")+"/")
 }
 
 // checkOldOrNew asserts that a host where a run stopped after some file

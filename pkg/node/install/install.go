@@ -140,12 +140,7 @@ func (in *Installer) saveRecord(r record) error {
 
 // note logs a change and records it as an Event on the Node.
 func (in *Installer) note(ctx context.Context, eventType, reason, msg string, kv ...any) {
-	logger := klog.FromContext(ctx).WithCallDepth(1)
-	if eventType == v1.EventTypeWarning {
-		logger.Info("warning: "+msg, append([]any{"reason", reason}, kv...)...)
-	} else {
-		logger.Info(msg, append([]any{"reason", reason}, kv...)...)
-	}
+	klog.FromContext(ctx).WithCallDepth(1).Info(msg, append([]any{"reason", reason, "type", eventType}, kv...)...)
 	text := msg
 	for i := 0; i+1 < len(kv); i += 2 {
 		text += fmt.Sprintf(" %v=%v", kv[i], kv[i+1])
@@ -166,7 +161,8 @@ func (in *Installer) applyNode(ctx context.Context, c NodeChange) error {
 
 // fail marks the node failed and returns err.
 func (in *Installer) fail(ctx context.Context, err error) error {
-	in.note(ctx, v1.EventTypeWarning, "KataInstallFailed", "kata install failed: "+err.Error())
+	klog.FromContext(ctx).Error(err, "kata install failed")
+	in.node.Event(ctx, v1.EventTypeWarning, "KataInstallFailed", "kata install failed: "+err.Error())
 	if nerr := in.applyNode(ctx, NodeChange{Set: map[string]string{LabelSandboxRuntime: StateFailed, LabelKataRuntime: "false"}}); nerr != nil {
 		return errors.Join(err, nerr)
 	}
@@ -363,7 +359,8 @@ const trashSuffix = ".mtscn-trash"
 func (in *Installer) Uninstall(ctx context.Context) (*Result, error) {
 	res, err := in.uninstall(ctx)
 	if err != nil {
-		in.note(ctx, v1.EventTypeWarning, "KataUninstallFailed", "kata uninstall failed: "+err.Error())
+		klog.FromContext(ctx).Error(err, "kata uninstall failed")
+		in.node.Event(ctx, v1.EventTypeWarning, "KataUninstallFailed", "kata uninstall failed: "+err.Error())
 	}
 	return res, err
 }

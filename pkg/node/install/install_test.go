@@ -222,7 +222,7 @@ func TestInstallReinstallUninstall(t *testing.T) {
 			if diff := cmp.Diff(before, snapshot(t, env.root)); diff != "" {
 				t.Errorf("host after uninstall vs before install (-want,+got):\n%s", diff)
 			}
-			for _, p := range []string{"opt/kata", "etc/containerd/conf.d/mtscn-kata.toml", "var/lib/mtscn/kata-install"} {
+			for _, p := range []string{"opt/kata", "etc/containerd/conf.d/mtscn-kata.toml", strings.TrimPrefix(DefaultStateDir, "/")} {
 				if _, err := os.Lstat(filepath.Join(env.root, p)); !errors.Is(err, os.ErrNotExist) {
 					t.Errorf("%s still exists after uninstall (err=%v)", p, err)
 				}

@@ -89,9 +89,6 @@ type Node interface {
 type KubeNode struct {
 	Client kubernetes.Interface
 	Name   string
-
-	mu  sync.Mutex
-	uid types.UID
 }
 
 var _ Node = &KubeNode{}
@@ -105,9 +102,6 @@ func (k *KubeNode) Apply(ctx context.Context, c NodeChange) (bool, error) {
 		if err != nil {
 			return err
 		}
-		k.mu.Lock()
-		k.uid = node.UID
-		k.mu.Unlock()
 		n := node.DeepCopy()
 		if changed = c.apply(n); !changed {
 			return nil
@@ -121,17 +115,15 @@ func (k *KubeNode) Apply(ctx context.Context, c NodeChange) (bool, error) {
 	return changed, nil
 }
 
-// Event implements Node. The Event goes to the default namespace, like the
-// kubelet's node events, so `kubectl describe node` shows it.
+// Event implements Node. The Event goes to the default namespace with the
+// node's name as UID, as the kubelet's node events do, so that `kubectl
+// describe node` shows it.
 func (k *KubeNode) Event(ctx context.Context, eventType, reason, message string) {
-	k.mu.Lock()
-	uid := k.uid
-	k.mu.Unlock()
 	now := metav1.NewTime(time.Now())
 	ev := &v1.Event{
 		ObjectMeta: metav1.ObjectMeta{GenerateName: k.Name + ".", Namespace: metav1.NamespaceDefault},
 		InvolvedObject: v1.ObjectReference{
-			APIVersion: "v1", Kind: "Node", Name: k.Name, UID: uid,
+			APIVersion: "v1", Kind: "Node", Name: k.Name, UID: types.UID(k.Name),
 		},
 		Reason:              reason,
 		Message:             message,

@@ -13,7 +13,7 @@ const (
 	DefaultInstallDir       = "/opt/kata"
 	DefaultContainerdConfig = "/etc/containerd/config.toml"
 	DefaultDropIn           = "/etc/containerd/conf.d/mtscn-kata.toml"
-	DefaultStateDir         = "/var/lib/mtscn/kata-install"
+	DefaultStateDir         = "/var/lib/mtscn-kata"
 	DefaultContainerdUnit   = "containerd.service"
 )
 
