@@ -46,9 +46,17 @@ type Agent struct {
 	// published is set after the first successful publish (/healthz).
 	published atomic.Bool
 
+	// ready, when set, gates /readyz in addition to the first publish
+	// (e.g. "Kata is installed and verified").
+	ready func() error
+
 	mu   sync.Mutex
 	last *discover.Result
 }
+
+// WithReadiness adds a check to /readyz: it answers 200 only when the
+// features were published and check returns nil.
+func WithReadiness(check func() error) Option { return func(a *Agent) { a.ready = check } }
 
 // Option customises an Agent (tests inject clients and fixture hosts).
 type Option func(*Agent)
@@ -74,19 +82,23 @@ func New(cfg Config, opts ...Option) (*Agent, error) {
 	for _, o := range opts {
 		o(a)
 	}
-	if cfg.Publish == PublishNone || (a.nfdClient != nil && a.kubeClient != nil) {
+	needNFD := cfg.Publish == PublishNodeFeature && a.nfdClient == nil
+	needKube := cfg.Publish == PublishNodeLabels && a.kubeClient == nil
+	if !needNFD && !needKube {
 		return a, nil
 	}
 	rc, err := restConfig(cfg.Kubeconfig)
 	if err != nil {
 		return nil, err
 	}
-	if a.nfdClient == nil {
-		if a.nfdClient, err = nfdclient.NewForConfig(rc); err != nil {
+	if needNFD {
+		jsonRC := rest.CopyConfig(rc)
+		jsonRC.ContentType = "application/json" // NFD's types have no protobuf
+		if a.nfdClient, err = nfdclient.NewForConfig(jsonRC); err != nil {
 			return nil, fmt.Errorf("creating NodeFeature client: %w", err)
 		}
 	}
-	if a.kubeClient == nil {
+	if needKube {
 		if a.kubeClient, err = kubernetes.NewForConfig(rc); err != nil {
 			return nil, fmt.Errorf("creating Kubernetes client: %w", err)
 		}
@@ -312,13 +324,26 @@ func labelPatch(node *v1.Node, want map[string]string) map[string]any {
 }
 
 // Handler serves /healthz (200 once the features were published, 503
-// before) and /metrics.
+// before), /readyz (the same, plus the WithReadiness check) and /metrics.
 func (a *Agent) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
 		if !a.published.Load() {
 			http.Error(w, "node features not published yet", http.StatusServiceUnavailable)
 			return
+		}
+		fmt.Fprintln(w, "ok")
+	})
+	mux.HandleFunc("/readyz", func(w http.ResponseWriter, _ *http.Request) {
+		if !a.published.Load() {
+			http.Error(w, "node features not published yet", http.StatusServiceUnavailable)
+			return
+		}
+		if a.ready != nil {
+			if err := a.ready(); err != nil {
+				http.Error(w, "not ready: "+err.Error(), http.StatusServiceUnavailable)
+				return
+			}
 		}
 		fmt.Fprintln(w, "ok")
 	})

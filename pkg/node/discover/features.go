@@ -57,7 +57,7 @@ func (r *Result) Features() *nfdv1alpha1.Features {
 		f.Attributes[nodefeatures.Capacity] = nfdv1alpha1.NewAttributeFeatures(e)
 	}
 	if p := r.PCI; p != nil {
-		var inst []nfdv1alpha1.InstanceFeature
+		inst := []nfdv1alpha1.InstanceFeature{} // never null: the CRD requires elements
 		for _, d := range p.QAT {
 			a := map[string]string{
 				nodefeatures.QATAddress: d.Address,
@@ -78,7 +78,7 @@ func (r *Result) Features() *nfdv1alpha1.Features {
 		f.Instances[nodefeatures.QAT] = nfdv1alpha1.NewInstanceFeatures(inst...)
 	}
 	if k := r.Kata; k != nil {
-		var inst []nfdv1alpha1.InstanceFeature
+		inst := []nfdv1alpha1.InstanceFeature{} // never null: the CRD requires elements
 		for _, h := range k.Handlers {
 			a := map[string]string{nodefeatures.RuntimeHandler: h.Name}
 			if h.RuntimeType != "" {

@@ -1,0 +1,157 @@
+package node
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	v1 "k8s.io/api/core/v1"
+	nodev1 "k8s.io/api/node/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
+	"k8s.io/klog/v2/ktesting"
+	st "k8s.io/kubernetes/pkg/scheduler/testing"
+	nfdv1alpha1 "sigs.k8s.io/node-feature-discovery/api/nfd/v1alpha1"
+
+	"github.com/mtscn/mtscn/pkg/node/agent"
+	"github.com/mtscn/mtscn/test/integration/harness"
+)
+
+const serviceAccount = "system:serviceaccount:mtscn-system:mtscn-node"
+
+// applyRBAC creates the objects of manifests/node-agent/rbac.yaml.
+func applyRBAC(t *testing.T, cp *harness.ControlPlane) {
+	t.Helper()
+	path := filepath.Join(harness.RepoRoot(), "manifests", "node-agent", "rbac.yaml")
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, c := cp.Ctx, cp.Client
+	for _, doc := range harness.SplitYAML(data) {
+		obj, _, err := scheme.Codecs.UniversalDeserializer().Decode(doc, nil, nil)
+		if err != nil {
+			t.Fatalf("decoding %s: %v", path, err)
+		}
+		switch o := obj.(type) {
+		case *v1.ServiceAccount:
+			_, err = c.CoreV1().ServiceAccounts(o.Namespace).Create(ctx, o, metav1.CreateOptions{})
+		case *rbacv1.Role:
+			_, err = c.RbacV1().Roles(o.Namespace).Create(ctx, o, metav1.CreateOptions{})
+		case *rbacv1.RoleBinding:
+			_, err = c.RbacV1().RoleBindings(o.Namespace).Create(ctx, o, metav1.CreateOptions{})
+		case *rbacv1.ClusterRole:
+			_, err = c.RbacV1().ClusterRoles().Create(ctx, o, metav1.CreateOptions{})
+		case *rbacv1.ClusterRoleBinding:
+			_, err = c.RbacV1().ClusterRoleBindings().Create(ctx, o, metav1.CreateOptions{})
+		default:
+			t.Fatalf("%s: unexpected object %T", path, obj)
+		}
+		if err != nil {
+			t.Fatalf("applying %s: %v", path, err)
+		}
+	}
+}
+
+// TestRBAC impersonates the agent's ServiceAccount with the shipped RBAC:
+// it can write its NodeFeatures in mtscn-system and label Nodes, nothing else.
+func TestRBAC(t *testing.T) {
+	_, ctx := ktesting.NewTestContext(t)
+	cp := startControlPlaneWithCRDs(t)
+	cp.CreateNamespace(t, namespace, nil)
+	cp.CreateNamespace(t, "tenant-a", nil)
+	cp.CreateNode(t, st.MakeNode().Name("worker-4").Obj())
+	applyRBAC(t, cp)
+
+	sa := rest.CopyConfig(cp.Config)
+	sa.Impersonate = rest.ImpersonationConfig{
+		UserName: serviceAccount,
+		Groups:   []string{"system:serviceaccounts", "system:serviceaccounts:mtscn-system", "system:authenticated"},
+	}
+	kube, err := kubernetes.NewForConfig(sa)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nfd := newNFDClient(t, sa)
+
+	// Allowed: what the agent does, in both modes. RBAC propagates
+	// asynchronously into the authorizer's cache: retry the first call.
+	cfg := agent.DefaultConfig()
+	cfg.NodeName = "worker-4"
+	var publishErr error
+	for range 50 {
+		if publishErr = newAgent(t, cfg, nfd, kube, &fixture{name: "intel-qat-baremetal"}).RunOnce(ctx); publishErr == nil {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if publishErr != nil {
+		t.Fatalf("the agent cannot create its NodeFeature with the shipped RBAC: %v", publishErr)
+	}
+	if err := newAgent(t, cfg, nfd, kube, &fixture{name: "amd-sev-snp"}).RunOnce(ctx); err != nil {
+		t.Errorf("the agent cannot update its NodeFeature with the shipped RBAC: %v", err)
+	}
+	cfg.Publish = agent.PublishNodeLabels
+	if err := newAgent(t, cfg, nfd, kube, &fixture{name: "intel-qat-baremetal"}).RunOnce(ctx); err != nil {
+		t.Errorf("the agent cannot label its Node with the shipped RBAC: %v", err)
+	}
+
+	// Forbidden: everything else.
+	nf := &nfdv1alpha1.NodeFeature{ObjectMeta: metav1.ObjectMeta{Name: "x"}}
+	forbidden := map[string]func() error{
+		"create NodeFeature in another namespace": func() error {
+			_, err := nfd.NfdV1alpha1().NodeFeatures("tenant-a").Create(ctx, nf, metav1.CreateOptions{})
+			return err
+		},
+		"delete NodeFeature": func() error {
+			return nfd.NfdV1alpha1().NodeFeatures(namespace).Delete(ctx, agent.NodeFeatureName("worker-4"), metav1.DeleteOptions{})
+		},
+		"list NodeFeatures in all namespaces": func() error {
+			_, err := nfd.NfdV1alpha1().NodeFeatures("").List(ctx, metav1.ListOptions{})
+			return err
+		},
+		"create NodeFeatureRule": func() error {
+			_, err := nfd.NfdV1alpha1().NodeFeatureRules().Create(ctx, &nfdv1alpha1.NodeFeatureRule{ObjectMeta: metav1.ObjectMeta{Name: "x"}}, metav1.CreateOptions{})
+			return err
+		},
+		"list secrets in mtscn-system": func() error {
+			_, err := kube.CoreV1().Secrets(namespace).List(ctx, metav1.ListOptions{})
+			return err
+		},
+		"create configmap in mtscn-system": func() error {
+			_, err := kube.CoreV1().ConfigMaps(namespace).Create(ctx, &v1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "x"}}, metav1.CreateOptions{})
+			return err
+		},
+		"list pods": func() error {
+			_, err := kube.CoreV1().Pods("").List(ctx, metav1.ListOptions{})
+			return err
+		},
+		"list nodes": func() error {
+			_, err := kube.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
+			return err
+		},
+		"delete node": func() error {
+			return kube.CoreV1().Nodes().Delete(ctx, "worker-4", metav1.DeleteOptions{})
+		},
+		"patch node status": func() error {
+			_, err := kube.CoreV1().Nodes().Patch(ctx, "worker-4", types.MergePatchType,
+				[]byte(`{"status":{"capacity":{"mtscn.io/sandboxes":"1000"}}}`), metav1.PatchOptions{}, "status")
+			return err
+		},
+		"create RuntimeClass": func() error {
+			_, err := kube.NodeV1().RuntimeClasses().Create(ctx, &nodev1.RuntimeClass{ObjectMeta: metav1.ObjectMeta{Name: "kata-x"}, Handler: "kata-x"}, metav1.CreateOptions{})
+			return err
+		},
+	}
+	for name, call := range forbidden {
+		if err := call(); !apierrors.IsForbidden(err) {
+			t.Errorf("%s: want Forbidden, got %v", name, err)
+		}
+	}
+}
