@@ -1,0 +1,150 @@
+package sandboxfeatures
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	kubeapiservertesting "k8s.io/kubernetes/cmd/kube-apiserver/app/testing"
+	"k8s.io/kubernetes/test/integration/framework"
+	nfdv1alpha1 "sigs.k8s.io/node-feature-discovery/api/nfd/v1alpha1"
+	"sigs.k8s.io/yaml"
+
+	nfdrules "github.com/mtscn/mtscn/nfd-rules"
+	"github.com/mtscn/mtscn/pkg/nodefeatures"
+	"github.com/mtscn/mtscn/test/integration/harness"
+)
+
+var (
+	nodeFeatureRules = schema.GroupVersionResource{Group: "nfd.k8s-sigs.io", Version: "v1alpha1", Resource: "nodefeaturerules"}
+	nodeFeatures     = schema.GroupVersionResource{Group: "nfd.k8s-sigs.io", Version: "v1alpha1", Resource: "nodefeatures"}
+)
+
+// startAPIServerWithCRDs starts a full kube-apiserver server chain
+// (apiextensions included, which harness.StartControlPlane's
+// test/integration/framework server lacks) on the package's etcd.
+func startAPIServerWithCRDs(t *testing.T) *harness.ControlPlane {
+	t.Helper()
+	server := kubeapiservertesting.StartTestServerOrDie(t, nil, framework.DefaultTestServerFlags(), framework.SharedEtcd())
+	t.Cleanup(server.TearDownFn)
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	cfg := rest.CopyConfig(server.ClientConfig)
+	return &harness.ControlPlane{Client: kubernetes.NewForConfigOrDie(cfg), Config: cfg, Ctx: ctx}
+}
+
+// nfdCRDs returns the path of the CRDs shipped in the NFD module we build
+// against.
+func nfdCRDs(t *testing.T) string {
+	t.Helper()
+	out, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", "sigs.k8s.io/node-feature-discovery").Output()
+	if err != nil {
+		t.Fatalf("locating the node-feature-discovery module: %v", err)
+	}
+	p := filepath.Join(strings.TrimSpace(string(out)), "deployment", "base", "nfd-crds", "nfd-api-crds.yaml")
+	if _, err := os.Stat(p); err != nil {
+		t.Fatalf("NFD CRDs: %v", err)
+	}
+	return p
+}
+
+// TestNFDAcceptsRulesAndFeatures installs NFD's own CRDs and creates every
+// rule file of nfd-rules/ with strict field validation (a misspelt field
+// fails instead of being pruned), reads each back unchanged, and creates a
+// NodeFeature of the shape mtscn-node publishes.
+func TestNFDAcceptsRulesAndFeatures(t *testing.T) {
+	cp := startAPIServerWithCRDs(t)
+	cp.InstallCRDs(t, nfdCRDs(t))
+	client := dynamic.NewForConfigOrDie(cp.Config)
+	strict := metav1.CreateOptions{FieldValidation: metav1.FieldValidationStrict}
+
+	for _, path := range nfdrules.Paths() {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		obj := &unstructured.Unstructured{}
+		if err := yaml.Unmarshal(data, &obj.Object); err != nil {
+			t.Fatalf("decoding %s: %v", path, err)
+		}
+		created, err := client.Resource(nodeFeatureRules).Create(cp.Ctx, obj, strict)
+		if err != nil {
+			t.Errorf("the NodeFeatureRule CRD rejects %s: %v", filepath.Base(path), err)
+			continue
+		}
+		if diff := cmp.Diff(obj.Object["spec"], created.Object["spec"]); diff != "" {
+			t.Errorf("%s changed when stored (-file,+stored):\n%s", filepath.Base(path), diff)
+		}
+	}
+	list, err := client.Resource(nodeFeatureRules).List(cp.Ctx, metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := len(list.Items), len(nfdrules.Files); got != want {
+		t.Errorf("%d NodeFeatureRules stored, want %d", got, want)
+	}
+
+	cp.CreateNamespace(t, "mtscn-system", nil)
+	nf := agentNodeFeature()
+	u, err := runtime.DefaultUnstructuredConverter.ToUnstructured(nf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stored, err := client.Resource(nodeFeatures).Namespace("mtscn-system").Create(cp.Ctx, &unstructured.Unstructured{Object: u}, strict)
+	if err != nil {
+		t.Fatalf("the NodeFeature CRD rejects the agent's features: %v", err)
+	}
+	back := &nfdv1alpha1.NodeFeature{}
+	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(stored.Object, back); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(nf.Spec, back.Spec); diff != "" {
+		t.Errorf("NodeFeature changed when stored (-sent,+stored):\n%s", diff)
+	}
+}
+
+// agentNodeFeature is a NodeFeature holding every raw feature of the
+// contract in nfd-rules/README.md, with values as the agent writes them.
+func agentNodeFeature() *nfdv1alpha1.NodeFeature {
+	f := nfdv1alpha1.NewFeatures()
+	f.Attributes[nodefeatures.KVM] = nfdv1alpha1.NewAttributeFeatures(map[string]string{
+		nodefeatures.KVMUsable: "true", nodefeatures.KVMAPIVersion: "12", nodefeatures.KVMModule: nodefeatures.ModuleKVMPVM})
+	f.Attributes[nodefeatures.CPU] = nfdv1alpha1.NewAttributeFeatures(map[string]string{
+		nodefeatures.CPUHypervisor: "true", nodefeatures.CPUSMTActive: "false"})
+	f.Attributes[nodefeatures.Vulnerability] = nfdv1alpha1.NewAttributeFeatures(map[string]string{
+		"l1tf": "Mitigation: PTE Inversion; VMX: conditional cache flushes, SMT vulnerable", "spec_rstack_overflow": "Vulnerable: Safe RET, no microcode"})
+	f.Attributes[nodefeatures.IOMMU] = nfdv1alpha1.NewAttributeFeatures(map[string]string{
+		nodefeatures.IOMMUEnabled: "true", nodefeatures.IOMMUGroups: "212"})
+	f.Attributes[nodefeatures.Capacity] = nfdv1alpha1.NewAttributeFeatures(map[string]string{
+		nodefeatures.CapacityMemoryBytes: "270582939648", nodefeatures.CapacityShmBytes: "135291469824",
+		nodefeatures.CapacitySandboxMemoryBytes: "135291469824", nodefeatures.CapacitySandboxes: "64"})
+	f.Instances[nodefeatures.QAT] = nfdv1alpha1.NewInstanceFeatures(*nfdv1alpha1.NewInstanceFeature(map[string]string{
+		nodefeatures.QATAddress: "0000:6b:00.1", nodefeatures.QATVendor: "8086", nodefeatures.QATDevice: "4941",
+		nodefeatures.QATClass: "0b4000", nodefeatures.QATDriver: nodefeatures.DriverVFIOPCI, nodefeatures.QATIOMMUGroup: "180"}))
+	f.Instances[nodefeatures.Runtime] = nfdv1alpha1.NewInstanceFeatures(
+		*nfdv1alpha1.NewInstanceFeature(map[string]string{
+			nodefeatures.RuntimeHandler: "kata-qemu", nodefeatures.RuntimeType: "io.containerd.kata-qemu.v2",
+			nodefeatures.RuntimeConfigPath:       "/opt/kata/share/defaults/kata-containers/configuration-qemu.toml",
+			nodefeatures.RuntimeDefaultMemoryMiB: "2048", nodefeatures.RuntimeDefaultVCPUs: "1"}),
+		*nfdv1alpha1.NewInstanceFeature(map[string]string{nodefeatures.RuntimeHandler: "runc", nodefeatures.RuntimeType: "io.containerd.runc.v2"}))
+	return &nfdv1alpha1.NodeFeature{
+		TypeMeta: metav1.TypeMeta{APIVersion: "nfd.k8s-sigs.io/v1alpha1", Kind: "NodeFeature"},
+		ObjectMeta: metav1.ObjectMeta{
+			Name:      "mtscn-node-worker-1",
+			Namespace: "mtscn-system",
+			Labels:    map[string]string{nfdv1alpha1.NodeFeatureObjNodeNameLabel: "worker-1"},
+		},
+		Spec: nfdv1alpha1.NodeFeatureSpec{Features: *f},
+	}
+}
