@@ -18,10 +18,10 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/klog/v2/ktesting"
 	kubeapiservertesting "k8s.io/kubernetes/cmd/kube-apiserver/app/testing"
-	"k8s.io/kubernetes/test/integration/framework"
 	st "k8s.io/kubernetes/pkg/scheduler/testing"
-	nfdv1alpha1 "sigs.k8s.io/node-feature-discovery/api/nfd/v1alpha1"
+	"k8s.io/kubernetes/test/integration/framework"
 	nfdclient "sigs.k8s.io/node-feature-discovery/api/generated/clientset/versioned"
+	nfdv1alpha1 "sigs.k8s.io/node-feature-discovery/api/nfd/v1alpha1"
 
 	"github.com/mtscn/mtscn/pkg/node/agent"
 	"github.com/mtscn/mtscn/pkg/node/discover"
@@ -294,4 +294,3 @@ func TestPublishErrorsAreCounted(t *testing.T) {
 		t.Errorf("/metrics: want one publish error:\n%s", m)
 	}
 }
-
