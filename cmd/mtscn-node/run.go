@@ -16,9 +16,15 @@ import (
 
 func init() { subcommands = append(subcommands, newRunCommand) }
 
+// runOptions are the run command's flags: the config file and the values
+// of the flags that override it.
+type runOptions struct {
+	configFile string
+	flagCfg    agent.Config
+}
+
 func newRunCommand() *cobra.Command {
-	var configFile string
-	flagCfg := agent.DefaultConfig()
+	o := &runOptions{flagCfg: agent.DefaultConfig()}
 	cmd := &cobra.Command{
 		Use:   "run",
 		Short: "Run the node agent: discover every --interval and publish a NodeFeature (or node labels)",
@@ -32,7 +38,7 @@ Configuration precedence: built-in defaults < --config file (YAML, keys as
 in the flag names' camelCase, e.g. publish, interval, hostRoot) < flags.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := buildConfig(cmd.Flags(), configFile, flagCfg)
+			cfg, err := buildConfig(cmd.Flags(), o.configFile, o.flagCfg)
 			if err != nil {
 				return err
 			}
@@ -44,8 +50,14 @@ in the flag names' camelCase, e.g. publish, interval, hostRoot) < flags.`,
 			return a.Run(ctx)
 		},
 	}
-	f := cmd.Flags()
-	f.StringVar(&configFile, "config", "", fmt.Sprintf("YAML config file (default %s when it exists)", agent.DefaultConfigFile))
+	addRunFlags(cmd.Flags(), o)
+	return cmd
+}
+
+// addRunFlags defines the run command's flags on f.
+func addRunFlags(f *pflag.FlagSet, o *runOptions) {
+	flagCfg := &o.flagCfg
+	f.StringVar(&o.configFile, "config", "", fmt.Sprintf("YAML config file (default %s when it exists)", agent.DefaultConfigFile))
 	f.StringVar(&flagCfg.NodeName, "node-name", flagCfg.NodeName, "this node's name (default $NODE_NAME)")
 	f.StringVar(&flagCfg.Namespace, "namespace", flagCfg.Namespace, "namespace of the NodeFeature (default $POD_NAMESPACE or mtscn-system)")
 	f.StringVar(&flagCfg.Publish, "publish", flagCfg.Publish, "where to publish: nodefeature (needs NFD), node-labels (own Node's labels) or none")
@@ -57,7 +69,6 @@ in the flag names' camelCase, e.g. publish, interval, hostRoot) < flags.`,
 	f.StringSliceVar(&flagCfg.Sources, "sources", flagCfg.Sources, fmt.Sprintf("discovery sources (default all: %v)", discover.AllSources))
 	f.Int64Var(&flagCfg.MaxSandboxes, "max-sandboxes", flagCfg.MaxSandboxes, "cap on the advertised mtscn.io/sandboxes")
 	f.BoolVar(&flagCfg.Oneshot, "oneshot", false, "discover and publish once, then exit")
-	return cmd
 }
 
 // flagFields maps each flag to the Config field it overrides.
