@@ -65,6 +65,10 @@ func ValidateSandboxOverheadArgs(p *field.Path, args *config.SandboxOverheadArgs
 			errs = append(errs, field.Duplicate(fp.Child("handler"), prof.Handler))
 		}
 		seen.Insert(prof.Handler)
+		if prof.Handler != "" && !matchesAny(args.SandboxedHandlers, prof.Handler) {
+			errs = append(errs, field.Invalid(fp.Child("handler"), prof.Handler,
+				"matches no sandboxedHandlers pattern, so its pods are not VMs and the profile never applies: add a matching pattern to sandboxedHandlers"))
+		}
 		switch prof.Sizing {
 		case config.SizingHotplug, config.SizingStatic, config.SizingOffNode:
 		default:
