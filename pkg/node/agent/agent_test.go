@@ -1,0 +1,181 @@
+package agent
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	v1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes/fake"
+	"k8s.io/klog/v2/ktesting"
+	nfdfake "sigs.k8s.io/node-feature-discovery/api/generated/clientset/versioned/fake"
+
+	"github.com/mtscn/mtscn/pkg/node/discover"
+)
+
+func fixtureHost(name string) func(*discover.Options) {
+	return func(o *discover.Options) {
+		o.HostRoot = filepath.Join("..", "discover", "testdata", name)
+		o.ProbeKVM = func(path string) (discover.KVMProbe, error) {
+			if _, err := os.Stat(path); err != nil {
+				return discover.KVMProbe{}, err
+			}
+			return discover.KVMProbe{APIVersion: discover.KVMAPIVersion, CreateVM: true}, nil
+		}
+		o.Statfs = func(string) (int64, bool, error) { return 0, false, nil }
+	}
+}
+
+func TestValidate(t *testing.T) {
+	valid := DefaultConfig()
+	valid.NodeName = "worker-1"
+	tests := []struct {
+		name  string
+		tweak func(*Config)
+		want  []string // substrings of the error; none means valid
+	}{
+		{"defaults with a node", func(*Config) {}, nil},
+		{"no node name", func(c *Config) { c.NodeName = "" }, []string{"nodeName", "NODE_NAME"}},
+		{"no node name is fine without publishing", func(c *Config) { c.NodeName, c.Publish = "", PublishNone }, nil},
+		{"bad publish", func(c *Config) { c.Publish = "labels" }, []string{`publish "labels"`, "node-labels"}},
+		{"bad namespace", func(c *Config) { c.Namespace = "Mtscn_System" }, []string{"namespace"}},
+		{"negative interval", func(c *Config) { c.Interval = metav1.Duration{Duration: -time.Second} }, []string{"interval"}},
+		{"unknown source", func(c *Config) { c.Sources = []string{"gpu"} }, []string{"sources", `"gpu"`}},
+		{"pod name without uid", func(c *Config) { c.PodName = "p" }, []string{"podName/podUID"}},
+		{"several errors at once", func(c *Config) { c.Publish, c.MaxSandboxes = "x", -1 }, []string{"publish", "maxSandboxes"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c := valid
+			tc.tweak(&c)
+			err := c.Validate()
+			if len(tc.want) == 0 {
+				if err != nil {
+					t.Errorf("want valid, got %v", err)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatalf("want an error mentioning %v, got none", tc.want)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not mention %q", err, w)
+				}
+			}
+		})
+	}
+}
+
+func TestLabelPatch(t *testing.T) {
+	node := &v1.Node{ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{
+		"team": "a", "mtscn.io/pool": "gold", "mtscn.io/kvm": "true",
+		"mtscn.io/runtime.kata-old": "true", "mtscn.io/kata.kata-old.sizing": "static", "mtscn.io/virt-mode": "nested",
+	}}}
+	want := map[string]string{"mtscn.io/kvm": "true", "mtscn.io/virt-mode": "pvm", "mtscn.io/runtime.kata-qemu": "true"}
+	got := labelPatch(node, want)
+	wantPatch := map[string]any{
+		"mtscn.io/virt-mode": "pvm", "mtscn.io/runtime.kata-qemu": "true",
+		"mtscn.io/runtime.kata-old": nil, "mtscn.io/kata.kata-old.sizing": nil,
+	}
+	if diff := cmp.Diff(wantPatch, got); diff != "" {
+		t.Errorf("labelPatch (-want,+got):\n%s", diff)
+	}
+}
+
+// TestRunLoop runs the daemon loop on a short interval and checks that it
+// publishes once, then only re-reads, and stops with its context.
+func TestRunLoop(t *testing.T) {
+	_, ctx := ktesting.NewTestContext(t)
+	ctx, cancel := context.WithCancel(ctx)
+	cfg := DefaultConfig()
+	cfg.NodeName, cfg.ListenAddress, cfg.Interval = "worker-1", "", metav1.Duration{Duration: 10 * time.Millisecond}
+	nfd := nfdfake.NewSimpleClientset()
+	a, err := New(cfg, WithNFDClient(nfd), WithKubeClient(fake.NewSimpleClientset()), WithDiscoverOptions(fixtureHost("nested-cloud-vm")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error)
+	go func() { done <- a.Run(ctx) }()
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(metricsText(t, a), `mtscn_node_publishes_total{result="unchanged"} 3`) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no three unchanged rounds after 10s:\n%s", metricsText(t, a))
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("Run returned %v after cancel", err)
+	}
+	m := metricsText(t, a)
+	if !strings.Contains(m, `mtscn_node_publishes_total{result="created"} 1`) || strings.Contains(m, `result="updated"`) {
+		t.Errorf("want exactly one create and no update:\n%s", m)
+	}
+	writes := 0
+	for _, act := range nfd.Actions() {
+		if act.GetVerb() == "create" || act.GetVerb() == "update" {
+			writes++
+		}
+	}
+	if writes != 1 {
+		t.Errorf("%d writes to the NodeFeature, want 1", writes)
+	}
+	if a.Last() == nil || a.Last().KVM.Mode != discover.ModeNested {
+		t.Errorf("last discovery: %+v", a.Last())
+	}
+}
+
+func TestReadiness(t *testing.T) {
+	_, ctx := ktesting.NewTestContext(t)
+	cfg := DefaultConfig()
+	cfg.NodeName = "worker-1"
+	installed := false
+	a, err := New(cfg, WithNFDClient(nfdfake.NewSimpleClientset()), WithDiscoverOptions(fixtureHost("vm-no-kvm")),
+		WithReadiness(func() error {
+			if !installed {
+				return io.ErrUnexpectedEOF
+			}
+			return nil
+		}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.RunOnce(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if code := status(a, "/healthz"); code != http.StatusOK {
+		t.Errorf("/healthz after publishing: %d", code)
+	}
+	if code := status(a, "/readyz"); code != http.StatusServiceUnavailable {
+		t.Errorf("/readyz with the readiness check failing: %d, want 503", code)
+	}
+	installed = true
+	if code := status(a, "/readyz"); code != http.StatusOK {
+		t.Errorf("/readyz with the readiness check passing: %d, want 200", code)
+	}
+	if !strings.Contains(metricsText(t, a), `mtscn_node_source_errors{source="kata"} 1`) {
+		t.Errorf("vm-no-kvm has no containerd config: want source_errors{kata} 1:\n%s", metricsText(t, a))
+	}
+}
+
+func status(a *Agent, path string) int {
+	rec := httptest.NewRecorder()
+	a.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, path, nil))
+	return rec.Code
+}
+
+func metricsText(t *testing.T, a *Agent) string {
+	t.Helper()
+	rec := httptest.NewRecorder()
+	a.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+	return rec.Body.String()
+}
