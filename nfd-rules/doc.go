@@ -1,6 +1,10 @@
 // Package nfdrules holds mtscn's NodeFeatureRules (the YAML files beside
-// this one) and their tests: the rules run through NFD's own rule engine
-// against the raw features of real node types, and the expected labels and
-// extended resources are compared exactly. The package has no Go API; its
-// Files variable only lists the rule files for other tests.
+// this one, embedded) and evaluates them the way nfd-master does, with NFD's
+// own rule engine: Load decodes the rules, Evaluate turns a node's merged
+// NFD features into the labels and extended resources nfd-master would set.
+//
+// The node agent can use Evaluate to label its own Node when NFD is not
+// deployed, so that both paths share one set of rules. The tests run the
+// rules against the raw features of real node types and compare the
+// output exactly.
 package nfdrules

@@ -2,7 +2,6 @@ package nfdrules
 
 import (
 	"fmt"
-	"maps"
 	"os"
 	"regexp"
 	"sort"
@@ -12,117 +11,31 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"k8s.io/apimachinery/pkg/util/sets"
 	nfdv1alpha1 "sigs.k8s.io/node-feature-discovery/api/nfd/v1alpha1"
-	"sigs.k8s.io/node-feature-discovery/pkg/apis/nfd/nodefeaturerule"
 	"sigs.k8s.io/node-feature-discovery/pkg/apis/nfd/validate"
 	"sigs.k8s.io/yaml"
 
 	"github.com/mtscn/mtscn/pkg/nodefeatures"
 )
 
-// loadRules reads and strictly decodes every rule file, sorted by object
-// name as nfd-master processes them.
 func loadRules(t testing.TB) []nfdv1alpha1.NodeFeatureRule {
 	t.Helper()
-	var out []nfdv1alpha1.NodeFeatureRule
-	for _, p := range Paths() {
-		data, err := os.ReadFile(p)
-		if err != nil {
-			t.Fatalf("reading %s: %v", p, err)
-		}
-		var r nfdv1alpha1.NodeFeatureRule
-		if err := yaml.UnmarshalStrict(data, &r); err != nil {
-			t.Fatalf("decoding %s: %v", p, err)
-		}
-		out = append(out, r)
+	rules, err := Load()
+	if err != nil {
+		t.Fatal(err)
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
-	return out
+	return rules
 }
 
 // result is what nfd-master would put on the Node.
-type result struct {
-	Labels            map[string]string
-	ExtendedResources map[string]string
-}
+type result = Output
 
-// process runs the rules the way nfd-master's processNodeFeatureRule and
-// filterFeatureLabels/filterExtendedResources do (v0.18.3): objects sorted
-// by name, rules in order, failFast, each rule's labels and vars fed back as
-// rule.matched, unprefixed keys put in feature.node.kubernetes.io, "@…"
-// values resolved against the features, and invalid outputs dropped.
 func process(t *testing.T, rules []nfdv1alpha1.NodeFeatureRule, features *nfdv1alpha1.Features) result {
 	t.Helper()
-	labels := map[string]string{}
-	ers := map[string]string{}
-	for _, obj := range rules {
-		for i := range obj.Spec.Rules {
-			rule := &obj.Spec.Rules[i]
-			out, err := nodefeaturerule.Execute(rule, features, true)
-			if err != nil {
-				t.Fatalf("rule %q of %s: %v", rule.Name, obj.Name, err)
-			}
-			maps.Copy(labels, addNs(out.Labels, nfdv1alpha1.FeatureLabelNs))
-			maps.Copy(ers, addNs(out.ExtendedResources, nfdv1alpha1.ExtendedResourceNs))
-			features.InsertAttributeFeatures(nfdv1alpha1.RuleBackrefDomain, nfdv1alpha1.RuleBackrefFeature, out.Labels)
-			features.InsertAttributeFeatures(nfdv1alpha1.RuleBackrefDomain, nfdv1alpha1.RuleBackrefFeature, out.Vars)
-		}
-	}
-	res := result{Labels: map[string]string{}, ExtendedResources: map[string]string{}}
-	for k, v := range labels {
-		v, err := dynamicValue(v, features)
-		if err == nil {
-			err = validate.Label(k, v)
-		}
-		if err != nil {
-			t.Errorf("nfd-master would drop label %s: %v", k, err)
-			continue
-		}
-		res.Labels[k] = v
-	}
-	for k, v := range ers {
-		v, err := dynamicValue(v, features)
-		if err == nil {
-			err = validate.ExtendedResource(k, v)
-		}
-		if err != nil {
-			t.Errorf("nfd-master would drop extended resource %s: %v", k, err)
-			continue
-		}
-		res.ExtendedResources[k] = v
-	}
-	return res
-}
-
-func addNs(in map[string]string, ns string) map[string]string {
-	out := make(map[string]string, len(in))
-	for k, v := range in {
-		if !strings.Contains(k, "/") {
-			k = ns + "/" + k
-		}
-		out[k] = v
+	out, err := Evaluate(rules, features)
+	if err != nil {
+		t.Errorf("nfd-master would drop outputs or fail rules: %v", err)
 	}
 	return out
-}
-
-// dynamicValue is nfd-master's getDynamicValue (pkg/nfd-master/nfd-master.go,
-// v0.18.3): "@domain.feature.element" names an attribute element.
-func dynamicValue(value string, features *nfdv1alpha1.Features) (string, error) {
-	if !strings.HasPrefix(value, "@") {
-		return value, nil
-	}
-	split := strings.SplitN(value[1:], ".", 3)
-	if len(split) != 3 {
-		return "", fmt.Errorf("value %s is not in the form of '@domain.feature.element'", value)
-	}
-	set, ok := features.Attributes[split[0]+"."+split[1]]
-	if !ok {
-		return "", fmt.Errorf("feature %s.%s not found", split[0], split[1])
-	}
-	v, ok := set.Elements[split[2]]
-	if !ok {
-		return "", fmt.Errorf("element %s not found on feature %s.%s", split[2], split[0], split[1])
-	}
-	return v, nil
 }
 
 // node builds a feature set the way nfd-master sees it: NFD worker's
@@ -485,5 +398,84 @@ func TestKustomizationListsEveryRule(t *testing.T) {
 	sort.Strings(want)
 	if diff := cmp.Diff(want, yamls); diff != "" {
 		t.Errorf("rule files in the directory (-Files,+directory):\n%s", diff)
+	}
+}
+
+// TestReadmeExample decodes the NodeFeature of README.md's example and
+// checks that the rules give the labels and capacity the README shows.
+func TestReadmeExample(t *testing.T) {
+	data, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := string(data)
+	start := strings.Index(text, "## Example")
+	if start < 0 {
+		t.Fatal("README.md has no ## Example section")
+	}
+	block := text[start:]
+	open := strings.Index(block, "```yaml\n")
+	if open < 0 {
+		t.Fatal("README.md example has no yaml block")
+	}
+	block = block[open+len("```yaml\n"):]
+	block = block[:strings.Index(block, "```")]
+	var nf nfdv1alpha1.NodeFeature
+	if err := yaml.UnmarshalStrict([]byte(block), &nf); err != nil {
+		t.Fatalf("decoding README example: %v", err)
+	}
+	if nf.Labels[nfdv1alpha1.NodeFeatureObjNodeNameLabel] == "" {
+		t.Errorf("README example lacks the %s label", nfdv1alpha1.NodeFeatureObjNodeNameLabel)
+	}
+	got := process(t, loadRules(t), &nf.Spec.Features)
+	want := result{
+		Labels:            map[string]string{"mtscn.io/kvm": "true", "mtscn.io/virt-mode": "pvm", "mtscn.io/runtime.kata-qemu": "true"},
+		ExtendedResources: map[string]string{"mtscn.io/sandbox-memory": "4294967296", "mtscn.io/sandboxes": "16"},
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("README example output (-want,+got):\n%s", diff)
+	}
+	for k, v := range want.Labels {
+		if !strings.Contains(text, k+"="+v) {
+			t.Errorf("README.md does not show label %s=%s", k, v)
+		}
+	}
+	for k, v := range want.ExtendedResources {
+		if !strings.Contains(text, k+": "+v) {
+			t.Errorf("README.md does not show capacity %s: %s", k, v)
+		}
+	}
+}
+
+// TestEvaluate checks Evaluate itself: it leaves the caller's features
+// alone and reports what nfd-master would drop instead of hiding it.
+func TestEvaluate(t *testing.T) {
+	features := newNode().kvm(nodefeatures.ModuleKVMIntel).attrs(nodefeatures.CPU, nodefeatures.CPUHypervisor, "false").f
+	before := features.DeepCopy()
+	rules := loadRules(t)
+	if _, err := Evaluate(rules, features); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(before, features); diff != "" {
+		t.Errorf("Evaluate changed its input (-before,+after):\n%s", diff)
+	}
+
+	broken := nfdv1alpha1.NodeFeatureRule{Spec: nfdv1alpha1.NodeFeatureRuleSpec{Rules: []nfdv1alpha1.Rule{{
+		Name:              "typo",
+		ExtendedResources: map[string]string{"mtscn.io/sandboxes": "@mtscn.capacity.sandbox"},
+		Labels:            map[string]string{"kubernetes.io/forbidden": "true", "mtscn.io/fine": "true"},
+		MatchFeatures:     nfdv1alpha1.FeatureMatcher{{Feature: nodefeatures.KVM}},
+	}}}}
+	got, err := Evaluate([]nfdv1alpha1.NodeFeatureRule{broken}, newNode().kvm(nodefeatures.ModuleKVMIntel).capacity("1", "2").f)
+	if err == nil {
+		t.Fatal("Evaluate accepted a dynamic value naming a missing element and a label in a denied namespace")
+	}
+	for _, want := range []string{"element sandbox not found on feature mtscn.capacity", "label kubernetes.io/forbidden"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not mention %q", err, want)
+		}
+	}
+	if diff := cmp.Diff(Output{Labels: map[string]string{"mtscn.io/fine": "true"}, ExtendedResources: map[string]string{}}, got); diff != "" {
+		t.Errorf("output next to the error (-want,+got):\n%s", diff)
 	}
 }
