@@ -6,6 +6,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 	"time"
 
@@ -31,6 +32,7 @@ type installFlags struct {
 	kubeconfig string
 	restart    string
 	verify     string
+	criSocket  string
 }
 
 func (f *installFlags) add(fs *pflag.FlagSet) {
@@ -44,7 +46,8 @@ func (f *installFlags) add(fs *pflag.FlagSet) {
 	fs.IntVar(&f.opts.ConfigVersion, "containerd-config-version", 0, "config version to write when there is no config.toml: 2 (containerd 1.6/1.7) or 3 (2.x); default 2, which all read")
 	fs.StringVar(&f.opts.ContainerdUnit, "containerd-unit", install.DefaultContainerdUnit, "systemd unit of containerd")
 	fs.StringVar(&f.restart, "restart", "systemd", "how to restart containerd after a change: systemd (D-Bus) or none")
-	fs.StringVar(&f.verify, "verify", "dump", "how to verify the handlers: dump (`containerd config dump` on the host) or none")
+	fs.StringVar(&f.verify, "verify", "cri", "how to verify the handlers: cri (ask the running containerd through --cri-socket), dump (containerd config dump with the host's binary) or none")
+	fs.StringVar(&f.criSocket, "cri-socket", install.DefaultCRIEndpoint, "containerd's socket, as a host path")
 	fs.StringVar(&f.nodeName, "node-name", os.Getenv("NODE_NAME"), "this node's name (default $NODE_NAME)")
 	fs.BoolVar(&f.noNode, "no-node", false, "do not label the Node or record Events (no cluster)")
 	fs.StringVar(&f.kubeconfig, "kubeconfig", "", "kubeconfig file (default: in-cluster)")
@@ -61,6 +64,12 @@ func (f *installFlags) installer() (*install.Installer, error) {
 		return nil, fmt.Errorf("--restart=%q: must be systemd or none", f.restart)
 	}
 	switch f.verify {
+	case "cri":
+		hostRoot := f.opts.HostRoot
+		if hostRoot == "" {
+			hostRoot = "/"
+		}
+		options = append(options, install.WithVerifier(install.CRIVerifier{Socket: filepath.Join(hostRoot, f.criSocket)}))
 	case "dump":
 		cfg := f.opts.ContainerdConfig
 		if cfg == "" {
@@ -70,7 +79,7 @@ func (f *installFlags) installer() (*install.Installer, error) {
 	case "none":
 		options = append(options, install.WithVerifier(install.NoVerify{}))
 	default:
-		return nil, fmt.Errorf("--verify=%q: must be dump or none", f.verify)
+		return nil, fmt.Errorf("--verify=%q: must be cri, dump or none", f.verify)
 	}
 	if !f.noNode {
 		if f.nodeName == "" {

@@ -284,7 +284,21 @@ func (in *Installer) install(ctx context.Context) (*Result, error) {
 	}
 
 	if err := in.verifier.Verify(ctx, plan.handlers); err != nil {
-		return res, err
+		if res.Restarted {
+			return res, err
+		}
+		// The files are right but containerd does not serve them: a
+		// previous run wrote them and stopped before the restart (or
+		// someone restarted containerd with another config). Restart once.
+		logger.Info("containerd does not serve the handlers although its files are in place; restarting it", "err", err)
+		if rerr := in.restarter.Restart(ctx, in.opts.ContainerdUnit); rerr != nil {
+			return res, errors.Join(err, rerr)
+		}
+		res.Restarted = true
+		in.note(ctx, v1.EventTypeNormal, "ContainerdRestarted", "restarted containerd, which did not serve the handlers", "unit", in.opts.ContainerdUnit)
+		if err := in.verifier.Verify(ctx, plan.handlers); err != nil {
+			return res, err
+		}
 	}
 	set := map[string]string{LabelSandboxRuntime: StateTrue, LabelKataRuntime: "true"}
 	for _, h := range plan.handlers {
@@ -298,7 +312,7 @@ func (in *Installer) install(ctx context.Context) (*Result, error) {
 	if err != nil {
 		return res, err
 	}
-	if changed || len(res.Changed) > 0 {
+	if changed || len(res.Changed) > 0 || res.Restarted {
 		in.note(ctx, v1.EventTypeNormal, "KataInstalled", "kata installed and verified; node labelled and startup taint removed", "handlers", fmt.Sprint(plan.handlers))
 	}
 	return res, nil
