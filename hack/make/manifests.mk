@@ -1,0 +1,18 @@
+# Manifests (manifests/): render every kustomization with kustomize's Go API
+# and server-side apply it, strictly validated, to a real kube-apiserver.
+# The same tests, plus the RBAC and admission-policy tests, run in
+# `make test-integration` (package ./test/integration/manifests).
+.PHONY: manifests-check e2e-lint kind-e2e
+
+manifests-check: etcd
+	$(GO) test -count=1 -run 'TestManifestLayout|TestManifestConsistency|TestManifestsCheck' ./test/integration/manifests/
+
+# Static checks of the kind end-to-end scripts (they need Docker and a host
+# with nested virtualization to run: `make kind-e2e`).
+e2e-lint:
+	bash -n hack/kind-e2e.sh
+	for f in test/e2e/*.sh; do bash -n "$$f"; done
+	@if command -v shellcheck >/dev/null; then shellcheck hack/kind-e2e.sh test/e2e/*.sh; else echo "shellcheck not installed: skipped"; fi
+
+kind-e2e:
+	bash hack/kind-e2e.sh

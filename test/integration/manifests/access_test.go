@@ -1,0 +1,459 @@
+package manifests
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	coordinationv1 "k8s.io/api/coordination/v1"
+	v1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	st "k8s.io/kubernetes/pkg/scheduler/testing"
+	"k8s.io/utils/ptr"
+
+	"github.com/mtscn/mtscn/test/integration/harness"
+)
+
+const (
+	schedulerSA    = "system:serviceaccount:mtscn-system:mtscn-scheduler"
+	nodeAgentSA    = "system:serviceaccount:mtscn-system:mtscn-node"
+	nodeNameExtra  = "authentication.kubernetes.io/node-name"
+	startupTaint   = "mtscn.io/sandbox-not-ready"
+	kataRuntimeKey = "katacontainers.io/kata-runtime"
+)
+
+// dryRun patches run admission without persisting: probing whether a
+// policy is in force must not change the object when it is not yet.
+var dryRun = metav1.PatchOptions{DryRun: []string{metav1.DryRunAll}}
+
+// installDefault starts a control plane with NFD's CRDs and the default
+// install (manifests/) applied for real.
+func installDefault(t *testing.T) *harness.ControlPlane {
+	t.Helper()
+	cp := startControlPlane(t)
+	cp.InstallCRDs(t, nfdCRDs(t))
+	applier, err := NewApplier(cp.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := applier.Apply(cp.Ctx, render(t, manifestsDir()), false); err != nil {
+		t.Fatalf("default install (manifests/): %v", err)
+	}
+	return cp
+}
+
+// as returns a client config and clientset that impersonate user (the
+// superuser loopback config may impersonate anyone, as an authenticating
+// proxy would).
+func as(t *testing.T, cp *harness.ControlPlane, user rest.ImpersonationConfig) (*rest.Config, kubernetes.Interface) {
+	t.Helper()
+	cfg := rest.CopyConfig(cp.Config)
+	cfg.Impersonate = user
+	client, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg, client
+}
+
+func serviceAccount(user string, extra map[string][]string) rest.ImpersonationConfig {
+	ns := strings.Split(user, ":")[2]
+	return rest.ImpersonationConfig{
+		UserName: user,
+		Groups:   []string{"system:serviceaccounts", "system:serviceaccounts:" + ns, "system:authenticated"},
+		Extra:    extra,
+	}
+}
+
+// errText returns err's message, "" for nil.
+func errText(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
+}
+
+// checkErr compares an API call's outcome with the wanted one: want ""
+// means success; otherwise the call must fail with 403 Forbidden and a
+// message containing want.
+func checkErr(t *testing.T, err error, want string) {
+	t.Helper()
+	switch {
+	case want == "" && err != nil:
+		t.Errorf("want success, got: %v", err)
+	case want != "" && err == nil:
+		t.Errorf("want a denial containing %q, got success", want)
+	case want != "" && !apierrors.IsForbidden(err):
+		t.Errorf("want 403 Forbidden containing %q, got: %v", want, err)
+	case want != "" && !strings.Contains(err.Error(), want):
+		t.Errorf("denial message (-want substring,+got):\n-%s\n+%s", want, err.Error())
+	}
+}
+
+// TestSchedulerServiceAccount runs the real scheduler (mtscn's plugins
+// included, shipped configuration) as the mtscn-scheduler ServiceAccount
+// and checks that the shipped RBAC lets it bind pods and read what its
+// plugins need, its leader-election lease, and nothing secret.
+func TestSchedulerServiceAccount(t *testing.T) {
+	cp := installDefault(t)
+	saConfig, sa := as(t, cp, serviceAccount(schedulerSA, nil))
+
+	t.Run("schedules a pod with the shipped RBAC", func(t *testing.T) {
+		cp.CreateNamespace(t, "plain", nil)
+		cp.CreateNode(t, st.MakeNode().Name("node-1").Capacity(map[v1.ResourceName]string{v1.ResourceCPU: "4", v1.ResourceMemory: "16Gi"}).Obj())
+		// If the ServiceAccount misses a permission, informers never sync
+		// and the pod is never bound: bound the wait.
+		ctx, cancel := context.WithTimeout(cp.Ctx, 90*time.Second)
+		defer cancel()
+		asScheduler := &harness.ControlPlane{Client: sa, Config: saConfig, Ctx: ctx}
+		asScheduler.StartScheduler(t)
+		cp.CreatePod(t, st.MakePod().Name("p").Namespace("plain").Req(map[v1.ResourceName]string{v1.ResourceCPU: "100m"}).Obj())
+		if got := cp.WaitForBound(t, "plain", "p", 60*time.Second); got != "node-1" {
+			t.Errorf("pod bound to %q, want node-1", got)
+		}
+	})
+
+	t.Run("reads what the plugins read", func(t *testing.T) {
+		_, err := sa.CoreV1().Namespaces().List(cp.Ctx, metav1.ListOptions{})
+		checkErr(t, err, "")
+		_, err = sa.NodeV1().RuntimeClasses().List(cp.Ctx, metav1.ListOptions{})
+		checkErr(t, err, "")
+		// Delegated authentication of the secure port.
+		_, err = sa.CoreV1().ConfigMaps("kube-system").Get(cp.Ctx, "extension-apiserver-authentication", metav1.GetOptions{})
+		if apierrors.IsForbidden(err) {
+			t.Errorf("reading kube-system/extension-apiserver-authentication: %v", err)
+		}
+	})
+
+	t.Run("cannot read Secrets", func(t *testing.T) {
+		_, err := sa.CoreV1().Secrets("").List(cp.Ctx, metav1.ListOptions{})
+		checkErr(t, err, `cannot list resource "secrets"`)
+		_, err = sa.CoreV1().Secrets("mtscn-system").Get(cp.Ctx, "anything", metav1.GetOptions{})
+		checkErr(t, err, `cannot get resource "secrets"`)
+		_, err = sa.CoreV1().ConfigMaps("kube-system").Get(cp.Ctx, "kubeadm-config", metav1.GetOptions{})
+		checkErr(t, err, `cannot get resource "configmaps"`)
+	})
+
+	t.Run("leader election on its own lease only", func(t *testing.T) {
+		le := harness.LoadConfig(t, harness.ShippedConfig()).LeaderElection
+		if !le.LeaderElect {
+			t.Fatal("the shipped configuration does not elect a leader; the Deployment runs 2 replicas")
+		}
+		leases := sa.CoordinationV1().Leases(le.ResourceNamespace)
+		lease, err := leases.Create(cp.Ctx, &coordinationv1.Lease{
+			ObjectMeta: metav1.ObjectMeta{Name: le.ResourceName},
+			Spec:       coordinationv1.LeaseSpec{HolderIdentity: ptr.To("replica-1")},
+		}, metav1.CreateOptions{})
+		if err != nil {
+			t.Fatalf("creating lease %s/%s: %v", le.ResourceNamespace, le.ResourceName, err)
+		}
+		lease.Spec.HolderIdentity = ptr.To("replica-2")
+		_, err = leases.Update(cp.Ctx, lease, metav1.UpdateOptions{})
+		checkErr(t, err, "")
+		other, err := cp.Client.CoordinationV1().Leases(le.ResourceNamespace).Create(cp.Ctx, &coordinationv1.Lease{ObjectMeta: metav1.ObjectMeta{Name: "someone-else"}}, metav1.CreateOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		other.Spec.HolderIdentity = ptr.To("mtscn-scheduler")
+		_, err = leases.Update(cp.Ctx, other, metav1.UpdateOptions{})
+		checkErr(t, err, `cannot update resource "leases"`)
+	})
+}
+
+func mergePatch(t *testing.T, v any) []byte {
+	t.Helper()
+	data, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data
+}
+
+var nodeFeatureGVR = schema.GroupVersionResource{Group: "nfd.k8s-sigs.io", Version: "v1alpha1", Resource: "nodefeatures"}
+
+// TestNodeAgentConfinedToItsNode impersonates mtscn-node's ServiceAccount
+// with the node name its projected token carries, and checks that the
+// shipped RBAC plus the mtscn-node-own-node* policies let it change only
+// its own Node's mtscn.io/* and kata-runtime labels and startup taint, and
+// publish NodeFeatures only for its own node.
+func TestNodeAgentConfinedToItsNode(t *testing.T) {
+	cp := installDefault(t)
+	onNode := func(node string) kubernetes.Interface {
+		_, c := as(t, cp, serviceAccount(nodeAgentSA, map[string][]string{nodeNameExtra: {node}}))
+		return c
+	}
+	agentA := onNode("node-a")
+	_, tokenWithoutNode := as(t, cp, serviceAccount(nodeAgentSA, nil))
+
+	resetNodes := func(t *testing.T) {
+		t.Helper()
+		for _, name := range []string{"node-a", "node-b"} {
+			err := cp.Client.CoreV1().Nodes().Delete(cp.Ctx, name, metav1.DeleteOptions{})
+			if err != nil && !apierrors.IsNotFound(err) {
+				t.Fatal(err)
+			}
+			cp.CreateNode(t, st.MakeNode().Name(name).
+				Label("mtscn.io/kvm", "false").Label(kataRuntimeKey, "false").Label("kubernetes.io/hostname", name).
+				Taints([]v1.Taint{{Key: startupTaint, Effect: v1.TaintEffectNoSchedule}, {Key: "dedicated", Value: "gpu", Effect: v1.TaintEffectNoSchedule}}).
+				Capacity(map[v1.ResourceName]string{v1.ResourceCPU: "4", v1.ResourceMemory: "16Gi"}).Obj())
+		}
+	}
+	resetNodes(t)
+	waitForDenial(t, cp.Ctx, "mtscn-node-own-node", func(ctx context.Context) error {
+		_, err := agentA.CoreV1().Nodes().Patch(ctx, "node-b", types.MergePatchType, []byte(`{"metadata":{"labels":{"mtscn.io/kvm":"true"}}}`), dryRun)
+		return err
+	})
+
+	type labels = map[string]any
+	tests := []struct {
+		name    string
+		client  kubernetes.Interface
+		node    string
+		patch   map[string]any
+		wantErr string
+		// check reads the node after a successful patch.
+		check func(*v1.Node) string
+	}{
+		{
+			name:   "own node: set mtscn.io labels and kata-runtime",
+			client: agentA, node: "node-a",
+			patch: map[string]any{"metadata": labels{"labels": labels{"mtscn.io/kvm": "true", "mtscn.io/runtime.kata-qemu": "true", kataRuntimeKey: "true"}}},
+			check: func(n *v1.Node) string {
+				return cmp.Diff(map[string]string{"mtscn.io/kvm": "true", "mtscn.io/runtime.kata-qemu": "true", kataRuntimeKey: "true", "kubernetes.io/hostname": "node-a"}, n.Labels)
+			},
+		},
+		{
+			name:   "own node: remove an mtscn.io label",
+			client: agentA, node: "node-a",
+			patch: map[string]any{"metadata": labels{"labels": labels{"mtscn.io/kvm": nil}}},
+			check: func(n *v1.Node) string {
+				return cmp.Diff(map[string]string{kataRuntimeKey: "false", "kubernetes.io/hostname": "node-a"}, n.Labels)
+			},
+		},
+		{
+			name:   "own node: remove the startup taint",
+			client: agentA, node: "node-a",
+			patch: map[string]any{"spec": labels{"taints": []v1.Taint{{Key: "dedicated", Value: "gpu", Effect: v1.TaintEffectNoSchedule}}}},
+			check: func(n *v1.Node) string {
+				return cmp.Diff([]v1.Taint{{Key: "dedicated", Value: "gpu", Effect: v1.TaintEffectNoSchedule}}, n.Spec.Taints)
+			},
+		},
+		{
+			name:   "other node",
+			client: agentA, node: "node-b",
+			patch:   map[string]any{"metadata": labels{"labels": labels{"mtscn.io/kvm": "true"}}},
+			wantErr: "mtscn-node on node node-a may only change its own Node, not node-b",
+		},
+		{
+			name:   "own node: a label outside mtscn.io",
+			client: agentA, node: "node-a",
+			patch:   map[string]any{"metadata": labels{"labels": labels{"mtscn.io/kvm": "true", "node-role.kubernetes.io/tenant-a": ""}}},
+			wantErr: "mtscn-node may only change mtscn.io/* and katacontainers.io/kata-runtime labels, not node-role.kubernetes.io/tenant-a",
+		},
+		{
+			name:   "own node: remove the hostname label",
+			client: agentA, node: "node-a",
+			patch:   map[string]any{"metadata": labels{"labels": labels{"kubernetes.io/hostname": nil}}},
+			wantErr: "not kubernetes.io/hostname",
+		},
+		{
+			name:   "own node: an annotation outside mtscn.io",
+			client: agentA, node: "node-a",
+			patch:   map[string]any{"metadata": labels{"annotations": labels{"node.alpha.kubernetes.io/ttl": "0"}}},
+			wantErr: "mtscn-node may only change mtscn.io/* annotations, not node.alpha.kubernetes.io/ttl",
+		},
+		{
+			name:   "own node: remove another taint",
+			client: agentA, node: "node-a",
+			patch:   map[string]any{"spec": labels{"taints": []v1.Taint{{Key: startupTaint, Effect: v1.TaintEffectNoSchedule}}}},
+			wantErr: "mtscn-node may only add or remove its startup taint mtscn.io/sandbox-not-ready, not other taints",
+		},
+		{
+			name:   "own node: cordon",
+			client: agentA, node: "node-a",
+			patch:   map[string]any{"spec": labels{"unschedulable": true}},
+			wantErr: "mtscn-node may not cordon or uncordon Nodes",
+		},
+		{
+			name:   "token without a node name",
+			client: tokenWithoutNode, node: "node-a",
+			patch:   map[string]any{"metadata": labels{"labels": labels{"mtscn.io/kvm": "true"}}},
+			wantErr: "mtscn-node's token names no node",
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			resetNodes(t)
+			_, err := tc.client.CoreV1().Nodes().Patch(cp.Ctx, tc.node, types.MergePatchType, mergePatch(t, tc.patch), metav1.PatchOptions{})
+			checkErr(t, err, tc.wantErr)
+			if err != nil || tc.check == nil {
+				return
+			}
+			got, err := cp.Client.CoreV1().Nodes().Get(cp.Ctx, tc.node, metav1.GetOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := tc.check(got); diff != "" {
+				t.Errorf("node %s after the patch (-want,+got):\n%s", tc.node, diff)
+			}
+		})
+	}
+
+	t.Run("cannot delete its own node", func(t *testing.T) {
+		err := agentA.CoreV1().Nodes().Delete(cp.Ctx, "node-a", metav1.DeleteOptions{})
+		if !apierrors.IsForbidden(err) {
+			t.Errorf("deleting its own Node: want Forbidden, got %v", err)
+		}
+	})
+
+	t.Run("NodeFeatures of its own node only", func(t *testing.T) {
+		cfgA, _ := as(t, cp, serviceAccount(nodeAgentSA, map[string][]string{nodeNameExtra: {"node-a"}}))
+		dyn := dynamic.NewForConfigOrDie(cfgA)
+		nf := func(ns, name, node string) *unstructured.Unstructured {
+			return &unstructured.Unstructured{Object: map[string]any{
+				"apiVersion": "nfd.k8s-sigs.io/v1alpha1",
+				"kind":       "NodeFeature",
+				"metadata": map[string]any{
+					"name": name, "namespace": ns,
+					"labels": map[string]any{"nfd.node.kubernetes.io/node-name": node},
+				},
+				"spec": map[string]any{"labels": map[string]any{"mtscn.io/kvm": "true"}},
+			}}
+		}
+		_, err := dyn.Resource(nodeFeatureGVR).Namespace("mtscn-system").Create(cp.Ctx, nf("mtscn-system", "mtscn-node-a", "node-a"), metav1.CreateOptions{})
+		checkErr(t, err, "")
+		_, err = dyn.Resource(nodeFeatureGVR).Namespace("mtscn-system").Create(cp.Ctx, nf("mtscn-system", "mtscn-node-b", "node-b"), metav1.CreateOptions{})
+		checkErr(t, err, "mtscn-node on node node-a may only publish NodeFeatures labelled nfd.node.kubernetes.io/node-name=node-a, not node-b")
+		// Update, not patch: the agent's Role grants get, create and update.
+		own, err := dyn.Resource(nodeFeatureGVR).Namespace("mtscn-system").Get(cp.Ctx, "mtscn-node-a", metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		own.SetLabels(map[string]string{"nfd.node.kubernetes.io/node-name": "node-b"})
+		_, err = dyn.Resource(nodeFeatureGVR).Namespace("mtscn-system").Update(cp.Ctx, own, metav1.UpdateOptions{})
+		checkErr(t, err, "mtscn-node on node node-a may only publish NodeFeatures labelled nfd.node.kubernetes.io/node-name=node-a, not node-b")
+		_, err = dyn.Resource(nodeFeatureGVR).Namespace("default").Create(cp.Ctx, nf("default", "mtscn-node-a", "node-a"), metav1.CreateOptions{})
+		checkErr(t, err, `cannot create resource "nodefeatures"`)
+	})
+}
+
+// TestSandboxRequiredPolicy checks mtscn-sandbox-required: in a namespace
+// labelled mtscn.io/sandbox=required a pod must name a sandboxed
+// RuntimeClass and mtscn-scheduler; elsewhere nothing changes.
+func TestSandboxRequiredPolicy(t *testing.T) {
+	cp := installDefault(t)
+	cp.CreateNamespace(t, "tenant-x", map[string]string{"mtscn.io/tenant": "x", "mtscn.io/sandbox": "required"})
+	cp.CreateNamespace(t, "free", map[string]string{"mtscn.io/tenant": "y"})
+	cp.CreateRuntimeClass(t, "runc", "runc", nil, nil)
+	waitForSandboxPolicy(t, cp)
+
+	params, err := cp.Client.CoreV1().ConfigMaps("mtscn-system").Get(cp.Ctx, "mtscn-sandbox-policy", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	oneOf := strings.ReplaceAll(params.Data["sandboxedRuntimeClasses"], ",", ", ")
+	runtimeMsg := "namespace tenant-x requires a sandboxed runtime (label mtscn.io/sandbox=required): set spec.runtimeClassName to one of " + oneOf
+
+	tests := []struct {
+		name, namespace, runtimeClass, scheduler string
+		wantErr                                  string
+	}{
+		{name: "no runtime class", namespace: "tenant-x", scheduler: "mtscn-scheduler", wantErr: runtimeMsg + " (it is not set)"},
+		{name: "shared-kernel runtime class", namespace: "tenant-x", runtimeClass: "runc", scheduler: "mtscn-scheduler", wantErr: runtimeMsg + " instead of runc"},
+		{name: "kata with the default scheduler", namespace: "tenant-x", runtimeClass: "kata-qemu", scheduler: "default-scheduler",
+			wantErr: "namespace tenant-x requires pods to be placed by mtscn-scheduler (label mtscn.io/sandbox=required): set spec.schedulerName to mtscn-scheduler instead of default-scheduler"},
+		{name: "kata with mtscn-scheduler", namespace: "tenant-x", runtimeClass: "kata-qemu", scheduler: "mtscn-scheduler"},
+		{name: "tdx with mtscn-scheduler", namespace: "tenant-x", runtimeClass: "kata-qemu-tdx", scheduler: "mtscn-scheduler"},
+		{name: "optional namespace: runc and the default scheduler", namespace: "free", runtimeClass: "runc", scheduler: "default-scheduler"},
+	}
+	for i, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			pod := st.MakePod().Name(fmt.Sprintf("p%d", i)).Namespace(tc.namespace).SchedulerName(tc.scheduler).Container("registry.k8s.io/pause:3.10").Obj()
+			if tc.runtimeClass != "" {
+				pod.Spec.RuntimeClassName = ptr.To(tc.runtimeClass)
+			}
+			_, err := cp.Client.CoreV1().Pods(tc.namespace).Create(cp.Ctx, pod, metav1.CreateOptions{})
+			checkErr(t, err, tc.wantErr)
+		})
+	}
+}
+
+// TestTenantCannotRelabelNamespace checks mtscn-namespace-labels: a tenant
+// allowed to edit its Namespace (as Capsule tenant owners are) cannot add,
+// change or remove its mtscn.io/* labels, nor create a namespace that
+// claims a tenant; a holder of mtscn-namespace-policy-admin can.
+func TestTenantCannotRelabelNamespace(t *testing.T) {
+	cp := installDefault(t)
+	cp.CreateNamespace(t, "tenant-y", map[string]string{"mtscn.io/tenant": "y", "mtscn.io/sandbox": "required"})
+	rbac := cp.Client.RbacV1()
+	if _, err := rbac.ClusterRoles().Create(cp.Ctx, &rbacv1.ClusterRole{
+		ObjectMeta: metav1.ObjectMeta{Name: "tenant-y-namespace-editor"},
+		Rules: []rbacv1.PolicyRule{
+			{APIGroups: []string{""}, Resources: []string{"namespaces"}, ResourceNames: []string{"tenant-y"}, Verbs: []string{"get", "update", "patch"}},
+			{APIGroups: []string{""}, Resources: []string{"namespaces"}, Verbs: []string{"create"}},
+		},
+	}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	bind := func(name, user, role string) {
+		if _, err := rbac.ClusterRoleBindings().Create(cp.Ctx, &rbacv1.ClusterRoleBinding{
+			ObjectMeta: metav1.ObjectMeta{Name: name},
+			RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: role},
+			Subjects:   []rbacv1.Subject{{Kind: rbacv1.UserKind, APIGroup: rbacv1.GroupName, Name: user}},
+		}, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	bind("alice-edits-tenant-y", "alice", "tenant-y-namespace-editor")
+	bind("bob-edits-tenant-y", "bob", "tenant-y-namespace-editor")
+	bind("bob-sets-namespace-policy", "bob", "mtscn-namespace-policy-admin")
+	_, alice := as(t, cp, rest.ImpersonationConfig{UserName: "alice", Groups: []string{"tenant-y-owners"}})
+	_, bob := as(t, cp, rest.ImpersonationConfig{UserName: "bob"})
+
+	setLabels := func(c kubernetes.Interface, ns string, l map[string]any, opts metav1.PatchOptions) error {
+		_, err := c.CoreV1().Namespaces().Patch(cp.Ctx, ns, types.MergePatchType, mergePatch(t, map[string]any{"metadata": map[string]any{"labels": l}}), opts)
+		return err
+	}
+	const needs = ` label(s) of namespace tenant-y needs the verb "label" on namespaces.mtscn.io (ClusterRole mtscn-namespace-policy-admin): ask a cluster administrator`
+	waitForDenial(t, cp.Ctx, "mtscn-namespace-labels", func(context.Context) error {
+		return setLabels(alice, "tenant-y", map[string]any{"mtscn.io/sandbox": "optional"}, dryRun)
+	})
+
+	tests := []struct {
+		name    string
+		client  kubernetes.Interface
+		labels  map[string]any
+		wantErr string
+	}{
+		{name: "tenant drops the sandbox requirement", client: alice, labels: map[string]any{"mtscn.io/sandbox": "optional"}, wantErr: "changing the mtscn.io/sandbox" + needs},
+		{name: "tenant joins another tenant", client: alice, labels: map[string]any{"mtscn.io/tenant": "z"}, wantErr: "changing the mtscn.io/tenant" + needs},
+		{name: "tenant removes its tenant label", client: alice, labels: map[string]any{"mtscn.io/tenant": nil}, wantErr: "changing the mtscn.io/tenant" + needs},
+		{name: "tenant becomes infrastructure", client: alice, labels: map[string]any{"mtscn.io/infrastructure": "true", "mtscn.io/node-sharing": "exclusive"}, wantErr: "changing the mtscn.io/infrastructure, mtscn.io/node-sharing" + needs},
+		{name: "tenant sets its own labels", client: alice, labels: map[string]any{"team": "blue"}},
+		{name: "policy admin changes the sandbox policy", client: bob, labels: map[string]any{"mtscn.io/sandbox": "optional"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			checkErr(t, setLabels(tc.client, "tenant-y", tc.labels, metav1.PatchOptions{}), tc.wantErr)
+		})
+	}
+
+	t.Run("tenant creates a namespace claiming a tenant", func(t *testing.T) {
+		_, err := alice.CoreV1().Namespaces().Create(cp.Ctx, &v1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "stolen", Labels: map[string]string{"mtscn.io/tenant": "x"}}}, metav1.CreateOptions{})
+		checkErr(t, err, "changing the mtscn.io/tenant label(s) of namespace stolen")
+		_, err = alice.CoreV1().Namespaces().Create(cp.Ctx, &v1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "alice-scratch"}}, metav1.CreateOptions{})
+		checkErr(t, err, "")
+	})
+}
