@@ -74,15 +74,22 @@ var criRuntimesPaths = [][]string{
 
 func discoverKata(h host, mainConfig string) (*Kata, error) {
 	k := &Kata{ContainerdConfig: mainConfig, Imports: []string{}, Handlers: []Handler{}}
-	merged := map[string]any{}
-	var errs []error
-	visited := map[string]bool{}
-	if err := loadContainerdConfig(h, mainConfig, merged, visited, &k.Imports); err != nil {
-		if isNotExist(err) && len(k.Imports) == 0 {
+	chain, err := loadContainerdChain(h, mainConfig)
+	if err != nil && len(chain) == 0 {
+		if isNotExist(err) {
 			return k, fmt.Errorf("containerd configuration %s not found (set --containerd-config if containerd keeps it elsewhere): %w", mainConfig, err)
 		}
+		return k, err
+	}
+	var errs []error
+	if err != nil {
 		errs = append(errs, err)
 	}
+	for _, f := range chain[1:] {
+		k.Imports = append(k.Imports, f.path)
+	}
+	version := toInt64(chain[0].doc["version"])
+	merged := map[string]any{"plugins": effectivePlugins(chain, version)}
 	runtimes := map[string]any{}
 	for _, p := range criRuntimesPaths {
 		if m, ok := lookup(merged, p...).(map[string]any); ok {
@@ -110,57 +117,111 @@ func discoverKata(h host, mainConfig string) (*Kata, error) {
 	return k, errors.Join(errs...)
 }
 
-// loadContainerdConfig merges the host file path and, recursively, its
-// imports into merged, as containerd does: imports are globs relative to the
-// importing file's directory, merged in order, later values winning.
-func loadContainerdConfig(h host, path string, merged map[string]any, visited map[string]bool, imports *[]string) error {
-	if visited[path] {
-		return nil
-	}
-	visited[path] = true
-	b, err := os.ReadFile(h.path(path))
-	if err != nil {
-		return fmt.Errorf("reading containerd configuration %s: %w", path, err)
-	}
-	cfg := map[string]any{}
-	if err := toml.Unmarshal(b, &cfg); err != nil {
-		return fmt.Errorf("parsing containerd configuration %s: %w", path, err)
-	}
-	var files []string
-	imps, _ := cfg["imports"].([]any)
-	for _, imp := range imps {
-		pattern, ok := imp.(string)
-		if !ok {
+// containerdFile is one file of containerd's configuration, in load order.
+type containerdFile struct {
+	path string // host path
+	doc  map[string]any
+}
+
+// loadContainerdChain returns the files containerd loads for the host file
+// mainConfig, in containerd's order: the main file, then its imports
+// breadth first, each glob's matches sorted. A relative import is resolved
+// against the importing file's directory, except a relative glob in a
+// config of version 2 or lower: containerd 1.x globs it against its working
+// directory, / under systemd (checked with containerd 1.6's `config dump`).
+// A missing main file is an error
+// (the chain is empty); a missing or unparsable import is reported but the
+// rest is still read.
+func loadContainerdChain(h host, mainConfig string) ([]containerdFile, error) {
+	var chain []containerdFile
+	var errs []error
+	loaded := map[string]bool{}
+	queue := []string{mainConfig}
+	var version int64
+	for len(queue) > 0 {
+		path := queue[0]
+		queue = queue[1:]
+		if loaded[path] {
 			continue
 		}
-		if !filepath.IsAbs(pattern) {
-			pattern = filepath.Join(filepath.Dir(path), pattern)
-		}
-		matches, err := filepath.Glob(h.path(pattern))
+		loaded[path] = true
+		b, err := os.ReadFile(h.path(path))
 		if err != nil {
-			return fmt.Errorf("containerd configuration %s: bad import %q: %w", path, pattern, err)
+			if len(chain) == 0 {
+				return nil, fmt.Errorf("reading containerd configuration %s: %w", path, err)
+			}
+			errs = append(errs, fmt.Errorf("reading containerd configuration %s: %w", path, err))
+			continue
 		}
-		sort.Strings(matches)
-		for _, m := range matches {
-			rel, err := filepath.Rel(h.root, m)
-			if err != nil {
+		doc := map[string]any{}
+		if err := toml.Unmarshal(b, &doc); err != nil {
+			if len(chain) == 0 {
+				return nil, fmt.Errorf("parsing containerd configuration %s: %w", path, err)
+			}
+			errs = append(errs, fmt.Errorf("parsing containerd configuration %s: %w", path, err))
+			continue
+		}
+		if len(chain) == 0 {
+			version = toInt64(doc["version"])
+		}
+		chain = append(chain, containerdFile{path: path, doc: doc})
+		imps, _ := doc["imports"].([]any)
+		for _, imp := range imps {
+			pattern, ok := imp.(string)
+			if !ok {
 				continue
 			}
-			files = append(files, "/"+rel)
+			pattern = filepath.Clean(pattern)
+			glob := strings.ContainsAny(pattern, "*?[")
+			switch {
+			case filepath.IsAbs(pattern):
+			case glob && version <= 2:
+				pattern = filepath.Join("/", pattern)
+			default:
+				pattern = filepath.Join(filepath.Dir(path), pattern)
+			}
+			if !glob {
+				queue = append(queue, pattern)
+				continue
+			}
+			matches, err := filepath.Glob(h.path(pattern))
+			if err != nil {
+				errs = append(errs, fmt.Errorf("containerd configuration %s: bad import %q: %w", path, pattern, err))
+				continue
+			}
+			sort.Strings(matches)
+			for _, m := range matches {
+				if rel, err := filepath.Rel(h.root, m); err == nil {
+					queue = append(queue, "/"+rel)
+				}
+			}
 		}
 	}
-	mergeMaps(merged, cfg)
-	var errs []error
-	for _, f := range files {
-		if visited[f] {
-			continue
-		}
-		*imports = append(*imports, f)
-		if err := loadContainerdConfig(h, f, merged, visited, imports); err != nil {
-			errs = append(errs, err)
+	return chain, errors.Join(errs...)
+}
+
+// effectivePlugins merges the plugins tables of the chain as containerd
+// does for the main file's config version: up to version 2 (containerd
+// 1.x) a file's table for a plugin replaces the whole table of earlier
+// files (so a drop-in that defines one runtime hides the runtimes of
+// config.toml); version 3 (containerd 2.x) merges them key by key.
+func effectivePlugins(chain []containerdFile, version int64) map[string]any {
+	out := map[string]any{}
+	for _, f := range chain {
+		plugins, _ := f.doc["plugins"].(map[string]any)
+		for id, sec := range plugins {
+			if version >= 3 {
+				if dst, ok := out[id].(map[string]any); ok {
+					if src, ok := sec.(map[string]any); ok {
+						mergeMaps(dst, src)
+						continue
+					}
+				}
+			}
+			out[id] = sec
 		}
 	}
-	return errors.Join(errs...)
+	return out
 }
 
 // readKataConfig fills a Kata handler from its configuration file.
