@@ -373,7 +373,9 @@ func (pl *SandboxFeatures) requirementsFor(pod *v1.Pod) ([]*requirement, tenancy
 		}
 		return nil
 	}
-	if rt.Handler != "" {
+	// An off-node sandbox's VM runs elsewhere: the node's features do not
+	// matter to it.
+	if rt.Handler != "" && !rt.OffNode {
 		for _, rr := range pl.runtime {
 			if tenancy.MatchAny(rr.handlers, rt.Handler) {
 				if err := add(rr.reqs); err != nil {

@@ -56,6 +56,7 @@ func runtimeClass(name, handler string, labels map[string]string) *nodev1.Runtim
 // a custom VM runtime marked sandboxed by label.
 func runtimeClasses() []runtime.Object {
 	return []runtime.Object{
+		runtimeClass("kata", "kata", nil),
 		runtimeClass("kata-qemu", "kata-qemu", nil),
 		runtimeClass("kata-clh", "kata-clh", nil),
 		runtimeClass("kata-qemu-tdx", "kata-qemu-tdx", nil),
@@ -111,6 +112,7 @@ func TestPreFilter(t *testing.T) {
 		{name: "runc pod with QAT uses the host driver", pod: withQAT(pod("p", "runc"), qatCy).Obj(), wantStatus: fwk.NewStatus(fwk.Skip)},
 		{name: "pod without runtime class with QAT", pod: withQAT(pod("p", ""), qatDc).Obj(), wantStatus: fwk.NewStatus(fwk.Skip)},
 		{name: "kata-qemu needs KVM and its handler", pod: pod("p", "kata-qemu").Obj(), wantReqs: []string{"usable /dev/kvm", "kata-qemu runtime handler"}},
+		{name: "plain kata handler needs KVM and its handler", pod: pod("p", "kata").Obj(), wantReqs: []string{"usable /dev/kvm", "kata runtime handler"}},
 		{name: "kata-clh needs KVM and its handler", pod: pod("p", "kata-clh").Obj(), wantReqs: []string{"usable /dev/kvm", "kata-clh runtime handler"}},
 		{name: "kata-qemu-tdx also needs TDX", pod: pod("p", "kata-qemu-tdx").Obj(), wantReqs: []string{"usable /dev/kvm", "kata-qemu-tdx runtime handler", "TDX"}},
 		{name: "kata-qemu-snp also needs SEV-SNP", pod: pod("p", "kata-qemu-snp").Obj(), wantReqs: []string{"usable /dev/kvm", "kata-qemu-snp runtime handler", "SEV-SNP"}},
@@ -247,6 +249,23 @@ func TestCustomRequirements(t *testing.T) {
 				t.Errorf("Filter status (-want,+got):\n%s", diff)
 			}
 		})
+	}
+}
+
+// TestOffNodeHandlersNeedNothingOnTheNode checks that runtime requirements
+// never reach an off-node handler, even when a pattern matches it.
+func TestOffNodeHandlersNeedNothingOnTheNode(t *testing.T) {
+	_, ctx := ktesting.NewTestContext(t)
+	args := defaultArgs(t)
+	args.RuntimeRequirements = append(args.RuntimeRequirements, config.RuntimeRequirement{
+		Handlers: []string{"kata-remote*"},
+		Requirements: []config.NodeRequirement{{Name: "peer-pod network", MatchExpressions: []v1.NodeSelectorRequirement{
+			{Key: "example.com/peer-pods", Operator: v1.NodeSelectorOpExists}}}},
+	})
+	pl := newPlugin(ctx, t, args, nil)
+	_, status := pl.PreFilter(ctx, framework.NewCycleState(), pod("p", "kata-remote").Obj(), nil)
+	if diff := cmp.Diff(fwk.NewStatus(fwk.Skip), status); diff != "" {
+		t.Errorf("PreFilter status (-want,+got):\n%s", diff)
 	}
 }
 
@@ -425,7 +444,7 @@ func TestSignPod(t *testing.T) {
 func TestNew(t *testing.T) {
 	_, ctx := ktesting.NewTestContext(t)
 	bad := defaultArgs(t)
-	bad.RuntimeRequirements[0].Handlers[1] = "kata-[clh"
+	bad.RuntimeRequirements[1].Handlers = append(bad.RuntimeRequirements[1].Handlers, "kata-[clh")
 	bad.DeviceRequirements[0].Requirements[0].MatchExpressions[0].Operator = "Near"
 	tests := []struct {
 		name    string
@@ -435,7 +454,7 @@ func TestNew(t *testing.T) {
 		{name: "defaults", args: defaultArgs(t)},
 		{name: "wrong args type", args: &config.SandboxOverheadArgs{}, wantErr: []string{"want args to be of type SandboxFeaturesArgs, got *config.SandboxOverheadArgs"}},
 		{name: "bad glob and operator name their fields", args: bad, wantErr: []string{
-			"pluginConfig[SandboxFeatures].args.runtimeRequirements[0].handlers[1]",
+			"pluginConfig[SandboxFeatures].args.runtimeRequirements[1].handlers[1]",
 			"pluginConfig[SandboxFeatures].args.deviceRequirements[0].requirements[0].matchExpressions[0].operator",
 		}},
 	}
@@ -451,6 +470,7 @@ func TestNew(t *testing.T) {
 			if err == nil {
 				t.Fatalf("New succeeded, want an error naming %v", tc.wantErr)
 			}
+			t.Logf("error: %v", err)
 			for _, w := range tc.wantErr {
 				if !strings.Contains(err.Error(), w) {
 					t.Errorf("error %q does not name %q", err, w)

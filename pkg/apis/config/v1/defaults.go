@@ -77,17 +77,18 @@ func DefaultProfiles() []HypervisorProfile {
 	}
 }
 
-// DefaultRuntimeRequirements: every on-node Kata handler needs a usable
-// /dev/kvm and its handler configured in the node's containerd; TDX and
-// SEV-SNP handlers need the CPU feature enabled. Off-node handlers
-// (kata-remote) are matched by no pattern that requires anything.
+// DefaultRuntimeRequirements: every Kata handler needs a usable /dev/kvm and
+// its handler configured in the node's containerd; TDX and SEV-SNP handlers
+// need the CPU feature enabled. Runtime requirements never apply to
+// off-node handlers (offNodeHandlers, kata-remote by default): their VM
+// runs elsewhere.
 func DefaultRuntimeRequirements() []RuntimeRequirement {
 	isTrue := func(key string) []v1.NodeSelectorRequirement {
 		return []v1.NodeSelectorRequirement{{Key: key, Operator: v1.NodeSelectorOpIn, Values: []string{"true"}}}
 	}
 	return []RuntimeRequirement{
 		{
-			Handlers: []string{"kata-qemu*", "kata-clh*", "kata-fc*", "kata-dragonball*", "kata-stratovirt*", "kata-cloud-hypervisor*"},
+			Handlers: []string{"kata*"},
 			Requirements: []NodeRequirement{
 				{Name: "usable /dev/kvm", MatchExpressions: isTrue(LabelKVM)},
 				{Name: HandlerPlaceholder + " runtime handler", MatchExpressions: isTrue(LabelRuntimePrefix + HandlerPlaceholder)},
