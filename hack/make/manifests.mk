@@ -5,7 +5,7 @@
 .PHONY: manifests-check e2e-lint kind-e2e
 
 manifests-check: etcd
-	$(GO) test -count=1 -run 'TestManifestLayout|TestManifestConsistency|TestManifestsCheck' ./test/integration/manifests/
+	$(GO) test -count=1 -run 'TestManifestLayout|TestManifestConsistency|TestManifestsCheck|TestMutatingPolicy' ./test/integration/manifests/
 
 # Static checks of the kind end-to-end scripts (they need Docker and a host
 # with nested virtualization to run: `make kind-e2e`).
