@@ -16,6 +16,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 	"k8s.io/klog/v2/ktesting"
 	kubeapiservertesting "k8s.io/kubernetes/cmd/kube-apiserver/app/testing"
 	st "k8s.io/kubernetes/pkg/scheduler/testing"
@@ -292,5 +294,40 @@ func TestPublishErrorsAreCounted(t *testing.T) {
 	}
 	if _, m := get(t, a.Handler(), "/metrics"); !strings.Contains(m, "mtscn_node_publish_errors_total 1") {
 		t.Errorf("/metrics: want one publish error:\n%s", m)
+	}
+}
+
+// TestRunOneshotWithKubeconfig runs the agent the way `mtscn-node run
+// --oneshot --kubeconfig F` does: clients built from a kubeconfig file.
+func TestRunOneshotWithKubeconfig(t *testing.T) {
+	_, ctx := ktesting.NewTestContext(t)
+	cp := startControlPlaneWithCRDs(t)
+	cp.CreateNamespace(t, namespace, nil)
+	rc := cp.Config
+	kc := clientcmdapi.NewConfig()
+	kc.Clusters["test"] = &clientcmdapi.Cluster{Server: rc.Host, CertificateAuthority: rc.CAFile, CertificateAuthorityData: rc.CAData, TLSServerName: rc.ServerName}
+	kc.AuthInfos["test"] = &clientcmdapi.AuthInfo{Token: rc.BearerToken, ClientCertificateData: rc.CertData, ClientKeyData: rc.KeyData}
+	kc.Contexts["test"] = &clientcmdapi.Context{Cluster: "test", AuthInfo: "test"}
+	kc.CurrentContext = "test"
+	file := filepath.Join(t.TempDir(), "kubeconfig")
+	if err := clientcmd.WriteToFile(*kc, file); err != nil {
+		t.Fatal(err)
+	}
+	cfg := agent.DefaultConfig()
+	cfg.NodeName, cfg.Kubeconfig, cfg.Oneshot = "worker-5", file, true
+	f := &fixture{name: "amd-sev-snp"}
+	a, err := agent.New(cfg, agent.WithDiscoverOptions(f.apply))
+	if err != nil {
+		t.Fatalf("agent.New with a kubeconfig: %v", err)
+	}
+	if err := a.Run(ctx); err != nil {
+		t.Fatalf("run --oneshot: %v", err)
+	}
+	nf, err := newNFDClient(t, cp.Config).NfdV1alpha1().NodeFeatures(namespace).Get(ctx, agent.NodeFeatureName("worker-5"), metav1.GetOptions{})
+	if err != nil {
+		t.Fatalf("NodeFeature not created by run --oneshot: %v", err)
+	}
+	if got := nf.Spec.Features.Attributes[nodefeatures.KVM].Elements["module"]; got != "kvm_amd" {
+		t.Errorf("mtscn.kvm.module = %q, want kvm_amd", got)
 	}
 }
