@@ -121,12 +121,26 @@ func ValidateSandboxFeaturesArgs(p *field.Path, args *config.SandboxFeaturesArgs
 			errs = append(errs, validateGlob(fp.Child("resources").Index(j), r)...)
 		}
 		errs = append(errs, validateRequirements(fp.Child("requirements"), dr.Requirements)...)
+		if !dr.SandboxedOnly {
+			// A pod on the default runtime has no handler to substitute.
+			for j, r := range dr.Requirements {
+				for k, e := range r.MatchExpressions {
+					if strings.Contains(e.Key, HandlerPlaceholder) {
+						errs = append(errs, field.Invalid(fp.Child("requirements").Index(j).Child("matchExpressions").Index(k).Child("key"), e.Key,
+							"\""+HandlerPlaceholder+"\" needs a runtime handler: set sandboxedOnly: true or use a fixed key"))
+					}
+				}
+			}
+		}
 	}
 	w := args.VirtModeWeights
 	wp := p.Child("virtModeWeights")
-	for name, v := range map[string]int32{"hardware": w.Hardware, "pvm": w.PVM, "nested": w.Nested} {
-		if v < 0 || v > 100 {
-			errs = append(errs, field.Invalid(wp.Child(name), v, "must be between 0 and 100"))
+	for _, wv := range []struct {
+		name string
+		v    int32
+	}{{"hardware", w.Hardware}, {"pvm", w.PVM}, {"nested", w.Nested}} {
+		if wv.v < 0 || wv.v > 100 {
+			errs = append(errs, field.Invalid(wp.Child(wv.name), wv.v, "must be between 0 and 100"))
 		}
 	}
 	return errs.ToAggregate()
