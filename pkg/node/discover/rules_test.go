@@ -159,3 +159,24 @@ func TestKataLabels(t *testing.T) {
 		t.Errorf("kata-fc has no readable configuration: want no labels, got %v", got)
 	}
 }
+
+// TestRealHostThroughNFDRules runs this machine's features through
+// nfd-rules: the kvm and virt-mode labels must agree with discovery.
+func TestRealHostThroughNFDRules(t *testing.T) {
+	_, ctx := ktesting.NewTestContext(t)
+	res := Discover(ctx, Options{})
+	got := runRules(t, res.Features())
+	want := map[string]string{}
+	if res.KVM.Usable {
+		want["mtscn.io/kvm"] = "true"
+		want["mtscn.io/virt-mode"] = res.KVM.Mode
+	}
+	for _, k := range []string{"mtscn.io/kvm", "mtscn.io/virt-mode"} {
+		if got.Labels[k] != want[k] {
+			t.Errorf("label %s: rules say %q, discovery says %q (kvm %+v)", k, got.Labels[k], want[k], res.KVM)
+		}
+	}
+	if diff := cmp.Diff(got.Labels, Labels(res.Features())); diff != "" {
+		t.Errorf("node-labels fallback differs from nfd-rules on this machine (-rules,+fallback):\n%s", diff)
+	}
+}
