@@ -160,10 +160,11 @@ func (in *Installer) applyNode(ctx context.Context, c NodeChange) error {
 }
 
 // fail marks the node failed and returns err.
-func (in *Installer) fail(ctx context.Context, err error) error {
+func (in *Installer) fail(ctx context.Context, err error, handlers []string) error {
 	klog.FromContext(ctx).Error(err, "kata install failed")
 	in.node.Event(ctx, v1.EventTypeWarning, "KataInstallFailed", "kata install failed: "+err.Error())
-	if nerr := in.applyNode(ctx, NodeChange{Set: map[string]string{LabelSandboxRuntime: StateFailed, LabelKataRuntime: "false"}}); nerr != nil {
+	c := NodeChange{Set: map[string]string{LabelSandboxRuntime: StateFailed, LabelKataRuntime: "false"}, Remove: runtimeLabels(handlers)}
+	if nerr := in.applyNode(ctx, c); nerr != nil {
 		return errors.Join(err, nerr)
 	}
 	return err
@@ -174,9 +175,19 @@ func (in *Installer) fail(ctx context.Context, err error) error {
 func (in *Installer) Install(ctx context.Context) (*Result, error) {
 	res, err := in.install(ctx)
 	if err != nil {
-		return res, in.fail(ctx, err)
+		// The record names the handlers of earlier installs, when readable.
+		rec, _, _ := in.loadRecord()
+		return res, in.fail(ctx, err, sortedUnion(rec.Handlers, res.Handlers))
 	}
 	return res, nil
+}
+
+func runtimeLabels(handlers []string) []string {
+	var out []string
+	for _, h := range handlers {
+		out = append(out, LabelRuntimePrefix+h)
+	}
+	return out
 }
 
 func (in *Installer) install(ctx context.Context) (*Result, error) {
@@ -224,8 +235,13 @@ func (in *Installer) install(ctx context.Context) (*Result, error) {
 	stale := slices.DeleteFunc(slices.Clone(rec.Handlers), func(h string) bool { return slices.Contains(plan.handlers, h) })
 
 	if !artifactsSame || leftovers || !dropInSame || !configSame {
-		// Claim the node before touching the host.
-		if err := in.applyNode(ctx, NodeChange{Set: map[string]string{LabelSandboxRuntime: StatePending, LabelKataRuntime: "false"}}); err != nil {
+		// Claim the node before touching the host: no Kata pod may land
+		// while containerd's config and the artifacts change.
+		claim := NodeChange{
+			Set:    map[string]string{LabelSandboxRuntime: StatePending, LabelKataRuntime: "false"},
+			Remove: runtimeLabels(sortedUnion(rec.Handlers, plan.handlers)),
+		}
+		if err := in.applyNode(ctx, claim); err != nil {
 			return res, err
 		}
 		in.note(ctx, v1.EventTypeNormal, "KataInstalling", "installing kata", "handlers", fmt.Sprint(plan.handlers))

@@ -424,7 +424,9 @@ func TestReinstallWhileShimRuns(t *testing.T) {
 	if err := running.Start(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = running.Process.Kill(); _ = running.Wait() })
+	done := make(chan error, 1)
+	go func() { done <- running.Wait() }()
+	t.Cleanup(func() { _ = running.Process.Kill(); <-done })
 
 	// A new release of the shim (the old bytes plus a trailer).
 	if err := os.WriteFile(shim, append(b, []byte("new release")...), 0o755); err != nil {
@@ -441,10 +443,9 @@ func TestReinstallWhileShimRuns(t *testing.T) {
 	if err != nil || !strings.HasSuffix(string(got), "new release") {
 		t.Errorf("the installed shim is not the new release (err=%v)", err)
 	}
-	done := make(chan error, 1)
-	go func() { done <- running.Wait() }()
 	select {
 	case err := <-done:
+		done <- err // for the cleanup
 		t.Errorf("the running shim exited during the reinstall: %v", err)
 	case <-time.After(100 * time.Millisecond):
 	}
