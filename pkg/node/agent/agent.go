@@ -26,6 +26,7 @@ import (
 	nfdclient "sigs.k8s.io/node-feature-discovery/api/generated/clientset/versioned"
 	nfdv1alpha1 "sigs.k8s.io/node-feature-discovery/api/nfd/v1alpha1"
 
+	nfdrules "github.com/mtscn/mtscn/nfd-rules"
 	"github.com/mtscn/mtscn/pkg/node/discover"
 	"github.com/mtscn/mtscn/pkg/version"
 )
@@ -46,6 +47,8 @@ type Agent struct {
 	// published is set after the first successful publish (/healthz).
 	published atomic.Bool
 
+	// rules are nfd-rules/, run by node-labels mode as nfd-master would.
+	rules []nfdv1alpha1.NodeFeatureRule
 	// ready, when set, gates /readyz in addition to the first publish
 	// (e.g. "Kata is installed and verified").
 	ready func() error
@@ -81,6 +84,13 @@ func New(cfg Config, opts ...Option) (*Agent, error) {
 	a := &Agent{cfg: cfg, discoverOpts: cfg.discoverOptions(), metrics: newMetrics()}
 	for _, o := range opts {
 		o(a)
+	}
+	if cfg.Publish == PublishNodeLabels {
+		rules, err := nfdrules.Load()
+		if err != nil {
+			return nil, fmt.Errorf("loading the embedded nfd-rules: %w", err)
+		}
+		a.rules = rules
 	}
 	needNFD := cfg.Publish == PublishNodeFeature && a.nfdClient == nil
 	needKube := cfg.Publish == PublishNodeLabels && a.kubeClient == nil
@@ -267,17 +277,29 @@ func (a *Agent) setMeta(m *metav1.ObjectMeta) {
 	}
 }
 
-// publishNodeLabels sets the labels nfd-rules would produce (and the Kata
-// sizing labels) on the agent's own Node and removes the agent's labels
-// that no longer apply; labels the agent does not own are never touched.
+// publishNodeLabels sets the labels nfd-rules/ produce (run through NFD's
+// rule engine as nfd-master would) and the Kata sizing labels on the
+// agent's own Node, and removes the agent's labels that no longer apply;
+// labels the agent does not own are never touched.
 // The merge patch carries the Node's resourceVersion, so a concurrent
 // change makes it fail with a conflict and the round is retried.
 func (a *Agent) publishNodeLabels(ctx context.Context, res *discover.Result) (string, error) {
 	logger := klog.FromContext(ctx)
-	want := discover.Labels(res.Features())
+	out, err := nfdrules.Evaluate(a.rules, res.Features())
+	if err != nil {
+		logger.Info("nfd-rules dropped some outputs", "err", err)
+	}
+	want := map[string]string{}
+	for k, v := range out.Labels {
+		if discover.IsOwnedLabel(k) {
+			want[k] = v
+		} else {
+			logger.V(2).Info("not setting a rule label the agent does not own", "label", k)
+		}
+	}
 	maps.Copy(want, discover.KataLabels(res))
 	result := resultUnchanged
-	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+	err = retry.RetryOnConflict(retry.DefaultRetry, func() error {
 		node, err := a.kubeClient.CoreV1().Nodes().Get(ctx, a.cfg.NodeName, metav1.GetOptions{})
 		if err != nil {
 			return fmt.Errorf("getting node %s: %w", a.cfg.NodeName, err)

@@ -30,7 +30,10 @@ func (d *containerdDaemon) socket() string { return filepath.Join(d.dir, "contai
 
 func (d *containerdDaemon) start() {
 	d.t.Helper()
-	script := `mount --bind "$1/etc/containerd" /etc/containerd && exec containerd --config /etc/containerd/config.toml --address "$2/containerd.sock" --root "$2/root" --state "$2/state"`
+	// /var/lib is bound to the temp dir too: plugins configured with host
+	// paths there (Debian's opt plugin) must not create them on the host.
+	script := `mkdir -p "$2/var-lib" && mount --bind "$2/var-lib" /var/lib && mount --bind "$1/etc/containerd" /etc/containerd && ` +
+		`exec containerd --config /etc/containerd/config.toml --address "$2/containerd.sock" --root "$2/root" --state "$2/state"`
 	d.cmd = exec.Command("unshare", "--mount", "--propagation", "private", "sh", "-c", script, "sh", d.root, d.dir)
 	logf, err := os.OpenFile(filepath.Join(d.dir, "containerd.log"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
 	if err != nil {
