@@ -30,6 +30,7 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/events"
 	"k8s.io/klog/v2"
+	kubeapiservertesting "k8s.io/kubernetes/cmd/kube-apiserver/app/testing"
 	apiserveroptions "k8s.io/kubernetes/cmd/kube-apiserver/app/options"
 	"k8s.io/kubernetes/cmd/kube-scheduler/app/options"
 	"k8s.io/kubernetes/pkg/scheduler"
@@ -116,10 +117,7 @@ func StartControlPlane(t testing.TB) *ControlPlane {
 			opts.Admission.GenericAdmission.DisablePlugins = []string{"ServiceAccount", "TaintNodesByCondition"}
 		},
 	})
-	created := listKeyFiles().Difference(before)
-	keyFilesMu.Lock()
-	keyFiles = keyFiles.Union(created)
-	keyFilesMu.Unlock()
+	trackKeyFiles(before)
 	t.Cleanup(func() {
 		cancel()
 		teardown()
@@ -132,8 +130,46 @@ func StartControlPlane(t testing.TB) *ControlPlane {
 	return &ControlPlane{Client: client, Config: cfg, Ctx: ctx}
 }
 
+// StartFullControlPlane starts kube-apiserver with its whole server chain
+// (the apiextensions server included, so CustomResourceDefinitions are
+// served, and the aggregator), RBAC and Node authorization, and the default
+// admission plugins minus those that need a controller-manager. flags are
+// extra kube-apiserver flags (feature gates, runtime-config). It is slower
+// to start than StartControlPlane; use it when a test needs CRDs.
+func StartFullControlPlane(t testing.TB, flags ...string) *ControlPlane {
+	t.Helper()
+	flags = append([]string{
+		"--authorization-mode=Node,RBAC",
+		"--allow-privileged=true",
+		"--disable-admission-plugins=ServiceAccount,TaintNodesByCondition",
+	}, flags...)
+	before := listKeyFiles()
+	server := kubeapiservertesting.StartTestServerOrDie(t, nil, flags, framework.SharedEtcd())
+	trackKeyFiles(before)
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(func() {
+		cancel()
+		server.TearDownFn()
+	})
+	cfg := rest.CopyConfig(server.ClientConfig)
+	cfg.QPS, cfg.Burst = 500, 1000
+	client, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		t.Fatalf("creating client: %v", err)
+	}
+	return &ControlPlane{Client: client, Config: cfg, Ctx: ctx}
+}
+
+func trackKeyFiles(before sets.Set[string]) {
+	created := listKeyFiles().Difference(before)
+	keyFilesMu.Lock()
+	keyFiles = keyFiles.Union(created)
+	keyFilesMu.Unlock()
+}
+
 // InstallCRDs creates the CustomResourceDefinitions in the given YAML files
-// (multi-document) and waits until they are established.
+// (multi-document) and waits until they are established. The control plane
+// must come from StartFullControlPlane.
 func (cp *ControlPlane) InstallCRDs(t testing.TB, files ...string) {
 	t.Helper()
 	client, err := apiextensionsclient.NewForConfig(cp.Config)
