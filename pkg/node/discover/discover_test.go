@@ -43,6 +43,7 @@ func TestDiscoverFixtures(t *testing.T) {
 	gceMem := 16375560 * kib
 	awsMem := 7924000 * kib
 	skxMem := 196608000 * kib
+	pvmMem := 24684096 * kib
 
 	tests := []struct {
 		fixture string
@@ -216,6 +217,32 @@ func TestDiscoverFixtures(t *testing.T) {
 					SourceKata: "handler kata-fc: reading Kata configuration " + kataDefaults + "configuration-fc.toml: open testdata/smt-l1tf-vulnerable" +
 						kataDefaults + "configuration-fc.toml: no such file or directory",
 				},
+			},
+		},
+		{
+			// Captured from the machine mtscn is developed on: a cloud VM
+			// whose /dev/kvm is backed by kvm_pvm (no VMX/SVM), SMT off.
+			fixture: "pvm-cloud-vm",
+			want: &Result{
+				CPU: &CPU{
+					Vendor: "AuthenticAMD", Family: 25, Model: 17, ModelName: "AMD EPYC",
+					VirtFlags: []string{"hypervisor"}, SMTControl: "notsupported", SMTActive: ptr.To(false),
+					CrossVMExposure: []string{"spec_rstack_overflow"}, CotenancySafe: true,
+				},
+				KVM: &KVM{
+					Device: true, APIVersion: 12, CreateVM: true, Usable: true,
+					Modules: []string{ModuleKVMPVM}, Module: ModuleKVMPVM,
+					TEE: []string{}, Vhost: []string{}, Mode: ModePVM,
+				},
+				IOMMU: noIOMMU,
+				PCI:   noPCI,
+				Memory: &Memory{
+					TotalBytes: pvmMem, HugePages: pools(0, 0),
+					ShmBytes: pvmMem, ShmSource: ShmFromMounts, GuestMemoryBytes: pvmMem,
+				},
+				Kata: &Kata{ContainerdConfig: DefaultContainerdConfig, Imports: []string{}, Handlers: []Handler{}},
+				// No Kata handler yet: slots of Kata's default 2Gi guest.
+				Capacity: &Capacity{SandboxMemoryBytes: pvmMem, Sandboxes: 11},
 			},
 		},
 	}

@@ -64,6 +64,10 @@ func TestFixturesThroughNFDRules(t *testing.T) {
 			},
 			ExtendedResources: map[string]string{"mtscn.io/sandbox-memory": "100663296000", "mtscn.io/sandboxes": "32"},
 		}},
+		{"pvm-cloud-vm", nfdrules.Output{
+			Labels:            map[string]string{"mtscn.io/kvm": "true", "mtscn.io/virt-mode": "pvm"},
+			ExtendedResources: map[string]string{"mtscn.io/sandbox-memory": "25276514304", "mtscn.io/sandboxes": "11"},
+		}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.fixture, func(t *testing.T) {

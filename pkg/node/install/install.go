@@ -182,6 +182,15 @@ func (in *Installer) Install(ctx context.Context) (*Result, error) {
 	return res, nil
 }
 
+// claim takes the node out of Kata service before the host or containerd
+// changes: pending, kata-runtime=false, no runtime labels.
+func (in *Installer) claim(ctx context.Context, handlers []string) error {
+	return in.applyNode(ctx, NodeChange{
+		Set:    map[string]string{LabelSandboxRuntime: StatePending, LabelKataRuntime: "false"},
+		Remove: runtimeLabels(handlers),
+	})
+}
+
 func runtimeLabels(handlers []string) []string {
 	var out []string
 	for _, h := range handlers {
@@ -202,9 +211,6 @@ func (in *Installer) install(ctx context.Context) (*Result, error) {
 		return res, err
 	}
 	res.Handlers, res.UserHandlers = plan.handlers, plan.userHandlers
-	for _, h := range plan.userHandlers {
-		in.note(ctx, v1.EventTypeNormal, "KataHandlerKept", "a runtime with this handler is already configured; kept it as it is", "handler", h)
-	}
 
 	if err := in.removeTemps(); err != nil {
 		return res, err
@@ -237,14 +243,13 @@ func (in *Installer) install(ctx context.Context) (*Result, error) {
 	if !artifactsSame || leftovers || !dropInSame || !configSame {
 		// Claim the node before touching the host: no Kata pod may land
 		// while containerd's config and the artifacts change.
-		claim := NodeChange{
-			Set:    map[string]string{LabelSandboxRuntime: StatePending, LabelKataRuntime: "false"},
-			Remove: runtimeLabels(sortedUnion(rec.Handlers, plan.handlers)),
-		}
-		if err := in.applyNode(ctx, claim); err != nil {
+		if err := in.claim(ctx, sortedUnion(rec.Handlers, plan.handlers)); err != nil {
 			return res, err
 		}
 		in.note(ctx, v1.EventTypeNormal, "KataInstalling", "installing kata", "handlers", fmt.Sprint(plan.handlers))
+		for _, h := range plan.userHandlers {
+			in.note(ctx, v1.EventTypeNormal, "KataHandlerKept", "a runtime with this handler is already configured; kept it as it is", "handler", h)
+		}
 
 		// Remember what uninstall needs before the first host change.
 		rec.Handlers = sortedUnion(rec.Handlers, plan.handlers)
@@ -307,6 +312,9 @@ func (in *Installer) install(ctx context.Context) (*Result, error) {
 		// previous run wrote them and stopped before the restart (or
 		// someone restarted containerd with another config). Restart once.
 		logger.Info("containerd does not serve the handlers although its files are in place; restarting it", "err", err)
+		if cerr := in.claim(ctx, sortedUnion(rec.Handlers, plan.handlers)); cerr != nil {
+			return res, errors.Join(err, cerr)
+		}
 		if rerr := in.restarter.Restart(ctx, in.opts.ContainerdUnit); rerr != nil {
 			return res, errors.Join(err, rerr)
 		}
