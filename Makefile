@@ -8,16 +8,20 @@ export PATH := $(BIN):$(PATH)
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo v0.0.0-dev)
 GIT_COMMIT ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
 BUILD_DATE ?= $(shell date -u +%Y-%m-%dT%H:%M:%SZ)
-# kube-scheduler's --version reads k8s.io/component-base/version; it must be
-# a semver, so untagged builds report v0.1.0-<commit>.
-KUBE_VERSION ?= $(shell v=$$(git describe --tags --abbrev=0 2>/dev/null); echo $${v:-v0.1.0}-$$(git rev-parse --short HEAD 2>/dev/null || echo dev))
+# kube-scheduler's --version prints k8s.io/component-base/version, and the
+# scheduler derives its emulation version from it: keep the Kubernetes
+# release it is built from and carry mtscn's version as build metadata,
+# e.g. v1.35.4+mtscn-v0.1.0.
+K8S_VERSION := $(shell sed -n 's/^\s*k8s.io\/kubernetes \(v[0-9.]*\)$$/\1/p' go.mod | head -1)
+KUBE_VERSION ?= $(K8S_VERSION)+mtscn-$(subst +,-,$(VERSION))
 LDFLAGS := -s -w \
 	-X github.com/mtscn/mtscn/pkg/version.Version=$(VERSION) \
 	-X github.com/mtscn/mtscn/pkg/version.GitCommit=$(GIT_COMMIT) \
 	-X k8s.io/component-base/version.gitVersion=$(KUBE_VERSION) \
 	-X k8s.io/component-base/version.gitCommit=$(GIT_COMMIT) \
 	-X k8s.io/component-base/version.gitTreeState=clean \
-	-X k8s.io/component-base/version.buildDate=$(BUILD_DATE)
+	-X k8s.io/component-base/version.buildDate=$(BUILD_DATE) \
+	-X k8s.io/component-base/version/verflag.programName=mtscn-scheduler
 IMAGE ?= ghcr.io/mtscn/mtscn:$(VERSION)
 
 .PHONY: all build demo test test-unit test-integration verify etcd image clean generate
@@ -25,7 +29,7 @@ IMAGE ?= ghcr.io/mtscn/mtscn:$(VERSION)
 all: build
 
 build:
-	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/ ./cmd/mtscn-scheduler ./cmd/mtscn-node ./cmd/mtscnctl
+	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/ ./cmd/mtscn-scheduler ./cmd/mtscn-node ./cmd/mtscnctl
 
 etcd:
 	bash hack/etcd.sh
@@ -33,13 +37,15 @@ etcd:
 demo: build
 	$(BIN)/mtscnctl demo
 
-# Unit tests: every package outside test/ (plugins, config, agent, tools).
+# Unit tests: every package outside test/ and bench/ (plugins, config,
+# agent, tools, nfd-rules).
 test-unit:
-	$(GO) test -count=1 $$($(GO) list ./... | grep -v /test/)
+	$(GO) test -count=1 $$($(GO) list ./... | grep -v -e /test/ -e /bench/)
 
-# Integration tests: the real kube-apiserver and etcd, in-process.
+# Integration tests: the real kube-apiserver and etcd, in-process, and the
+# benchmarks' smoke tests (the benchmarks themselves run in `make bench`).
 test-integration: etcd
-	$(GO) test -count=1 -p 2 ./test/integration/...
+	$(GO) test -count=1 -timeout 30m ./test/integration/... $$($(GO) list ./bench/... 2>/dev/null)
 
 test: test-unit test-integration
 
@@ -49,7 +55,7 @@ generate:
 verify:
 	@echo "gofmt"; out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	@echo "go vet"; $(GO) vet ./...
-	@echo "go mod tidy"; cp go.mod /tmp/mtscn-go.mod.bak; cp go.sum /tmp/mtscn-go.sum.bak; $(GO) mod tidy; \
+	@echo "go mod tidy"; $(GO) mod tidy; \
 	  if ! git diff --quiet -- go.mod go.sum; then git diff -- go.mod go.sum | head -40; echo "go mod tidy changed go.mod/go.sum: commit the result"; exit 1; fi
 
 image:
