@@ -2,6 +2,7 @@ package install
 
 import (
 	"context"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -24,6 +25,8 @@ type containerdDaemon struct {
 	dir      string
 	cmd      *exec.Cmd
 	restarts int
+	// onRestart, when set, runs before each restart.
+	onRestart func()
 }
 
 func (d *containerdDaemon) socket() string { return filepath.Join(d.dir, "containerd.sock") }
@@ -65,6 +68,9 @@ func (d *containerdDaemon) stop() {
 // Restart implements Restarter.
 func (d *containerdDaemon) Restart(context.Context, string) error {
 	d.restarts++
+	if d.onRestart != nil {
+		d.onRestart()
+	}
 	d.stop()
 	d.start()
 	return nil
@@ -120,6 +126,8 @@ func TestInstallRestartsAndVerifiesRealContainerd(t *testing.T) {
 
 	// Again with the real restart: files unchanged, but containerd does
 	// not serve them, so the installer restarts it and verifies.
+	var duringRestart map[string]string
+	d.onRestart = func() { duringRestart = maps.Clone(env.node.Labels) }
 	in, err := New(Options{HostRoot: env.root, ArtifactsDir: mustAbs(t, artifactsFixture)},
 		WithNode(env.node), WithRestarter(d), WithVerifier(cri))
 	if err != nil {
@@ -131,6 +139,10 @@ func TestInstallRestartsAndVerifiesRealContainerd(t *testing.T) {
 	}
 	if !res.Restarted || d.restarts != 1 {
 		t.Errorf("restarted=%v restarts=%d, want one restart", res.Restarted, d.restarts)
+	}
+	wantDuring := map[string]string{"kubernetes.io/hostname": "n1", LabelSandboxRuntime: StatePending, LabelKataRuntime: "false"}
+	if diff := cmp.Diff(wantDuring, duringRestart); diff != "" {
+		t.Errorf("labels while containerd restarted (-want,+got):\n%s", diff)
 	}
 	after, err := cri.Runtimes(ctx)
 	if err != nil {
