@@ -42,7 +42,7 @@ var dryRun = metav1.PatchOptions{DryRun: []string{metav1.DryRunAll}}
 // install (manifests/) applied for real.
 func installDefault(t *testing.T) *harness.ControlPlane {
 	t.Helper()
-	cp := startControlPlane(t)
+	cp := harness.StartFullControlPlane(t)
 	cp.InstallCRDs(t, nfdCRDs(t))
 	applier, err := NewApplier(cp.Config)
 	if err != nil {

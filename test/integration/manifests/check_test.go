@@ -196,7 +196,7 @@ func TestManifestsCheck(t *testing.T) {
 		t.Fatalf("found kustomizations %v and components %v under %s: want the default install at the top and optional components", roots, components, manifestsDir())
 	}
 
-	cp := startControlPlane(t)
+	cp := harness.StartFullControlPlane(t)
 	cp.InstallCRDs(t, nfdCRDs(t))
 	cp.InstallCRDs(t, schedulerPluginsCRDs(t)...)
 	applier, err := NewApplier(cp.Config)

@@ -11,6 +11,8 @@ import (
 	"k8s.io/apimachinery/pkg/util/wait"
 	st "k8s.io/kubernetes/pkg/scheduler/testing"
 	"k8s.io/utils/ptr"
+
+	"github.com/mtscn/mtscn/test/integration/harness"
 )
 
 // TestMutatingPolicy applies the optional components/mutating-policy on an
@@ -20,7 +22,7 @@ import (
 // sandboxed one with exactly its overhead and node selector, so that the
 // RuntimeClass admission controller and mtscn-sandbox-required accept them.
 func TestMutatingPolicy(t *testing.T) {
-	cp := startControlPlane(t,
+	cp := harness.StartFullControlPlane(t,
 		"--feature-gates=MutatingAdmissionPolicy=true",
 		"--runtime-config=admissionregistration.k8s.io/v1beta1=true")
 	cp.InstallCRDs(t, nfdCRDs(t))
