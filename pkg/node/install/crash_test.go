@@ -2,8 +2,10 @@ package install
 
 import (
 	"errors"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -139,11 +141,13 @@ func TestCrashSafety(t *testing.T) {
 
 			// converge runs a clean install and a clean uninstall, each on
 			// its own copy of a crashed host.
-			converge := func(t *testing.T, crashed string) {
+			converge := func(t *testing.T, crashed *testEnv) {
 				t.Helper()
 				for _, action := range []string{"install", "uninstall"} {
 					env := newEnv(t, "")
-					copyTree(t, crashed, env.root)
+					copyTree(t, crashed.root, env.root)
+					env.node.Labels = maps.Clone(crashed.node.Labels)
+					env.node.Taints = slices.Clone(crashed.node.Taints)
 					in := env.installer(t, fast)
 					var err error
 					want := pristine
@@ -159,10 +163,12 @@ func TestCrashSafety(t *testing.T) {
 					if diff := cmp.Diff(want, snapshot(t, env.root)); diff != "" {
 						t.Errorf("%s after the crash did not converge (-want,+got):\n%s", action, diff)
 					}
-					if action == "install" {
-						if diff := cmp.Diff(installed, env.node.Labels); diff != "" {
-							t.Errorf("labels after converging install (-want,+got):\n%s", diff)
-						}
+					wantLabels := installed
+					if action == "uninstall" {
+						wantLabels = map[string]string{"kubernetes.io/hostname": "n1"}
+					}
+					if diff := cmp.Diff(wantLabels, env.node.Labels); diff != "" {
+						t.Errorf("labels after converging %s (-want,+got):\n%s", action, diff)
 					}
 				}
 			}
@@ -187,7 +193,7 @@ func TestCrashSafety(t *testing.T) {
 						t.Errorf("crash after %d operations: labels %v taints %v, want the node kept out of service", k-1, env.node.Labels, env.node.Taints)
 					}
 					checkOldOrNew(t, env.root, before, after)
-					converge(t, env.root)
+					converge(t, env)
 					if t.Failed() {
 						t.Fatalf("stopped at the crash after operation %d (%v)", k-1, ops.log)
 					}
@@ -215,7 +221,7 @@ func TestCrashSafety(t *testing.T) {
 						t.Errorf("crash after %d operations: labels %v, want the node out of service", k-1, env.node.Labels)
 					}
 					checkOldOrNew(t, env.root, after, before)
-					converge(t, env.root)
+					converge(t, env)
 					if t.Failed() {
 						t.Fatalf("stopped at the crash after operation %d (%v)", k-1, ops.log)
 					}

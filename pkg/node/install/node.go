@@ -30,9 +30,13 @@ const (
 	// finished (register the node with it: kubelet --register-with-taints).
 	TaintSandboxNotReady = "mtscn.io/sandbox-not-ready"
 
-	StatePending      = "pending"
-	StateTrue         = "true"
-	StateFailed       = "failed"
+	// StatePending: the installer claimed the node and is changing the host.
+	StatePending = "pending"
+	// StateTrue: installed, verified, labelled and untainted.
+	StateTrue = "true"
+	// StateFailed: the last install failed; the node stays out of service.
+	StateFailed = "failed"
+	// StateUninstalling: the uninstall is removing Kata from the host.
 	StateUninstalling = "uninstalling"
 )
 
