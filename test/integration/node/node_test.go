@@ -1,7 +1,6 @@
 package node
 
 import (
-	"context"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -19,9 +18,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 	"k8s.io/klog/v2/ktesting"
-	kubeapiservertesting "k8s.io/kubernetes/cmd/kube-apiserver/app/testing"
 	st "k8s.io/kubernetes/pkg/scheduler/testing"
-	"k8s.io/kubernetes/test/integration/framework"
 	nfdclient "sigs.k8s.io/node-feature-discovery/api/generated/clientset/versioned"
 	nfdv1alpha1 "sigs.k8s.io/node-feature-discovery/api/nfd/v1alpha1"
 
@@ -43,22 +40,11 @@ func nfdCRDs(t *testing.T) string {
 	return filepath.Join(strings.TrimSpace(string(out)), "deployment", "base", "nfd-crds", "nfd-api-crds.yaml")
 }
 
-// startControlPlaneWithCRDs starts a full kube-apiserver server chain
-// (apiextensions included, which harness.StartControlPlane's
-// framework.StartTestServer leaves out) on the package's etcd, with RBAC
-// authorization, and installs NFD's CRDs.
+// startControlPlaneWithCRDs starts the full kube-apiserver server chain
+// (apiextensions included) and installs NFD's CRDs.
 func startControlPlaneWithCRDs(t *testing.T) *harness.ControlPlane {
 	t.Helper()
-	srv := kubeapiservertesting.StartTestServerOrDie(t, nil,
-		[]string{"--authorization-mode=Node,RBAC", "--disable-admission-plugins=ServiceAccount"}, framework.SharedEtcd())
-	t.Cleanup(srv.TearDownFn)
-	client, err := kubernetes.NewForConfig(srv.ClientConfig)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
-	cp := &harness.ControlPlane{Client: client, Config: srv.ClientConfig, Ctx: ctx}
+	cp := harness.StartFullControlPlane(t)
 	cp.InstallCRDs(t, nfdCRDs(t))
 	return cp
 }
