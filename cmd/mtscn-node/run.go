@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"os/signal"
+	"syscall"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -46,7 +48,9 @@ in the flag names' camelCase, e.g. publish, interval, hostRoot) < flags.`,
 			if err != nil {
 				return err
 			}
-			ctx := klog.NewContext(cmd.Context(), klog.Background().WithName("mtscn-node"))
+			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
+			defer stop()
+			ctx = klog.NewContext(ctx, klog.Background().WithName("mtscn-node"))
 			return a.Run(ctx)
 		},
 	}
