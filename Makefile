@@ -43,9 +43,10 @@ test-unit:
 	$(GO) test -count=1 $$($(GO) list ./... | grep -v -e /test/ -e /bench/)
 
 # Integration tests: the real kube-apiserver and etcd, in-process, and the
-# benchmarks' smoke tests (the benchmarks themselves run in `make bench`).
+# benchmarks' smoke tests (the benchmarks themselves run in `make bench`);
+# test/e2e only checks its helpers here and skips without a kind cluster.
 test-integration: etcd
-	$(GO) test -count=1 -timeout 30m ./test/integration/... $$($(GO) list ./bench/... 2>/dev/null)
+	$(GO) test -count=1 -timeout 30m ./test/integration/... ./test/e2e/... $$($(GO) list ./bench/... 2>/dev/null)
 
 test: test-unit test-integration
 
