@@ -6,12 +6,9 @@ import (
 
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes/fake"
-	"k8s.io/klog/v2"
 	fwk "k8s.io/kube-scheduler/framework"
 	frameworkruntime "k8s.io/kubernetes/pkg/scheduler/framework/runtime"
 )
-
-func klogFrom(ctx context.Context) klog.Logger { return klog.FromContext(ctx) }
 
 func contains(s, sub string) bool { return strings.Contains(s, sub) }
 

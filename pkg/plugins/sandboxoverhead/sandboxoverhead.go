@@ -23,10 +23,11 @@ import (
 // the pod's VM really commits (F1), the guest RAM /dev/shm can back (F2) and
 // one more VM (F3), and scores nodes by committed memory.
 type SandboxOverhead struct {
-	model      *vmsize.Model
-	classifier *tenancy.Classifier
-	strategy   config.ScoringStrategyType
-	cache      summaryCache
+	parallelizer fwk.Parallelizer
+	model        *vmsize.Model
+	classifier   *tenancy.Classifier
+	strategy     config.ScoringStrategyType
+	cache        summaryCache
 }
 
 var (
@@ -83,7 +84,8 @@ func New(_ context.Context, obj runtime.Object, h fwk.Handle) (fwk.Plugin, error
 	}
 	rcInformer := informers.Node().V1().RuntimeClasses()
 	pl := &SandboxOverhead{
-		model: vmsize.NewModel(args),
+		parallelizer: h.Parallelizer(),
+		model:        vmsize.NewModel(args),
 		classifier: tenancy.New(tenancy.ConfigFromClassification(args.SandboxClassification, nil, nil),
 			informers.Core().V1().Namespaces().Lister(), rcInformer.Lister()),
 		strategy: args.ScoringStrategy,
@@ -128,7 +130,7 @@ func (pl *SandboxOverhead) PreFilter(ctx context.Context, cs fwk.CycleState, pod
 	if s.footprint.Committed == 0 && !(rt.Sandboxed && !rt.OffNode) {
 		return nil, fwk.NewStatus(fwk.Skip)
 	}
-	s.nodes = pl.summaries(logger, nodes)
+	s.nodes = pl.summaries(ctx, nodes)
 	cs.Write(preFilterStateKey, s)
 	logger.V(5).Info("pod footprint", "pod", klog.KObj(pod), "handler", rt.Handler, "committed", s.footprint.Committed, "vm", s.footprint.VM)
 	return nil, nil

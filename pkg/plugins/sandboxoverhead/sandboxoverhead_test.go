@@ -398,21 +398,21 @@ func TestPreFilterStateClone(t *testing.T) {
 func TestSummaryCache(t *testing.T) {
 	_, ctx := ktesting.NewTestContext(t)
 	pl, snap := setup(ctx, t, nil, pods(1, "kata-qemu", "512Mi", "n"), []*v1.Node{makeNode("n", "8Gi", nil, nil)})
-	first := pl.summaries(klogFrom(ctx), nodeInfos(t, snap)).get("n")
+	first := pl.summaries(ctx, nodeInfos(t, snap)).get("n")
 	if got, want := first.committed, int64(2656)<<20; got != want {
 		t.Fatalf("committed = %d, want %d", got, want)
 	}
-	if again := pl.summaries(klogFrom(ctx), nodeInfos(t, snap)).get("n"); again != first {
+	if again := pl.summaries(ctx, nodeInfos(t, snap)).get("n"); again != first {
 		t.Errorf("unchanged node was summarized again")
 	}
 	// A new snapshot in which the node gained a pod has a new generation.
 	snap2 := cache.NewSnapshot(append(pods(1, "kata-qemu", "512Mi", "n"), podOn("x", "", "1Gi", "n")), []*v1.Node{makeNode("n", "8Gi", nil, nil)})
-	second := pl.summaries(klogFrom(ctx), nodeInfos(t, snap2)).get("n")
+	second := pl.summaries(ctx, nodeInfos(t, snap2)).get("n")
 	if got, want := second.committed, int64(2656+1024)<<20; got != want {
 		t.Errorf("after adding a pod committed = %d, want %d", got, want)
 	}
 	pl.cache.invalidate()
-	if third := pl.summaries(klogFrom(ctx), nodeInfos(t, snap2)).get("n"); third == second {
+	if third := pl.summaries(ctx, nodeInfos(t, snap2)).get("n"); third == second {
 		t.Errorf("summary not recomputed after a RuntimeClass change")
 	}
 }
@@ -526,5 +526,34 @@ func TestNewRejectsBadArgs(t *testing.T) {
 	}
 	if _, err := New(ctx, &config.TenantIsolationArgs{}, fh); err == nil {
 		t.Error("New accepted args of another plugin")
+	}
+}
+
+// TestSummariesParallel covers the parallel path of PreFilter (clusters of
+// parallelThreshold nodes and more): every node's totals must be right.
+func TestSummariesParallel(t *testing.T) {
+	_, ctx := ktesting.NewTestContext(t)
+	var nodes []*v1.Node
+	var existing []*v1.Pod
+	for i := range parallelThreshold + 44 {
+		name := fmt.Sprintf("n%d", i)
+		nodes = append(nodes, makeNode(name, "8Gi", nil, nil))
+		if i%2 == 0 {
+			existing = append(existing, pods(3, "kata-qemu", "512Mi", name)...)
+		}
+	}
+	pl, snap := setup(ctx, t, nil, existing, nodes)
+	pod := podOn("p", "kata-qemu", "512Mi", "")
+	for cycle := range 2 { // cold cache, then warm
+		cs := framework.NewCycleState()
+		if _, s := pl.PreFilter(ctx, cs, pod, nodeInfos(t, snap)); !s.IsSuccess() {
+			t.Fatal(s)
+		}
+		for i, n := range nodes {
+			full := i%2 == 0
+			if got := pl.Filter(ctx, cs, pod, nodeInfo(t, snap, n.Name)).IsSuccess(); got == full {
+				t.Fatalf("cycle %d node %s (3 VMs: %v): Filter success = %v", cycle, n.Name, full, got)
+			}
+		}
 	}
 }

@@ -1,6 +1,7 @@
 package sandboxoverhead
 
 import (
+	"context"
 	"fmt"
 	"maps"
 	"sync"
@@ -118,6 +119,8 @@ type summaryCache struct {
 	latest map[string]*nodeSummary
 	// view is what the last cycle published.
 	view summaryView
+	// scratch is summaries' per-node buffer, reused across cycles.
+	scratch []*nodeSummary
 }
 
 // maxOverlay is the overlay size that triggers a merge into the base.
@@ -137,9 +140,16 @@ func (v summaryView) get(name string) *nodeSummary {
 
 func (c *summaryCache) invalidate() { c.epoch.Add(1) }
 
+// parallelThreshold is the cluster size from which summaries checks and
+// rescans nodes in parallel.
+const parallelThreshold = 256
+
 // summaries returns this cycle's view of every node's summary, recomputing
-// those that changed.
-func (pl *SandboxOverhead) summaries(logger klog.Logger, nodes []fwk.NodeInfo) summaryView {
+// those that changed. On large clusters the generation checks and the
+// rescans run on the scheduler's parallelizer; the maps are only written
+// afterwards, from this goroutine.
+func (pl *SandboxOverhead) summaries(ctx context.Context, nodes []fwk.NodeInfo) summaryView {
+	logger := klog.FromContext(ctx)
 	epoch := pl.cache.epoch.Load()
 	c := &pl.cache
 	c.mu.Lock()
@@ -148,46 +158,68 @@ func (pl *SandboxOverhead) summaries(logger klog.Logger, nodes []fwk.NodeInfo) s
 	if c.latest == nil {
 		c.latest = make(map[string]*nodeSummary, len(nodes))
 	}
-	var changed map[string]*nodeSummary
-	seen := 0
-	for _, ni := range nodes {
+	// fresh[i] is the new summary of nodes[i] when it changed, else nil.
+	if cap(c.scratch) < len(nodes) {
+		c.scratch = make([]*nodeSummary, len(nodes))
+	}
+	fresh := c.scratch[:len(nodes)]
+	defer clear(fresh)
+	check := func(i int) {
+		ni := nodes[i]
+		node := ni.Node()
+		if node == nil {
+			return
+		}
+		if sum := c.latest[node.Name]; sum != nil && sum.generation == ni.GetGeneration() && sum.epoch == epoch {
+			return
+		}
+		fresh[i] = pl.summarize(logger, ni, epoch)
+	}
+	if len(nodes) >= parallelThreshold && pl.parallelizer != nil {
+		pl.parallelizer.Until(ctx, len(nodes), check, Name)
+	} else {
+		for i := range nodes {
+			check(i)
+		}
+	}
+	seen, changed := 0, 0
+	var overlay map[string]*nodeSummary
+	for i, ni := range nodes {
 		node := ni.Node()
 		if node == nil {
 			continue
 		}
 		seen++
-		if sum := c.latest[node.Name]; sum != nil && sum.generation == ni.GetGeneration() && sum.epoch == epoch {
+		if fresh[i] == nil {
 			continue
 		}
-		if changed == nil {
-			changed = map[string]*nodeSummary{}
+		if overlay == nil {
+			overlay = make(map[string]*nodeSummary, len(v.overlay)+1)
+			maps.Copy(overlay, v.overlay)
 		}
-		sum := pl.summarize(logger, ni, epoch)
-		changed[node.Name] = sum
-		c.latest[node.Name] = sum
+		overlay[node.Name] = fresh[i]
+		c.latest[node.Name] = fresh[i]
+		changed++
 	}
-	if len(changed) > 0 {
-		overlay := make(map[string]*nodeSummary, len(v.overlay)+len(changed))
-		maps.Copy(overlay, v.overlay)
-		maps.Copy(overlay, changed)
+	if overlay != nil {
 		v.overlay = overlay
 	}
-	// Merge a large overlay into a new base; drop deleted nodes on the way
-	// when the base holds clearly more nodes than the cluster.
+	// Merge a large overlay into a new base; drop deleted nodes when the
+	// cache holds clearly more nodes than the cluster.
 	if len(c.latest) > seen+maxOverlay {
-		fresh := make(map[string]*nodeSummary, seen)
+		kept := make(map[string]*nodeSummary, seen)
 		for _, ni := range nodes {
 			if node := ni.Node(); node != nil {
-				fresh[node.Name] = c.latest[node.Name]
+				kept[node.Name] = c.latest[node.Name]
 			}
 		}
-		c.latest = fresh
-		v = summaryView{base: maps.Clone(fresh)}
+		c.latest = kept
+		v = summaryView{base: maps.Clone(kept)}
 	} else if len(v.overlay) > maxOverlay {
 		v = summaryView{base: maps.Clone(c.latest)}
 	}
 	c.view = v
-	logger.V(5).Info("node summaries", "nodes", seen, "recomputed", len(changed))
+	logger.V(5).Info("node summaries", "nodes", seen, "recomputed", changed)
 	return v
 }
 
