@@ -19,6 +19,7 @@ func init() { subcommands = append(subcommands, newDemoCommand) }
 func newDemoCommand() *cobra.Command {
 	var (
 		keep    bool
+		compare bool
 		cfgPath string
 		dataDir string
 		logFile string
@@ -48,8 +49,9 @@ commits and the audit of the result. No Docker, no cluster.`,
 					Progress:        cmd.ErrOrStderr(),
 					Cluster:         clusterOptions(dataDir, logOutput),
 				},
-				Out:  out,
-				Keep: keep,
+				Out:     out,
+				Keep:    keep,
+				Compare: compare,
 			})
 			if err != nil {
 				return err
@@ -60,6 +62,7 @@ commits and the audit of the result. No Docker, no cluster.`,
 			return nil
 		}),
 	}
+	cmd.Flags().BoolVar(&compare, "compare", true, "first run the same workload through kube-scheduler's default profile and report what it would have done")
 	cmd.Flags().BoolVar(&keep, "keep", false, "leave the cluster running and print its kubeconfig path; Ctrl-C stops it")
 	addEngineFlags(cmd, &cfgPath, &dataDir, &logFile)
 	return cmd

@@ -4,9 +4,14 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"text/tabwriter"
 
+	configv1 "github.com/mtscn/mtscn/pkg/apis/config/v1"
 	"github.com/mtscn/mtscn/pkg/audit"
+	"github.com/mtscn/mtscn/pkg/devcluster"
+	"github.com/mtscn/mtscn/pkg/schedulercmd"
 	"github.com/mtscn/mtscn/pkg/simulate"
+	"github.com/mtscn/mtscn/pkg/tenancy"
 )
 
 // Options configure Run.
@@ -18,22 +23,42 @@ type Options struct {
 	// Keep leaves the cluster running when Run returns; the caller stops
 	// it with Summary.Engine.Stop.
 	Keep bool
+	// Compare first runs the same workload through kube-scheduler's default
+	// profile and reports what it would have done.
+	Compare bool
+}
+
+// Outcome of one scheduler on the workload.
+type Outcome struct {
+	Result     *simulate.Result
+	Memory     []simulate.NodeMemory
+	Violations []audit.Violation
+	// VMsWithoutKVM are sandboxed pods bound to nodes without a usable
+	// /dev/kvm: their VMs cannot start.
+	VMsWithoutKVM []string
 }
 
 // Summary is what the demo found, for callers that check it.
 type Summary struct {
-	Result     *simulate.Result
-	Memory     []simulate.NodeMemory
-	Violations []audit.Violation
+	// Mtscn is mtscn-scheduler's outcome.
+	Mtscn Outcome
+	// Default is default-scheduler's outcome on the same workload (with
+	// Options.Compare).
+	Default *Outcome
+	// Isolation is the classification of the shipped configuration.
+	Isolation audit.IsolationOptions
 	// Engine is non-nil only with Options.Keep.
 	Engine *simulate.Engine
 }
 
 // Run starts the embedded control plane and mtscn-scheduler, builds the
 // demo cluster, submits the workload and prints the placement table, the
-// pending pods with their reasons, committed memory per node and the audit.
+// pending pods with their reasons, committed memory per node, the audit
+// and, with Compare, what the default scheduler does with the same pods.
 func Run(ctx context.Context, opts Options) (_ *Summary, err error) {
-	eng, err := simulate.Start(ctx, opts.Engine)
+	engOpts := opts.Engine
+	engOpts.WithDefaultScheduler = opts.Compare
+	eng, err := simulate.Start(ctx, engOpts)
 	if err != nil {
 		return nil, err
 	}
@@ -44,36 +69,122 @@ func Run(ctx context.Context, opts Options) (_ *Summary, err error) {
 			}
 		}
 	}()
-	res, err := eng.Run(ctx, Scenario())
+	sc := Scenario()
+	if err := eng.Setup(ctx, sc); err != nil {
+		return nil, err
+	}
+	s := &Summary{Isolation: eng.Isolation}
+	if opts.Compare {
+		res, err := eng.Schedule(ctx, sc.NewPods, devcluster.DefaultSchedulerName)
+		if err != nil {
+			return nil, err
+		}
+		o := evaluate(eng, res)
+		s.Default = &o
+		if err := eng.Clear(ctx, sc.NewPods); err != nil {
+			return nil, err
+		}
+	}
+	res, err := eng.Schedule(ctx, sc.NewPods, schedulercmd.SchedulerName)
 	if err != nil {
 		return nil, err
 	}
-	s := &Summary{Result: res}
-	s.Memory = simulate.MemoryByNode(res.Snapshot, eng.Isolation, eng.Model)
-	s.Violations = simulate.Audit(res.Snapshot, eng.Isolation, eng.Model)
+	s.Mtscn = evaluate(eng, res)
 	eng.Progressf("audited %d nodes, %d pods", len(res.Snapshot.Nodes), len(res.Snapshot.Pods))
 	if opts.Keep {
 		s.Engine = eng
 	}
+	return s, write(opts.Out, s)
+}
 
-	w := opts.Out
-	section(w, "Placements (node × tenant × runtime)")
-	if err := simulate.WritePlacements(w, res, eng.Isolation); err != nil {
-		return nil, err
+func evaluate(eng *simulate.Engine, res *simulate.Result) Outcome {
+	o := Outcome{
+		Result:     res,
+		Memory:     simulate.MemoryByNode(res.Snapshot, eng.Isolation, eng.Model),
+		Violations: simulate.Audit(res.Snapshot, eng.Isolation, eng.Model),
 	}
-	section(w, "Pending pods")
-	if err := simulate.WritePending(w, res.Outcomes); err != nil {
-		return nil, err
+	classifier := tenancy.NewStatic(eng.Isolation.Tenancy, res.Snapshot.Namespaces, res.Snapshot.RuntimeClasses)
+	kvm := map[string]bool{}
+	for _, n := range res.Snapshot.Nodes {
+		kvm[n.Name] = n.Labels[configv1.LabelKVM] == "true"
 	}
-	section(w, "Memory per node: what a Kata VM commits vs what the default scheduler counts")
-	if err := simulate.WriteMemory(w, s.Memory); err != nil {
-		return nil, err
+	for _, p := range res.Snapshot.Pods {
+		if p.Spec.NodeName == "" || kvm[p.Spec.NodeName] {
+			continue
+		}
+		if rt, err := classifier.Runtime(p.Spec.RuntimeClassName); err == nil && rt.Sandboxed && !rt.OffNode {
+			o.VMsWithoutKVM = append(o.VMsWithoutKVM, p.Namespace+"/"+p.Name)
+		}
+	}
+	return o
+}
+
+func write(w io.Writer, s *Summary) error {
+	m := s.Mtscn
+	section(w, "Placements by mtscn-scheduler (node × tenant × runtime)")
+	if err := simulate.WritePlacements(w, m.Result, s.Isolation); err != nil {
+		return err
+	}
+	section(w, "Pending pods and why")
+	if err := simulate.WritePending(w, m.Result.Outcomes); err != nil {
+		return err
+	}
+	section(w, "Memory per node: requests + overhead (what the default scheduler counts) vs what the VMs commit")
+	if err := simulate.WriteMemory(w, m.Memory); err != nil {
+		return err
 	}
 	section(w, "Audit (I1-I4, overcommit)")
-	if err := simulate.WriteViolations(w, s.Violations); err != nil {
-		return nil, err
+	if err := simulate.WriteViolations(w, m.Violations); err != nil {
+		return err
 	}
-	return s, nil
+	if s.Default == nil {
+		return nil
+	}
+	d := s.Default
+	section(w, "The same workload under default-scheduler (RuntimeClass nodeSelector + requests + overhead only)")
+	if err := simulate.WriteMemory(w, d.Memory); err != nil {
+		return err
+	}
+	fmt.Fprintln(w)
+	if err := simulate.WriteViolations(w, d.Violations); err != nil {
+		return err
+	}
+	section(w, "Summary")
+	mr, dr := summaryRows(m), summaryRows(*d)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "\tMTSCN-SCHEDULER\tDEFAULT-SCHEDULER")
+	for i := range mr {
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", mr[i][0], mr[i][1], dr[i][1])
+	}
+	return tw.Flush()
+}
+
+// summaryRows are (label, value) pairs comparing outcomes.
+func summaryRows(o Outcome) [][2]string {
+	placed := 0
+	for _, p := range o.Result.Outcomes {
+		if p.Node != "" {
+			placed++
+		}
+	}
+	byRule := map[audit.Rule]int{}
+	for _, v := range o.Violations {
+		byRule[v.Rule]++
+	}
+	overflow := 0
+	for _, m := range o.Memory {
+		if m.SharedOverflow() {
+			overflow++
+		}
+	}
+	isolation := byRule[audit.RuleI1] + byRule[audit.RuleI2] + byRule[audit.RuleI3] + byRule[audit.RuleI4]
+	return [][2]string{
+		{"pods placed", fmt.Sprintf("%d/%d", placed, len(o.Result.Outcomes))},
+		{"isolation violations (I1-I4)", fmt.Sprint(isolation)},
+		{"nodes with memory overcommitted", fmt.Sprint(byRule[audit.RuleOvercommit])},
+		{"nodes overflowing /dev/shm (VMs fail to start or die of SIGBUS)", fmt.Sprint(overflow)},
+		{"VMs on nodes without KVM (cannot start)", fmt.Sprint(len(o.VMsWithoutKVM))},
+	}
 }
 
 func section(w io.Writer, title string) {

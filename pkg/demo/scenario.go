@@ -81,19 +81,19 @@ var nodeSpecs = []nodeSpec{
 	},
 	{
 		name: NodeVMNested, kind: "cloud VM, nested virtualization",
-		cpu: "8", memory: "16Gi", sandboxMemory: "8Gi", sandboxes: 20,
+		cpu: "8", memory: "12Gi", sandboxMemory: "6Gi", sandboxes: 20,
 		labels: kataNode("nested", "kata-qemu", "kata-clh"),
 	},
 	{
 		name: NodeVMPVM, kind: "cloud VM, KVM through PVM",
-		cpu: "8", memory: "16Gi", sandboxMemory: "8Gi", sandboxes: 20,
+		cpu: "8", memory: "12Gi", sandboxMemory: "6Gi", sandboxes: 20,
 		labels: kataNode("pvm", "kata-qemu", "kata-clh"),
 	},
 	{
 		// kata-deploy ran (the RuntimeClass nodeSelector matches) but there
 		// is no /dev/kvm: the agent does not label mtscn.io/kvm.
 		name: NodeVMNoKVM, kind: "cloud VM, no KVM",
-		cpu: "8", memory: "16Gi",
+		cpu: "8", memory: "12Gi",
 		labels: map[string]string{labelKataRuntime: "true", configv1.LabelRuntimePrefix + "kata-qemu": "true", "kubernetes.io/os": "linux", "kubernetes.io/arch": "amd64"},
 	},
 	{
@@ -246,9 +246,9 @@ func Scenario() *simulate.Scenario {
 	// initech: exclusive tenant (I2) with runc pods.
 	pods = append(pods, replicas(2, podSpec{ns: "initech", name: "ledger-runc", request: "1Gi", limit: "1Gi", cpu: "500m"})...)
 	// umbrella: runc pods, and big VMs whose guest memory the default
-	// scheduler does not see (1Gi requested, 6.1Gi committed each).
+	// scheduler does not see (1Gi requested, 8.1Gi committed each).
 	pods = append(pods, replicas(2, podSpec{ns: "umbrella", name: "cache-runc", request: "1Gi", limit: "1Gi", cpu: "250m"})...)
-	pods = append(pods, replicas(6, podSpec{ns: "umbrella", name: "analytics", runtimeClass: "kata-qemu", request: "1Gi", limit: "4Gi", cpu: "500m"})...)
+	pods = append(pods, replicas(6, podSpec{ns: "umbrella", name: "analytics", runtimeClass: "kata-qemu", request: "1Gi", limit: "6Gi", cpu: "500m"})...)
 	for _, p := range pods {
 		sc.NewPods = append(sc.NewPods, p.pod())
 	}

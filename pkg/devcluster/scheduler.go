@@ -13,6 +13,7 @@ import (
 	"k8s.io/kubernetes/cmd/kube-scheduler/app/options"
 	"k8s.io/kubernetes/pkg/scheduler"
 	schedconfig "k8s.io/kubernetes/pkg/scheduler/apis/config"
+	schedscheme "k8s.io/kubernetes/pkg/scheduler/apis/config/scheme"
 	"k8s.io/kubernetes/pkg/scheduler/profile"
 
 	"github.com/mtscn/mtscn/pkg/schedulercmd"
@@ -121,4 +122,23 @@ func (s *Scheduler) Idle() bool {
 		return false
 	}
 	return true
+}
+
+// DefaultSchedulerName is the upstream profile's name.
+const DefaultSchedulerName = "default-scheduler"
+
+// DefaultProfile returns kube-scheduler's default profile (the in-tree
+// plugins with their default args, schedulerName default-scheduler), for
+// comparing mtscn with what a cluster runs without it.
+func DefaultProfile() (schedconfig.KubeSchedulerProfile, error) {
+	data := []byte("apiVersion: kubescheduler.config.k8s.io/v1\nkind: KubeSchedulerConfiguration\n")
+	obj, _, err := schedscheme.Codecs.UniversalDecoder().Decode(data, nil, nil)
+	if err != nil {
+		return schedconfig.KubeSchedulerProfile{}, fmt.Errorf("decoding the default scheduler configuration: %w", err)
+	}
+	cfg, ok := obj.(*schedconfig.KubeSchedulerConfiguration)
+	if !ok || len(cfg.Profiles) != 1 {
+		return schedconfig.KubeSchedulerProfile{}, fmt.Errorf("decoding the default scheduler configuration: got %T", obj)
+	}
+	return cfg.Profiles[0], nil
 }

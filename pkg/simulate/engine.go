@@ -9,12 +9,14 @@ import (
 
 	v1 "k8s.io/api/core/v1"
 	nodev1 "k8s.io/api/node/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/klog/v2"
 	schedconfig "k8s.io/kubernetes/pkg/scheduler/apis/config"
+	"k8s.io/utils/ptr"
 
 	"github.com/mtscn/mtscn/pkg/apis/config"
 	configv1 "github.com/mtscn/mtscn/pkg/apis/config/v1"
@@ -71,6 +73,9 @@ type Options struct {
 	Progress io.Writer
 	// PodTimeout bounds the wait for one pod's first scheduling attempt.
 	PodTimeout time.Duration
+	// WithDefaultScheduler also runs kube-scheduler's default profile
+	// (schedulerName default-scheduler), for comparisons.
+	WithDefaultScheduler bool
 }
 
 // DefaultSchedulerConfig is the shipped configuration's path relative to
@@ -109,6 +114,13 @@ func Start(ctx context.Context, opts Options) (_ *Engine, err error) {
 	}
 	if e.Isolation, e.Model, err = Policies(cfg); err != nil {
 		return nil, err
+	}
+	if opts.WithDefaultScheduler {
+		def, err := devcluster.DefaultProfile()
+		if err != nil {
+			return nil, err
+		}
+		cfg.Profiles = append(cfg.Profiles, def)
 	}
 	e.Progressf("starting etcd and kube-apiserver")
 	if e.Cluster, err = devcluster.Start(ctx, opts.Cluster); err != nil {
@@ -180,56 +192,70 @@ func Policies(cfg *schedconfig.KubeSchedulerConfiguration) (audit.IsolationOptio
 	return iso, vmsize.NewModel(overheadArgs), nil
 }
 
-// Run creates the scenario's objects, submits its new pods one at a time
-// (each waits for its first scheduling attempt, so that placements follow
-// the file's order), waits until the scheduler has nothing left to retry
-// and reads the cluster back.
+// Run builds the scenario (Setup) and schedules its new pods with
+// mtscn-scheduler (Schedule).
 func (e *Engine) Run(ctx context.Context, sc *Scenario) (*Result, error) {
+	if err := e.Setup(ctx, sc); err != nil {
+		return nil, err
+	}
+	return e.Schedule(ctx, sc.NewPods, schedulercmd.SchedulerName)
+}
+
+// Setup creates the scenario's Namespaces, RuntimeClasses, Nodes (Ready,
+// as a kubelet would report them) and existing pods.
+func (e *Engine) Setup(ctx context.Context, sc *Scenario) error {
 	client := e.Cluster.Client
 	for _, ns := range sc.Namespaces {
 		if _, err := client.CoreV1().Namespaces().Create(ctx, ns, metav1.CreateOptions{}); err != nil {
-			return nil, fmt.Errorf("creating Namespace %q: %w", ns.Name, err)
+			return fmt.Errorf("creating Namespace %q: %w", ns.Name, err)
 		}
 	}
 	for _, rc := range sc.RuntimeClasses {
 		if _, err := client.NodeV1().RuntimeClasses().Create(ctx, rc, metav1.CreateOptions{}); err != nil {
-			return nil, fmt.Errorf("creating RuntimeClass %q: %w", rc.Name, err)
+			return fmt.Errorf("creating RuntimeClass %q: %w", rc.Name, err)
 		}
 	}
 	for _, n := range sc.Nodes {
 		if err := e.createNode(ctx, n); err != nil {
-			return nil, err
+			return err
 		}
 	}
 	e.Progressf("created %d nodes, %d namespaces, %d runtime classes", len(sc.Nodes), len(sc.Namespaces), len(sc.RuntimeClasses))
 	for _, p := range sc.ExistingPods {
 		if _, err := client.CoreV1().Pods(p.Namespace).Create(ctx, p, metav1.CreateOptions{}); err != nil {
-			return nil, fmt.Errorf("creating existing Pod %s/%s: %w", p.Namespace, p.Name, err)
+			return fmt.Errorf("creating existing Pod %s/%s: %w", p.Namespace, p.Name, err)
 		}
 	}
 	if len(sc.ExistingPods) > 0 {
 		e.Progressf("bound %d existing pods directly", len(sc.ExistingPods))
 	}
-	e.Progressf("submitting %d pods to %s", len(sc.NewPods), schedulercmd.SchedulerName)
-	for i, p := range sc.NewPods {
+	return nil
+}
+
+// Schedule submits pods to the named scheduler one at a time, in order
+// (each waits for its first scheduling attempt, so that placements follow
+// the file's order), waits until the scheduler has nothing left to retry
+// and reads the cluster back.
+func (e *Engine) Schedule(ctx context.Context, pods []*v1.Pod, schedulerName string) (*Result, error) {
+	client := e.Cluster.Client
+	e.Progressf("submitting %d pods to %s", len(pods), schedulerName)
+	for i, p := range pods {
 		p = p.DeepCopy()
-		if p.Spec.SchedulerName == "" {
-			p.Spec.SchedulerName = schedulercmd.SchedulerName
-		}
+		p.Spec.SchedulerName = schedulerName
 		if _, err := client.CoreV1().Pods(p.Namespace).Create(ctx, p, metav1.CreateOptions{}); err != nil {
 			return nil, fmt.Errorf("creating Pod %s/%s: %w", p.Namespace, p.Name, err)
 		}
 		if err := e.waitAttempted(ctx, p.Namespace, p.Name); err != nil {
 			return nil, err
 		}
-		if (i+1)%10 == 0 && i+1 < len(sc.NewPods) {
-			e.Progressf("  %d/%d pods submitted", i+1, len(sc.NewPods))
+		if (i+1)%10 == 0 && i+1 < len(pods) {
+			e.Progressf("  %d/%d pods submitted", i+1, len(pods))
 		}
 	}
 	if err := e.waitIdle(ctx); err != nil {
 		return nil, err
 	}
-	snap, err := ReadSnapshot(ctx, e.Cluster.Client)
+	snap, err := ReadSnapshot(ctx, client)
 	if err != nil {
 		return nil, err
 	}
@@ -239,7 +265,7 @@ func (e *Engine) Run(ctx context.Context, sc *Scenario) (*Result, error) {
 	for _, p := range snap.Pods {
 		byKey[p.Namespace+"/"+p.Name] = p
 	}
-	for _, want := range sc.NewPods {
+	for _, want := range pods {
 		p := byKey[want.Namespace+"/"+want.Name]
 		if p == nil {
 			return nil, fmt.Errorf("pod %s/%s disappeared", want.Namespace, want.Name)
@@ -256,8 +282,36 @@ func (e *Engine) Run(ctx context.Context, sc *Scenario) (*Result, error) {
 		}
 		res.Outcomes = append(res.Outcomes, o)
 	}
-	e.Progressf("%d placed, %d pending", countPlaced(res.Outcomes), len(res.Outcomes)-countPlaced(res.Outcomes))
+	e.Progressf("%s: %d placed, %d pending", schedulerName, countPlaced(res.Outcomes), len(res.Outcomes)-countPlaced(res.Outcomes))
 	return res, nil
+}
+
+// Clear deletes pods (immediately: there is no kubelet to wait for) and
+// waits until they are gone, so that the same pods can be scheduled again.
+func (e *Engine) Clear(ctx context.Context, pods []*v1.Pod) error {
+	client := e.Cluster.Client
+	for _, p := range pods {
+		err := client.CoreV1().Pods(p.Namespace).Delete(ctx, p.Name, metav1.DeleteOptions{GracePeriodSeconds: ptr.To[int64](0)})
+		if err != nil && !apierrors.IsNotFound(err) {
+			return fmt.Errorf("deleting Pod %s/%s: %w", p.Namespace, p.Name, err)
+		}
+	}
+	err := wait.PollUntilContextTimeout(ctx, 20*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
+		for _, p := range pods {
+			_, err := client.CoreV1().Pods(p.Namespace).Get(ctx, p.Name, metav1.GetOptions{})
+			if err == nil {
+				return false, nil
+			}
+			if !apierrors.IsNotFound(err) {
+				return false, err
+			}
+		}
+		return true, nil
+	})
+	if err != nil {
+		return fmt.Errorf("waiting for pods to be deleted: %w", err)
+	}
+	return e.waitIdle(ctx)
 }
 
 func countPlaced(os []Outcome) int {

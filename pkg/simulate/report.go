@@ -176,11 +176,20 @@ type NodeMemory struct {
 	Committed int64
 	// VMs is the number of VMs on the node.
 	VMs int
+	// Shared is the guest memory of the VMs backed by /dev/shm.
+	Shared int64
+	// SandboxMemory is the node's allocatable mtscn.io/sandbox-memory, 0
+	// when the node does not advertise it.
+	SandboxMemory int64
 }
 
 // Overcommitted reports whether the node's pods commit more memory than it
 // has.
 func (m NodeMemory) Overcommitted() bool { return m.Committed > m.Allocatable }
+
+// SharedOverflow reports whether the VMs' guest memory in /dev/shm exceeds
+// what the node advertises: VMs fail to start or are killed by SIGBUS.
+func (m NodeMemory) SharedOverflow() bool { return m.SandboxMemory > 0 && m.Shared > m.SandboxMemory }
 
 // MemoryByNode sizes every bound, running pod with the model and sums per
 // node, in node name order.
@@ -193,7 +202,8 @@ func MemoryByNode(snap audit.Snapshot, iso audit.IsolationOptions, model *vmsize
 	sums := map[string]*NodeMemory{}
 	for _, n := range snap.Nodes {
 		alloc := n.Status.Allocatable[v1.ResourceMemory]
-		sums[n.Name] = &NodeMemory{Node: n.Name, Allocatable: alloc.Value()}
+		shm := n.Status.Allocatable[vmsize.ResourceSandboxMemory]
+		sums[n.Name] = &NodeMemory{Node: n.Name, Allocatable: alloc.Value(), SandboxMemory: shm.Value()}
 	}
 	for _, p := range snap.Pods {
 		m := sums[p.Spec.NodeName]
@@ -207,6 +217,7 @@ func MemoryByNode(snap audit.Snapshot, iso audit.IsolationOptions, model *vmsize
 		f := model.PodFootprint(p, rt, nv)
 		m.Counted += f.Floor
 		m.Committed += f.Committed
+		m.Shared += f.SharedMemory
 		if f.VM {
 			m.VMs++
 		}
@@ -219,18 +230,26 @@ func MemoryByNode(snap audit.Snapshot, iso audit.IsolationOptions, model *vmsize
 }
 
 // WriteMemory prints committed memory per node against allocatable and
-// against what the default scheduler counts (requests + overhead).
+// against what the default scheduler counts (requests + overhead), and the
+// VMs' guest memory in /dev/shm against the node's mtscn.io/sandbox-memory.
 func WriteMemory(w io.Writer, mem []NodeMemory) error {
 	tw := newTable(w)
-	fmt.Fprintln(tw, "NODE\tVMS\tALLOCATABLE\tREQUESTS+OVERHEAD\tCOMMITTED\tUNSEEN BY DEFAULT SCHEDULER")
+	fmt.Fprintln(tw, "NODE\tVMS\tREQUESTS+OVERHEAD\tCOMMITTED / ALLOCATABLE\tGUEST RAM IN /DEV/SHM")
 	for _, m := range mem {
-		committed := vmsize.FormatBytes(m.Committed, true)
+		committed := vmsize.FormatBytes(m.Committed, true) + " / " + vmsize.FormatBytes(m.Allocatable, false)
 		if m.Overcommitted() {
 			committed += " OVERCOMMITTED"
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\n", m.Node, m.VMs,
-			vmsize.FormatBytes(m.Allocatable, false), vmsize.FormatBytes(m.Counted, true),
-			committed, vmsize.FormatBytes(m.Committed-m.Counted, true))
+		shm := "-"
+		if m.SandboxMemory > 0 {
+			shm = vmsize.FormatBytes(m.Shared, true) + " / " + vmsize.FormatBytes(m.SandboxMemory, false)
+			if m.SharedOverflow() {
+				shm += " OVERFLOW"
+			}
+		} else if m.Shared > 0 {
+			shm = vmsize.FormatBytes(m.Shared, true)
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\n", m.Node, m.VMs, vmsize.FormatBytes(m.Counted, true), committed, shm)
 	}
 	return tw.Flush()
 }

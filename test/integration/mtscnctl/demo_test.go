@@ -3,11 +3,15 @@ package mtscnctl
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/mtscn/mtscn/pkg/audit"
 	"github.com/mtscn/mtscn/pkg/demo"
 	"github.com/mtscn/mtscn/pkg/devcluster"
 	"github.com/mtscn/mtscn/pkg/simulate"
@@ -26,7 +30,8 @@ func TestDemo(t *testing.T) {
 			Progress:        &progress,
 			Cluster:         devclusterOptions(t),
 		},
-		Out: &out,
+		Out:     &out,
+		Compare: true,
 	})
 	if err != nil {
 		t.Fatalf("demo: %v\nprogress:\n%s", err, progress.String())
@@ -34,12 +39,16 @@ func TestDemo(t *testing.T) {
 	report := out.String()
 	t.Logf("report:\n%s", report)
 
+	checkDefault(t, s, report)
+
 	// The printed summary: every section, zero violations.
 	for _, want := range []string{
-		"== Placements (node × tenant × runtime)",
-		"== Pending pods",
+		"== Placements by mtscn-scheduler (node × tenant × runtime)",
+		"== Pending pods and why",
 		"== Memory per node",
 		"== Audit (I1-I4, overcommit)",
+		"== The same workload under default-scheduler",
+		"== Summary",
 		"no violations: I1-I4 hold on every node and no node is overcommitted",
 		// I3: globex requires sandboxes, its runc pod is refused.
 		"globex/migrate-runc (runc): 0/6 nodes are available\n    tenant requires a sandboxed runtime class\n",
@@ -48,18 +57,21 @@ func TestDemo(t *testing.T) {
 			t.Errorf("report lacks %q", want)
 		}
 	}
-	for _, step := range []string{"starting etcd and kube-apiserver", "submitting 22 pods", "audited 6 nodes"} {
+	for _, step := range []string{"starting etcd and kube-apiserver", "submitting 22 pods to default-scheduler", "submitting 22 pods to mtscn-scheduler", "audited 6 nodes"} {
 		if !strings.Contains(progress.String(), step) {
 			t.Errorf("progress lacks %q:\n%s", step, progress.String())
 		}
 	}
-	if len(s.Violations) != 0 {
-		t.Errorf("violations: %+v", s.Violations)
+	if len(s.Mtscn.Violations) != 0 {
+		t.Errorf("violations: %+v", s.Mtscn.Violations)
+	}
+	if len(s.Mtscn.VMsWithoutKVM) != 0 {
+		t.Errorf("VMs on nodes without KVM: %v", s.Mtscn.VMsWithoutKVM)
 	}
 
 	placed := map[string]string{}
 	pending := map[string]string{}
-	for _, o := range s.Result.Outcomes {
+	for _, o := range s.Mtscn.Result.Outcomes {
 		key := o.Namespace + "/" + o.Name
 		if o.Node != "" {
 			placed[key] = o.Node
@@ -85,7 +97,7 @@ func TestDemo(t *testing.T) {
 		t.Errorf("globex/migrate-runc was placed on %q; its tenant requires a sandbox", placed["globex/migrate-runc"])
 	}
 	// No VM on the node without KVM.
-	for _, o := range s.Result.Outcomes {
+	for _, o := range s.Mtscn.Result.Outcomes {
 		if o.Node == demo.NodeVMNoKVM && o.RuntimeClass != "" {
 			t.Errorf("%s/%s (%s) placed on %s, which has no /dev/kvm", o.Namespace, o.Name, o.RuntimeClass, o.Node)
 		}
@@ -106,9 +118,9 @@ func TestDemo(t *testing.T) {
 		t.Errorf("%d of 6 analytics VMs pending; want some placed and some refused for memory", analyticsPending)
 	}
 	unseen := int64(0)
-	for _, m := range s.Memory {
-		if m.Overcommitted() {
-			t.Errorf("node %s overcommitted: %d > %d", m.Node, m.Committed, m.Allocatable)
+	for _, m := range s.Mtscn.Memory {
+		if m.Overcommitted() || m.SharedOverflow() {
+			t.Errorf("node %s overcommitted: %+v", m.Node, m)
 		}
 		unseen += m.Committed - m.Counted
 	}
@@ -121,4 +133,48 @@ func TestDemo(t *testing.T) {
 
 func devclusterOptions(t *testing.T) devcluster.Options {
 	return devcluster.Options{DataDir: filepath.Join(t.TempDir(), "cluster")}
+}
+
+// The comparison: the default scheduler, blind to tenancy and VM memory,
+// places the runc pod of the sandbox=required tenant (I3) somewhere.
+func checkDefault(t *testing.T, s *demo.Summary, report string) {
+	t.Helper()
+	if s.Default == nil {
+		t.Fatal("no default-scheduler outcome")
+	}
+	i3 := false
+	for _, v := range s.Default.Violations {
+		if v.Rule == audit.RuleI3 && len(v.Pods) == 1 && v.Pods[0] == "globex/migrate-runc" {
+			i3 = true
+		}
+	}
+	if !i3 {
+		t.Errorf("default-scheduler's violations lack I3 for globex/migrate-runc: %+v", s.Default.Violations)
+	}
+	// The summary row: 0 for mtscn-scheduler, the count for default-scheduler.
+	found := false
+	for _, line := range strings.Split(report, "\n") {
+		if !strings.HasPrefix(line, "isolation violations (I1-I4)") {
+			continue
+		}
+		found = true
+		fields := strings.Fields(strings.TrimPrefix(line, "isolation violations (I1-I4)"))
+		want := []string{"0", fmt.Sprint(len(s.Default.Violations) - countRule(s.Default.Violations, audit.RuleOvercommit))}
+		if diff := cmp.Diff(want, fields); diff != "" {
+			t.Errorf("summary row %q (-want,+got):\n%s", line, diff)
+		}
+	}
+	if !found {
+		t.Errorf("report has no summary row for isolation violations")
+	}
+}
+
+func countRule(vs []audit.Violation, r audit.Rule) int {
+	n := 0
+	for _, v := range vs {
+		if v.Rule == r {
+			n++
+		}
+	}
+	return n
 }
