@@ -281,6 +281,18 @@ func TestRules(t *testing.T) {
 			},
 		},
 		{
+			// The kernel's l1tf text when SMT is on and L1D flushing on VM
+			// entry is off: PTE inversion protects the host, not the VMs.
+			name: "SMT on with L1TF VMX vulnerable",
+			node: newNode().
+				attrs(nodefeatures.CPU, nodefeatures.CPUHypervisor, "false", nodefeatures.CPUSMTActive, "true").
+				attrs(nodefeatures.Vulnerability, "l1tf", "Mitigation: PTE Inversion; VMX: vulnerable", "mds", "Not affected"),
+			want: result{
+				Labels:            map[string]string{"mtscn.io/cotenancy-safe": "false"},
+				ExtendedResources: map[string]string{},
+			},
+		},
+		{
 			name: "SMT off with L1TF Vulnerable is safe to share",
 			node: newNode().
 				attrs(nodefeatures.CPU, nodefeatures.CPUHypervisor, "false", nodefeatures.CPUSMTActive, "false").
