@@ -1,0 +1,126 @@
+package quality
+
+import (
+	"os"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	v1 "k8s.io/api/core/v1"
+	"k8s.io/kubernetes/test/utils/ktesting"
+
+	"github.com/mtscn/mtscn/bench/workload"
+	"github.com/mtscn/mtscn/pkg/audit"
+	configv1 "github.com/mtscn/mtscn/pkg/apis/config/v1"
+	"github.com/mtscn/mtscn/pkg/tenancy"
+	"github.com/mtscn/mtscn/pkg/vmsize"
+)
+
+const (
+	shippedRuntimeClasses = "../../manifests/runtimeclasses/runtimeclasses.yaml"
+	shippedConfig         = "../../manifests/scheduler/scheduler-config.yaml"
+)
+
+func runtimeClasses(t *testing.T) []byte {
+	t.Helper()
+	data, err := os.ReadFile(shippedRuntimeClasses)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data
+}
+
+var defaultTenancy = tenancy.Config{
+	TenantLabelKeys:          configv1.DefaultTenantLabelKeys,
+	InfrastructureNamespaces: configv1.DefaultInfrastructureNamespaces,
+	SandboxedHandlers:        configv1.DefaultSandboxedHandlers,
+	OffNodeHandlers:          configv1.DefaultOffNodeHandlers,
+}
+
+// TestSmoke places a 20-node, 60-pod workload with the default profile and
+// with mtscn through a real kube-apiserver and scheduler: the default
+// scheduler mixes tenants on shared kernels, mtscn must not, and neither
+// may use fewer nodes than the lower bound.
+func TestSmoke(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts two control planes")
+	}
+	_, ctx := ktesting.NewTestContext(t)
+	results, err := Run(ctx, Options{
+		Size:            workload.Size{Name: "smoke", Nodes: 20, Pods: 60},
+		Profiles:        []string{workload.ProfileDefault, workload.ProfileMtscn},
+		RuntimeClasses:  runtimeClasses(t),
+		SchedulerConfig: shippedConfig,
+		Timeout:         2 * time.Minute,
+	})
+	if err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	def, mtscn := results[0], results[1]
+	t.Logf("default: %+v", def)
+	t.Logf("mtscn: %+v", mtscn)
+	if def.Violations[audit.RuleI1] == 0 {
+		t.Errorf("default profile: no I1 violation found; the audit or the workload lost its runc tenants")
+	}
+	if mtscn.TotalViolations() != 0 || mtscn.OvercommittedNodes != 0 || mtscn.Pending != 0 {
+		t.Errorf("mtscn: %d violations %v, %d overcommitted nodes, %d pending; want none", mtscn.TotalViolations(), mtscn.Violations, mtscn.OvercommittedNodes, mtscn.Pending)
+	}
+	for _, r := range results {
+		if r.Placed+r.Pending != 60 || r.LowerBound == 0 || r.NodesUsed < r.LowerBound {
+			t.Errorf("%s: placed %d + pending %d, %d nodes used, lower bound %d", r.Profile, r.Placed, r.Pending, r.NodesUsed, r.LowerBound)
+		}
+	}
+}
+
+func TestAssignPools(t *testing.T) {
+	objs, err := workload.Build(workload.Small, runtimeClasses(t), workload.VariantFor(workload.ProfileDedicatedPools))
+	if err != nil {
+		t.Fatal(err)
+	}
+	model, err := vmsize.DefaultModel()
+	if err != nil {
+		t.Fatal(err)
+	}
+	reserved, err := AssignPools(objs, defaultTenancy, model)
+	if err != nil {
+		t.Fatal(err)
+	}
+	commits := committed(objs.Pods, objs.RuntimeClasses, objs.Namespaces, defaultTenancy, model)
+	type key struct{ tenant, group string }
+	demand := map[key]int64{}
+	for i, p := range objs.Pods {
+		demand[key{p.Spec.NodeSelector[PoolLabel], string(groupOf(p))}] += commits[i]
+	}
+	capacity := map[key]int64{}
+	nodes := map[key]int{}
+	labelled := 0
+	for _, n := range objs.Nodes {
+		tenant := n.Labels[PoolLabel]
+		if tenant == "" {
+			continue
+		}
+		labelled++
+		class := n.Labels["bench.mtscn.io/class"]
+		group := map[string]string{"tdx": "tdx", "qat": "qat", "hw": "kata", "nested": "kata", "plain": "runc"}[class]
+		if demand[key{tenant, group}] == 0 && class == "hw" {
+			group = "runc" // runc pools spill over to hw nodes
+		}
+		m := n.Status.Capacity[v1.ResourceMemory]
+		capacity[key{tenant, group}] += m.Value()
+		nodes[key{tenant, group}]++
+	}
+	if labelled != reserved {
+		t.Errorf("AssignPools returned %d, labelled %d nodes", reserved, labelled)
+	}
+	for k, d := range demand {
+		if capacity[k] < d {
+			t.Errorf("pool %v: capacity %s < demand %s", k, vmsize.FormatBytes(capacity[k], false), vmsize.FormatBytes(d, true))
+		}
+		if nodes[k] < 2 {
+			t.Errorf("pool %v has %d nodes, want the demand plus a spare", k, nodes[k])
+		}
+	}
+	if diff := cmp.Diff(len(demand), len(capacity)); diff != "" {
+		t.Errorf("pools (-demand groups,+pool groups):\n%s", diff)
+	}
+}
