@@ -73,9 +73,13 @@ can run in CI or as a CronJob.`,
 			if err != nil {
 				return err
 			}
+			violations, err := simulate.Audit(*snap, iso, model)
+			if err != nil {
+				return err
+			}
 			report := auditReport{
 				Nodes: len(snap.Nodes), Pods: len(snap.Pods), Namespaces: len(snap.Namespaces), RuntimeClasses: len(snap.RuntimeClasses),
-				Violations: simulate.Audit(*snap, iso, model),
+				Violations: violations,
 			}
 			if err := writeAudit(cmd.OutOrStdout(), output, report); err != nil {
 				return err

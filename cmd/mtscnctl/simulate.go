@@ -87,5 +87,9 @@ func writeSimulation(w io.Writer, eng *simulate.Engine, res *simulate.Result) er
 		return err
 	}
 	fmt.Fprintln(w, "\n== Audit (I1-I4, overcommit)")
-	return simulate.WriteViolations(w, simulate.Audit(res.Snapshot, eng.Isolation, eng.Model))
+	violations, err := simulate.Audit(res.Snapshot, eng.Isolation, eng.Model)
+	if err != nil {
+		return err
+	}
+	return simulate.WriteViolations(w, violations)
 }

@@ -79,7 +79,10 @@ func Run(ctx context.Context, opts Options) (_ *Summary, err error) {
 		if err != nil {
 			return nil, err
 		}
-		o := evaluate(eng, res)
+		o, err := evaluate(eng, res)
+		if err != nil {
+			return nil, err
+		}
 		s.Default = &o
 		if err := eng.Clear(ctx, sc.NewPods); err != nil {
 			return nil, err
@@ -89,7 +92,9 @@ func Run(ctx context.Context, opts Options) (_ *Summary, err error) {
 	if err != nil {
 		return nil, err
 	}
-	s.Mtscn = evaluate(eng, res)
+	if s.Mtscn, err = evaluate(eng, res); err != nil {
+		return nil, err
+	}
 	eng.Progressf("audited %d nodes, %d pods", len(res.Snapshot.Nodes), len(res.Snapshot.Pods))
 	if opts.Keep {
 		s.Engine = eng
@@ -97,11 +102,15 @@ func Run(ctx context.Context, opts Options) (_ *Summary, err error) {
 	return s, write(opts.Out, s)
 }
 
-func evaluate(eng *simulate.Engine, res *simulate.Result) Outcome {
+func evaluate(eng *simulate.Engine, res *simulate.Result) (Outcome, error) {
+	violations, err := simulate.Audit(res.Snapshot, eng.Isolation, eng.Model)
+	if err != nil {
+		return Outcome{}, err
+	}
 	o := Outcome{
 		Result:     res,
 		Memory:     simulate.MemoryByNode(res.Snapshot, eng.Isolation, eng.Model),
-		Violations: simulate.Audit(res.Snapshot, eng.Isolation, eng.Model),
+		Violations: violations,
 	}
 	classifier := tenancy.NewStatic(eng.Isolation.Tenancy, res.Snapshot.Namespaces, res.Snapshot.RuntimeClasses)
 	kvm := map[string]bool{}
@@ -116,7 +125,7 @@ func evaluate(eng *simulate.Engine, res *simulate.Result) Outcome {
 			o.VMsWithoutKVM = append(o.VMsWithoutKVM, p.Namespace+"/"+p.Name)
 		}
 	}
-	return o
+	return o, nil
 }
 
 func write(w io.Writer, s *Summary) error {
@@ -171,17 +180,20 @@ func summaryRows(o Outcome) [][2]string {
 	for _, v := range o.Violations {
 		byRule[v.Rule]++
 	}
-	overflow := 0
+	overflow, overcommitted := 0, 0
 	for _, m := range o.Memory {
 		if m.SharedOverflow() {
 			overflow++
+		}
+		if m.Overcommitted() {
+			overcommitted++
 		}
 	}
 	isolation := byRule[audit.RuleI1] + byRule[audit.RuleI2] + byRule[audit.RuleI3] + byRule[audit.RuleI4]
 	return [][2]string{
 		{"pods placed", fmt.Sprintf("%d/%d", placed, len(o.Result.Outcomes))},
 		{"isolation violations (I1-I4)", fmt.Sprint(isolation)},
-		{"nodes with memory overcommitted", fmt.Sprint(byRule[audit.RuleOvercommit])},
+		{"nodes with memory overcommitted", fmt.Sprint(overcommitted)},
 		{"nodes overflowing /dev/shm (VMs fail to start or die of SIGBUS)", fmt.Sprint(overflow)},
 		{"VMs on nodes without KVM (cannot start)", fmt.Sprint(len(o.VMsWithoutKVM))},
 	}

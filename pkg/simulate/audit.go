@@ -1,27 +1,19 @@
 package simulate
 
 import (
-	"fmt"
-
 	"github.com/mtscn/mtscn/pkg/audit"
 	"github.com/mtscn/mtscn/pkg/vmsize"
 )
 
-// Audit returns every I1-I4 violation (audit.Check) and one Overcommit
-// violation per node whose pods commit more memory than it has
-// (MemoryByNode with the scheduler's VM model).
-func Audit(snap audit.Snapshot, iso audit.IsolationOptions, model *vmsize.Model) []audit.Violation {
+// Audit returns every I1-I4 violation (audit.Check) followed by every node
+// whose pods commit more memory than it has or whose /dev/shm-backed guests
+// exceed its mtscn.io/sandbox-memory (audit.CheckOvercommit), classified
+// and sized like the scheduler configuration says.
+func Audit(snap audit.Snapshot, iso audit.IsolationOptions, model *vmsize.Model) ([]audit.Violation, error) {
 	vs := audit.Check(snap, iso)
-	for _, m := range MemoryByNode(snap, iso, model) {
-		if !m.Overcommitted() {
-			continue
-		}
-		vs = append(vs, audit.Violation{
-			Rule: audit.RuleOvercommit,
-			Node: m.Node,
-			Message: fmt.Sprintf("node %s: pods commit %s (VM footprints included) but allocatable memory is %s",
-				m.Node, vmsize.FormatBytes(m.Committed, true), vmsize.FormatBytes(m.Allocatable, false)),
-		})
+	over, err := audit.CheckOvercommit(snap, audit.OvercommitOptions{Tenancy: iso.Tenancy, Model: model})
+	if err != nil {
+		return nil, err
 	}
-	return vs
+	return append(vs, over...), nil
 }
