@@ -182,7 +182,7 @@ func (in *Installer) sameContent(a, b string) (bool, error) {
 		return false, err
 	}
 	defer fb.Close()
-	const chunk = 256 << 10
+	const chunk = 32 << 10
 	ba, bb := make([]byte, chunk), make([]byte, chunk)
 	for {
 		na, erra := io.ReadFull(fa, ba)
