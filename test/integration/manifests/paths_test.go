@@ -2,11 +2,8 @@ package manifests
 
 import (
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
-	"strings"
-	"sync"
 	"testing"
 
 	"github.com/mtscn/mtscn/test/integration/harness"
@@ -17,33 +14,9 @@ func manifestsDir() string {
 	return filepath.Join(harness.RepoRoot(), "manifests")
 }
 
-var (
-	moduleDirsMu sync.Mutex
-	moduleDirs   = map[string]string{}
-)
-
-// moduleDir returns the directory of a module of go.mod's build list in the
-// module cache (NFD's and scheduler-plugins' own manifests and CRDs live
-// there, at exactly the versions mtscn is built with).
+// moduleDir returns a module's directory in the module cache.
 func moduleDir(t testing.TB, module string) string {
-	t.Helper()
-	moduleDirsMu.Lock()
-	defer moduleDirsMu.Unlock()
-	if dir, ok := moduleDirs[module]; ok {
-		return dir
-	}
-	cmd := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", module)
-	cmd.Dir = harness.RepoRoot()
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("locating module %s (go list -m): %v", module, err)
-	}
-	dir := strings.TrimSpace(string(out))
-	if dir == "" {
-		t.Fatalf("module %s is not in the module cache: run `go mod download %s`", module, module)
-	}
-	moduleDirs[module] = dir
-	return dir
+	return harness.ModuleDir(t, module)
 }
 
 // moduleVersion returns the version go.mod requires for module.
@@ -67,7 +40,7 @@ const (
 
 // nfdCRDs is NFD's CRD file (NodeFeature, NodeFeatureRule, NodeFeatureGroup).
 func nfdCRDs(t testing.TB) string {
-	return filepath.Join(moduleDir(t, nfdModule), "deployment", "base", "nfd-crds", "nfd-api-crds.yaml")
+	return harness.NFDCRDs(t)
 }
 
 // schedulerPluginsCRDs are the CRDs scheduler-plugins' optional plugins read.

@@ -5,7 +5,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -30,22 +29,12 @@ import (
 
 const namespace = "mtscn-system"
 
-// nfdCRDs is NFD's CRD file from the NFD module in the module cache.
-func nfdCRDs(t *testing.T) string {
-	t.Helper()
-	out, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", "sigs.k8s.io/node-feature-discovery").Output()
-	if err != nil {
-		t.Fatalf("locating the NFD module: %v", err)
-	}
-	return filepath.Join(strings.TrimSpace(string(out)), "deployment", "base", "nfd-crds", "nfd-api-crds.yaml")
-}
-
 // startControlPlaneWithCRDs starts the full kube-apiserver server chain
 // (apiextensions included) and installs NFD's CRDs.
 func startControlPlaneWithCRDs(t *testing.T) *harness.ControlPlane {
 	t.Helper()
 	cp := harness.StartFullControlPlane(t)
-	cp.InstallCRDs(t, nfdCRDs(t))
+	cp.InstallCRDs(t, harness.NFDCRDs(t))
 	return cp
 }
 

@@ -102,6 +102,25 @@ func TestRBAC(t *testing.T) {
 		t.Errorf("the agent cannot label its Node with the shipped RBAC: %v", err)
 	}
 
+	// Allowed: what the Kata installer does (pkg/node/install): update its
+	// Node's labels and taints, and record Events about it.
+	node, err := kube.CoreV1().Nodes().Get(ctx, "worker-4", metav1.GetOptions{})
+	if err != nil {
+		t.Fatalf("the installer cannot read its Node: %v", err)
+	}
+	node.Labels["mtscn.io/sandbox-runtime"] = "pending"
+	if _, err := kube.CoreV1().Nodes().Update(ctx, node, metav1.UpdateOptions{}); err != nil {
+		t.Errorf("the installer cannot update its Node with the shipped RBAC: %v", err)
+	}
+	ev := &v1.Event{
+		ObjectMeta:     metav1.ObjectMeta{GenerateName: "worker-4.", Namespace: metav1.NamespaceDefault},
+		InvolvedObject: v1.ObjectReference{Kind: "Node", Name: "worker-4"},
+		Reason:         "KataInstalling", Message: "claimed", Type: v1.EventTypeNormal,
+	}
+	if _, err := kube.CoreV1().Events(metav1.NamespaceDefault).Create(ctx, ev, metav1.CreateOptions{}); err != nil {
+		t.Errorf("the installer cannot record Events with the shipped RBAC: %v", err)
+	}
+
 	// Forbidden: everything else.
 	nf := &nfdv1alpha1.NodeFeature{ObjectMeta: metav1.ObjectMeta{Name: "x"}}
 	forbidden := map[string]func() error{
@@ -126,6 +145,10 @@ func TestRBAC(t *testing.T) {
 		},
 		"create configmap in mtscn-system": func() error {
 			_, err := kube.CoreV1().ConfigMaps(namespace).Create(ctx, &v1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "x"}}, metav1.CreateOptions{})
+			return err
+		},
+		"create event in a tenant namespace": func() error {
+			_, err := kube.CoreV1().Events("tenant-a").Create(ctx, &v1.Event{ObjectMeta: metav1.ObjectMeta{Name: "x"}, InvolvedObject: v1.ObjectReference{Kind: "Pod", Name: "x", Namespace: "tenant-a"}}, metav1.CreateOptions{})
 			return err
 		},
 		"list pods": func() error {

@@ -1,11 +1,8 @@
 package sandboxfeatures
 
 import (
-	"context"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -14,10 +11,6 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/dynamic"
-	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/rest"
-	kubeapiservertesting "k8s.io/kubernetes/cmd/kube-apiserver/app/testing"
-	"k8s.io/kubernetes/test/integration/framework"
 	nfdv1alpha1 "sigs.k8s.io/node-feature-discovery/api/nfd/v1alpha1"
 	"sigs.k8s.io/yaml"
 
@@ -31,41 +24,9 @@ var (
 	nodeFeatures     = schema.GroupVersionResource{Group: "nfd.k8s-sigs.io", Version: "v1alpha1", Resource: "nodefeatures"}
 )
 
-// startAPIServerWithCRDs starts a full kube-apiserver server chain
-// (apiextensions included, which harness.StartControlPlane's
-// test/integration/framework server lacks) on the package's etcd.
-func startAPIServerWithCRDs(t *testing.T) *harness.ControlPlane {
-	t.Helper()
-	server := kubeapiservertesting.StartTestServerOrDie(t, nil, framework.DefaultTestServerFlags(), framework.SharedEtcd())
-	t.Cleanup(server.TearDownFn)
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
-	cfg := rest.CopyConfig(server.ClientConfig)
-	return &harness.ControlPlane{Client: kubernetes.NewForConfigOrDie(cfg), Config: cfg, Ctx: ctx}
-}
-
-// nfdCRDs returns the path of the CRDs shipped in the NFD module we build
-// against.
-func nfdCRDs(t *testing.T) string {
-	t.Helper()
-	out, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", "sigs.k8s.io/node-feature-discovery").Output()
-	if err != nil {
-		t.Fatalf("locating the node-feature-discovery module: %v", err)
-	}
-	p := filepath.Join(strings.TrimSpace(string(out)), "deployment", "base", "nfd-crds", "nfd-api-crds.yaml")
-	if _, err := os.Stat(p); err != nil {
-		t.Fatalf("NFD CRDs: %v", err)
-	}
-	return p
-}
-
-// TestNFDAcceptsRulesAndFeatures installs NFD's own CRDs and creates every
-// rule file of nfd-rules/ with strict field validation (a misspelt field
-// fails instead of being pruned), reads each back unchanged, and creates a
-// NodeFeature of the shape mtscn-node publishes.
 func TestNFDAcceptsRulesAndFeatures(t *testing.T) {
-	cp := startAPIServerWithCRDs(t)
-	cp.InstallCRDs(t, nfdCRDs(t))
+	cp := harness.StartFullControlPlane(t)
+	cp.InstallCRDs(t, harness.NFDCRDs(t))
 	client := dynamic.NewForConfigOrDie(cp.Config)
 	strict := metav1.CreateOptions{FieldValidation: metav1.FieldValidationStrict}
 
