@@ -8,31 +8,19 @@
 package main
 
 import (
-	"fmt"
 	"os"
 
 	"github.com/spf13/cobra"
 	"k8s.io/component-base/cli"
 
-	"github.com/mtscn/mtscn/pkg/version"
+	"github.com/mtscn/mtscn/pkg/cmdutil"
 )
 
 // subcommands are added by init functions in this package's other files.
 var subcommands []func() *cobra.Command
 
 func newRootCommand() *cobra.Command {
-	root := &cobra.Command{
-		Use:           "mtscnctl",
-		Short:         "mtscn's operator CLI: demo, simulate, audit",
-		Version:       version.String(),
-		SilenceUsage:  true,
-		SilenceErrors: false,
-	}
-	root.SetVersionTemplate(fmt.Sprintf("mtscnctl %s\n", version.String()))
-	for _, sc := range subcommands {
-		root.AddCommand(sc())
-	}
-	return root
+	return cmdutil.NewRoot("mtscnctl", "mtscn's operator CLI: demo, simulate, audit", subcommands)
 }
 
 func main() {
