@@ -2,6 +2,8 @@ package devcluster
 
 import (
 	"context"
+	"flag"
+	"io"
 	"net"
 	"net/url"
 	"os"
@@ -14,6 +16,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
+	"k8s.io/klog/v2"
 	st "k8s.io/kubernetes/pkg/scheduler/testing"
 	"k8s.io/kubernetes/test/utils/ktesting"
 )
@@ -99,5 +102,26 @@ func TestStartScheduleStop(t *testing.T) {
 	}
 	if _, err := os.Stat(dataDir); !os.IsNotExist(err) {
 		t.Errorf("data directory %s still exists after Stop (stat: %v)", dataDir, err)
+	}
+}
+
+// BenchmarkStartStop measures how long the embedded control plane takes to
+// come up (etcd, kube-apiserver ready, kubeconfig written) and go away.
+func BenchmarkStartStop(b *testing.B) {
+	// kube-apiserver logs through the global klog; keep the numbers readable.
+	fs := flag.NewFlagSet("klog", flag.ContinueOnError)
+	klog.InitFlags(fs)
+	_ = fs.Set("logtostderr", "false")
+	_ = fs.Set("stderrthreshold", "FATAL")
+	klog.SetOutput(io.Discard)
+	b.Cleanup(func() { _ = fs.Set("logtostderr", "true"); _ = fs.Set("stderrthreshold", "ERROR") })
+	for i := 0; i < b.N; i++ {
+		c, err := Start(context.Background(), Options{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := c.Stop(); err != nil {
+			b.Fatal(err)
+		}
 	}
 }

@@ -90,8 +90,11 @@ func auditCluster(t *testing.T, cp *harness.ControlPlane, broken bool) {
 		cp.CreatePod(t, st.MakePod().Namespace("kube-system").Name("agent-"+n).Node(n).Obj())
 	}
 	kata := func(ns, name, node string) *v1.Pod {
-		pod := st.MakePod().Namespace(ns).Name(name).Node(node).
-			Req(map[v1.ResourceName]string{v1.ResourceMemory: "256Mi"}).Lim(map[v1.ResourceName]string{v1.ResourceMemory: "1Gi"}).Obj()
+		pod := st.MakePod().Namespace(ns).Name(name).Node(node).Obj()
+		pod.Spec.Containers = []v1.Container{{Name: "app", Image: "registry.k8s.io/pause:3.10", Resources: v1.ResourceRequirements{
+			Requests: v1.ResourceList{v1.ResourceMemory: resource.MustParse("256Mi")},
+			Limits:   v1.ResourceList{v1.ResourceMemory: resource.MustParse("1Gi")},
+		}}}
 		pod.Spec.RuntimeClassName = ptr.To("kata-qemu")
 		return pod
 	}

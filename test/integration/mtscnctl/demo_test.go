@@ -3,13 +3,16 @@ package mtscnctl
 import (
 	"bytes"
 	"context"
+	"flag"
 	"fmt"
+	"io"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"k8s.io/klog/v2"
 
 	"github.com/mtscn/mtscn/pkg/audit"
 	"github.com/mtscn/mtscn/pkg/demo"
@@ -177,4 +180,26 @@ func countRule(vs []audit.Violation, r audit.Rule) int {
 		}
 	}
 	return n
+}
+
+// BenchmarkDemo measures a whole `mtscnctl demo` run: control plane start,
+// both schedulers on the 22-pod workload, audit and report, teardown.
+func BenchmarkDemo(b *testing.B) {
+	// kube-apiserver logs through the global klog; keep the numbers readable.
+	fs := flag.NewFlagSet("klog", flag.ContinueOnError)
+	klog.InitFlags(fs)
+	_ = fs.Set("logtostderr", "false")
+	_ = fs.Set("stderrthreshold", "FATAL")
+	klog.SetOutput(io.Discard)
+	b.Cleanup(func() { _ = fs.Set("logtostderr", "true"); _ = fs.Set("stderrthreshold", "ERROR") })
+	for i := 0; i < b.N; i++ {
+		_, err := demo.Run(context.Background(), demo.Options{
+			Engine:  simulate.Options{SchedulerConfig: harness.ShippedConfig()},
+			Out:     io.Discard,
+			Compare: true,
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
 }
