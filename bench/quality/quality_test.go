@@ -10,8 +10,8 @@ import (
 	"k8s.io/kubernetes/test/utils/ktesting"
 
 	"github.com/mtscn/mtscn/bench/workload"
-	"github.com/mtscn/mtscn/pkg/audit"
 	configv1 "github.com/mtscn/mtscn/pkg/apis/config/v1"
+	"github.com/mtscn/mtscn/pkg/audit"
 	"github.com/mtscn/mtscn/pkg/tenancy"
 	"github.com/mtscn/mtscn/pkg/vmsize"
 )

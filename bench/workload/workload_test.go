@@ -117,7 +117,7 @@ func TestVariants(t *testing.T) {
 		}
 		term := a.PodAntiAffinity.RequiredDuringSchedulingIgnoredDuringExecution[0]
 		want := []string{strings.TrimSuffix(p.Namespace, "-0")}
-		if diff := cmp.Diff(want, term.NamespaceSelector.MatchExpressions[0].Values); diff != "" {
+		if diff := cmp.Diff(want, term.NamespaceSelector.MatchExpressions[1].Values); diff != "" {
 			t.Errorf("pod %s/%s anti-affinity values (-want,+got):\n%s", p.Namespace, p.Name, diff)
 		}
 	}

@@ -1,0 +1,205 @@
+package report
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/mtscn/mtscn/bench/quality"
+	"github.com/mtscn/mtscn/bench/workload"
+)
+
+// Throughput is one scheduler_perf workload's SchedulingThroughput.
+type Throughput struct {
+	// Profile is default, anti-affinity or mtscn.
+	Profile string `json:"profile"`
+	// Workload is the size (e.g. 500Nodes_5000Pods).
+	Workload string `json:"workload"`
+	// Average and the percentiles are in pods/s over 1 s samples.
+	Average float64 `json:"average"`
+	Perc50  float64 `json:"perc50"`
+	Perc90  float64 `json:"perc90"`
+	Perc99  float64 `json:"perc99"`
+	// AttemptMs is the average scheduling attempt duration.
+	AttemptMs float64 `json:"attemptMs,omitempty"`
+}
+
+// Results is everything one `make bench` run measured.
+type Results struct {
+	Machine    string           `json:"machine"`
+	Throughput []Throughput     `json:"throughput"`
+	Quality    []quality.Result `json:"quality"`
+	Size       string           `json:"size"`
+}
+
+type dataItems struct {
+	DataItems []struct {
+		Data   map[string]float64 `json:"data"`
+		Unit   string             `json:"unit"`
+		Labels map[string]string  `json:"labels"`
+	} `json:"dataItems"`
+}
+
+// profileOfTestCase maps scheduler_perf test case names back to profiles.
+func profileOfTestCase(name string) string {
+	for prof, tc := range workload.PerfTestCases {
+		if tc == name {
+			return prof
+		}
+	}
+	return name
+}
+
+// ReadPerf reads every scheduler_perf JSON file in dir
+// (BenchmarkPerfScheduling_*.json); later files win for the same profile
+// and workload.
+func ReadPerf(dir string) ([]Throughput, error) {
+	files, err := filepath.Glob(filepath.Join(dir, "BenchmarkPerfScheduling*.json"))
+	if err != nil {
+		return nil, fmt.Errorf("listing %s: %w", dir, err)
+	}
+	sort.Strings(files) // names end in a timestamp
+	byKey := map[string]Throughput{}
+	for _, f := range files {
+		raw, err := os.ReadFile(f)
+		if err != nil {
+			return nil, fmt.Errorf("reading scheduler_perf results: %w", err)
+		}
+		var items dataItems
+		if err := json.Unmarshal(raw, &items); err != nil {
+			return nil, fmt.Errorf("decoding scheduler_perf results %s: %w", f, err)
+		}
+		attempts := map[string]float64{}
+		for _, it := range items.DataItems {
+			if it.Labels["Metric"] == "scheduler_scheduling_attempt_duration_seconds" && it.Labels["result"] == "scheduled" {
+				attempts[it.Labels["Name"]] = it.Data["Average"]
+			}
+		}
+		for _, it := range items.DataItems {
+			if it.Labels["Metric"] != "SchedulingThroughput" {
+				continue
+			}
+			// Name is BenchmarkPerfScheduling/<test case>/<workload>/<collector name>.
+			parts := strings.Split(it.Labels["Name"], "/")
+			if len(parts) < 3 {
+				return nil, fmt.Errorf("%s: unexpected data item name %q", f, it.Labels["Name"])
+			}
+			tp := Throughput{
+				Profile:   profileOfTestCase(parts[1]),
+				Workload:  parts[2],
+				Average:   it.Data["Average"],
+				Perc50:    it.Data["Perc50"],
+				Perc90:    it.Data["Perc90"],
+				Perc99:    it.Data["Perc99"],
+				AttemptMs: attempts[it.Labels["Name"]],
+			}
+			byKey[tp.Workload+"/"+tp.Profile] = tp
+		}
+	}
+	var out []Throughput
+	for _, tp := range byKey {
+		out = append(out, tp)
+	}
+	order := map[string]int{workload.ProfileDefault: 0, workload.ProfileAntiAffinity: 1, workload.ProfileMtscn: 2}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Workload != out[j].Workload {
+			return out[i].Workload < out[j].Workload
+		}
+		return order[out[i].Profile] < order[out[j].Profile]
+	})
+	return out, nil
+}
+
+// find returns the throughput of a profile on a workload.
+func find(tps []Throughput, wl, profile string) (Throughput, bool) {
+	for _, tp := range tps {
+		if tp.Workload == wl && tp.Profile == profile {
+			return tp, true
+		}
+	}
+	return Throughput{}, false
+}
+
+// WriteThroughputTable prints one markdown table per workload with the
+// mtscn ratios the issue targets.
+func WriteThroughputTable(w io.Writer, tps []Throughput) {
+	var workloads []string
+	seen := map[string]bool{}
+	for _, tp := range tps {
+		if !seen[tp.Workload] {
+			seen[tp.Workload] = true
+			workloads = append(workloads, tp.Workload)
+		}
+	}
+	for _, wl := range workloads {
+		fmt.Fprintf(w, "Scheduling throughput, scheduler_perf, %s (pods/s, 1 s samples)\n\n", wl)
+		fmt.Fprintln(w, "| profile | average | p50 | p90 | p99 | attempt avg (ms) |")
+		fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|")
+		for _, tp := range tps {
+			if tp.Workload != wl {
+				continue
+			}
+			fmt.Fprintf(w, "| %s | %.1f | %.1f | %.1f | %.1f | %.1f |\n", tp.Profile, tp.Average, tp.Perc50, tp.Perc90, tp.Perc99, tp.AttemptMs)
+		}
+		m, okM := find(tps, wl, workload.ProfileMtscn)
+		d, okD := find(tps, wl, workload.ProfileDefault)
+		a, okA := find(tps, wl, workload.ProfileAntiAffinity)
+		fmt.Fprintln(w)
+		if okM && okD && d.Average > 0 {
+			fmt.Fprintf(w, "- mtscn / default = %.2f (target ≥ 0.90): %s\n", m.Average/d.Average, verdict(m.Average/d.Average >= 0.9))
+		}
+		if okM && okA && a.Average > 0 {
+			fmt.Fprintf(w, "- mtscn / anti-affinity = %.2f (target ≥ 3): %s\n", m.Average/a.Average, verdict(m.Average/a.Average >= 3))
+		}
+		fmt.Fprintln(w)
+	}
+}
+
+func verdict(ok bool) string {
+	if ok {
+		return "met"
+	}
+	return "missed"
+}
+
+// WriteQualityTable prints the placement-quality table.
+func WriteQualityTable(w io.Writer, size string, rs []quality.Result) {
+	if len(rs) == 0 {
+		return
+	}
+	fmt.Fprintf(w, "Placement quality, %s (%d nodes, %d pods; audit with the shipped TenantIsolation/SandboxOverhead args)\n\n", size, rs[0].Nodes, rs[0].Pods)
+	fmt.Fprintln(w, "| profile | nodes used | lower bound | used / bound | violations (I1/I2/I3/I4) | overcommitted nodes | pending pods | time (s) |")
+	fmt.Fprintln(w, "|---|---:|---:|---:|---|---:|---:|---:|")
+	for _, r := range rs {
+		used := fmt.Sprintf("%d", r.NodesUsed)
+		if r.PoolNodes > 0 {
+			used = fmt.Sprintf("%d (%d reserved)", r.NodesUsed, r.PoolNodes)
+		}
+		fmt.Fprintf(w, "| %s | %s | %d | %.2f | %d (%d/%d/%d/%d) | %d | %d | %.0f |\n", r.Profile, used, r.LowerBound, r.OverLowerBound(),
+			r.TotalViolations(), r.Violations["I1"], r.Violations["I2"], r.Violations["I3"], r.Violations["I4"], r.OvercommittedNodes, r.Pending, r.Seconds)
+	}
+	fmt.Fprintln(w)
+	var mtscn, pools *quality.Result
+	for i := range rs {
+		switch rs[i].Profile {
+		case workload.ProfileMtscn:
+			mtscn = &rs[i]
+		case workload.ProfileDedicatedPools:
+			pools = &rs[i]
+		}
+	}
+	if mtscn != nil {
+		fmt.Fprintf(w, "- mtscn violations = %d, overcommitted nodes = %d (target 0): %s\n", mtscn.TotalViolations(), mtscn.OvercommittedNodes, verdict(mtscn.TotalViolations() == 0 && mtscn.OvercommittedNodes == 0))
+		fmt.Fprintf(w, "- mtscn nodes used / lower bound = %.2f (target ≤ 1.15): %s\n", mtscn.OverLowerBound(), verdict(mtscn.OverLowerBound() <= 1.15))
+		if pools != nil && pools.NodesUsed > 0 {
+			poolNodes := max(pools.NodesUsed, pools.PoolNodes)
+			saving := 1 - float64(mtscn.NodesUsed)/float64(poolNodes)
+			fmt.Fprintf(w, "- mtscn uses %.0f%% fewer nodes than dedicated-pools (%d reserved) (target ≥ 25%%): %s\n", 100*saving, poolNodes, verdict(saving >= 0.25))
+		}
+	}
+	fmt.Fprintln(w)
+}
