@@ -40,14 +40,14 @@ Pods bound by any scheduler count. It exits 1 when it finds anything, so it
 can run in CI or as a CronJob.`,
 		Args: cobra.NoArgs,
 		RunE: printErrors(func(cmd *cobra.Command, _ []string) error {
-			if output != "table" && output != "json" {
-				return fmt.Errorf("--output %q: want table or json", output)
-			}
 			_, closeLog, err := setupLogging(logFile)
 			if err != nil {
 				return err
 			}
 			defer closeLog()
+			if output != "table" && output != "json" {
+				return fmt.Errorf("--output %q: want table or json", output)
+			}
 			ctx := cmd.Context()
 			var schedCfg *schedconfig.KubeSchedulerConfiguration
 			if cfgPath != "" {

@@ -41,8 +41,8 @@ func setupLogging(logFile string) (io.Writer, func(), error) {
 	_ = fs.Set("stderrthreshold", "FATAL")
 	// The API server's clients warn about deprecated APIs on every call.
 	rest.SetDefaultWarningHandler(rest.NoWarnings{})
+	klog.SetOutput(io.Discard)
 	if logFile == "" {
-		klog.SetOutput(io.Discard)
 		return nil, func() {}, nil
 	}
 	f, err := os.OpenFile(logFile, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)

@@ -26,6 +26,11 @@ new pod went, why the others cannot be placed, the memory each node commits
 and the audit of the result.`,
 		Args: cobra.NoArgs,
 		RunE: printErrors(func(cmd *cobra.Command, _ []string) error {
+			logOutput, closeLog, err := setupLogging(logFile)
+			if err != nil {
+				return err
+			}
+			defer closeLog()
 			if file == "" {
 				return errors.New("--filename (-f) is required: the YAML file with your Nodes, Namespaces, RuntimeClasses and Pods (- for stdin)")
 			}
@@ -43,11 +48,6 @@ and the audit of the result.`,
 			if err != nil {
 				return err
 			}
-			logOutput, closeLog, err := setupLogging(logFile)
-			if err != nil {
-				return err
-			}
-			defer closeLog()
 			ctx := cmd.Context()
 			eng, err := simulate.Start(ctx, simulate.Options{
 				SchedulerConfig: cfgPath,

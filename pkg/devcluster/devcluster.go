@@ -78,8 +78,14 @@ func Start(ctx context.Context, opts Options) (_ *Cluster, err error) {
 		if c.DataDir, err = os.MkdirTemp("", "mtscn-devcluster-"); err != nil {
 			return nil, fmt.Errorf("creating data directory: %w", err)
 		}
-	} else if err := os.MkdirAll(c.DataDir, 0o700); err != nil {
-		return nil, fmt.Errorf("creating data directory: %w", err)
+	} else {
+		// A previous run's etcd data would come back to life: refuse it.
+		if entries, err := os.ReadDir(c.DataDir); err == nil && len(entries) > 0 {
+			return nil, fmt.Errorf("data directory %s is not empty: give a new or empty directory", c.DataDir)
+		}
+		if err := os.MkdirAll(c.DataDir, 0o700); err != nil {
+			return nil, fmt.Errorf("creating data directory: %w", err)
+		}
 	}
 	defer func() {
 		if err != nil {

@@ -125,3 +125,19 @@ func BenchmarkStartStop(b *testing.B) {
 		}
 	}
 }
+
+func TestStartRefusesUsedDataDir(t *testing.T) {
+	tCtx := ktesting.Init(t)
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "leftover"), []byte("x"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err := Start(tCtx, Options{DataDir: dir})
+	want := "data directory " + dir + " is not empty: give a new or empty directory"
+	if err == nil || err.Error() != want {
+		t.Errorf("Start error = %v, want %q", err, want)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "leftover")); err != nil {
+		t.Errorf("Start touched a directory it refused: %v", err)
+	}
+}
