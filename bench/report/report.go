@@ -26,6 +26,10 @@ type Throughput struct {
 	Perc99  float64 `json:"perc99"`
 	// AttemptMs is the average scheduling attempt duration.
 	AttemptMs float64 `json:"attemptMs,omitempty"`
+	// PluginMs is the average duration of one plugin call in ms, by
+	// "<plugin>/<extension point>" (scheduler_plugin_execution_duration_seconds,
+	// which the scheduler samples).
+	PluginMs map[string]float64 `json:"pluginMs,omitempty"`
 }
 
 // Results is everything one `make bench` run measured.
@@ -74,9 +78,19 @@ func ReadPerf(dir string) ([]Throughput, error) {
 			return nil, fmt.Errorf("decoding scheduler_perf results %s: %w", f, err)
 		}
 		attempts := map[string]float64{}
+		plugins := map[string]map[string]float64{}
 		for _, it := range items.DataItems {
-			if it.Labels["Metric"] == "scheduler_scheduling_attempt_duration_seconds" && it.Labels["result"] == "scheduled" {
-				attempts[it.Labels["Name"]] = it.Data["Average"]
+			name := it.Labels["Name"]
+			switch it.Labels["Metric"] {
+			case "scheduler_scheduling_attempt_duration_seconds":
+				if it.Labels["result"] == "scheduled" {
+					attempts[name] = it.Data["Average"]
+				}
+			case "scheduler_plugin_execution_duration_seconds":
+				if plugins[name] == nil {
+					plugins[name] = map[string]float64{}
+				}
+				plugins[name][it.Labels["plugin"]+"/"+it.Labels["extension_point"]] = it.Data["Average"]
 			}
 		}
 		for _, it := range items.DataItems {
@@ -96,6 +110,7 @@ func ReadPerf(dir string) ([]Throughput, error) {
 				Perc90:    it.Data["Perc90"],
 				Perc99:    it.Data["Perc99"],
 				AttemptMs: attempts[it.Labels["Name"]],
+				PluginMs:  plugins[it.Labels["Name"]],
 			}
 			byKey[tp.Workload+"/"+tp.Profile] = tp
 		}
@@ -156,7 +171,55 @@ func WriteThroughputTable(w io.Writer, tps []Throughput) {
 			fmt.Fprintf(w, "- mtscn / anti-affinity = %.2f (target ≥ 3): %s\n", m.Average/a.Average, verdict(m.Average/a.Average >= 3))
 		}
 		fmt.Fprintln(w)
+		writePluginTable(w, wl, tps)
 	}
+}
+
+// writePluginTable prints the average cost of one call of each plugin at
+// each extension point, per profile, for the calls that cost anything.
+func writePluginTable(w io.Writer, wl string, tps []Throughput) {
+	var profiles []Throughput
+	keys := map[string]bool{}
+	for _, tp := range tps {
+		if tp.Workload != wl || len(tp.PluginMs) == 0 {
+			continue
+		}
+		profiles = append(profiles, tp)
+		for k, v := range tp.PluginMs {
+			if v >= 0.001 {
+				keys[k] = true
+			}
+		}
+	}
+	if len(keys) == 0 {
+		return
+	}
+	var rows []string
+	for k := range keys {
+		rows = append(rows, k)
+	}
+	sort.Strings(rows)
+	fmt.Fprintf(w, "Plugin cost, %s (ms per call, average of the sampled calls)\n\n| plugin/extension point |", wl)
+	for _, p := range profiles {
+		fmt.Fprintf(w, " %s |", p.Profile)
+	}
+	fmt.Fprint(w, "\n|---|")
+	for range profiles {
+		fmt.Fprint(w, "---:|")
+	}
+	fmt.Fprintln(w)
+	for _, k := range rows {
+		fmt.Fprintf(w, "| %s |", k)
+		for _, p := range profiles {
+			if v, ok := p.PluginMs[k]; ok {
+				fmt.Fprintf(w, " %.3f |", v)
+			} else {
+				fmt.Fprint(w, " |")
+			}
+		}
+		fmt.Fprintln(w)
+	}
+	fmt.Fprintln(w)
 }
 
 func verdict(ok bool) string {

@@ -18,7 +18,8 @@ const perfJSON = `{"version":"v1","dataItems":[
 {"data":{"Average":400,"Perc50":410,"Perc90":500,"Perc99":520},"unit":"pods/s","labels":{"Metric":"SchedulingThroughput","Name":"BenchmarkPerfScheduling/Default/500Nodes_5000Pods/Default","extension_point":"not applicable","result":"not applicable"}},
 {"data":{"Average":50,"Perc50":48,"Perc90":60,"Perc99":70},"unit":"pods/s","labels":{"Metric":"SchedulingThroughput","Name":"BenchmarkPerfScheduling/AntiAffinity/500Nodes_5000Pods/AntiAffinity","extension_point":"not applicable","result":"not applicable"}},
 {"data":{"Average":380,"Perc50":390,"Perc90":450,"Perc99":480},"unit":"pods/s","labels":{"Metric":"SchedulingThroughput","Name":"BenchmarkPerfScheduling/Mtscn/500Nodes_5000Pods/Mtscn","extension_point":"not applicable","result":"not applicable"}},
-{"data":{"Average":12.5},"unit":"ms","labels":{"Metric":"scheduler_scheduling_attempt_duration_seconds","Name":"BenchmarkPerfScheduling/Mtscn/500Nodes_5000Pods/Mtscn","extension_point":"not applicable","result":"scheduled"}}
+{"data":{"Average":12.5},"unit":"ms","labels":{"Metric":"scheduler_scheduling_attempt_duration_seconds","Name":"BenchmarkPerfScheduling/Mtscn/500Nodes_5000Pods/Mtscn","extension_point":"not applicable","result":"scheduled"}},
+{"data":{"Average":0.25},"unit":"ms","labels":{"Metric":"scheduler_plugin_execution_duration_seconds","Name":"BenchmarkPerfScheduling/Mtscn/500Nodes_5000Pods/Mtscn","extension_point":"Filter","plugin":"TenantIsolation","result":"not applicable"}}
 ]}`
 
 func TestReadPerfAndTables(t *testing.T) {
@@ -33,7 +34,7 @@ func TestReadPerfAndTables(t *testing.T) {
 	want := []Throughput{
 		{Profile: "default", Workload: "500Nodes_5000Pods", Average: 400, Perc50: 410, Perc90: 500, Perc99: 520},
 		{Profile: "anti-affinity", Workload: "500Nodes_5000Pods", Average: 50, Perc50: 48, Perc90: 60, Perc99: 70},
-		{Profile: "mtscn", Workload: "500Nodes_5000Pods", Average: 380, Perc50: 390, Perc90: 450, Perc99: 480, AttemptMs: 12.5},
+		{Profile: "mtscn", Workload: "500Nodes_5000Pods", Average: 380, Perc50: 390, Perc90: 450, Perc99: 480, AttemptMs: 12.5, PluginMs: map[string]float64{"TenantIsolation/Filter": 0.25}},
 	}
 	if diff := cmp.Diff(want, tps); diff != "" {
 		t.Fatalf("ReadPerf (-want,+got):\n%s", diff)
@@ -44,6 +45,7 @@ func TestReadPerfAndTables(t *testing.T) {
 		"| mtscn | 380.0 | 390.0 | 450.0 | 480.0 | 12.5 |",
 		"- mtscn / default = 0.95 (target ≥ 0.90): met",
 		"- mtscn / anti-affinity = 7.60 (target ≥ 3): met",
+		"| TenantIsolation/Filter | 0.250 |",
 	} {
 		if !strings.Contains(b.String(), line) {
 			t.Errorf("throughput table lacks %q:\n%s", line, b.String())

@@ -143,11 +143,12 @@ func TestRenderPerfMatchesBuild(t *testing.T) {
 		t.Fatal(err)
 	}
 	var cases []struct {
-		Name                string
-		Labels              []string
-		SchedulerConfigPath string
-		WorkloadTemplate    []map[string]any
-		Workloads           []struct {
+		Name                   string
+		Labels                 []string
+		MetricsCollectorConfig map[string]any
+		SchedulerConfigPath    string
+		WorkloadTemplate       []map[string]any
+		Workloads              []struct {
 			Name   string
 			Labels []string
 			Params map[string]int
