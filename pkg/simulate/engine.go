@@ -2,8 +2,10 @@ package simulate
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"strings"
 	"time"
 
@@ -109,6 +111,9 @@ func Start(ctx context.Context, opts Options) (_ *Engine, err error) {
 		path = DefaultSchedulerConfig
 	}
 	cfg, err := devcluster.LoadSchedulerConfig(ctx, path)
+	if errors.Is(err, fs.ErrNotExist) && path == DefaultSchedulerConfig {
+		return nil, fmt.Errorf("%w (run from the repository root, or pass --scheduler-config with the path of scheduler-config.yaml)", err)
+	}
 	if err != nil {
 		return nil, err
 	}
