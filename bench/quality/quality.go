@@ -45,7 +45,9 @@ type Options struct {
 	SchedulerConfig string
 	// Progress receives one line per step; nil discards them.
 	Progress io.Writer
-	// Timeout bounds one profile's scheduling (default 10 minutes).
+	// Timeout bounds the wait for one profile's scheduler to settle
+	// (default 4 minutes). A profile that has not settled by then is
+	// audited as it stands and reported with Settled false.
 	Timeout time.Duration
 }
 
@@ -75,8 +77,12 @@ type Result struct {
 	// over mtscn.io/sandbox-memory).
 	OvercommittedNodes int `json:"overcommittedNodes"`
 	// Seconds is the wall time from the first pod's creation until the
-	// scheduler settled.
+	// scheduler settled (or the timeout).
 	Seconds float64 `json:"seconds"`
+	// Settled is false when the scheduler still had pods to try at the
+	// timeout; Untried counts the pods it had not tried yet.
+	Settled bool `json:"settled"`
+	Untried int  `json:"untried,omitempty"`
 }
 
 // TotalViolations sums Violations.
@@ -105,7 +111,7 @@ func Run(ctx context.Context, opts Options) ([]Result, error) {
 		profiles = Profiles
 	}
 	if opts.Timeout == 0 {
-		opts.Timeout = 10 * time.Minute
+		opts.Timeout = 4 * time.Minute
 	}
 	shipped, err := devcluster.LoadSchedulerConfig(ctx, opts.SchedulerConfig)
 	if err != nil {
@@ -201,12 +207,16 @@ func runProfile(ctx context.Context, opts Options, profile string, shipped *sche
 	if createErr != nil {
 		return nil, createErr
 	}
-	if err := waitSettled(ctx, client, sched, len(objs.Pods), opts.Timeout, func(placed, pending int) {
+	res.Settled, err = waitSettled(ctx, client, sched, len(objs.Pods), opts.Timeout, func(placed, pending int) {
 		progressf(opts.Progress, "%s: %d placed, %d unschedulable after %.0fs", profile, placed, pending, time.Since(start).Seconds())
-	}); err != nil {
+	})
+	if err != nil {
 		return nil, err
 	}
 	res.Seconds = time.Since(start).Seconds()
+	if !res.Settled {
+		progressf(opts.Progress, "%s: the scheduler has not settled after %s; auditing the placement as it stands", profile, opts.Timeout)
+	}
 
 	snap, err := simulate.ReadSnapshot(ctx, client)
 	if err != nil {
@@ -215,7 +225,11 @@ func runProfile(ctx context.Context, opts Options, profile string, shipped *sche
 	used := map[string]bool{}
 	for _, p := range snap.Pods {
 		if p.Spec.NodeName == "" {
-			res.Pending++
+			if unschedulable(p) {
+				res.Pending++
+			} else {
+				res.Untried++
+			}
 			continue
 		}
 		res.Placed++
@@ -275,8 +289,9 @@ func createCluster(ctx context.Context, client kubernetes.Interface, objs *workl
 }
 
 // waitSettled waits until every pod is bound or marked unschedulable and
-// the scheduler has nothing left to retry.
-func waitSettled(ctx context.Context, client kubernetes.Interface, sched *devcluster.Scheduler, total int, timeout time.Duration, report func(placed, pending int)) error {
+// the scheduler has nothing left to retry. It returns false when the
+// timeout came first.
+func waitSettled(ctx context.Context, client kubernetes.Interface, sched *devcluster.Scheduler, total int, timeout time.Duration, report func(placed, pending int)) (bool, error) {
 	lastReport := time.Now()
 	idleSince := time.Time{}
 	err := wait.PollUntilContextTimeout(ctx, time.Second, timeout, false, func(ctx context.Context) (bool, error) {
@@ -306,10 +321,13 @@ func waitSettled(ctx context.Context, client kubernetes.Interface, sched *devclu
 		}
 		return time.Since(idleSince) >= 2*time.Second, nil
 	})
-	if err != nil {
-		return fmt.Errorf("waiting for the scheduler to place %d pods: %w", total, err)
+	if wait.Interrupted(err) && ctx.Err() == nil {
+		return false, nil
 	}
-	return nil
+	if err != nil {
+		return false, fmt.Errorf("waiting for the scheduler to place %d pods: %w", total, err)
+	}
+	return true, nil
 }
 
 func unschedulable(p *v1.Pod) bool {

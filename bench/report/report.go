@@ -237,15 +237,27 @@ func WriteQualityTable(w io.Writer, size string, rs []quality.Result) {
 	fmt.Fprintf(w, "Placement quality, %s (%d nodes, %d pods; audit with the shipped TenantIsolation/SandboxOverhead args)\n\n", size, rs[0].Nodes, rs[0].Pods)
 	fmt.Fprintln(w, "| profile | nodes used | lower bound | used / bound | violations (I1/I2/I3/I4) | overcommitted nodes | pending pods | time (s) |")
 	fmt.Fprintln(w, "|---|---:|---:|---:|---|---:|---:|---:|")
+	unsettled := false
 	for _, r := range rs {
 		used := fmt.Sprintf("%d", r.NodesUsed)
 		if r.PoolNodes > 0 {
 			used = fmt.Sprintf("%d (%d reserved)", r.NodesUsed, r.PoolNodes)
 		}
-		fmt.Fprintf(w, "| %s | %s | %d | %.2f | %d (%d/%d/%d/%d) | %d | %d | %.0f |\n", r.Profile, used, r.LowerBound, r.OverLowerBound(),
-			r.TotalViolations(), r.Violations["I1"], r.Violations["I2"], r.Violations["I3"], r.Violations["I4"], r.OvercommittedNodes, r.Pending, r.Seconds)
+		pending := fmt.Sprintf("%d", r.Pending)
+		secs := fmt.Sprintf("%.0f", r.Seconds)
+		if !r.Settled {
+			unsettled = true
+			pending = fmt.Sprintf("%d + %d untried", r.Pending, r.Untried)
+			secs += " (timeout)"
+		}
+		fmt.Fprintf(w, "| %s | %s | %d | %.2f | %d (%d/%d/%d/%d) | %d | %s | %s |\n", r.Profile, used, r.LowerBound, r.OverLowerBound(),
+			r.TotalViolations(), r.Violations["I1"], r.Violations["I2"], r.Violations["I3"], r.Violations["I4"], r.OvercommittedNodes, pending, secs)
 	}
 	fmt.Fprintln(w)
+	if unsettled {
+		fmt.Fprintln(w, "(timeout): the scheduler was still retrying pods when the wait ended; the placement was audited as it stood.")
+		fmt.Fprintln(w)
+	}
 	var mtscn, pools *quality.Result
 	for i := range rs {
 		switch rs[i].Profile {

@@ -53,8 +53,8 @@ func TestReadPerfAndTables(t *testing.T) {
 	}
 
 	rs := []quality.Result{
-		{Profile: "dedicated-pools", Nodes: 500, Pods: 5000, Placed: 5000, NodesUsed: 300, PoolNodes: 320, LowerBound: 200},
-		{Profile: "mtscn", Nodes: 500, Pods: 5000, Placed: 5000, NodesUsed: 250, LowerBound: 200},
+		{Profile: "dedicated-pools", Nodes: 500, Pods: 5000, Placed: 5000, NodesUsed: 300, PoolNodes: 320, LowerBound: 200, Settled: true},
+		{Profile: "mtscn", Nodes: 500, Pods: 5000, Placed: 5000, NodesUsed: 250, LowerBound: 200, Settled: true},
 	}
 	b.Reset()
 	WriteQualityTable(&b, "500Nodes_5000Pods", rs)
