@@ -17,6 +17,7 @@ import (
 	schedconfig "k8s.io/kubernetes/pkg/scheduler/apis/config"
 
 	"github.com/mtscn/mtscn/bench/workload"
+	"github.com/mtscn/mtscn/pkg/apis/config"
 	"github.com/mtscn/mtscn/pkg/audit"
 	"github.com/mtscn/mtscn/pkg/devcluster"
 	"github.com/mtscn/mtscn/pkg/simulate"
@@ -28,8 +29,13 @@ import (
 // with (pods carry nodeSelector PoolLabel=<tenant>).
 const PoolLabel = "bench.mtscn.io/pool"
 
+// ProfileMtscnBinpack is the shipped profile with both memory scorers
+// switched to bin packing (SandboxOverhead MostCommitted, NodeResourcesFit
+// MostAllocated): what an operator who pays per node would configure.
+const ProfileMtscnBinpack = "mtscn-binpack"
+
 // Profiles are the profiles Run compares, in table order.
-var Profiles = []string{workload.ProfileDefault, workload.ProfileAntiAffinity, workload.ProfileDedicatedPools, workload.ProfileMtscn}
+var Profiles = []string{workload.ProfileDefault, workload.ProfileAntiAffinity, workload.ProfileDedicatedPools, workload.ProfileMtscn, ProfileMtscnBinpack}
 
 // Options configure Run.
 type Options struct {
@@ -66,6 +72,11 @@ type Result struct {
 	// memory every pod of the workload commits (VM footprints per
 	// pkg/vmsize), largest nodes first; it ignores every other constraint.
 	LowerBound int `json:"lowerBound"`
+	// ShmLowerBound is the fewest Kata nodes whose mtscn.io/sandbox-memory
+	// holds the guest memory every QEMU VM keeps in /dev/shm: another
+	// bound no placement can beat (the placement needs max(LowerBound,
+	// ShmLowerBound) nodes at least).
+	ShmLowerBound int `json:"shmLowerBound"`
 	// PoolNodes is the number of nodes reserved for tenant pools
 	// (dedicated-pools only).
 	PoolNodes int `json:"poolNodes,omitempty"`
@@ -139,9 +150,12 @@ func progressf(w io.Writer, format string, args ...any) {
 }
 
 // schedulerConfig returns the configuration a profile runs.
-func schedulerConfig(ctx context.Context, profile string, shipped *schedconfig.KubeSchedulerConfiguration) (*schedconfig.KubeSchedulerConfiguration, error) {
-	if profile == workload.ProfileMtscn {
+func schedulerConfig(profile string, shipped *schedconfig.KubeSchedulerConfiguration) (*schedconfig.KubeSchedulerConfiguration, error) {
+	switch profile {
+	case workload.ProfileMtscn:
 		return shipped, nil
+	case ProfileMtscnBinpack:
+		return binpack(shipped)
 	}
 	if profile != workload.ProfileDefault && profile != workload.ProfileAntiAffinity && profile != workload.ProfileDedicatedPools {
 		return nil, fmt.Errorf("unknown profile %q: want one of %v", profile, Profiles)
@@ -155,9 +169,35 @@ func schedulerConfig(ctx context.Context, profile string, shipped *schedconfig.K
 	return cfg, nil
 }
 
+// binpack returns the shipped configuration with SandboxOverhead scoring
+// MostCommitted and NodeResourcesFit scoring MostAllocated.
+func binpack(shipped *schedconfig.KubeSchedulerConfiguration) (*schedconfig.KubeSchedulerConfiguration, error) {
+	cfg := shipped.DeepCopy()
+	changed := 0
+	for i := range cfg.Profiles {
+		for _, pc := range cfg.Profiles[i].PluginConfig {
+			switch args := pc.Args.(type) {
+			case *config.SandboxOverheadArgs:
+				args.ScoringStrategy = config.MostCommitted
+				changed++
+			case *schedconfig.NodeResourcesFitArgs:
+				if args.ScoringStrategy == nil {
+					args.ScoringStrategy = &schedconfig.ScoringStrategy{}
+				}
+				args.ScoringStrategy.Type = schedconfig.MostAllocated
+				changed++
+			}
+		}
+	}
+	if changed != 2 {
+		return nil, fmt.Errorf("the shipped configuration has %d SandboxOverhead and NodeResourcesFit args after defaulting, want 2", changed)
+	}
+	return cfg, nil
+}
+
 func runProfile(ctx context.Context, opts Options, profile string, shipped *schedconfig.KubeSchedulerConfiguration, iso audit.IsolationOptions, model *vmsize.Model) (*Result, error) {
 	logger := klog.FromContext(ctx)
-	cfg, err := schedulerConfig(ctx, profile, shipped)
+	cfg, err := schedulerConfig(profile, shipped)
 	if err != nil {
 		return nil, err
 	}
@@ -236,7 +276,7 @@ func runProfile(ctx context.Context, opts Options, profile string, shipped *sche
 		used[p.Spec.NodeName] = true
 	}
 	res.NodesUsed = len(used)
-	if res.LowerBound, err = LowerBound(*snap, iso.Tenancy, model); err != nil {
+	if res.LowerBound, res.ShmLowerBound, err = LowerBounds(*snap, iso.Tenancy, model); err != nil {
 		return nil, err
 	}
 	for _, v := range audit.Check(*snap, iso) {
@@ -339,16 +379,16 @@ func unschedulable(p *v1.Pod) bool {
 	return false
 }
 
-// committed returns the memory each pod commits (pkg/vmsize), with the
+// footprints returns each pod's VM footprint (pkg/vmsize), with the
 // RuntimeClass overhead the admission controller adds when the pod has
 // none yet.
-func committed(pods []*v1.Pod, rcs []*nodev1.RuntimeClass, namespaces []*v1.Namespace, cfg tenancy.Config, model *vmsize.Model) []int64 {
+func footprints(pods []*v1.Pod, rcs []*nodev1.RuntimeClass, namespaces []*v1.Namespace, cfg tenancy.Config, model *vmsize.Model) []vmsize.Footprint {
 	classifier := tenancy.NewStatic(cfg, namespaces, rcs)
 	byName := map[string]*nodev1.RuntimeClass{}
 	for _, rc := range rcs {
 		byName[rc.Name] = rc
 	}
-	out := make([]int64, len(pods))
+	out := make([]vmsize.Footprint, len(pods))
 	for i, p := range pods {
 		if p.Spec.Overhead == nil && p.Spec.RuntimeClassName != nil {
 			if rc := byName[*p.Spec.RuntimeClassName]; rc != nil && rc.Overhead != nil {
@@ -357,32 +397,52 @@ func committed(pods []*v1.Pod, rcs []*nodev1.RuntimeClass, namespaces []*v1.Name
 			}
 		}
 		rt, _ := classifier.Runtime(p.Spec.RuntimeClassName)
-		out[i] = model.PodFootprint(p, rt, nil).Committed
+		out[i] = model.PodFootprint(p, rt, nil)
 	}
 	return out
 }
 
-// LowerBound is the fewest nodes whose allocatable memory, largest nodes
-// first, adds up to the memory all of the snapshot's pods commit (bound or
-// not). No placement can use fewer nodes.
-func LowerBound(snap audit.Snapshot, cfg tenancy.Config, model *vmsize.Model) (int, error) {
-	var sum int64
-	for _, c := range committed(snap.Pods, snap.RuntimeClasses, snap.Namespaces, cfg, model) {
-		sum += c
+// LowerBounds returns two numbers of nodes no placement can go below:
+// the fewest nodes whose allocatable memory, largest nodes first, adds up
+// to the memory all of the snapshot's pods commit (bound or not), and the
+// fewest nodes whose mtscn.io/sandbox-memory adds up to the guest memory
+// the pods' VMs keep in /dev/shm.
+func LowerBounds(snap audit.Snapshot, cfg tenancy.Config, model *vmsize.Model) (memory, shm int, err error) {
+	var sumMem, sumShm int64
+	for _, f := range footprints(snap.Pods, snap.RuntimeClasses, snap.Namespaces, cfg, model) {
+		sumMem += f.Committed
+		sumShm += f.SharedMemory
 	}
-	var allocs []int64
+	var allocs, shms []int64
 	for _, n := range snap.Nodes {
 		m := n.Status.Allocatable[v1.ResourceMemory]
 		allocs = append(allocs, m.Value())
+		if q, ok := n.Status.Allocatable["mtscn.io/sandbox-memory"]; ok {
+			shms = append(shms, q.Value())
+		}
 	}
-	sort.Slice(allocs, func(i, j int) bool { return allocs[i] > allocs[j] })
-	for i, a := range allocs {
-		sum -= a
-		if sum <= 0 {
+	if memory, err = fewest(allocs, sumMem); err != nil {
+		return 0, 0, fmt.Errorf("memory: %w", err)
+	}
+	if shm, err = fewest(shms, sumShm); err != nil {
+		return 0, 0, fmt.Errorf("/dev/shm: %w", err)
+	}
+	return memory, shm, nil
+}
+
+// fewest is how many of the largest capacities add up to demand.
+func fewest(capacities []int64, demand int64) (int, error) {
+	if demand <= 0 {
+		return 0, nil
+	}
+	sort.Slice(capacities, func(i, j int) bool { return capacities[i] > capacities[j] })
+	for i, c := range capacities {
+		demand -= c
+		if demand <= 0 {
 			return i + 1, nil
 		}
 	}
-	return 0, fmt.Errorf("the workload commits %s more memory than all %d nodes have", vmsize.FormatBytes(sum, true), len(allocs))
+	return 0, fmt.Errorf("the workload needs %s more than all %d nodes have", vmsize.FormatBytes(demand, true), len(capacities))
 }
 
 // poolGroup is the kind of node a group of a tenant's pods needs.
@@ -422,20 +482,27 @@ func groupOf(p *v1.Pod) poolGroup {
 // AssignPools gives every tenant its own node pools, as an operator of a
 // Capsule-style cluster would size them: per kind of node a tenant's pods
 // need (TDX, QAT, other Kata, runc), enough nodes for the memory its pods
-// commit (VM footprints included, so that pools are not overcommitted by
-// design) plus one spare node (N+1, for node failures and upgrades). It
-// labels the pool nodes with PoolLabel and returns how many nodes the pools
-// reserve. A pool that does not fit in what is left of its node classes
-// gets what is left.
+// commit and for the guest memory its QEMU VMs keep in /dev/shm
+// (mtscn.io/sandbox-memory), so that pools are not overcommitted by design,
+// plus one spare node (N+1, for node failures and upgrades). It labels the
+// pool nodes with PoolLabel and returns how many nodes the pools reserve.
+// A pool that does not fit in what is left of its node classes gets what
+// is left.
 func AssignPools(objs *workload.Objects, cfg tenancy.Config, model *vmsize.Model) (int, error) {
-	commits := committed(objs.Pods, objs.RuntimeClasses, objs.Namespaces, cfg, model)
+	fps := footprints(objs.Pods, objs.RuntimeClasses, objs.Namespaces, cfg, model)
 	type key struct {
 		ns    string
 		group poolGroup
 	}
-	demand := map[key]int64{}
+	type need struct{ memory, shm int64 }
+	demand := map[key]*need{}
 	for i, p := range objs.Pods {
-		demand[key{p.Namespace, groupOf(p)}] += commits[i]
+		k := key{p.Namespace, groupOf(p)}
+		if demand[k] == nil {
+			demand[k] = &need{}
+		}
+		demand[k].memory += fps[i].Committed
+		demand[k].shm += fps[i].SharedMemory
 	}
 	free := map[string][]*v1.Node{}
 	for _, n := range objs.Nodes {
@@ -445,20 +512,22 @@ func AssignPools(objs *workload.Objects, cfg tenancy.Config, model *vmsize.Model
 	reserved := 0
 	for _, t := range workload.Tenants {
 		for _, g := range []poolGroup{groupTDX, groupQAT, groupKata, groupRunc} {
-			need := demand[key{t.Namespace(), g}]
-			if need == 0 {
+			d := demand[key{t.Namespace(), g}]
+			if d == nil {
 				continue
 			}
 			spare := 1
 			for _, class := range groupClasses[g] {
-				for len(free[class]) > 0 && (need > 0 || spare > 0) {
+				for len(free[class]) > 0 && (d.memory > 0 || d.shm > 0 || spare > 0) {
 					n := free[class][0]
 					free[class] = free[class][1:]
 					n.Labels[PoolLabel] = t.Name
 					reserved++
-					if need > 0 {
+					if d.memory > 0 || d.shm > 0 {
 						m := n.Status.Capacity[v1.ResourceMemory]
-						need -= m.Value()
+						shm := n.Status.Capacity["mtscn.io/sandbox-memory"]
+						d.memory -= m.Value()
+						d.shm -= shm.Value()
 					} else {
 						spare--
 					}

@@ -2,16 +2,20 @@ package quality
 
 import (
 	"os"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
 	v1 "k8s.io/api/core/v1"
+	schedconfig "k8s.io/kubernetes/pkg/scheduler/apis/config"
 	"k8s.io/kubernetes/test/utils/ktesting"
 
 	"github.com/mtscn/mtscn/bench/workload"
+	"github.com/mtscn/mtscn/pkg/apis/config"
 	configv1 "github.com/mtscn/mtscn/pkg/apis/config/v1"
 	"github.com/mtscn/mtscn/pkg/audit"
+	"github.com/mtscn/mtscn/pkg/devcluster"
 	"github.com/mtscn/mtscn/pkg/tenancy"
 	"github.com/mtscn/mtscn/pkg/vmsize"
 )
@@ -85,13 +89,17 @@ func TestAssignPools(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	commits := committed(objs.Pods, objs.RuntimeClasses, objs.Namespaces, defaultTenancy, model)
+	fps := footprints(objs.Pods, objs.RuntimeClasses, objs.Namespaces, defaultTenancy, model)
 	type key struct{ tenant, group string }
 	demand := map[key]int64{}
+	shmDemand := map[key]int64{}
 	for i, p := range objs.Pods {
-		demand[key{p.Spec.NodeSelector[PoolLabel], string(groupOf(p))}] += commits[i]
+		k := key{p.Spec.NodeSelector[PoolLabel], string(groupOf(p))}
+		demand[k] += fps[i].Committed
+		shmDemand[k] += fps[i].SharedMemory
 	}
 	capacity := map[key]int64{}
+	shmCapacity := map[key]int64{}
 	nodes := map[key]int{}
 	labelled := 0
 	for _, n := range objs.Nodes {
@@ -107,6 +115,8 @@ func TestAssignPools(t *testing.T) {
 		}
 		m := n.Status.Capacity[v1.ResourceMemory]
 		capacity[key{tenant, group}] += m.Value()
+		shm := n.Status.Capacity["mtscn.io/sandbox-memory"]
+		shmCapacity[key{tenant, group}] += shm.Value()
 		nodes[key{tenant, group}]++
 	}
 	if labelled != reserved {
@@ -116,11 +126,48 @@ func TestAssignPools(t *testing.T) {
 		if capacity[k] < d {
 			t.Errorf("pool %v: capacity %s < demand %s", k, vmsize.FormatBytes(capacity[k], false), vmsize.FormatBytes(d, true))
 		}
+		if shmCapacity[k] < shmDemand[k] {
+			t.Errorf("pool %v: sandbox-memory %s < /dev/shm demand %s", k, vmsize.FormatBytes(shmCapacity[k], false), vmsize.FormatBytes(shmDemand[k], true))
+		}
 		if nodes[k] < 2 {
 			t.Errorf("pool %v has %d nodes, want the demand plus a spare", k, nodes[k])
 		}
 	}
 	if diff := cmp.Diff(len(demand), len(capacity)); diff != "" {
 		t.Errorf("pools (-demand groups,+pool groups):\n%s", diff)
+	}
+}
+
+func TestBinpackConfig(t *testing.T) {
+	_, ctx := ktesting.NewTestContext(t)
+	shipped, err := devcluster.LoadSchedulerConfig(ctx, shippedConfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := schedulerConfig(ProfileMtscnBinpack, shipped)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, pc := range cfg.Profiles[0].PluginConfig {
+		switch args := pc.Args.(type) {
+		case *config.SandboxOverheadArgs:
+			got[pc.Name] = string(args.ScoringStrategy)
+		case *schedconfig.NodeResourcesFitArgs:
+			got[pc.Name] = string(args.ScoringStrategy.Type)
+		}
+	}
+	want := map[string]string{"SandboxOverhead": "MostCommitted", "NodeResourcesFit": "MostAllocated"}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("binpack scoring (-want,+got):\n%s", diff)
+	}
+	// The shipped configuration itself is untouched.
+	for _, pc := range shipped.Profiles[0].PluginConfig {
+		if args, ok := pc.Args.(*config.SandboxOverheadArgs); ok && args.ScoringStrategy != config.LeastCommitted {
+			t.Errorf("shipped SandboxOverhead scoring changed to %s", args.ScoringStrategy)
+		}
+	}
+	if _, err := schedulerConfig("spread-everything", shipped); err == nil || !strings.Contains(err.Error(), "unknown profile") {
+		t.Errorf("unknown profile: got %v", err)
 	}
 }

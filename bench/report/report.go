@@ -235,7 +235,7 @@ func WriteQualityTable(w io.Writer, size string, rs []quality.Result) {
 		return
 	}
 	fmt.Fprintf(w, "Placement quality, %s (%d nodes, %d pods; audit with the shipped TenantIsolation/SandboxOverhead args)\n\n", size, rs[0].Nodes, rs[0].Pods)
-	fmt.Fprintln(w, "| profile | nodes used | lower bound | used / bound | violations (I1/I2/I3/I4) | overcommitted nodes | pending pods | time (s) |")
+	fmt.Fprintln(w, "| profile | nodes used | lower bound (memory, /dev/shm) | used / memory bound | violations (I1/I2/I3/I4) | overcommitted nodes | pending pods | time (s) |")
 	fmt.Fprintln(w, "|---|---:|---:|---:|---|---:|---:|---:|")
 	unsettled := false
 	for _, r := range rs {
@@ -250,7 +250,7 @@ func WriteQualityTable(w io.Writer, size string, rs []quality.Result) {
 			pending = fmt.Sprintf("%d + %d untried", r.Pending, r.Untried)
 			secs += " (timeout)"
 		}
-		fmt.Fprintf(w, "| %s | %s | %d | %.2f | %d (%d/%d/%d/%d) | %d | %s | %s |\n", r.Profile, used, r.LowerBound, r.OverLowerBound(),
+		fmt.Fprintf(w, "| %s | %s | %d, %d | %.2f | %d (%d/%d/%d/%d) | %d | %s | %s |\n", r.Profile, used, r.LowerBound, r.ShmLowerBound, r.OverLowerBound(),
 			r.TotalViolations(), r.Violations["I1"], r.Violations["I2"], r.Violations["I3"], r.Violations["I4"], r.OvercommittedNodes, pending, secs)
 	}
 	fmt.Fprintln(w)
@@ -258,22 +258,22 @@ func WriteQualityTable(w io.Writer, size string, rs []quality.Result) {
 		fmt.Fprintln(w, "(timeout): the scheduler was still retrying pods when the wait ended; the placement was audited as it stood.")
 		fmt.Fprintln(w)
 	}
-	var mtscn, pools *quality.Result
+	var pools *quality.Result
 	for i := range rs {
-		switch rs[i].Profile {
-		case workload.ProfileMtscn:
-			mtscn = &rs[i]
-		case workload.ProfileDedicatedPools:
+		if rs[i].Profile == workload.ProfileDedicatedPools {
 			pools = &rs[i]
 		}
 	}
-	if mtscn != nil {
-		fmt.Fprintf(w, "- mtscn violations = %d, overcommitted nodes = %d (target 0): %s\n", mtscn.TotalViolations(), mtscn.OvercommittedNodes, verdict(mtscn.TotalViolations() == 0 && mtscn.OvercommittedNodes == 0))
-		fmt.Fprintf(w, "- mtscn nodes used / lower bound = %.2f (target ≤ 1.15): %s\n", mtscn.OverLowerBound(), verdict(mtscn.OverLowerBound() <= 1.15))
+	for _, m := range rs {
+		if m.Profile != workload.ProfileMtscn && m.Profile != quality.ProfileMtscnBinpack {
+			continue
+		}
+		fmt.Fprintf(w, "- %s violations = %d, overcommitted nodes = %d (target 0): %s\n", m.Profile, m.TotalViolations(), m.OvercommittedNodes, verdict(m.TotalViolations() == 0 && m.OvercommittedNodes == 0))
+		fmt.Fprintf(w, "- %s nodes used / memory lower bound = %.2f (target ≤ 1.15): %s\n", m.Profile, m.OverLowerBound(), verdict(m.OverLowerBound() <= 1.15))
 		if pools != nil && pools.NodesUsed > 0 {
 			poolNodes := max(pools.NodesUsed, pools.PoolNodes)
-			saving := 1 - float64(mtscn.NodesUsed)/float64(poolNodes)
-			fmt.Fprintf(w, "- mtscn uses %.0f%% fewer nodes than dedicated-pools (%d reserved) (target ≥ 25%%): %s\n", 100*saving, poolNodes, verdict(saving >= 0.25))
+			saving := 1 - float64(m.NodesUsed)/float64(poolNodes)
+			fmt.Fprintf(w, "- %s uses %.0f%% fewer nodes than dedicated-pools (%d reserved) (target ≥ 25%%): %s\n", m.Profile, 100*saving, poolNodes, verdict(saving >= 0.25))
 		}
 	}
 	fmt.Fprintln(w)

@@ -59,8 +59,8 @@ func TestReadPerfAndTables(t *testing.T) {
 	b.Reset()
 	WriteQualityTable(&b, "500Nodes_5000Pods", rs)
 	for _, line := range []string{
-		"| dedicated-pools | 300 (320 reserved) | 200 | 1.50 | 0 (0/0/0/0) | 0 | 0 | 0 |",
-		"- mtscn nodes used / lower bound = 1.25 (target ≤ 1.15): missed",
+		"| dedicated-pools | 300 (320 reserved) | 200, 0 | 1.50 | 0 (0/0/0/0) | 0 | 0 | 0 |",
+		"- mtscn nodes used / memory lower bound = 1.25 (target ≤ 1.15): missed",
 		"- mtscn uses 22% fewer nodes than dedicated-pools (320 reserved) (target ≥ 25%): missed",
 	} {
 		if !strings.Contains(b.String(), line) {

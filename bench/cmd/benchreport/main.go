@@ -60,6 +60,7 @@ func runQuality(args []string) error {
 	profiles := fs.String("profiles", strings.Join(quality.Profiles, ","), "comma-separated profiles")
 	rcPath := fs.String("runtime-classes", "manifests/runtimeclasses/runtimeclasses.yaml", "RuntimeClass manifests")
 	cfgPath := fs.String("scheduler-config", "manifests/scheduler/scheduler-config.yaml", "the shipped scheduler configuration")
+	timeout := fs.Duration("timeout", 4*time.Minute, "how long to wait for one profile's scheduler to settle before auditing the placement as it stands")
 	klog.InitFlags(fs)
 	_ = fs.Set("v", "0")
 	_ = fs.Set("logtostderr", "false")
@@ -83,6 +84,7 @@ func runQuality(args []string) error {
 		RuntimeClasses:  rcs,
 		SchedulerConfig: *cfgPath,
 		Progress:        os.Stderr,
+		Timeout:         *timeout,
 	})
 	if err != nil {
 		return err
