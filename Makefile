@@ -24,7 +24,7 @@ LDFLAGS := -s -w \
 	-X k8s.io/component-base/version/verflag.programName=mtscn-scheduler
 IMAGE ?= ghcr.io/mtscn/mtscn:$(VERSION)
 
-.PHONY: all build demo test test-unit test-integration verify etcd image clean generate
+.PHONY: all build demo test test-unit test-integration verify etcd containerd2 image clean generate
 
 all: build
 
@@ -34,12 +34,18 @@ build:
 etcd:
 	bash hack/etcd.sh
 
+# containerd 2.x built from its module: the installer's and the discovery's
+# tests read containerd 2.x (config version 3) fixtures with the real
+# `containerd config dump`.
+containerd2:
+	bash hack/containerd2.sh
+
 demo: build
 	$(BIN)/mtscnctl demo
 
 # Unit tests: every package outside test/ and bench/ (plugins, config,
 # agent, tools, nfd-rules).
-test-unit:
+test-unit: containerd2
 	$(GO) test -count=1 $$($(GO) list ./... | grep -v -e /test/ -e /bench/)
 
 # Integration tests: the real kube-apiserver and etcd, in-process, and the

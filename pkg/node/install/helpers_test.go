@@ -255,41 +255,58 @@ func mustAbs(t testing.TB, p string) string {
 	return a
 }
 
-// containerd returns the path of the real containerd and its major
-// version, or skips the test with the reason.
+// realContainerd returns the path of a real containerd that reads the
+// given config version, or skips the test with the reason. Version 3
+// configs need containerd 2.x: `containerd2` (built from the containerd
+// module by hack/containerd2.sh; make puts bin/ on PATH) is preferred, then
+// a `containerd` of major version 2.
 func realContainerd(t testing.TB, configVersion int) string {
 	t.Helper()
-	bin, err := exec.LookPath("containerd")
-	if err != nil {
-		t.Skip("containerd is not installed, so the real `containerd config dump` check cannot run; install it with `bash hack/install-containerd.sh` (CI does)")
-	}
 	if os.Geteuid() != 0 {
 		t.Skip("the real `containerd config dump` check bind-mounts the fixture over /etc/containerd in a private mount namespace, which needs root")
 	}
 	if _, err := os.Stat("/etc/containerd"); err != nil {
-		t.Skip("/etc/containerd does not exist to bind-mount the fixture over; install containerd's package")
+		t.Skip("/etc/containerd does not exist to bind-mount the fixture over; install containerd's package (bash hack/install-containerd.sh)")
 	}
-	out, err := exec.Command(bin, "--version").Output()
-	if err != nil {
-		t.Fatalf("containerd --version: %v", err)
+	candidates := []string{"containerd"}
+	if configVersion >= 3 {
+		candidates = []string{"containerd2", "containerd"}
 	}
-	m := regexp.MustCompile(` v?(\d+)\.(\d+)\.`).FindStringSubmatch(string(out))
-	if m == nil {
-		t.Fatalf("cannot read containerd's version from %q", out)
+	var seen []string
+	for _, name := range candidates {
+		bin, err := exec.LookPath(name)
+		if err != nil {
+			continue
+		}
+		out, err := exec.Command(bin, "--version").Output()
+		if err != nil {
+			t.Fatalf("%s --version: %v", bin, err)
+		}
+		m := regexp.MustCompile(` v?(\d+)\.(\d+)\.`).FindStringSubmatch(string(out))
+		if m == nil {
+			t.Fatalf("cannot read containerd's version from %q", out)
+		}
+		if major, _ := strconv.Atoi(m[1]); configVersion >= 3 && major < 2 {
+			seen = append(seen, strings.TrimSpace(string(out)))
+			continue
+		}
+		return bin
 	}
-	if major, _ := strconv.Atoi(m[1]); configVersion >= 3 && major < 2 {
-		t.Skipf("the installed containerd (%s) reads config version 2 only; a version 3 fixture needs containerd 2.x", strings.TrimSpace(string(out)))
+	if configVersion >= 3 {
+		t.Skipf("no containerd 2.x to read a version 3 config (found: %v); build one with `bash hack/containerd2.sh` (make test does)", seen)
 	}
-	return bin
+	t.Skip("containerd is not installed, so the real `containerd config dump` check cannot run; install it with `bash hack/install-containerd.sh` (CI does)")
+	return ""
 }
 
-// fixtureDump is a DumpVerifier that runs the real containerd on a fixture
-// host: a private mount namespace with the fixture's /etc/containerd bound
-// over /etc/containerd, so that absolute imports resolve inside the fixture.
-func fixtureDump(root string) DumpVerifier {
-	script := `mount --bind "$1/etc/containerd" /etc/containerd && shift && exec containerd "$@"`
+// fixtureDump is a DumpVerifier that runs the real containerd binary bin on
+// a fixture host: a private mount namespace with the fixture's
+// /etc/containerd bound over /etc/containerd, so that absolute imports
+// resolve inside the fixture.
+func fixtureDump(root, bin string) DumpVerifier {
+	script := `mount --bind "$1/etc/containerd" /etc/containerd && bin=$2 && shift 2 && exec "$bin" "$@"`
 	return DumpVerifier{
-		Command: []string{"unshare", "--mount", "--propagation", "private", "sh", "-c", script, "sh", root},
+		Command: []string{"unshare", "--mount", "--propagation", "private", "sh", "-c", script, "sh", root, bin},
 		Config:  DefaultContainerdConfig,
 	}
 }

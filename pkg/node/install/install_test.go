@@ -175,8 +175,8 @@ func TestInstallReinstallUninstall(t *testing.T) {
 			}
 
 			t.Run("real containerd config dump", func(t *testing.T) {
-				realContainerd(t, tc.version)
-				doc, err := fixtureDump(env.root).DumpConfig(ctx)
+				bin := realContainerd(t, tc.version)
+				doc, err := fixtureDump(env.root, bin).DumpConfig(ctx)
 				if err != nil {
 					t.Fatalf("containerd could not load the installed config: %v", err)
 				}
@@ -276,8 +276,8 @@ func TestInstallKeepsHandMadeKataRuntime(t *testing.T) {
 		t.Errorf("labelled %s although the user's runtime was kept, not installed", LabelRuntimePrefix+"kata-qemu")
 	}
 	t.Run("real containerd config dump", func(t *testing.T) {
-		realContainerd(t, 2)
-		runtimes, err := fixtureDump(env.root).Dump(ctx)
+		bin := realContainerd(t, 2)
+		runtimes, err := fixtureDump(env.root, bin).Dump(ctx)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -334,13 +334,13 @@ func TestInstallRefusesUnparsableConfig(t *testing.T) {
 // shows it, and the install must fail instead of labelling the node.
 func TestInstallFailsWhenContainerdDoesNotListHandlers(t *testing.T) {
 	_, ctx := ktesting.NewTestContext(t)
-	realContainerd(t, 2)
+	bin := realContainerd(t, 2)
 	env := newEnv(t, "containerd-1.7")
 	override := "version = 2\n[plugins.\"io.containerd.grpc.v1.cri\"]\n  sandbox_image = \"registry.k8s.io/pause:3.10\"\n"
 	if err := os.WriteFile(filepath.Join(env.root, "etc/containerd/conf.d/zz-override.toml"), []byte(override), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	env.verifier = fixtureDump(env.root)
+	env.verifier = fixtureDump(env.root, bin)
 	_, err := env.installer(t, nil).Install(ctx)
 	if err == nil || !strings.Contains(err.Error(), "lacks Kata runtimes kata-clh, kata-qemu, kata-qemu-runtime-rs") {
 		t.Fatalf("Install error = %v, want the missing runtimes named", err)
