@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"sort"
+	"strings"
 	"time"
 
 	v1 "k8s.io/api/core/v1"
@@ -90,6 +91,9 @@ type Result struct {
 	// Seconds is the wall time from the first pod's creation until the
 	// scheduler settled (or the timeout).
 	Seconds float64 `json:"seconds"`
+	// PendingReasons counts the pending pods by the scheduler's
+	// PodScheduled=False message (without the preemption post-mortem).
+	PendingReasons map[string]int `json:"pendingReasons,omitempty"`
 	// Settled is false when the scheduler still had pods to try at the
 	// timeout; Untried counts the pods it had not tried yet.
 	Settled bool `json:"settled"`
@@ -265,8 +269,12 @@ func runProfile(ctx context.Context, opts Options, profile string, shipped *sche
 	used := map[string]bool{}
 	for _, p := range snap.Pods {
 		if p.Spec.NodeName == "" {
-			if unschedulable(p) {
+			if msg, ok := unschedulableMessage(p); ok {
 				res.Pending++
+				if res.PendingReasons == nil {
+					res.PendingReasons = map[string]int{}
+				}
+				res.PendingReasons[msg]++
 			} else {
 				res.Untried++
 			}
@@ -371,12 +379,21 @@ func waitSettled(ctx context.Context, client kubernetes.Interface, sched *devclu
 }
 
 func unschedulable(p *v1.Pod) bool {
+	_, ok := unschedulableMessage(p)
+	return ok
+}
+
+// unschedulableMessage returns the PodScheduled=False message up to the
+// preemption post-mortem.
+func unschedulableMessage(p *v1.Pod) (string, bool) {
 	for _, c := range p.Status.Conditions {
 		if c.Type == v1.PodScheduled && c.Status == v1.ConditionFalse {
-			return true
+			msg, _, _ := strings.Cut(c.Message, " preemption: ")
+			msg = strings.ReplaceAll(msg, " no new claims to deallocate,", "")
+			return strings.TrimSpace(msg), true
 		}
 	}
-	return false
+	return "", false
 }
 
 // footprints returns each pod's VM footprint (pkg/vmsize), with the

@@ -254,6 +254,25 @@ func WriteQualityTable(w io.Writer, size string, rs []quality.Result) {
 			r.TotalViolations(), r.Violations["I1"], r.Violations["I2"], r.Violations["I3"], r.Violations["I4"], r.OvercommittedNodes, pending, secs)
 	}
 	fmt.Fprintln(w)
+	for _, r := range rs {
+		if len(r.PendingReasons) == 0 {
+			continue
+		}
+		fmt.Fprintf(w, "Why %s left pods pending:\n\n", r.Profile)
+		var reasons []string
+		for msg := range r.PendingReasons {
+			reasons = append(reasons, msg)
+		}
+		sort.Slice(reasons, func(i, j int) bool { return r.PendingReasons[reasons[i]] > r.PendingReasons[reasons[j]] })
+		for i, msg := range reasons {
+			if i == 3 {
+				fmt.Fprintf(w, "- … and %d other messages\n", len(reasons)-3)
+				break
+			}
+			fmt.Fprintf(w, "- %d pods: %s\n", r.PendingReasons[msg], msg)
+		}
+		fmt.Fprintln(w)
+	}
 	if unsettled {
 		fmt.Fprintln(w, "(timeout): the scheduler was still retrying pods when the wait ended; the placement was audited as it stood.")
 		fmt.Fprintln(w)
@@ -273,7 +292,11 @@ func WriteQualityTable(w io.Writer, size string, rs []quality.Result) {
 		if pools != nil && pools.NodesUsed > 0 {
 			poolNodes := max(pools.NodesUsed, pools.PoolNodes)
 			saving := 1 - float64(m.NodesUsed)/float64(poolNodes)
-			fmt.Fprintf(w, "- %s uses %.0f%% fewer nodes than dedicated-pools (%d reserved) (target ≥ 25%%): %s\n", m.Profile, 100*saving, poolNodes, verdict(saving >= 0.25))
+			compared := fmt.Sprintf("%.0f%% fewer", 100*saving)
+			if saving < 0 {
+				compared = fmt.Sprintf("%.0f%% more", -100*saving)
+			}
+			fmt.Fprintf(w, "- %s uses %s nodes than dedicated-pools (%d reserved) (target ≥ 25%% fewer): %s\n", m.Profile, compared, poolNodes, verdict(saving >= 0.25))
 		}
 	}
 	fmt.Fprintln(w)

@@ -61,7 +61,7 @@ func TestReadPerfAndTables(t *testing.T) {
 	for _, line := range []string{
 		"| dedicated-pools | 300 (320 reserved) | 200, 0 | 1.50 | 0 (0/0/0/0) | 0 | 0 | 0 |",
 		"- mtscn nodes used / memory lower bound = 1.25 (target ≤ 1.15): missed",
-		"- mtscn uses 22% fewer nodes than dedicated-pools (320 reserved) (target ≥ 25%): missed",
+		"- mtscn uses 22% fewer nodes than dedicated-pools (320 reserved) (target ≥ 25% fewer): missed",
 	} {
 		if !strings.Contains(b.String(), line) {
 			t.Errorf("quality table lacks %q:\n%s", line, b.String())

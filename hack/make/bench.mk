@@ -32,3 +32,10 @@ bench: etcd
 
 bench-full: etcd
 	$(call bench-run,full)
+
+# The plugins' own Go micro-benchmarks (Filter, Score, PreFilter at 10, 110
+# and 500 pods per node), collected in one run; bench/README.md lists the
+# latest numbers. Each plugin also has bench-<plugin> with -count 5.
+.PHONY: bench-plugins
+bench-plugins:
+	$(GO) test -run '^$$' -bench . -benchmem -count 1 ./pkg/plugins/tenantisolation/ ./pkg/plugins/sandboxoverhead/ ./pkg/plugins/sandboxfeatures/
