@@ -59,9 +59,11 @@ test: test-unit test-integration
 generate:
 	bash hack/update-codegen.sh
 
+# gofmt, go vet, structured/contextual logging (logcheck), go mod tidy.
 verify:
 	@echo "gofmt"; out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	@echo "go vet"; $(GO) vet ./...
+	@echo "logcheck"; bash hack/verify-logcheck.sh
 	@echo "go mod tidy"; $(GO) mod tidy; \
 	  if ! git diff --quiet -- go.mod go.sum; then git diff -- go.mod go.sum | head -40; echo "go mod tidy changed go.mod/go.sum: commit the result"; exit 1; fi
 
