@@ -39,18 +39,30 @@ var colors = []string{"#8c8c8c", "#d9822b", "#2b7bd9", "#3aa35b", "#a33a8c"}
 // WriteSVG draws the panels side by side as one SVG image.
 func WriteSVG(w io.Writer, panels []Panel) error {
 	var b strings.Builder
-	width := panelWidth * len(panels)
+	width := 0
+	for _, p := range panels {
+		width += p.width()
+	}
 	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" font-family="sans-serif" font-size="12">`+"\n", width, panelHeight)
 	fmt.Fprintf(&b, `<rect width="%d" height="%d" fill="white"/>`+"\n", width, panelHeight)
-	for i, p := range panels {
-		drawPanel(&b, float64(i*panelWidth), p)
+	x := 0
+	for _, p := range panels {
+		drawPanel(&b, float64(x), p)
+		x += p.width()
 	}
 	b.WriteString("</svg>\n")
 	_, err := io.WriteString(w, b.String())
 	return err
 }
 
+// width leaves about 105 pixels per bar, enough for a label like
+// "dedicated-pools".
+func (p Panel) width() int {
+	return max(panelWidth, plotLeft+30+105*len(p.Bars))
+}
+
 func drawPanel(b *strings.Builder, x0 float64, p Panel) {
+	panelWidth := float64(p.width())
 	fmt.Fprintf(b, `<text x="%.1f" y="24" font-size="14" font-weight="bold">%s</text>`+"\n", x0+10, html.EscapeString(p.Title))
 	top := p.Line
 	for _, bar := range p.Bars {
