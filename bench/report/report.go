@@ -222,6 +222,18 @@ func writePluginTable(w io.Writer, wl string, tps []Throughput) {
 	fmt.Fprintln(w)
 }
 
+// shorten cuts a message at a comma after at most n bytes.
+func shorten(msg string, n int) string {
+	if len(msg) <= n {
+		return msg
+	}
+	cut := strings.LastIndex(msg[:n], ",")
+	if cut < 0 {
+		cut = n
+	}
+	return msg[:cut] + ", …"
+}
+
 func verdict(ok bool) string {
 	if ok {
 		return "met"
@@ -269,7 +281,7 @@ func WriteQualityTable(w io.Writer, size string, rs []quality.Result) {
 				fmt.Fprintf(w, "- … and %d other messages\n", len(reasons)-3)
 				break
 			}
-			fmt.Fprintf(w, "- %d pods: %s\n", r.PendingReasons[msg], msg)
+			fmt.Fprintf(w, "- %d pods: %s\n", r.PendingReasons[msg], shorten(msg, 400))
 		}
 		fmt.Fprintln(w)
 	}
