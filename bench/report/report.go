@@ -186,7 +186,7 @@ func writePluginTable(w io.Writer, wl string, tps []Throughput) {
 		}
 		profiles = append(profiles, tp)
 		for k, v := range tp.PluginMs {
-			if v >= 0.001 {
+			if v >= 0.0005 {
 				keys[k] = true
 			}
 		}
@@ -199,7 +199,7 @@ func writePluginTable(w io.Writer, wl string, tps []Throughput) {
 		rows = append(rows, k)
 	}
 	sort.Strings(rows)
-	fmt.Fprintf(w, "Plugin cost, %s (ms per call, average of the sampled calls)\n\n| plugin/extension point |", wl)
+	fmt.Fprintf(w, "Plugin cost, %s (µs per call, average of the calls the scheduler sampled; Filter and Score are per node)\n\n| plugin/extension point |", wl)
 	for _, p := range profiles {
 		fmt.Fprintf(w, " %s |", p.Profile)
 	}
@@ -212,7 +212,7 @@ func writePluginTable(w io.Writer, wl string, tps []Throughput) {
 		fmt.Fprintf(w, "| %s |", k)
 		for _, p := range profiles {
 			if v, ok := p.PluginMs[k]; ok {
-				fmt.Fprintf(w, " %.3f |", v)
+				fmt.Fprintf(w, " %.1f |", 1000*v)
 			} else {
 				fmt.Fprint(w, " |")
 			}

@@ -45,7 +45,7 @@ func TestReadPerfAndTables(t *testing.T) {
 		"| mtscn | 380.0 | 390.0 | 450.0 | 480.0 | 12.5 |",
 		"- mtscn / default = 0.95 (target ≥ 0.90): met",
 		"- mtscn / anti-affinity = 7.60 (target ≥ 3): met",
-		"| TenantIsolation/Filter | 0.250 |",
+		"| TenantIsolation/Filter | 250.0 |",
 	} {
 		if !strings.Contains(b.String(), line) {
 			t.Errorf("throughput table lacks %q:\n%s", line, b.String())
