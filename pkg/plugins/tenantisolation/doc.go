@@ -4,10 +4,14 @@
 // their own, tenants that require a sandbox get nothing else, and sandboxed
 // pods of many tenants may share a node unless its CPU leaks across VMs.
 //
-// PreFilter classifies the pod through pkg/tenancy and summarizes the
-// tenancy of every node (pods per tenant, shared-kernel and exclusive pods),
-// kept correct for nominated pods and preemption victims by AddPod and
-// RemovePod; Filter then answers in constant time whatever the number of
-// pods on the node. Tenant conflicts are Unschedulable, so that preemption
-// can evict lower-priority pods of another tenant.
+// PreFilter only classifies the pod through pkg/tenancy. Filter and Score
+// read the tenancy summary of the node they are given (pods per tenant,
+// shared-kernel and exclusive pods) from a plugin-level cache keyed by node
+// name, NodeInfo generation and classification epoch, and answer in
+// constant time whatever the number of pods on the node; a node is
+// summarized from its pods only when it changed. The NodeInfo copies the
+// framework filters for nominated pods and preemption victims have
+// generations of their own, so they are summarized from their own pods.
+// Tenant conflicts are Unschedulable, so that preemption can evict
+// lower-priority pods of another tenant.
 package tenantisolation

@@ -1,8 +1,6 @@
 package tenantisolation
 
 import (
-	"maps"
-
 	fwk "k8s.io/kube-scheduler/framework"
 
 	"github.com/mtscn/mtscn/pkg/tenancy"
@@ -56,15 +54,6 @@ func (s *nodeSummary) add(c contribution, n int32) {
 	s.tenants[c.tenant] = tc
 }
 
-func (s *nodeSummary) clone() *nodeSummary {
-	if s == nil {
-		return &nodeSummary{}
-	}
-	c := *s
-	c.tenants = maps.Clone(s.tenants)
-	return &c
-}
-
 // own returns tenant's counts; a nil summary is an empty node.
 func (s *nodeSummary) own(tenant string) tenantCount {
 	if s == nil {
@@ -82,51 +71,22 @@ func (s *nodeSummary) others(tenant string) tenantCount {
 	return tenantCount{pods: s.pods - o.pods, sharedKernel: s.sharedKernel - o.sharedKernel, exclusive: s.exclusive - o.exclusive}
 }
 
-// preFilterState is computed in PreFilter and read by Filter and Score.
-//
-// The per-node summaries are split in two layers so that Clone stays cheap
-// during preemption, which clones the state once per candidate node: base is
-// built once in PreFilter and never written again, so clones share it;
-// overlay holds the summaries of the nodes that AddPod/RemovePod changed in
-// this copy (nominated pods, preemption victims) and is deep-copied.
+// preFilterState is computed in PreFilter and read by Filter and Score. It
+// holds only the incoming pod's class and the cycle's epoch and number, and
+// is never written after PreFilter: Clone (once per preemption candidate)
+// returns it as is. Nominated pods and preemption victims need no
+// PreFilterExtensions: the framework filters a modified copy of the
+// NodeInfo, whose new generation misses the summary cache and is summarized
+// from the copy's own pods.
 type preFilterState struct {
-	class   tenancy.PodClass
-	base    map[string]*nodeSummary
-	overlay map[string]*nodeSummary
+	class tenancy.PodClass
+	// epoch is the classification epoch when PreFilter ran; summaries
+	// computed under another epoch are not used.
+	epoch uint64
+	// cycle numbers the scheduling cycle, for the cache's replacement
+	// policy.
+	cycle uint64
 }
 
-// Clone deep-copies the mutable overlay; base is shared read-only.
-func (s *preFilterState) Clone() fwk.StateData {
-	if s == nil {
-		return nil
-	}
-	c := &preFilterState{class: s.class, base: s.base}
-	if len(s.overlay) > 0 {
-		c.overlay = make(map[string]*nodeSummary, len(s.overlay))
-		for name, sum := range s.overlay {
-			c.overlay[name] = sum.clone()
-		}
-	}
-	return c
-}
-
-// summary returns the node's summary, nil when it runs no tenant pods.
-func (s *preFilterState) summary(node string) *nodeSummary {
-	if sum, ok := s.overlay[node]; ok {
-		return sum
-	}
-	return s.base[node]
-}
-
-// update applies a pod added to (n=1) or removed from (n=-1) a node.
-func (s *preFilterState) update(node string, c contribution, n int32) {
-	sum, ok := s.overlay[node]
-	if !ok {
-		sum = s.base[node].clone()
-		if s.overlay == nil {
-			s.overlay = make(map[string]*nodeSummary, 1)
-		}
-		s.overlay[node] = sum
-	}
-	sum.add(c, n)
-}
+// Clone returns the state itself: it is immutable.
+func (s *preFilterState) Clone() fwk.StateData { return s }

@@ -4,12 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
 	"sync/atomic"
 
 	v1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/validation/field"
+	"k8s.io/client-go/tools/cache"
 	"k8s.io/klog/v2"
 	fwk "k8s.io/kube-scheduler/framework"
 	"k8s.io/kubernetes/pkg/scheduler/framework/plugins/helper"
@@ -33,23 +33,15 @@ type TenantIsolation struct {
 	// epoch counts Namespace and RuntimeClass changes: a summary computed
 	// under another epoch may classify pods on stale labels.
 	epoch atomic.Uint64
-	// mu guards last, the summaries of the previous PreFilter. A node whose
-	// NodeInfo generation and the epoch are unchanged keeps its summary, so
-	// that a cycle scans only the pods of nodes that changed.
-	mu   sync.Mutex
-	last summaryCache
-}
-
-// summaryCache holds one PreFilter's summaries (read-only once stored) and
-// the generations of the NodeInfos they were computed from.
-type summaryCache struct {
-	epoch       uint64
-	generations map[string]int64
-	summaries   map[string]*nodeSummary
+	// cycles counts PreFilter calls that reach Filter.
+	cycles atomic.Uint64
+	// summaries caches each node's tenancy summary by NodeInfo generation
+	// and epoch: a cycle scans only the pods of nodes that changed, and
+	// only when Filter or Score asks for them.
+	summaries summaryCache
 }
 
 var _ fwk.PreFilterPlugin = &TenantIsolation{}
-var _ fwk.PreFilterExtensions = &TenantIsolation{}
 var _ fwk.FilterPlugin = &TenantIsolation{}
 var _ fwk.PreScorePlugin = &TenantIsolation{}
 var _ fwk.ScorePlugin = &TenantIsolation{}
@@ -118,6 +110,15 @@ func New(ctx context.Context, obj runtime.Object, h fwk.Handle) (fwk.Plugin, err
 	if err := pl.addActivationHandlers(ctx, h); err != nil {
 		return nil, err
 	}
+	if _, err := informers.Core().V1().Nodes().Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
+		DeleteFunc: func(obj interface{}) {
+			if node, err := toTyped[v1.Node](obj); err == nil && node != nil {
+				pl.summaries.forget(node.Name)
+			}
+		},
+	}); err != nil {
+		return nil, fmt.Errorf("watching nodes: %w", err)
+	}
 	return pl, nil
 }
 
@@ -130,64 +131,47 @@ func getArgs(obj runtime.Object) (*config.TenantIsolationArgs, error) {
 }
 
 // PreFilter classifies the pod once (tenant, sandboxed, policies), rejects
-// I3 violations and pods whose Namespace or RuntimeClass is missing, skips
-// infrastructure pods, and summarizes the tenancy of every node so that
-// Filter does not scan pods.
-func (pl *TenantIsolation) PreFilter(ctx context.Context, cycleState fwk.CycleState, pod *v1.Pod, nodes []fwk.NodeInfo) (*fwk.PreFilterResult, *fwk.Status) {
+// I3 violations and pods whose Namespace or RuntimeClass is missing, and
+// skips infrastructure pods. It does not look at nodes: Filter and Score
+// read each node's tenancy summary from the plugin's cache, so the cycle's
+// cost does not grow with the number of nodes.
+func (pl *TenantIsolation) PreFilter(_ context.Context, cycleState fwk.CycleState, pod *v1.Pod, _ []fwk.NodeInfo) (*fwk.PreFilterResult, *fwk.Status) {
 	class, status := pl.classifyIncoming(pod)
 	if status != nil {
 		return nil, status
 	}
-	base, err := pl.summarize(ctx, nodes)
-	if err != nil {
-		return nil, fwk.AsStatus(err)
+	cycle := pl.cycles.Add(1)
+	if cycle%sweepEvery == 0 {
+		pl.summaries.sweep(cycle - sweepEvery)
 	}
-	cycleState.Write(preFilterStateKey, &preFilterState{class: class, base: base})
+	cycleState.Write(preFilterStateKey, &preFilterState{class: class, epoch: pl.epoch.Load(), cycle: cycle})
 	return nil, nil
 }
 
-// summarize returns the tenancy summary of every node that runs tenant pods,
-// reusing the previous cycle's summary of each node whose NodeInfo did not
-// change since (same generation, no Namespace or RuntimeClass change).
-func (pl *TenantIsolation) summarize(ctx context.Context, nodes []fwk.NodeInfo) (map[string]*nodeSummary, error) {
-	epoch := pl.epoch.Load()
-	pl.mu.Lock()
-	prev := pl.last
-	pl.mu.Unlock()
-	reuse := prev.generations != nil && prev.epoch == epoch
-	next := summaryCache{epoch: epoch, generations: make(map[string]int64, len(nodes)), summaries: make(map[string]*nodeSummary)}
+// summary returns the tenancy summary of the node's pods, nil when it runs
+// no tenant pods: from the cache when this NodeInfo generation was
+// summarized under the cycle's epoch, else computed from its pods. Nominated
+// pods and preemption victims are in the NodeInfo copies the framework
+// passes (with their own generation), so they are counted right.
+func (pl *TenantIsolation) summary(s *preFilterState, ni fwk.NodeInfo) *nodeSummary {
+	return pl.summaries.get(ni, s.epoch, s.cycle, pl.summarize)
+}
+
+// summarize scans the node's pods once.
+func (pl *TenantIsolation) summarize(ni fwk.NodeInfo) *nodeSummary {
+	var sum *nodeSummary
 	memo := newClassMemo(pl.classifier)
-	for _, ni := range nodes {
-		if err := ctx.Err(); err != nil {
-			return nil, fmt.Errorf("summarizing node tenancy: %w", err)
-		}
-		name, gen := ni.Node().Name, ni.GetGeneration()
-		next.generations[name] = gen
-		if g, ok := prev.generations[name]; reuse && ok && g == gen {
-			if sum := prev.summaries[name]; sum != nil {
-				next.summaries[name] = sum
-			}
+	for _, pi := range ni.GetPods() {
+		c, ok := memo.contribution(pi.GetPod())
+		if !ok {
 			continue
 		}
-		var sum *nodeSummary
-		for _, pi := range ni.GetPods() {
-			c, ok := memo.contribution(pi.GetPod())
-			if !ok {
-				continue
-			}
-			if sum == nil {
-				sum = &nodeSummary{}
-			}
-			sum.add(c, 1)
+		if sum == nil {
+			sum = &nodeSummary{}
 		}
-		if sum != nil {
-			next.summaries[name] = sum
-		}
+		sum.add(c, 1)
 	}
-	pl.mu.Lock()
-	pl.last = next
-	pl.mu.Unlock()
-	return next.summaries, nil
+	return sum
 }
 
 // classifyIncoming returns the pod's class, or the status ending its
@@ -217,33 +201,10 @@ func (pl *TenantIsolation) classifyIncoming(pod *v1.Pod) (tenancy.PodClass, *fwk
 	return tenancy.PodClass{NamespacePolicy: nsp, Runtime: rt}, nil
 }
 
-// PreFilterExtensions returns the plugin: the per-node summaries depend on
-// other pods and follow nominated pods and preemption victims.
-func (pl *TenantIsolation) PreFilterExtensions() fwk.PreFilterExtensions { return pl }
-
-// AddPod counts a pod added to a node in this cycle's copy of the state.
-func (pl *TenantIsolation) AddPod(_ context.Context, cycleState fwk.CycleState, _ *v1.Pod, podInfoToAdd fwk.PodInfo, nodeInfo fwk.NodeInfo) *fwk.Status {
-	return pl.updateState(cycleState, podInfoToAdd, nodeInfo, 1)
-}
-
-// RemovePod uncounts a pod removed from a node in this cycle's copy of the
-// state.
-func (pl *TenantIsolation) RemovePod(_ context.Context, cycleState fwk.CycleState, _ *v1.Pod, podInfoToRemove fwk.PodInfo, nodeInfo fwk.NodeInfo) *fwk.Status {
-	return pl.updateState(cycleState, podInfoToRemove, nodeInfo, -1)
-}
-
-func (pl *TenantIsolation) updateState(cycleState fwk.CycleState, pi fwk.PodInfo, nodeInfo fwk.NodeInfo, n int32) *fwk.Status {
-	s, err := getPreFilterState(cycleState)
-	if err != nil {
-		return fwk.AsStatus(err)
-	}
-	c, ok := newClassMemo(pl.classifier).contribution(pi.GetPod())
-	if !ok {
-		return nil
-	}
-	s.update(nodeInfo.Node().Name, c, n)
-	return nil
-}
+// PreFilterExtensions returns nil: the state holds nothing per node, and
+// the NodeInfo copies the framework filters for nominated pods and
+// preemption victims carry their pods (see summary).
+func (pl *TenantIsolation) PreFilterExtensions() fwk.PreFilterExtensions { return nil }
 
 func getPreFilterState(cycleState fwk.CycleState) (*preFilterState, error) {
 	c, err := cycleState.Read(preFilterStateKey)
@@ -266,7 +227,7 @@ func (pl *TenantIsolation) Filter(ctx context.Context, cycleState fwk.CycleState
 		return fwk.AsStatus(err)
 	}
 	node := nodeInfo.Node()
-	if reason := pl.conflict(s, node); reason != "" {
+	if reason := pl.conflict(s, pl.summary(s, nodeInfo), node); reason != "" {
 		klog.FromContext(ctx).V(4).Info("tenant conflict", "pod", klog.KObj(pod), "node", klog.KObj(node), "tenant", s.class.Tenant, "reason", reason)
 		return fwk.NewStatus(fwk.Unschedulable, reason)
 	}
@@ -274,8 +235,8 @@ func (pl *TenantIsolation) Filter(ctx context.Context, cycleState fwk.CycleState
 }
 
 // conflict returns the reason the pod may not join the node, "" if it may.
-func (pl *TenantIsolation) conflict(s *preFilterState, node *v1.Node) string {
-	others := s.summary(node.Name).others(s.class.Tenant)
+func (pl *TenantIsolation) conflict(s *preFilterState, sum *nodeSummary, node *v1.Node) string {
+	others := sum.others(s.class.Tenant)
 	switch {
 	case others.exclusive > 0:
 		return ErrReasonExclusiveOtherTenant
@@ -310,7 +271,7 @@ func (pl *TenantIsolation) Score(_ context.Context, cycleState fwk.CycleState, _
 	if err != nil {
 		return 0, fwk.AsStatus(err)
 	}
-	sum := s.summary(nodeInfo.Node().Name)
+	sum := pl.summary(s, nodeInfo)
 	switch {
 	case sum.own(s.class.Tenant).pods > 0:
 		return scoreOwnTenant, nil

@@ -3,6 +3,7 @@ package tenantisolation
 import (
 	"context"
 	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -232,11 +233,12 @@ func TestFilterWithoutPreFilter(t *testing.T) {
 	}
 }
 
-// TestPreFilterStateAddRemovePod checks that AddPod/RemovePod (nominated
-// pods, preemption victims) change the verdict on a clone of the state and
-// leave the original untouched.
-func TestPreFilterStateAddRemovePod(t *testing.T) {
-	_, ctx := ktesting.NewTestContext(t)
+// TestNominatedAndPreemptionCopies checks the NodeInfo copies the framework
+// filters for preemption victims (RemovePod on a Snapshot) and nominated
+// pods (AddPodInfo on a Snapshot): each copy is judged by its own pods, and
+// the real NodeInfo keeps its verdict and its cached summary.
+func TestNominatedAndPreemptionCopies(t *testing.T) {
+	logger, ctx := ktesting.NewTestContext(t)
 	victim := pod("b", "victim", "", "n1")
 	pl, infos := setup(ctx, t, defaultArgs(t), []*v1.Pod{victim}, []*v1.Node{st.MakeNode().Name("n1").Obj()})
 	incoming := pod("a1", "p", "kata", "")
@@ -244,8 +246,10 @@ func TestPreFilterStateAddRemovePod(t *testing.T) {
 	if _, s := pl.PreFilter(ctx, cs, incoming, infos); !s.IsSuccess() {
 		t.Fatalf("PreFilter: %v", s)
 	}
-	ni := infos[0]
-	filter := func(cs fwk.CycleState) string { return pl.Filter(ctx, cs, incoming, ni).Message() }
+	live := infos[0]
+	// Preemption filters with a clone of the cycle state.
+	clone := cs.Clone()
+	filter := func(cs fwk.CycleState, ni fwk.NodeInfo) string { return pl.Filter(ctx, cs, incoming, ni).Message() }
 	mustPodInfo := func(p *v1.Pod) fwk.PodInfo {
 		pi, err := framework.NewPodInfo(p)
 		if err != nil {
@@ -253,67 +257,154 @@ func TestPreFilterStateAddRemovePod(t *testing.T) {
 		}
 		return pi
 	}
+	state, err := getPreFilterState(cs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	liveSummary := pl.summary(state, live)
 
-	clone := cs.Clone()
-	if s := pl.RemovePod(ctx, clone, incoming, mustPodInfo(victim), ni); s != nil {
-		t.Fatalf("RemovePod: %v", s)
-	}
-	steps := []struct {
-		name string
-		got  string
-		want string
-	}{
-		{"clone after removing the shared-kernel pod", filter(clone), ""},
-		{"original after the clone's RemovePod", filter(cs), ErrReasonSharedKernelOtherTenant},
-	}
-	nominated := pod("ex", "nominated", "kata", "n1")
-	if s := pl.AddPod(ctx, clone, incoming, mustPodInfo(nominated), ni); s != nil {
-		t.Fatalf("AddPod: %v", s)
-	}
-	second := clone.Clone()
-	if s := pl.RemovePod(ctx, second, incoming, mustPodInfo(nominated), ni); s != nil {
-		t.Fatalf("RemovePod: %v", s)
-	}
-	if s := pl.AddPod(ctx, clone, incoming, mustPodInfo(pod("kube-system", "infra", "", "n1")), ni); s != nil {
-		t.Fatalf("AddPod: %v", s)
+	type step struct{ name, got, want string }
+	steps := []step{{"real node before any copy", filter(cs, live), ErrReasonSharedKernelOtherTenant}}
+
+	withoutVictim := live.Snapshot()
+	if err := withoutVictim.RemovePod(logger, victim); err != nil {
+		t.Fatal(err)
 	}
 	steps = append(steps,
-		struct{ name, got, want string }{"clone after adding an exclusive tenant's nominated pod", filter(clone), ErrReasonExclusiveOtherTenant},
-		struct{ name, got, want string }{"clone of the clone after removing it again", filter(second), ""},
-		struct{ name, got, want string }{"original still unchanged", filter(cs), ErrReasonSharedKernelOtherTenant},
+		step{"copy without the shared-kernel victim", filter(clone, withoutVictim), ""},
+		step{"real node after the copy", filter(cs, live), ErrReasonSharedKernelOtherTenant},
+	)
+	withNominated := withoutVictim.Snapshot()
+	nominated := pod("ex", "nominated", "kata", "n1")
+	withNominated.AddPodInfo(mustPodInfo(nominated))
+	withNominated.AddPodInfo(mustPodInfo(pod("kube-system", "infra", "", "n1")))
+	reprieved := withoutVictim.Snapshot()
+	reprieved.AddPodInfo(mustPodInfo(victim))
+	steps = append(steps,
+		step{"copy with an exclusive tenant's nominated pod", filter(clone, withNominated), ErrReasonExclusiveOtherTenant},
+		step{"copy without the victim, again", filter(clone, withoutVictim), ""},
+		step{"copy with the victim reprieved", filter(clone, reprieved), ErrReasonSharedKernelOtherTenant},
+		step{"real node, still", filter(cs, live), ErrReasonSharedKernelOtherTenant},
 	)
 	for _, s := range steps {
 		if s.got != s.want {
 			t.Errorf("%s: Filter reason %q, want %q", s.name, s.got, s.want)
 		}
 	}
+	if pl.summary(state, live) != liveSummary {
+		t.Errorf("the real node's summary was recomputed after filtering copies of it, want it kept")
+	}
+	if got, _ := pl.summaries.len(); got > slotsPerNode {
+		t.Errorf("%d summaries cached for one node, want at most %d", got, slotsPerNode)
+	}
 }
 
-func TestPreFilterStateClone(t *testing.T) {
-	s := &preFilterState{base: map[string]*nodeSummary{}}
-	s.base["n1"] = &nodeSummary{}
-	s.base["n1"].add(contribution{tenant: "A"}, 1)
-	s.update("n1", contribution{tenant: "B", sharedKernel: true}, 1)
-
-	c := s.Clone().(*preFilterState)
-	c.update("n1", contribution{tenant: "B", sharedKernel: true}, -1)
-	c.update("n2", contribution{tenant: "C", exclusive: true}, 1)
-
-	type counts struct{ Pods, SharedKernel, Exclusive int32 }
-	get := func(st *preFilterState, node string) counts {
-		sum := st.summary(node)
-		if sum == nil {
-			return counts{}
+// TestSummaryCacheNominatedSteadyState checks the pattern of a node with a
+// nominated pod: every cycle the framework filters a fresh copy with the
+// nominated pod, then the real NodeInfo. The copies must not evict the real
+// node's summary.
+func TestSummaryCacheNominatedSteadyState(t *testing.T) {
+	_, ctx := ktesting.NewTestContext(t)
+	pl, infos := setup(ctx, t, defaultArgs(t), []*v1.Pod{pod("a2", "e", "kata", "n1")}, []*v1.Node{st.MakeNode().Name("n1").Obj()})
+	incoming := pod("a1", "p", "kata", "")
+	nominated, err := framework.NewPodInfo(pod("b", "nominated", "", "n1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	live := infos[0]
+	var first *nodeSummary
+	for cycle := range 5 {
+		cs := framework.NewCycleState()
+		if _, s := pl.PreFilter(ctx, cs, incoming, infos); !s.IsSuccess() {
+			t.Fatalf("PreFilter: %v", s)
 		}
-		return counts{sum.pods, sum.sharedKernel, sum.exclusive}
+		copied := live.Snapshot()
+		copied.AddPodInfo(nominated)
+		if got := pl.Filter(ctx, cs, incoming, copied).Message(); got != ErrReasonSharedKernelOtherTenant {
+			t.Errorf("cycle %d: Filter on the copy with the nominated pod: %q, want %q", cycle, got, ErrReasonSharedKernelOtherTenant)
+		}
+		if s := pl.Filter(ctx, cs, incoming, live); s != nil {
+			t.Errorf("cycle %d: Filter on the real node: %v, want success", cycle, s)
+		}
+		state, err := getPreFilterState(cs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sum := pl.summary(state, live)
+		if first == nil {
+			first = sum
+		} else if sum != first {
+			t.Errorf("cycle %d: the real node's summary was recomputed, want it cached", cycle)
+		}
 	}
-	got := map[string]counts{"orig/n1": get(s, "n1"), "orig/n2": get(s, "n2"), "clone/n1": get(c, "n1"), "clone/n2": get(c, "n2"), "base/n1": {s.base["n1"].pods, s.base["n1"].sharedKernel, s.base["n1"].exclusive}}
-	want := map[string]counts{"orig/n1": {2, 1, 0}, "orig/n2": {}, "clone/n1": {1, 0, 0}, "clone/n2": {1, 0, 1}, "base/n1": {1, 0, 0}}
+}
+
+// TestSummaryCacheBounded checks that the cache keeps at most slotsPerNode
+// summaries per node, forgets deleted nodes, and sweeps nodes nobody asked
+// for in sweepEvery cycles.
+func TestSummaryCacheBounded(t *testing.T) {
+	logger, ctx := ktesting.NewTestContext(t)
+	pl, client := setupWithClient(ctx, t, &recordingActivator{}, fixtures())
+	nodes := []*v1.Node{st.MakeNode().Name("n1").Obj(), st.MakeNode().Name("n2").Obj()}
+	for _, n := range nodes {
+		if _, err := client.CoreV1().Nodes().Create(ctx, n, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	infos, err := cache.NewSnapshot([]*v1.Pod{pod("b", "e", "kata", "n1")}, nodes).NodeInfos().List()
+	if err != nil {
+		t.Fatal(err)
+	}
+	incoming := pod("a1", "p", "kata", "")
+	cs := framework.NewCycleState()
+	if _, s := pl.PreFilter(ctx, cs, incoming, infos); !s.IsSuccess() {
+		t.Fatalf("PreFilter: %v", s)
+	}
+	extra, err := framework.NewPodInfo(pod("c", "x", "kata", ""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ni := range infos {
+		pl.Filter(ctx, cs, incoming, ni)
+		// A preemption dry run: many copies of the node.
+		cp := ni.Snapshot()
+		for range 10 {
+			cp.AddPodInfo(extra)
+			pl.Filter(ctx, cs, incoming, cp)
+			if err := cp.RemovePod(logger, extra.GetPod()); err != nil {
+				t.Fatal(err)
+			}
+			pl.Filter(ctx, cs, incoming, cp)
+		}
+	}
+	type size struct{ Summaries, Nodes int }
+	sizeNow := func() size {
+		s, n := pl.summaries.len()
+		return size{s, n}
+	}
+	got := []size{sizeNow()}
+
+	if err := client.CoreV1().Nodes().Delete(ctx, "n1", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := wait.PollUntilContextTimeout(ctx, 10*time.Millisecond, 5*time.Second, true, func(context.Context) (bool, error) {
+		return sizeNow().Nodes == 1, nil
+	}); err != nil {
+		t.Errorf("deleted node n1 still cached: %+v", sizeNow())
+	}
+	got = append(got, sizeNow())
+
+	// Nobody asks for n2 during the next 2*sweepEvery cycles: a sweep
+	// drops nodes unused since the previous sweep.
+	for range 2 * sweepEvery {
+		if _, s := pl.PreFilter(ctx, framework.NewCycleState(), incoming, infos); !s.IsSuccess() {
+			t.Fatalf("PreFilter: %v", s)
+		}
+	}
+	got = append(got, sizeNow())
+	want := []size{{2 * slotsPerNode, 2}, {slotsPerNode, 1}, {0, 0}}
 	if diff := cmp.Diff(want, got); diff != "" {
-		t.Errorf("summaries after Clone and updates (-want,+got):\n%s", diff)
-	}
-	if _, ok := c.summary("n1").tenants["B"]; ok {
-		t.Errorf("tenant B still listed on the clone's n1 after its only pod was removed")
+		t.Errorf("cache size after copies, after deleting n1, after a sweep (-want,+got):\n%s", diff)
 	}
 }
 
@@ -423,9 +514,8 @@ func TestSignPod(t *testing.T) {
 	}
 }
 
-// TestSummaryCache checks that PreFilter reuses a node's summary only while
-// its NodeInfo generation and every Namespace and RuntimeClass are
-// unchanged.
+// TestSummaryCache checks that a node's summary is reused only while its
+// NodeInfo generation and every Namespace and RuntimeClass are unchanged.
 func TestSummaryCache(t *testing.T) {
 	_, ctx := ktesting.NewTestContext(t)
 	pl, client := setupWithClient(ctx, t, &recordingActivator{}, fixtures())
@@ -447,7 +537,7 @@ func TestSummaryCache(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		return pl.Filter(ctx, cs, incoming, infos[0]).Message(), s.summary("n1")
+		return pl.Filter(ctx, cs, incoming, infos[0]).Message(), pl.summary(s, infos[0])
 	}
 
 	vmOfB := infosOf(pod("b", "vm", "kata", "n1"))
@@ -478,5 +568,74 @@ func TestSummaryCache(t *testing.T) {
 	want := []string{"", "", ErrReasonSharedKernelOtherTenant, "", ErrReasonExclusiveOtherTenant}
 	if diff := cmp.Diff(want, []string{got1, got2, got3, got4, got5}); diff != "" {
 		t.Errorf("Filter reasons: 1st cycle, same node again, pod added, pod gone, namespace b made exclusive (-want,+got):\n%s", diff)
+	}
+}
+
+// TestFilterConcurrent filters many nodes from parallel workers, as the
+// scheduler does, while another goroutine filters copies of the same nodes
+// with a nominated pod added (as an asynchronous preemption would): every
+// verdict must be that of the NodeInfo passed. Run with -race to check the
+// cache's synchronization.
+func TestFilterConcurrent(t *testing.T) {
+	_, ctx := ktesting.NewTestContext(t)
+	const numNodes, workers, cycles = 200, 4, 3
+	var nodes []*v1.Node
+	var pods []*v1.Pod
+	want := map[string]string{}
+	for i := range numNodes {
+		name := fmt.Sprintf("n%d", i)
+		nodes = append(nodes, st.MakeNode().Name(name).Obj())
+		switch i % 3 {
+		case 0:
+			pods = append(pods, pod("b", "runc-"+name, "", name))
+			want[name] = ErrReasonSharedKernelOtherTenant
+		case 1:
+			pods = append(pods, pod("b", "vm-"+name, "kata", name))
+		}
+	}
+	pl, infos := setup(ctx, t, defaultArgs(t), pods, nodes)
+	incoming := pod("a1", "p", "kata", "")
+	nominated, err := framework.NewPodInfo(pod("c", "nominated", "", ""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var errs []string
+	check := func(what string, ni fwk.NodeInfo, got *fwk.Status, want string) {
+		if got.Message() != want {
+			mu.Lock()
+			errs = append(errs, fmt.Sprintf("%s %s: Filter reason %q, want %q", what, ni.Node().Name, got.Message(), want))
+			mu.Unlock()
+		}
+	}
+	for range cycles {
+		cs := framework.NewCycleState()
+		if _, s := pl.PreFilter(ctx, cs, incoming, infos); !s.IsSuccess() {
+			t.Fatalf("PreFilter: %v", s)
+		}
+		var wg sync.WaitGroup
+		for w := range workers {
+			wg.Go(func() {
+				for i := w; i < numNodes; i += workers {
+					ni := infos[i]
+					check("node", ni, pl.Filter(ctx, cs, incoming, ni), want[ni.Node().Name])
+				}
+			})
+		}
+		wg.Go(func() {
+			clone := cs.Clone()
+			for _, ni := range infos {
+				cp := ni.Snapshot()
+				cp.AddPodInfo(nominated)
+				check("copy with a nominated shared-kernel pod of", cp, pl.Filter(ctx, clone, incoming, cp), ErrReasonSharedKernelOtherTenant)
+			}
+		})
+		wg.Wait()
+	}
+	for _, e := range errs {
+		t.Error(e)
+	}
+	if got, _ := pl.summaries.len(); got > slotsPerNode*numNodes {
+		t.Errorf("%d summaries cached for %d nodes, want at most %d", got, numNodes, slotsPerNode*numNodes)
 	}
 }
