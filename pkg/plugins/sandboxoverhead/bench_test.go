@@ -7,6 +7,7 @@ import (
 
 	v1 "k8s.io/api/core/v1"
 	"k8s.io/klog/v2"
+	fwk "k8s.io/kube-scheduler/framework"
 	"k8s.io/kubernetes/pkg/scheduler/framework"
 )
 
@@ -102,43 +103,87 @@ func BenchmarkSummarize(b *testing.B) {
 	}
 }
 
-// BenchmarkPreFilter measures a whole PreFilter over a cluster of 30-pod
-// nodes when the cache is warm except for one node (the steady state:
-// the previous cycle's pod landed there).
+// clusterWithOneChange builds a cluster of nodes holding podsPerNode mixed
+// pods each and returns a function that changes one node (adds or removes
+// a pod, bumping its NodeInfo generation) as the assumed pod of the
+// previous cycle does.
+func clusterWithOneChange(ctx context.Context, b *testing.B, nodes, podsPerNode int) (*SandboxOverhead, []fwk.NodeInfo, func()) {
+	var ns []*v1.Node
+	var ps []*v1.Pod
+	for i := range nodes {
+		name := fmt.Sprintf("n%d", i)
+		ns = append(ns, makeNode(name, "256Gi", nil, nil))
+		ps = append(ps, mixedPods(podsPerNode, name)...)
+	}
+	pl, snap := setup(ctx, b, nil, ps, ns)
+	list := nodeInfos(b, snap)
+	changed := list[0]
+	extra := podOn("extra", "kata-qemu", "64Mi", changed.Node().Name)
+	extraInfo, err := framework.NewPodInfo(extra)
+	if err != nil {
+		b.Fatal(err)
+	}
+	logger := klog.FromContext(ctx)
+	i := 0
+	change := func() {
+		if i%2 == 0 {
+			changed.AddPodInfo(extraInfo)
+		} else {
+			_ = changed.RemovePod(logger, extra)
+		}
+		i++
+	}
+	return pl, list, change
+}
+
+// BenchmarkPreFilter measures PreFilter in the steady state: the cache is
+// warm except for one node (the previous cycle's pod landed there). The
+// pod change itself (AddPodInfo/RemovePod, about 1µs) is included.
 func BenchmarkPreFilter(b *testing.B) {
-	for _, nodes := range []int{100, 1000, 5000} {
+	for _, nodes := range []int{500, 5000} {
 		b.Run(fmt.Sprintf("nodes=%d", nodes), func(b *testing.B) {
 			ctx := quietContext(b)
-			var ns []*v1.Node
-			var ps []*v1.Pod
-			for i := range nodes {
-				name := fmt.Sprintf("n%d", i)
-				ns = append(ns, makeNode(name, "256Gi", nil, nil))
-				ps = append(ps, mixedPods(30, name)...)
-			}
-			pl, snap := setup(ctx, b, nil, ps, ns)
-			list := nodeInfos(b, snap)
+			pl, list, change := clusterWithOneChange(ctx, b, nodes, 10)
 			pod := podOn("p", "kata-qemu", "512Mi", "")
-			changed := list[0]
-			extra := podOn("extra", "kata-qemu", "64Mi", changed.Node().Name)
-			extraInfo, _ := framework.NewPodInfo(extra)
-			logger := klog.FromContext(ctx)
-			// Warm the cache: the first cycle summarizes every node.
 			pl.PreFilter(ctx, framework.NewCycleState(), pod, list)
 			b.ReportAllocs()
 			b.ResetTimer()
-			i := 0
 			for b.Loop() {
-				// A pod added to or removed from one node bumps its
-				// generation, as the assumed pod of the previous cycle does.
-				// (AddPodInfo/RemovePod cost about 1µs of the figure.)
-				if i%2 == 0 {
-					changed.AddPodInfo(extraInfo)
-				} else {
-					_ = changed.RemovePod(logger, extra)
-				}
-				i++
+				change()
 				pl.PreFilter(ctx, framework.NewCycleState(), pod, list)
+			}
+		})
+	}
+}
+
+// BenchmarkCycle measures what one scheduling cycle costs the plugin:
+// PreFilter, then Filter and Score on every node (serially, so the figure
+// is CPU time), with one node changed since the previous cycle. The
+// first cycle (cold cache) is not measured.
+func BenchmarkCycle(b *testing.B) {
+	for _, nodes := range []int{500, 5000} {
+		b.Run(fmt.Sprintf("nodes=%d", nodes), func(b *testing.B) {
+			ctx := quietContext(b)
+			pl, list, change := clusterWithOneChange(ctx, b, nodes, 10)
+			pod := podOn("p", "kata-qemu", "512Mi", "")
+			cycle := func() {
+				cs := framework.NewCycleState()
+				if _, s := pl.PreFilter(ctx, cs, pod, list); !s.IsSuccess() {
+					b.Fatal(s)
+				}
+				for _, ni := range list {
+					if s := pl.Filter(ctx, cs, pod, ni); !s.IsSuccess() {
+						b.Fatal(s)
+					}
+					pl.Score(ctx, cs, pod, ni)
+				}
+			}
+			cycle()
+			b.ReportAllocs()
+			b.ResetTimer()
+			for b.Loop() {
+				change()
+				cycle()
 			}
 		})
 	}

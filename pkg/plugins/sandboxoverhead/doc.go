@@ -8,8 +8,10 @@
 //   - F2: Σ guest RAM of /dev/shm-backed VMs ≤ allocatable mtscn.io/sandbox-memory (when advertised);
 //   - F3: on-node VMs < allocatable mtscn.io/sandboxes (when advertised).
 //
-// PreFilter sizes the pod once and keeps a per-node summary (cached across
-// cycles by NodeInfo generation) so that Filter and Score do constant work
-// per node; AddPod/RemovePod keep it right under nominated pods and
-// preemption. Score is LeastCommitted or MostCommitted. See README.md.
+// PreFilter only sizes the pod, whatever the number of nodes. Filter and
+// Score read the node's totals from a plugin-level cache keyed by node name,
+// NodeInfo generation and RuntimeClass epoch, so they do constant work per
+// node unless the node changed; AddPod/RemovePod keep a per-node delta in
+// the cycle state for nominated pods and preemption. Score is
+// LeastCommitted or MostCommitted. See README.md.
 package sandboxoverhead

@@ -23,22 +23,21 @@ import (
 // the pod's VM really commits (F1), the guest RAM /dev/shm can back (F2) and
 // one more VM (F3), and scores nodes by committed memory.
 type SandboxOverhead struct {
-	parallelizer fwk.Parallelizer
-	model        *vmsize.Model
-	classifier   *tenancy.Classifier
-	strategy     config.ScoringStrategyType
-	cache        summaryCache
+	snapshot   fwk.SharedLister
+	model      *vmsize.Model
+	classifier *tenancy.Classifier
+	strategy   config.ScoringStrategyType
+	cache      summaryCache
 }
 
 var (
-	_ fwk.PreFilterPlugin     = &SandboxOverhead{}
-	_ fwk.PreFilterExtensions = &SandboxOverhead{}
-	_ fwk.FilterPlugin        = &SandboxOverhead{}
-	_ fwk.PreScorePlugin      = &SandboxOverhead{}
-	_ fwk.ScorePlugin         = &SandboxOverhead{}
-	_ fwk.ScoreExtensions     = &SandboxOverhead{}
-	_ fwk.EnqueueExtensions   = &SandboxOverhead{}
-	_ fwk.SignPlugin          = &SandboxOverhead{}
+	_ fwk.PreFilterPlugin   = &SandboxOverhead{}
+	_ fwk.FilterPlugin      = &SandboxOverhead{}
+	_ fwk.PreScorePlugin    = &SandboxOverhead{}
+	_ fwk.ScorePlugin       = &SandboxOverhead{}
+	_ fwk.ScoreExtensions   = &SandboxOverhead{}
+	_ fwk.EnqueueExtensions = &SandboxOverhead{}
+	_ fwk.SignPlugin        = &SandboxOverhead{}
 )
 
 const (
@@ -84,14 +83,14 @@ func New(_ context.Context, obj runtime.Object, h fwk.Handle) (fwk.Plugin, error
 	}
 	rcInformer := informers.Node().V1().RuntimeClasses()
 	pl := &SandboxOverhead{
-		parallelizer: h.Parallelizer(),
-		model:        vmsize.NewModel(args),
+		snapshot: h.SnapshotSharedLister(),
+		model:    vmsize.NewModel(args),
 		classifier: tenancy.New(tenancy.ConfigFromClassification(args.SandboxClassification, nil, nil),
 			informers.Core().V1().Namespaces().Lister(), rcInformer.Lister()),
 		strategy: args.ScoringStrategy,
 	}
-	// A RuntimeClass change can turn pods into VMs or back: recompute every
-	// node summary.
+	// A RuntimeClass change can turn pods into VMs or back, or change
+	// their overhead: a new epoch makes every node summary stale.
 	invalidate := func(any) { pl.cache.invalidate() }
 	if _, err := rcInformer.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc:    invalidate,
@@ -111,9 +110,9 @@ func getArgs(obj runtime.Object) (*config.SandboxOverheadArgs, error) {
 	return args, nil
 }
 
-// PreFilter sizes the pod once and summarizes what every node already
-// commits (only nodes that changed since the last cycle are rescanned).
-// A pod that commits nothing (no VM, no requests) is skipped.
+// PreFilter sizes the pod once; it does no per-node work (Filter and Score
+// read each node's cached summary). A pod that commits nothing (no VM, no
+// requests) is skipped.
 func (pl *SandboxOverhead) PreFilter(ctx context.Context, cs fwk.CycleState, pod *v1.Pod, nodes []fwk.NodeInfo) (*fwk.PreFilterResult, *fwk.Status) {
 	logger := klog.FromContext(ctx)
 	rt, err := pl.classifier.Runtime(pod.Spec.RuntimeClassName)
@@ -130,23 +129,25 @@ func (pl *SandboxOverhead) PreFilter(ctx context.Context, cs fwk.CycleState, pod
 	if s.footprint.Committed == 0 && !(rt.Sandboxed && !rt.OffNode) {
 		return nil, fwk.NewStatus(fwk.Skip)
 	}
-	s.nodes = pl.summaries(ctx, nodes)
+	pl.cache.prune(nodes)
 	cs.Write(preFilterStateKey, s)
 	logger.V(5).Info("pod footprint", "pod", klog.KObj(pod), "handler", rt.Handler, "committed", s.footprint.Committed, "vm", s.footprint.VM)
 	return nil, nil
 }
 
-// PreFilterExtensions returns the plugin itself: its state depends on the
-// pods on each node, so nominated pods and preemption victims must be
-// added and removed.
+// PreFilterExtensions returns the plugin itself: AddPod/RemovePod record
+// nominated pods and preemption victims in the cycle state, so Filter on
+// the framework's NodeInfo copies stays constant work.
 func (pl *SandboxOverhead) PreFilterExtensions() fwk.PreFilterExtensions { return pl }
 
-// AddPod adds a pod's footprint to its node in the cycle state.
+// AddPod records a pod added to a copy of its node (a nominated pod, or a
+// preemption victim given back).
 func (pl *SandboxOverhead) AddPod(ctx context.Context, cs fwk.CycleState, _ *v1.Pod, podInfoToAdd fwk.PodInfo, nodeInfo fwk.NodeInfo) *fwk.Status {
 	return pl.updateWithPod(ctx, cs, podInfoToAdd.GetPod(), nodeInfo, 1)
 }
 
-// RemovePod removes a pod's footprint from its node in the cycle state.
+// RemovePod records a pod removed from a copy of its node (a preemption
+// victim).
 func (pl *SandboxOverhead) RemovePod(ctx context.Context, cs fwk.CycleState, _ *v1.Pod, podInfoToRemove fwk.PodInfo, nodeInfo fwk.NodeInfo) *fwk.Status {
 	return pl.updateWithPod(ctx, cs, podInfoToRemove.GetPod(), nodeInfo, -1)
 }
@@ -160,11 +161,14 @@ func (pl *SandboxOverhead) updateWithPod(ctx context.Context, cs fwk.CycleState,
 	if node == nil || tenancy.IsTerminal(pod) {
 		return nil
 	}
+	logger := klog.FromContext(ctx)
 	var values vmsize.NodeValues
-	if sum := s.nodes.get(node.Name); sum != nil {
-		values = sum.values
+	if real := pl.snapshotNode(node.Name); real != nil {
+		values = pl.nodeSummary(logger, real).values
+	} else {
+		values, _ = vmsize.ParseNodeLabels(node.Labels)
 	}
-	fp := pl.podFootprint(klog.FromContext(ctx), pod, values)
+	fp := pl.podFootprint(logger, pod, values)
 	if s.delta == nil {
 		s.delta = map[string]totals{}
 	}
@@ -174,17 +178,8 @@ func (pl *SandboxOverhead) updateWithPod(ctx context.Context, cs fwk.CycleState,
 	return nil
 }
 
-// nodeState returns the node's summary from PreFilter, or a fresh one for a
-// node PreFilter did not see.
-func (pl *SandboxOverhead) nodeState(ctx context.Context, s *preFilterState, nodeInfo fwk.NodeInfo) *nodeSummary {
-	if sum := s.nodes.get(nodeInfo.Node().Name); sum != nil {
-		return sum
-	}
-	return pl.summarize(klog.FromContext(ctx), nodeInfo, pl.cache.epoch.Load())
-}
-
-// Filter checks F1, F2 and F3 against the node's precomputed totals; it
-// never walks the node's pods. Every failing check is reported. A pod that
+// Filter checks F1, F2 and F3 against the node's cached totals; it walks
+// the node's pods only when the node changed since they were computed. Every failing check is reported. A pod that
 // would not fit on the empty node is UnschedulableAndUnresolvable
 // (preemption cannot help); otherwise Unschedulable.
 func (pl *SandboxOverhead) Filter(ctx context.Context, cs fwk.CycleState, pod *v1.Pod, nodeInfo fwk.NodeInfo) *fwk.Status {
@@ -196,8 +191,7 @@ func (pl *SandboxOverhead) Filter(ctx context.Context, cs fwk.CycleState, pod *v
 	if node == nil {
 		return fwk.NewStatus(fwk.Error, "node not found")
 	}
-	sum := pl.nodeState(ctx, s, nodeInfo)
-	used := s.used(node.Name, sum)
+	sum, used := pl.nodeTotals(klog.FromContext(ctx), s, nodeInfo)
 	fp := s.footprintOn(pl.model, sum.values)
 	alloc := nodeInfo.GetAllocatable()
 	var reasons []string

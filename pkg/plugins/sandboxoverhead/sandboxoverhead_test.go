@@ -3,6 +3,7 @@ package sandboxoverhead
 import (
 	"context"
 	"fmt"
+	"sync"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -11,6 +12,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	apiruntime "k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/klog/v2"
 	"k8s.io/klog/v2/ktesting"
 	fwk "k8s.io/kube-scheduler/framework"
 	"k8s.io/kubernetes/pkg/scheduler/backend/cache"
@@ -312,108 +314,148 @@ func TestFilter(t *testing.T) {
 
 func ptrTo[T any](v T) *T { return &v }
 
-// TestPreFilterStateAddRemovePod checks that preemption (RemovePod) and
-// nominated pods (AddPod) change what Filter sees, on the state they are
-// applied to only.
-func TestPreFilterStateAddRemovePod(t *testing.T) {
-	_, ctx := ktesting.NewTestContext(t)
-	existing := pods(3, "kata-qemu", "512Mi", "n")
-	node := makeNode("n", "8Gi", nil, nil)
-	pl, snap := setup(ctx, t, nil, existing, []*v1.Node{node})
-	pod := podOn("p", "kata-qemu", "512Mi", "")
-	cs := framework.NewCycleState()
-	if _, s := pl.PreFilter(ctx, cs, pod, nodeInfos(t, snap)); !s.IsSuccess() {
-		t.Fatalf("PreFilter: %v", s)
-	}
-	ni := nodeInfo(t, snap, "n")
-	victim, err := framework.NewPodInfo(existing[0])
-	if err != nil {
-		t.Fatal(err)
-	}
-	nominated, err := framework.NewPodInfo(podOn("nominated", "", "200Mi", "n"))
-	if err != nil {
-		t.Fatal(err)
-	}
-
-	steps := []struct {
-		name   string
-		apply  func(fwk.CycleState) *fwk.Status
-		wantOK bool
-	}{
-		{"full node rejects", nil, false},
-		{"victim removed: fits", func(c fwk.CycleState) *fwk.Status { return pl.RemovePod(ctx, c, pod, victim, ni) }, true},
-		{"nominated 200Mi runc pod added: 5312+200+2656 <= 8192, fits", func(c fwk.CycleState) *fwk.Status { return pl.AddPod(ctx, c, pod, nominated, ni) }, true},
-		{"victim added back: rejects", func(c fwk.CycleState) *fwk.Status { return pl.AddPod(ctx, c, pod, victim, ni) }, false},
-	}
-	for _, step := range steps {
-		if step.apply != nil {
-			if s := step.apply(cs); !s.IsSuccess() {
-				t.Fatalf("%s: %v", step.name, s)
+// TestNodeInfoCopies checks what preemption and nominated pods rely on.
+// The framework copies the node (NodeInfo.Snapshot), removes victims or
+// adds nominated pods to the copy and reports the same change to AddPod /
+// RemovePod on a clone of the cycle state: Filter on the copy must see the
+// change, through the state's delta or, for a copy changed without it,
+// from the copy's own pods. Neither may disturb the original state or the
+// real node's cached summary.
+func TestNodeInfoCopies(t *testing.T) {
+	for _, withExtensions := range []bool{true, false} {
+		t.Run(fmt.Sprintf("extensions=%v", withExtensions), func(t *testing.T) {
+			_, ctx := ktesting.NewTestContext(t)
+			logger := klog.FromContext(ctx)
+			existing := pods(3, "kata-qemu", "512Mi", "n")
+			pl, snap := setup(ctx, t, nil, existing, []*v1.Node{makeNode("n", "8Gi", nil, nil)})
+			pod := podOn("p", "kata-qemu", "512Mi", "")
+			cs := framework.NewCycleState()
+			if _, s := pl.PreFilter(ctx, cs, pod, nodeInfos(t, snap)); !s.IsSuccess() {
+				t.Fatalf("PreFilter: %v", s)
 			}
-		}
-		if got := pl.Filter(ctx, cs, pod, ni).IsSuccess(); got != step.wantOK {
-			t.Errorf("%s: Filter success = %v, want %v", step.name, got, step.wantOK)
-		}
-	}
-}
+			ni := nodeInfo(t, snap, "n")
+			if pl.Filter(ctx, cs, pod, ni).IsSuccess() {
+				t.Fatalf("3 VMs + 1 on 8Gi: Filter should reject")
+			}
+			real := pl.cache.lookup("n", ni.GetGeneration(), pl.cache.epoch.Load())
+			if real == nil {
+				t.Fatalf("the snapshot's node was not cached")
+			}
+			victim, err := framework.NewPodInfo(existing[0])
+			if err != nil {
+				t.Fatal(err)
+			}
+			nominated, err := framework.NewPodInfo(podOn("nominated", "", "200Mi", "n"))
+			if err != nil {
+				t.Fatal(err)
+			}
 
-// TestPreFilterStateClone checks that a clone's AddPod/RemovePod leave the
-// original state alone (the framework clones per node for nominated pods
-// and per candidate for preemption).
-func TestPreFilterStateClone(t *testing.T) {
-	_, ctx := ktesting.NewTestContext(t)
-	existing := pods(3, "kata-qemu", "512Mi", "n")
-	pl, snap := setup(ctx, t, nil, existing, []*v1.Node{makeNode("n", "8Gi", nil, nil)})
-	pod := podOn("p", "kata-qemu", "512Mi", "")
-	cs := framework.NewCycleState()
-	if _, s := pl.PreFilter(ctx, cs, pod, nodeInfos(t, snap)); !s.IsSuccess() {
-		t.Fatalf("PreFilter: %v", s)
-	}
-	ni := nodeInfo(t, snap, "n")
-	victim, _ := framework.NewPodInfo(existing[0])
-
-	clone := cs.Clone()
-	if s := pl.RemovePod(ctx, clone, pod, victim, ni); !s.IsSuccess() {
-		t.Fatal(s)
-	}
-	if !pl.Filter(ctx, clone, pod, ni).IsSuccess() {
-		t.Errorf("clone with the victim removed should fit")
-	}
-	if pl.Filter(ctx, cs, pod, ni).IsSuccess() {
-		t.Errorf("original state changed by the clone's RemovePod")
-	}
-	// And the other way round: changing the original leaves an older clone.
-	clone2 := cs.Clone()
-	if s := pl.RemovePod(ctx, cs, pod, victim, ni); !s.IsSuccess() {
-		t.Fatal(s)
-	}
-	if pl.Filter(ctx, clone2, pod, ni).IsSuccess() {
-		t.Errorf("clone changed by the original's RemovePod")
+			// Each step changes a copy of the previous step's node and a
+			// clone of its state.
+			steps := []struct {
+				name   string
+				remove bool
+				pi     fwk.PodInfo
+				wantOK bool
+			}{
+				{"victim removed: fits", true, victim, true},
+				{"nominated 200Mi runc pod added: 5312+200+2656 <= 8192, fits", false, nominated, true},
+				{"victim added back: rejects", false, victim, false},
+			}
+			curNode, curState := ni, fwk.CycleState(cs)
+			for _, step := range steps {
+				curNode, curState = curNode.Snapshot(), curState.Clone()
+				var status *fwk.Status
+				if step.remove {
+					if err := curNode.RemovePod(logger, step.pi.GetPod()); err != nil {
+						t.Fatal(err)
+					}
+					if withExtensions {
+						status = pl.RemovePod(ctx, curState, pod, step.pi, curNode)
+					}
+				} else {
+					curNode.AddPodInfo(step.pi)
+					if withExtensions {
+						status = pl.AddPod(ctx, curState, pod, step.pi, curNode)
+					}
+				}
+				if !status.IsSuccess() {
+					t.Fatalf("%s: %v", step.name, status)
+				}
+				if got := pl.Filter(ctx, curState, pod, curNode).IsSuccess(); got != step.wantOK {
+					t.Errorf("%s: Filter success = %v, want %v", step.name, got, step.wantOK)
+				}
+			}
+			if got := pl.cache.lookup("n", ni.GetGeneration(), pl.cache.epoch.Load()); got != real {
+				t.Errorf("the copies replaced the real node's cached summary")
+			}
+			if pl.Filter(ctx, cs, pod, ni).IsSuccess() {
+				t.Errorf("the original state or node changed by the copies: Filter should still reject")
+			}
+		})
 	}
 }
 
 // TestSummaryCache checks that a node's summary is reused while its
-// generation is unchanged and recomputed when its pods change, and that a
-// RuntimeClass event invalidates every summary.
+// generation is unchanged, recomputed when its pods change, that a
+// RuntimeClass event invalidates every summary, and that the names of
+// deleted nodes are pruned.
 func TestSummaryCache(t *testing.T) {
 	_, ctx := ktesting.NewTestContext(t)
+	logger := klog.FromContext(ctx)
 	pl, snap := setup(ctx, t, nil, pods(1, "kata-qemu", "512Mi", "n"), []*v1.Node{makeNode("n", "8Gi", nil, nil)})
-	first := pl.summaries(ctx, nodeInfos(t, snap)).get("n")
+	ni := nodeInfo(t, snap, "n")
+	first := pl.nodeSummary(logger, ni)
 	if got, want := first.committed, int64(2656)<<20; got != want {
 		t.Fatalf("committed = %d, want %d", got, want)
 	}
-	if again := pl.summaries(ctx, nodeInfos(t, snap)).get("n"); again != first {
+	if again := pl.nodeSummary(logger, ni); again != first {
 		t.Errorf("unchanged node was summarized again")
 	}
-	// A new snapshot in which the node gained a pod has a new generation.
-	snap2 := cache.NewSnapshot(append(pods(1, "kata-qemu", "512Mi", "n"), podOn("x", "", "1Gi", "n")), []*v1.Node{makeNode("n", "8Gi", nil, nil)})
-	second := pl.summaries(ctx, nodeInfos(t, snap2)).get("n")
+	// The scheduler updates the snapshot's NodeInfo in place when a pod is
+	// added to the node: a new generation.
+	x, err := framework.NewPodInfo(podOn("x", "", "1Gi", "n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ni.AddPodInfo(x)
+	second := pl.nodeSummary(logger, ni)
 	if got, want := second.committed, int64(2656+1024)<<20; got != want {
 		t.Errorf("after adding a pod committed = %d, want %d", got, want)
 	}
+	if again := pl.nodeSummary(logger, ni); again != second {
+		t.Errorf("the changed node's new summary was not cached")
+	}
 	pl.cache.invalidate()
-	if third := pl.summaries(ctx, nodeInfos(t, snap2)).get("n"); third == second {
+	if third := pl.nodeSummary(logger, ni); third == second {
 		t.Errorf("summary not recomputed after a RuntimeClass change")
+	}
+
+	// Nodes deleted from the cluster leave entries until there are more
+	// than maxStale of them.
+	var gone []*v1.Node
+	for i := range maxStale + 1 {
+		gone = append(gone, makeNode(fmt.Sprintf("gone-%d", i), "8Gi", nil, nil))
+	}
+	snap2 := cache.NewSnapshot(nil, gone)
+	pl.snapshot = snap2
+	for _, n := range nodeInfos(t, snap2) {
+		pl.nodeSummary(logger, n)
+	}
+	pl.snapshot = snap
+	if got, want := pl.cache.size.Load(), int64(maxStale+2); got != want {
+		t.Fatalf("cache size = %d, want %d", got, want)
+	}
+	if _, s := pl.PreFilter(ctx, framework.NewCycleState(), podOn("p", "kata-qemu", "512Mi", ""), nodeInfos(t, snap)); !s.IsSuccess() {
+		t.Fatal(s)
+	}
+	var kept []string
+	pl.cache.entries.Range(func(k, _ any) bool { kept = append(kept, k.(string)); return true })
+	if diff := cmp.Diff([]string{"n"}, kept); diff != "" {
+		t.Errorf("cache after pruning (-want,+got):\n%s", diff)
+	}
+	if got := pl.cache.size.Load(); got != 1 {
+		t.Errorf("cache size after pruning = %d, want 1", got)
 	}
 }
 
@@ -529,13 +571,14 @@ func TestNewRejectsBadArgs(t *testing.T) {
 	}
 }
 
-// TestSummariesParallel covers the parallel path of PreFilter (clusters of
-// parallelThreshold nodes and more): every node's totals must be right.
-func TestSummariesParallel(t *testing.T) {
+// TestFilterParallel runs Filter and Score on every node from several
+// goroutines at once, as the scheduler does, on a cold then a warm cache:
+// every node's totals must be right.
+func TestFilterParallel(t *testing.T) {
 	_, ctx := ktesting.NewTestContext(t)
 	var nodes []*v1.Node
 	var existing []*v1.Pod
-	for i := range parallelThreshold + 44 {
+	for i := range 300 {
 		name := fmt.Sprintf("n%d", i)
 		nodes = append(nodes, makeNode(name, "8Gi", nil, nil))
 		if i%2 == 0 {
@@ -549,11 +592,37 @@ func TestSummariesParallel(t *testing.T) {
 		if _, s := pl.PreFilter(ctx, cs, pod, nodeInfos(t, snap)); !s.IsSuccess() {
 			t.Fatal(s)
 		}
-		for i, n := range nodes {
-			full := i%2 == 0
-			if got := pl.Filter(ctx, cs, pod, nodeInfo(t, snap, n.Name)).IsSuccess(); got == full {
-				t.Fatalf("cycle %d node %s (3 VMs: %v): Filter success = %v", cycle, n.Name, full, got)
-			}
+		const workers = 8
+		errs := make(chan string, len(nodes)*workers)
+		var wg sync.WaitGroup
+		for w := range workers {
+			wg.Go(func() {
+				for i := range nodes {
+					n := nodes[(i+w*37)%len(nodes)]
+					idx := (i + w*37) % len(nodes)
+					ni := nodeInfo(t, snap, n.Name)
+					full := idx%2 == 0
+					if got := pl.Filter(ctx, cs, pod, ni).IsSuccess(); got == full {
+						errs <- fmt.Sprintf("cycle %d node %s (3 VMs: %v): Filter success = %v", cycle, n.Name, full, got)
+					}
+					// LeastCommitted, 2656Mi VM: 1 VM -> 676, 4 VMs -> 0 per mille left.
+					want := int64(676)
+					if full {
+						want = 0
+					}
+					if got, s := pl.Score(ctx, cs, pod, ni); !s.IsSuccess() || got != want {
+						errs <- fmt.Sprintf("cycle %d node %s: Score = %d, %v, want %d", cycle, n.Name, got, s, want)
+					}
+				}
+			})
 		}
+		wg.Wait()
+		close(errs)
+		for e := range errs {
+			t.Fatal(e)
+		}
+	}
+	if got, want := pl.cache.size.Load(), int64(len(nodes)); got != want {
+		t.Errorf("cache size = %d, want %d", got, want)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 
 	v1 "k8s.io/api/core/v1"
+	"k8s.io/klog/v2"
 	fwk "k8s.io/kube-scheduler/framework"
 	"k8s.io/kubernetes/pkg/scheduler/framework/plugins/helper"
 
@@ -39,8 +40,11 @@ func (pl *SandboxOverhead) Score(ctx context.Context, cs fwk.CycleState, _ *v1.P
 	if allocatable <= 0 {
 		return 0, nil
 	}
-	sum := pl.nodeState(ctx, s, nodeInfo)
-	after := sum.committed + s.footprintOn(pl.model, sum.values).Committed
+	if nodeInfo.Node() == nil {
+		return 0, fwk.NewStatus(fwk.Error, "node not found")
+	}
+	sum, used := pl.nodeTotals(klog.FromContext(ctx), s, nodeInfo)
+	after := used.committed + s.footprintOn(pl.model, sum.values).Committed
 	committed := min(max(after, 0), allocatable) * rawScoreScale / allocatable
 	if pl.strategy == config.MostCommitted {
 		return committed, nil

@@ -1,7 +1,6 @@
 package sandboxoverhead
 
 import (
-	"context"
 	"fmt"
 	"maps"
 	"sync"
@@ -50,6 +49,8 @@ func (t totals) plus(o totals) totals {
 }
 
 // preFilterState is computed at PreFilter and read at Filter and Score.
+// PreFilter only sizes the incoming pod; nothing in it is per node except
+// the delta AddPod/RemovePod keep.
 type preFilterState struct {
 	// demand is the incoming pod's demand; footprint its size under the
 	// configured profile (nodes with their own Kata values resize it).
@@ -57,26 +58,18 @@ type preFilterState struct {
 	profile    vmsize.Profile
 	hasProfile bool
 	footprint  vmsize.Footprint
-	// nodes are the per-node summaries of this cycle's snapshot, shared
-	// read-only between clones and cycles.
-	nodes summaryView
 	// delta holds what AddPod/RemovePod changed on a node (nominated pods,
-	// preemption victims). Clone copies it.
+	// preemption victims) relative to the snapshot's NodeInfo of that
+	// name. Clone copies it.
 	delta map[string]totals
 }
 
-// Clone copies the delta, the only part AddPod/RemovePod change. The node
-// summaries and the pod's footprint are immutable and shared.
+// Clone copies the delta, the only part AddPod/RemovePod change; the
+// pod's footprint is immutable and shared.
 func (s *preFilterState) Clone() fwk.StateData {
 	c := *s
 	c.delta = maps.Clone(s.delta)
 	return &c
-}
-
-// used returns what the pods on the node commit, including changes made by
-// AddPod/RemovePod on this state.
-func (s *preFilterState) used(name string, sum *nodeSummary) totals {
-	return sum.totals.plus(s.delta[name])
 }
 
 // footprintOn returns the incoming pod's footprint on a node with the
@@ -101,126 +94,145 @@ func getPreFilterState(cs fwk.CycleState) (*preFilterState, error) {
 	return s, nil
 }
 
-// summaryCache keeps the summary of every node between scheduling cycles,
-// so that a cycle only rescans the nodes whose pods or labels changed since
-// (the NodeInfo generation changes on every pod add/remove and node update).
-// A RuntimeClass change bumps the epoch and invalidates every summary,
-// since it can change which pods are VMs.
+// summaryCache keeps the summary of every node of the scheduler's
+// snapshot between scheduling cycles, keyed by node name and valid for one
+// NodeInfo generation and one RuntimeClass epoch. NodeInfo generations come
+// from a global counter that the framework bumps on every pod add/remove
+// and node update, so a stale entry is recognized with one comparison.
 //
-// Published maps are immutable, so cycle states can share them without
-// locks: a small overlay holds the recently changed nodes and is copied per
-// cycle; it is merged into a new base once it grows past maxOverlay, so the
-// copying stays O(changed nodes) amortized instead of O(nodes) per cycle.
+// Only the snapshot's own NodeInfos are stored. The copies the framework
+// makes for nominated pods and preemption (NodeInfo.Snapshot followed by
+// AddPodInfo/RemovePod) have a generation of their own: they miss, are
+// summarized from their own pods and are not stored, so they never evict
+// the real node's entry. The cache holds at most one entry per node name;
+// names of deleted nodes are pruned at PreFilter once they add up.
+//
+// Filter and Score run in parallel over nodes: entries are immutable
+// *nodeSummary values in a sync.Map, replaced only by newer ones.
 type summaryCache struct {
-	epoch atomic.Uint64
-	mu    sync.Mutex
-	// latest is the newest summary of every node; private to summaries
-	// (under mu), it answers "did this node change" with one lookup.
-	latest map[string]*nodeSummary
-	// view is what the last cycle published.
-	view summaryView
-	// scratch is summaries' per-node buffer, reused across cycles.
-	scratch []*nodeSummary
+	// epoch is bumped by every RuntimeClass event: it can change which
+	// pods are VMs and how big they are.
+	epoch   atomic.Uint64
+	entries sync.Map // node name -> *nodeSummary
+	// size counts the entries (sync.Map has no length).
+	size atomic.Int64
 }
 
-// maxOverlay is the overlay size that triggers a merge into the base.
-const maxOverlay = 64
-
-// summaryView is one cycle's immutable view of the node summaries.
-type summaryView struct {
-	base, overlay map[string]*nodeSummary
-}
-
-func (v summaryView) get(name string) *nodeSummary {
-	if s, ok := v.overlay[name]; ok {
-		return s
-	}
-	return v.base[name]
-}
+// maxStale is how many more entries than nodes the cache holds before
+// PreFilter prunes the names of deleted nodes.
+const maxStale = 64
 
 func (c *summaryCache) invalidate() { c.epoch.Add(1) }
 
-// parallelThreshold is the cluster size from which summaries checks and
-// rescans nodes in parallel.
-const parallelThreshold = 256
+// lookup returns the node's cached summary when it is for this generation
+// and epoch.
+func (c *summaryCache) lookup(name string, generation int64, epoch uint64) *nodeSummary {
+	v, ok := c.entries.Load(name)
+	if !ok {
+		return nil
+	}
+	sum := v.(*nodeSummary)
+	if sum.generation != generation || sum.epoch != epoch {
+		return nil
+	}
+	return sum
+}
 
-// summaries returns this cycle's view of every node's summary, recomputing
-// those that changed. On large clusters the generation checks and the
-// rescans run on the scheduler's parallelizer; the maps are only written
-// afterwards, from this goroutine.
-func (pl *SandboxOverhead) summaries(ctx context.Context, nodes []fwk.NodeInfo) summaryView {
-	logger := klog.FromContext(ctx)
-	epoch := pl.cache.epoch.Load()
-	c := &pl.cache
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	v := c.view
-	if c.latest == nil {
-		c.latest = make(map[string]*nodeSummary, len(nodes))
-	}
-	// fresh[i] is the new summary of nodes[i] when it changed, else nil.
-	if cap(c.scratch) < len(nodes) {
-		c.scratch = make([]*nodeSummary, len(nodes))
-	}
-	fresh := c.scratch[:len(nodes)]
-	defer clear(fresh)
-	check := func(i int) {
-		ni := nodes[i]
-		node := ni.Node()
-		if node == nil {
+// store keeps sum unless the cache already holds a newer summary of the
+// node (another goroutine may have stored one meanwhile).
+func (c *summaryCache) store(name string, sum *nodeSummary) {
+	for {
+		v, loaded := c.entries.LoadOrStore(name, sum)
+		if !loaded {
+			c.size.Add(1)
 			return
 		}
-		if sum := c.latest[node.Name]; sum != nil && sum.generation == ni.GetGeneration() && sum.epoch == epoch {
+		old := v.(*nodeSummary)
+		if old.epoch > sum.epoch || (old.epoch == sum.epoch && old.generation >= sum.generation) {
 			return
 		}
-		fresh[i] = pl.summarize(logger, ni, epoch)
-	}
-	if len(nodes) >= parallelThreshold && pl.parallelizer != nil {
-		pl.parallelizer.Until(ctx, len(nodes), check, Name)
-	} else {
-		for i := range nodes {
-			check(i)
+		if c.entries.CompareAndSwap(name, old, sum) {
+			return
 		}
 	}
-	seen, changed := 0, 0
-	var overlay map[string]*nodeSummary
-	for i, ni := range nodes {
-		node := ni.Node()
-		if node == nil {
-			continue
-		}
-		seen++
-		if fresh[i] == nil {
-			continue
-		}
-		if overlay == nil {
-			overlay = make(map[string]*nodeSummary, len(v.overlay)+1)
-			maps.Copy(overlay, v.overlay)
-		}
-		overlay[node.Name] = fresh[i]
-		c.latest[node.Name] = fresh[i]
-		changed++
+}
+
+// prune drops the entries of nodes that are no longer in the cluster. It
+// walks the nodes only when the cache holds maxStale more entries than
+// there are nodes, so its cost per cycle is O(1) amortized.
+func (c *summaryCache) prune(nodes []fwk.NodeInfo) {
+	if c.size.Load() <= int64(len(nodes))+maxStale {
+		return
 	}
-	if overlay != nil {
-		v.overlay = overlay
+	names := make(map[string]struct{}, len(nodes))
+	for _, ni := range nodes {
+		if node := ni.Node(); node != nil {
+			names[node.Name] = struct{}{}
+		}
 	}
-	// Merge a large overlay into a new base; drop deleted nodes when the
-	// cache holds clearly more nodes than the cluster.
-	if len(c.latest) > seen+maxOverlay {
-		kept := make(map[string]*nodeSummary, seen)
-		for _, ni := range nodes {
-			if node := ni.Node(); node != nil {
-				kept[node.Name] = c.latest[node.Name]
+	c.entries.Range(func(k, _ any) bool {
+		if _, ok := names[k.(string)]; !ok {
+			if _, loaded := c.entries.LoadAndDelete(k); loaded {
+				c.size.Add(-1)
 			}
 		}
-		c.latest = kept
-		v = summaryView{base: maps.Clone(kept)}
-	} else if len(v.overlay) > maxOverlay {
-		v = summaryView{base: maps.Clone(c.latest)}
+		return true
+	})
+}
+
+// nodeSummary returns what the pods on the node commit: the cached summary
+// when the node has not changed since it was computed, else a fresh one,
+// which is cached when nodeInfo is the snapshot's own (not a copy holding
+// nominated pods or missing preemption victims). Constant work on a hit.
+func (pl *SandboxOverhead) nodeSummary(logger klog.Logger, nodeInfo fwk.NodeInfo) *nodeSummary {
+	name := nodeInfo.Node().Name
+	generation := nodeInfo.GetGeneration()
+	epoch := pl.cache.epoch.Load()
+	if sum := pl.cache.lookup(name, generation, epoch); sum != nil {
+		return sum
 	}
-	c.view = v
-	logger.V(5).Info("node summaries", "nodes", seen, "recomputed", changed)
-	return v
+	sum := pl.summarize(logger, nodeInfo, epoch)
+	if pl.isSnapshotNode(name, generation) {
+		pl.cache.store(name, sum)
+	}
+	return sum
+}
+
+// nodeTotals returns the node's summary (for its Kata values) and what
+// its pods commit. On a NodeInfo copy whose changes AddPod/RemovePod
+// recorded in the state, that is the snapshot node's cached totals plus the
+// delta (constant work, which keeps preemption's many Filter calls cheap);
+// on any other NodeInfo, its own summary.
+func (pl *SandboxOverhead) nodeTotals(logger klog.Logger, s *preFilterState, nodeInfo fwk.NodeInfo) (*nodeSummary, totals) {
+	name := nodeInfo.Node().Name
+	if d, ok := s.delta[name]; ok {
+		if real := pl.snapshotNode(name); real != nil && real.GetGeneration() != nodeInfo.GetGeneration() {
+			base := pl.nodeSummary(logger, real)
+			return base, base.totals.plus(d)
+		}
+	}
+	sum := pl.nodeSummary(logger, nodeInfo)
+	return sum, sum.totals
+}
+
+// snapshotNode returns the scheduler snapshot's NodeInfo of that name, or
+// nil.
+func (pl *SandboxOverhead) snapshotNode(name string) fwk.NodeInfo {
+	if pl.snapshot == nil {
+		return nil
+	}
+	ni, err := pl.snapshot.NodeInfos().Get(name)
+	if err != nil || ni == nil || ni.Node() == nil {
+		return nil
+	}
+	return ni
+}
+
+// isSnapshotNode tells whether the NodeInfo of this name and generation is
+// the one in the scheduler's snapshot, rather than a modified copy.
+func (pl *SandboxOverhead) isSnapshotNode(name string, generation int64) bool {
+	ni := pl.snapshotNode(name)
+	return ni != nil && ni.GetGeneration() == generation
 }
 
 // summarize sums the footprints of the pods on a node. Terminal pods hold
