@@ -188,3 +188,41 @@ func BenchmarkCycle(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkFilterPreemptionCopy measures Filter on the NodeInfo copy that
+// preemption builds (one victim removed, recorded by RemovePod in a clone
+// of the state): the snapshot node's cached totals plus the delta, so the
+// cost must not grow with the pods on the node.
+func BenchmarkFilterPreemptionCopy(b *testing.B) {
+	for _, podsPerNode := range []int{10, 110, 500} {
+		b.Run(fmt.Sprintf("pods=%d", podsPerNode), func(b *testing.B) {
+			ctx := quietContext(b)
+			existing := mixedPods(podsPerNode, "n")
+			pl, snap := setup(ctx, b, nil, existing, []*v1.Node{makeNode("n", "4Ti", nil, nil)})
+			pod := podOn("p", "kata-qemu", "512Mi", "")
+			cs := framework.NewCycleState()
+			if _, s := pl.PreFilter(ctx, cs, pod, nodeInfos(b, snap)); !s.IsSuccess() {
+				b.Fatal(s)
+			}
+			victim, err := framework.NewPodInfo(existing[0])
+			if err != nil {
+				b.Fatal(err)
+			}
+			nodeCopy, stateCopy := nodeInfo(b, snap, "n").Snapshot(), cs.Clone()
+			if err := nodeCopy.RemovePod(klog.FromContext(ctx), existing[0]); err != nil {
+				b.Fatal(err)
+			}
+			if s := pl.RemovePod(ctx, stateCopy, pod, victim, nodeCopy); !s.IsSuccess() {
+				b.Fatal(s)
+			}
+			if s := pl.Filter(ctx, stateCopy, pod, nodeCopy); !s.IsSuccess() {
+				b.Fatal(s)
+			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			for b.Loop() {
+				pl.Filter(ctx, stateCopy, pod, nodeCopy)
+			}
+		})
+	}
+}
