@@ -15,7 +15,8 @@ import (
 )
 
 // nodeSummary is what the pods on one node commit, computed once per node
-// generation. It is immutable once built: cycle states share it.
+// generation. It is immutable once built: concurrent Filter and Score
+// calls share it through the cache.
 type nodeSummary struct {
 	// generation and epoch say which NodeInfo generation and which
 	// RuntimeClass epoch the summary was computed from.
