@@ -345,7 +345,11 @@ func waitSettled(ctx context.Context, client kubernetes.Interface, sched *devclu
 	err := wait.PollUntilContextTimeout(ctx, time.Second, timeout, false, func(ctx context.Context) (bool, error) {
 		pods, err := client.CoreV1().Pods(metav1.NamespaceAll).List(ctx, metav1.ListOptions{ResourceVersion: "0"})
 		if err != nil {
-			return false, fmt.Errorf("listing pods: %w", err)
+			// Near the timeout the client's rate limiter refuses to wait
+			// past the deadline; any other failure is retried too, and
+			// the poll's own timeout ends the wait.
+			klog.FromContext(ctx).V(2).Info("listing pods failed, retrying", "err", err)
+			return false, nil
 		}
 		placed, pending := 0, 0
 		for i := range pods.Items {
