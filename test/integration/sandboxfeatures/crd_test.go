@@ -82,7 +82,7 @@ func agentNodeFeature() *nfdv1alpha1.NodeFeature {
 	f.Attributes[nodefeatures.KVM] = nfdv1alpha1.NewAttributeFeatures(map[string]string{
 		nodefeatures.KVMUsable: "true", nodefeatures.KVMAPIVersion: "12", nodefeatures.KVMModule: nodefeatures.ModuleKVMPVM})
 	f.Attributes[nodefeatures.CPU] = nfdv1alpha1.NewAttributeFeatures(map[string]string{
-		nodefeatures.CPUHypervisor: "true", nodefeatures.CPUSMTActive: "false"})
+		nodefeatures.CPUHypervisor: "true", nodefeatures.CPUSMTActive: "false", nodefeatures.CPUCotenancySafe: "true"})
 	f.Attributes[nodefeatures.Vulnerability] = nfdv1alpha1.NewAttributeFeatures(map[string]string{
 		"l1tf": "Mitigation: PTE Inversion; VMX: conditional cache flushes, SMT vulnerable", "spec_rstack_overflow": "Vulnerable: Safe RET, no microcode"})
 	f.Attributes[nodefeatures.IOMMU] = nfdv1alpha1.NewAttributeFeatures(map[string]string{
@@ -95,7 +95,7 @@ func agentNodeFeature() *nfdv1alpha1.NodeFeature {
 		nodefeatures.QATClass: "0b4000", nodefeatures.QATDriver: nodefeatures.DriverVFIOPCI, nodefeatures.QATIOMMUGroup: "180"}))
 	f.Instances[nodefeatures.Runtime] = nfdv1alpha1.NewInstanceFeatures(
 		*nfdv1alpha1.NewInstanceFeature(map[string]string{
-			nodefeatures.RuntimeHandler: "kata-qemu", nodefeatures.RuntimeType: "io.containerd.kata-qemu.v2",
+			nodefeatures.RuntimeHandler: "kata-qemu", nodefeatures.RuntimeType: "io.containerd.kata-qemu.v2", nodefeatures.RuntimeSandbox: nodefeatures.SandboxKata,
 			nodefeatures.RuntimeConfigPath:       "/opt/kata/share/defaults/kata-containers/configuration-qemu.toml",
 			nodefeatures.RuntimeDefaultMemoryMiB: "2048", nodefeatures.RuntimeDefaultVCPUs: "1"}),
 		*nfdv1alpha1.NewInstanceFeature(map[string]string{nodefeatures.RuntimeHandler: "runc", nodefeatures.RuntimeType: "io.containerd.runc.v2"}))

@@ -21,13 +21,13 @@ func vmFeatures(module string) *nfdv1alpha1.Features {
 		kvm = map[string]string{nodefeatures.KVMUsable: "true", nodefeatures.KVMAPIVersion: "12", nodefeatures.KVMModule: module}
 	}
 	f.Attributes[nodefeatures.KVM] = nfdv1alpha1.NewAttributeFeatures(kvm)
-	f.Attributes[nodefeatures.CPU] = nfdv1alpha1.NewAttributeFeatures(map[string]string{nodefeatures.CPUHypervisor: "true", nodefeatures.CPUSMTActive: "false"})
+	f.Attributes[nodefeatures.CPU] = nfdv1alpha1.NewAttributeFeatures(map[string]string{nodefeatures.CPUHypervisor: "true", nodefeatures.CPUSMTActive: "false", nodefeatures.CPUCotenancySafe: "true"})
 	f.Attributes[nodefeatures.IOMMU] = nfdv1alpha1.NewAttributeFeatures(map[string]string{nodefeatures.IOMMUEnabled: "false", nodefeatures.IOMMUGroups: "0"})
 	f.Attributes[nodefeatures.Capacity] = nfdv1alpha1.NewAttributeFeatures(map[string]string{
 		nodefeatures.CapacityMemoryBytes: "137438953472", nodefeatures.CapacityShmBytes: "68719476736",
 		nodefeatures.CapacitySandboxMemoryBytes: "68719476736", nodefeatures.CapacitySandboxes: "16"})
 	f.Instances[nodefeatures.Runtime] = nfdv1alpha1.NewInstanceFeatures(
-		*nfdv1alpha1.NewInstanceFeature(map[string]string{nodefeatures.RuntimeHandler: "kata-qemu", nodefeatures.RuntimeType: "io.containerd.kata-qemu.v2"}),
+		*nfdv1alpha1.NewInstanceFeature(map[string]string{nodefeatures.RuntimeHandler: "kata-qemu", nodefeatures.RuntimeType: "io.containerd.kata-qemu.v2", nodefeatures.RuntimeSandbox: nodefeatures.SandboxKata}),
 		*nfdv1alpha1.NewInstanceFeature(map[string]string{nodefeatures.RuntimeHandler: "runc", nodefeatures.RuntimeType: "io.containerd.runc.v2"}))
 	return f
 }
