@@ -24,6 +24,7 @@ import (
 	"github.com/mtscn/mtscn/pkg/simulate"
 	"github.com/mtscn/mtscn/pkg/tenancy"
 	"github.com/mtscn/mtscn/pkg/vmsize"
+	"github.com/mtscn/mtscn/pkg/wellknown"
 )
 
 // PoolLabel is the node label the dedicated-pools profile pins tenants
@@ -438,7 +439,7 @@ func LowerBounds(snap audit.Snapshot, cfg tenancy.Config, model *vmsize.Model) (
 	for _, n := range snap.Nodes {
 		m := n.Status.Allocatable[v1.ResourceMemory]
 		allocs = append(allocs, m.Value())
-		if q, ok := n.Status.Allocatable["mtscn.io/sandbox-memory"]; ok {
+		if q, ok := n.Status.Allocatable[wellknown.ResourceSandboxMemory]; ok {
 			shms = append(shms, q.Value())
 		}
 	}
@@ -546,7 +547,7 @@ func AssignPools(objs *workload.Objects, cfg tenancy.Config, model *vmsize.Model
 					reserved++
 					if d.memory > 0 || d.shm > 0 {
 						m := n.Status.Capacity[v1.ResourceMemory]
-						shm := n.Status.Capacity["mtscn.io/sandbox-memory"]
+						shm := n.Status.Capacity[wellknown.ResourceSandboxMemory]
 						d.memory -= m.Value()
 						d.shm -= shm.Value()
 					} else {
