@@ -20,7 +20,6 @@ import (
 	"k8s.io/apimachinery/pkg/util/json"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
-	"k8s.io/client-go/tools/clientcmd"
 	"k8s.io/client-go/util/retry"
 	"k8s.io/klog/v2"
 	nfdclient "sigs.k8s.io/node-feature-discovery/api/generated/clientset/versioned"
@@ -28,6 +27,7 @@ import (
 
 	nfdrules "github.com/mtscn/mtscn/nfd-rules"
 	"github.com/mtscn/mtscn/pkg/node/discover"
+	"github.com/mtscn/mtscn/pkg/node/kubeclient"
 	"github.com/mtscn/mtscn/pkg/version"
 	"github.com/mtscn/mtscn/pkg/wellknown"
 )
@@ -95,7 +95,7 @@ func New(cfg Config, opts ...Option) (*Agent, error) {
 	if !needNFD && !needKube {
 		return a, nil
 	}
-	rc, err := restConfig(cfg.Kubeconfig)
+	rc, err := kubeclient.Config(cfg.Kubeconfig)
 	if err != nil {
 		return nil, err
 	}
@@ -112,21 +112,6 @@ func New(cfg Config, opts ...Option) (*Agent, error) {
 		}
 	}
 	return a, nil
-}
-
-func restConfig(kubeconfig string) (*rest.Config, error) {
-	if kubeconfig == "" {
-		rc, err := rest.InClusterConfig()
-		if err != nil {
-			return nil, fmt.Errorf("no --kubeconfig and not in a cluster: %w", err)
-		}
-		return rc, nil
-	}
-	rc, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
-	if err != nil {
-		return nil, fmt.Errorf("loading kubeconfig %s: %w", kubeconfig, err)
-	}
-	return rc, nil
 }
 
 // Run discovers and publishes now and then every interval until ctx is
