@@ -64,15 +64,14 @@ func AssignPools(objs *workload.Objects, cfg tenancy.Config, model *vmsize.Model
 		ns    string
 		group poolGroup
 	}
-	type need struct{ memory, shm int64 }
-	demand := map[key]*need{}
+	needs := map[key]*demand{}
 	for i, p := range objs.Pods {
 		k := key{p.Namespace, groupOf(p)}
-		if demand[k] == nil {
-			demand[k] = &need{}
+		if needs[k] == nil {
+			needs[k] = &demand{}
 		}
-		demand[k].memory += fps[i].Committed
-		demand[k].shm += fps[i].SharedMemory
+		needs[k].memory += fps[i].Committed
+		needs[k].shm += fps[i].SharedMemory
 	}
 	free := map[string][]*v1.Node{}
 	for _, n := range objs.Nodes {
@@ -82,7 +81,7 @@ func AssignPools(objs *workload.Objects, cfg tenancy.Config, model *vmsize.Model
 	reserved := 0
 	for _, t := range workload.Tenants {
 		for _, g := range []poolGroup{groupTDX, groupQAT, groupKata, groupRunc} {
-			d := demand[key{t.Namespace(), g}]
+			d := needs[key{t.Namespace(), g}]
 			if d == nil {
 				continue
 			}
