@@ -132,7 +132,7 @@ func (s nodeSpec) node() *v1.Node {
 }
 
 // runtimeClass is a RuntimeClass as the kata-deploy chart renders it:
-// overhead.podFixed per FACTS.md and a nodeSelector on the
+// overhead.podFixed per docs/sources.md and a nodeSelector on the
 // kata-runtime=true label.
 func runtimeClass(handler, memory, cpu string) *nodev1.RuntimeClass {
 	return &nodev1.RuntimeClass{
@@ -210,7 +210,7 @@ const (
 )
 
 // Scenario returns the demo cluster and workload: six nodes of the kinds
-// DESIGN.md describes, the kata-deploy RuntimeClasses, four tenants with
+// docs/labels.md describes, the kata-deploy RuntimeClasses, four tenants with
 // different policies, and a mixed workload in submission order.
 func Scenario() *simulate.Scenario {
 	sc := &simulate.Scenario{}

@@ -38,13 +38,13 @@ type Handler struct {
 	DefaultMemoryMiB int64 `json:"defaultMemoryMiB,omitempty"`
 	DefaultVCPUs     int64 `json:"defaultVCPUs,omitempty"`
 	// StaticSandboxResourceMgmt sizes the VM once from the pod's limits
-	// instead of hot-plugging them (DESIGN.md section 5).
+	// instead of hot-plugging them (docs/vm-footprint.md).
 	StaticSandboxResourceMgmt bool `json:"staticSandboxResourceMgmt"`
 	// SharedFS is virtio-fs, virtio-9p, virtio-fs-nydus or none.
 	SharedFS string `json:"sharedFS,omitempty"`
 	// EnableHugepages backs guest RAM with hugepages.
 	EnableHugepages bool `json:"enableHugepages"`
-	// Sizing is how the VM is sized (DESIGN.md section 5): "static" for
+	// Sizing is how the VM is sized (docs/vm-footprint.md): "static" for
 	// static_sandbox_resource_mgmt or a runtime-rs shim, else "hotplug".
 	Sizing string `json:"sizing,omitempty"`
 	// ShmBacked is true when guest RAM is a file in /dev/shm: QEMU with

@@ -20,7 +20,7 @@ import (
 )
 
 // TenantIsolation keeps shared-kernel pods on nodes of their own tenant and
-// lets sandboxed pods of many tenants share nodes (DESIGN.md sections 3-4).
+// lets sandboxed pods of many tenants share nodes (docs/design.md).
 // It holds only its validated arguments and the classifier over the
 // scheduler's Namespace and RuntimeClass listers.
 type TenantIsolation struct {

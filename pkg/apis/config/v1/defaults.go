@@ -40,7 +40,7 @@ func mi(n int64) *resource.Quantity {
 }
 
 // DefaultProfiles returns the VM sizing of Kata's shipped configurations
-// (kata-deploy 4.x, FACTS.md "Kata Containers"). The first matching profile
+// (kata-deploy 4.x; sources in docs/sources.md). The first matching profile
 // wins, so exact handlers come before the kata* fallback.
 //
 //   - Hotplug is the Go runtime's arithmetic: guest = default_memory (2048Mi)
