@@ -14,6 +14,8 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/klog/v2/ktesting"
+
+	"github.com/mtscn/mtscn/pkg/wellknown"
 )
 
 func status(t *testing.T, url string) int {
@@ -50,7 +52,7 @@ func TestServeRetriesUntilInstalledAndKeepsInstallOnStop(t *testing.T) {
 	if err := wait.PollUntilContextTimeout(ctx, 10*time.Millisecond, 10*time.Second, true, func(context.Context) (bool, error) {
 		env.node.mu.Lock()
 		defer env.node.mu.Unlock()
-		return env.node.Labels[LabelSandboxRuntime] == StateFailed, nil
+		return env.node.Labels[wellknown.LabelSandboxRuntime] == wellknown.SandboxRuntimeFailed, nil
 	}); err != nil {
 		t.Fatalf("the node was never marked failed: %v", err)
 	}
@@ -76,10 +78,10 @@ func TestServeRetriesUntilInstalledAndKeepsInstallOnStop(t *testing.T) {
 		t.Fatalf("/readyz never became 200: %v", err)
 	}
 	env.node.mu.Lock()
-	state, taints := env.node.Labels[LabelSandboxRuntime], len(env.node.Taints)
+	state, taints := env.node.Labels[wellknown.LabelSandboxRuntime], len(env.node.Taints)
 	env.node.mu.Unlock()
-	if state != StateTrue || taints != 0 {
-		t.Errorf("ready but %s=%q with %d taints", LabelSandboxRuntime, state, taints)
+	if state != wellknown.SandboxRuntimeTrue || taints != 0 {
+		t.Errorf("ready but %s=%q with %d taints", wellknown.LabelSandboxRuntime, state, taints)
 	}
 
 	// SIGTERM (a rollout): the runtimes stay, no restart.
@@ -100,7 +102,7 @@ func TestServeRetriesUntilInstalledAndKeepsInstallOnStop(t *testing.T) {
 	if env.restarter.n() != restarts {
 		t.Errorf("stopping Serve restarted containerd")
 	}
-	if env.node.Labels[LabelSandboxRuntime] != StateTrue {
+	if env.node.Labels[wellknown.LabelSandboxRuntime] != wellknown.SandboxRuntimeTrue {
 		t.Errorf("labels after stop = %v, want still installed", env.node.Labels)
 	}
 	got, err := os.ReadFile(cfg)

@@ -14,6 +14,8 @@ import (
 
 	v1 "k8s.io/api/core/v1"
 	"k8s.io/klog/v2"
+
+	"github.com/mtscn/mtscn/pkg/wellknown"
 )
 
 // ErrRolledBack marks an install that was rolled back earlier with the same
@@ -349,14 +351,14 @@ func (in *Installer) rollback(ctx context.Context, plan *containerdPlan, rec *re
 
 // labelReady labels the node and lifts the startup taint.
 func (in *Installer) labelReady(ctx context.Context, plan *containerdPlan, stale []string, res *Result) error {
-	set := map[string]string{LabelSandboxRuntime: StateTrue}
+	set := map[string]string{wellknown.LabelSandboxRuntime: wellknown.SandboxRuntimeTrue}
 	if in.hasKata() {
-		set[LabelKataRuntime] = "true"
+		set[wellknown.LabelKataRuntime] = "true"
 	}
 	for _, h := range plan.handlers {
-		set[LabelRuntimePrefix+h] = "true"
+		set[wellknown.LabelRuntimePrefix+h] = "true"
 	}
-	changed, err := in.node.Apply(ctx, NodeChange{Set: set, Remove: runtimeLabels(stale), RemoveTaints: []string{TaintSandboxNotReady}})
+	changed, err := in.node.Apply(ctx, NodeChange{Set: set, Remove: runtimeLabels(stale), RemoveTaints: []string{wellknown.TaintSandboxNotReady}})
 	if err != nil {
 		return err
 	}

@@ -13,6 +13,7 @@ import (
 	"k8s.io/klog/v2"
 
 	"github.com/mtscn/mtscn/pkg/node/hostpath"
+	"github.com/mtscn/mtscn/pkg/wellknown"
 )
 
 // Installer installs and uninstalls sandbox runtimes on one node.
@@ -122,9 +123,9 @@ func (in *Installer) applyNode(ctx context.Context, c NodeChange) error {
 func (in *Installer) fail(ctx context.Context, err error, handlers []string) error {
 	klog.FromContext(ctx).Error(err, "sandbox install failed")
 	in.node.Event(ctx, v1.EventTypeWarning, "SandboxInstallFailed", "sandbox install failed: "+err.Error())
-	c := NodeChange{Set: map[string]string{LabelSandboxRuntime: StateFailed}, Remove: runtimeLabels(handlers)}
+	c := NodeChange{Set: map[string]string{wellknown.LabelSandboxRuntime: wellknown.SandboxRuntimeFailed}, Remove: runtimeLabels(handlers)}
 	if in.hasKata() {
-		c.Set[LabelKataRuntime] = "false"
+		c.Set[wellknown.LabelKataRuntime] = "false"
 	}
 	if nerr := in.applyNode(ctx, c); nerr != nil {
 		return errors.Join(err, nerr)
@@ -135,9 +136,9 @@ func (in *Installer) fail(ctx context.Context, err error, handlers []string) err
 // claim takes the node out of sandbox service before the host or
 // containerd changes: pending, kata-runtime=false, no runtime labels.
 func (in *Installer) claim(ctx context.Context, handlers []string) error {
-	c := NodeChange{Set: map[string]string{LabelSandboxRuntime: StatePending}, Remove: runtimeLabels(handlers)}
+	c := NodeChange{Set: map[string]string{wellknown.LabelSandboxRuntime: wellknown.SandboxRuntimePending}, Remove: runtimeLabels(handlers)}
 	if in.hasKata() {
-		c.Set[LabelKataRuntime] = "false"
+		c.Set[wellknown.LabelKataRuntime] = "false"
 	}
 	return in.applyNode(ctx, c)
 }
@@ -147,7 +148,7 @@ func (in *Installer) hasKata() bool { return slices.Contains(in.opts.Sandboxes, 
 func runtimeLabels(handlers []string) []string {
 	var out []string
 	for _, h := range handlers {
-		out = append(out, LabelRuntimePrefix+h)
+		out = append(out, wellknown.LabelRuntimePrefix+h)
 	}
 	return out
 }

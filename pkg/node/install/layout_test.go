@@ -13,6 +13,7 @@ import (
 	"k8s.io/klog/v2/ktesting"
 
 	"github.com/mtscn/mtscn/pkg/node/containerd"
+	"github.com/mtscn/mtscn/pkg/wellknown"
 )
 
 const gvisorArtifactsFixture = "testdata/artifacts-gvisor"
@@ -135,7 +136,7 @@ func TestLayoutsWithRealConfigDump(t *testing.T) {
 						t.Errorf("user setting %v = %v after install, want %v", lc.userKey, got, lc.userVal)
 					}
 				}
-				if env.node.Labels[LabelRuntimePrefix+sc.handler] != "true" || len(env.node.Taints) != 0 {
+				if env.node.Labels[wellknown.LabelRuntimePrefix+sc.handler] != "true" || len(env.node.Taints) != 0 {
 					t.Errorf("labels %v taints %v, want ready", env.node.Labels, env.node.Taints)
 				}
 				// No drop-in on 1.x (it would freeze the CRI table).

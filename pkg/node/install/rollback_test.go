@@ -10,6 +10,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"k8s.io/klog/v2/ktesting"
+
+	"github.com/mtscn/mtscn/pkg/wellknown"
 )
 
 // fakeContainerd serves runtimes like a containerd that loses runc after
@@ -63,7 +65,7 @@ func TestRollbackWhenContainerdLosesARuntime(t *testing.T) {
 	if got, _ := os.ReadFile(cfg); string(got) != string(orig) {
 		t.Errorf("config.toml after the rollback differs from before")
 	}
-	if env.node.Labels[LabelSandboxRuntime] != StateFailed || len(env.node.Taints) != 1 {
+	if env.node.Labels[wellknown.LabelSandboxRuntime] != wellknown.SandboxRuntimeFailed || len(env.node.Taints) != 1 {
 		t.Errorf("labels %v taints %v, want failed and tainted", env.node.Labels, env.node.Taints)
 	}
 	// serve's retry: same plan, no restart.

@@ -15,6 +15,7 @@ import (
 	"k8s.io/klog/v2"
 
 	"github.com/mtscn/mtscn/pkg/node/containerd"
+	"github.com/mtscn/mtscn/pkg/wellknown"
 )
 
 // ErrSandboxesRunning is returned by Uninstall while pods run with the
@@ -93,9 +94,9 @@ func (in *Installer) uninstall(ctx context.Context) (*Result, error) {
 	}
 
 	// Take the node out of service before touching the host.
-	set := map[string]string{LabelSandboxRuntime: StateUninstalling}
+	set := map[string]string{wellknown.LabelSandboxRuntime: wellknown.SandboxRuntimeUninstalling}
 	if in.hasKata() {
-		set[LabelKataRuntime] = "false"
+		set[wellknown.LabelKataRuntime] = "false"
 	}
 	if err := in.applyNode(ctx, NodeChange{Set: set, Remove: runtimeLabels(handlers)}); err != nil {
 		return res, err
@@ -279,9 +280,9 @@ func fileOwner(ops Ops, p string) (fs.FileMode, int, int) {
 
 // ourLabels are every label the installer sets for the handlers.
 func (in *Installer) ourLabels(handlers []string) []string {
-	remove := append([]string{LabelSandboxRuntime}, runtimeLabels(handlers)...)
+	remove := append([]string{wellknown.LabelSandboxRuntime}, runtimeLabels(handlers)...)
 	if in.hasKata() {
-		remove = append(remove, LabelKataRuntime)
+		remove = append(remove, wellknown.LabelKataRuntime)
 	}
 	return remove
 }
