@@ -14,7 +14,7 @@ import (
 	"sigs.k8s.io/node-feature-discovery/pkg/apis/nfd/validate"
 	"sigs.k8s.io/yaml"
 
-	"github.com/mtscn/mtscn/pkg/nodefeatures"
+	"github.com/mtscn/mtscn/pkg/wellknown"
 )
 
 func loadRules(t testing.TB) []nfdv1alpha1.NodeFeatureRule {
@@ -70,52 +70,52 @@ func (n *node) instance(name string, kv ...string) *node {
 }
 
 func (n *node) kvm(module string) *node {
-	return n.attrs(nodefeatures.KVM, nodefeatures.KVMUsable, "true", nodefeatures.KVMAPIVersion, "12", nodefeatures.KVMModule, module)
+	return n.attrs(wellknown.FeatureKVM, wellknown.KVMUsable, "true", wellknown.KVMAPIVersion, "12", wellknown.KVMModule, module)
 }
 
 // runtime adds a handler as mtscn-node reports one containerd serves: Kata
 // and gVisor shims carry their sandbox kind.
 func (n *node) runtime(handler, runtimeType string) *node {
-	kv := []string{nodefeatures.RuntimeHandler, handler, nodefeatures.RuntimeType, runtimeType}
+	kv := []string{wellknown.RuntimeHandler, handler, wellknown.RuntimeType, runtimeType}
 	switch {
 	case strings.HasPrefix(runtimeType, "io.containerd.kata"):
-		kv = append(kv, nodefeatures.RuntimeSandbox, nodefeatures.SandboxKata)
+		kv = append(kv, wellknown.RuntimeSandbox, wellknown.SandboxKata)
 	case strings.HasPrefix(runtimeType, "io.containerd.runsc"):
-		kv = append(kv, nodefeatures.RuntimeSandbox, nodefeatures.SandboxGVisor)
+		kv = append(kv, wellknown.RuntimeSandbox, wellknown.SandboxGVisor)
 	}
-	return n.instance(nodefeatures.Runtime, kv...)
+	return n.instance(wellknown.FeatureRuntime, kv...)
 }
 
 // cpu adds mtscn.cpu with the agent's co-tenancy verdict ("" leaves it
 // out, as an agent that does not judge it would).
 func (n *node) cpu(hypervisor, smtActive, cotenancySafe string) *node {
-	kv := []string{nodefeatures.CPUHypervisor, hypervisor}
+	kv := []string{wellknown.CPUHypervisor, hypervisor}
 	if smtActive != "" {
-		kv = append(kv, nodefeatures.CPUSMTActive, smtActive)
+		kv = append(kv, wellknown.CPUSMTActive, smtActive)
 	}
 	if cotenancySafe != "" {
-		kv = append(kv, nodefeatures.CPUCotenancySafe, cotenancySafe)
+		kv = append(kv, wellknown.CPUCotenancySafe, cotenancySafe)
 	}
-	return n.attrs(nodefeatures.CPU, kv...)
+	return n.attrs(wellknown.FeatureCPU, kv...)
 }
 
 func (n *node) capacity(sandboxMemory, sandboxes string) *node {
-	return n.attrs(nodefeatures.Capacity,
-		nodefeatures.CapacityMemoryBytes, "270582939648",
-		nodefeatures.CapacityShmBytes, sandboxMemory,
-		nodefeatures.CapacitySandboxMemoryBytes, sandboxMemory,
-		nodefeatures.CapacitySandboxes, sandboxes)
+	return n.attrs(wellknown.FeatureCapacity,
+		wellknown.CapacityMemoryBytes, "270582939648",
+		wellknown.CapacityShmBytes, sandboxMemory,
+		wellknown.CapacitySandboxMemoryBytes, sandboxMemory,
+		wellknown.CapacitySandboxes, sandboxes)
 }
 
 func (n *node) qat(addr, device, driver, group string) *node {
-	kv := []string{nodefeatures.QATAddress, addr, nodefeatures.QATVendor, "8086", nodefeatures.QATDevice, device, nodefeatures.QATClass, "0b4000"}
+	kv := []string{wellknown.QATAddress, addr, wellknown.QATVendor, "8086", wellknown.QATDevice, device, wellknown.QATClass, "0b4000"}
 	if driver != "" {
-		kv = append(kv, nodefeatures.QATDriver, driver)
+		kv = append(kv, wellknown.QATDriver, driver)
 	}
 	if group != "" {
-		kv = append(kv, nodefeatures.QATIOMMUGroup, group)
+		kv = append(kv, wellknown.QATIOMMUGroup, group)
 	}
-	return n.instance(nodefeatures.QAT, kv...)
+	return n.instance(wellknown.FeatureQAT, kv...)
 }
 
 var notAffected = []string{
@@ -140,13 +140,13 @@ func TestRules(t *testing.T) {
 				flags("cpu.cpuid", "VMX", "AVX512F").
 				flags("kernel.loadedmodule", "kvm", "kvm_intel", "vfio_pci", "qat_4xxx").
 				instance("pci.device", "class", "0b40", "vendor", "8086", "device", "4940", "sriov_totalvfs", "16").
-				kvm(nodefeatures.ModuleKVMIntel).
+				kvm(wellknown.ModuleKVMIntel).
 				cpu("false", "true", "true").
-				attrs(nodefeatures.Vulnerability, notAffected...).
-				attrs(nodefeatures.IOMMU, nodefeatures.IOMMUEnabled, "true", nodefeatures.IOMMUGroups, "212").
+				attrs(wellknown.FeatureVulnerability, notAffected...).
+				attrs(wellknown.FeatureIOMMU, wellknown.IOMMUEnabled, "true", wellknown.IOMMUGroups, "212").
 				qat("0000:6b:00.0", "4940", "4xxx", "41").
-				qat("0000:6b:00.1", "4941", nodefeatures.DriverVFIOPCI, "180").
-				qat("0000:6b:00.2", "4941", nodefeatures.DriverVFIOPCI, "181").
+				qat("0000:6b:00.1", "4941", wellknown.DriverVFIOPCI, "180").
+				qat("0000:6b:00.2", "4941", wellknown.DriverVFIOPCI, "181").
 				qat("0000:6b:00.3", "4941", "4xxxvf", "182").
 				capacity(sandboxMem, "64").
 				runtime("runc", "io.containerd.runc.v2").
@@ -163,9 +163,9 @@ func TestRules(t *testing.T) {
 		{
 			name: "QAT VFs still on the host driver are not passthrough-ready",
 			node: newNode().
-				kvm(nodefeatures.ModuleKVMIntel).
+				kvm(wellknown.ModuleKVMIntel).
 				cpu("false", "true", "true").
-				attrs(nodefeatures.IOMMU, nodefeatures.IOMMUEnabled, "true", nodefeatures.IOMMUGroups, "212").
+				attrs(wellknown.FeatureIOMMU, wellknown.IOMMUEnabled, "true", wellknown.IOMMUGroups, "212").
 				qat("0000:6b:00.0", "4940", "4xxx", "41").
 				qat("0000:6b:00.1", "4941", "4xxxvf", "180").
 				qat("0000:6b:00.2", "4941", "", "181"),
@@ -177,8 +177,8 @@ func TestRules(t *testing.T) {
 		{
 			name: "a PF on vfio-pci is not a VF",
 			node: newNode().
-				attrs(nodefeatures.KVM, nodefeatures.KVMUsable, "false").
-				qat("0000:6b:00.0", "4940", nodefeatures.DriverVFIOPCI, "41"),
+				attrs(wellknown.FeatureKVM, wellknown.KVMUsable, "false").
+				qat("0000:6b:00.0", "4940", wellknown.DriverVFIOPCI, "41"),
 			want: result{
 				Labels:            map[string]string{},
 				ExtendedResources: map[string]string{"mtscn.io/sandbox-memory": "0", "mtscn.io/sandboxes": "0"},
@@ -190,10 +190,10 @@ func TestRules(t *testing.T) {
 				flags("cpu.cpuid", "SVM", "SEV", "SEV_SNP").
 				attrs("cpu.security", "sev.enabled", "true", "sev.snp.enabled", "true", "sev.es.enabled", "true").
 				flags("kernel.loadedmodule", "kvm", "kvm_amd", "ccp").
-				kvm(nodefeatures.ModuleKVMAMD).
+				kvm(wellknown.ModuleKVMAMD).
 				cpu("false", "true", "true").
-				attrs(nodefeatures.Vulnerability, "l1tf", "Not affected", "mds", "Not affected", "spec_rstack_overflow", "Mitigation: Safe RET").
-				attrs(nodefeatures.IOMMU, nodefeatures.IOMMUEnabled, "true", nodefeatures.IOMMUGroups, "96").
+				attrs(wellknown.FeatureVulnerability, "l1tf", "Not affected", "mds", "Not affected", "spec_rstack_overflow", "Mitigation: Safe RET").
+				attrs(wellknown.FeatureIOMMU, wellknown.IOMMUEnabled, "true", wellknown.IOMMUGroups, "96").
 				capacity(sandboxMem, "128").
 				runtime("kata-qemu-snp", "io.containerd.kata-qemu-snp.v2").
 				runtime("kata-qemu", kataQemu),
@@ -209,11 +209,11 @@ func TestRules(t *testing.T) {
 			name: "cloud VM with nested virtualization",
 			node: newNode().
 				flags("cpu.cpuid", "VMX", "HYPERVISOR").
-				kvm(nodefeatures.ModuleKVMIntel).
+				kvm(wellknown.ModuleKVMIntel).
 				cpu("true", "true", "false"). // "SMT Host state unknown": the agent fails closed
-				attrs(nodefeatures.Vulnerability, "l1tf", "Mitigation: PTE Inversion; VMX: flush not necessary, SMT disabled",
+				attrs(wellknown.FeatureVulnerability, "l1tf", "Mitigation: PTE Inversion; VMX: flush not necessary, SMT disabled",
 					"mds", "Mitigation: Clear CPU buffers; SMT Host state unknown", "mmio_stale_data", "Mitigation: Clear CPU buffers; SMT Host state unknown").
-				attrs(nodefeatures.IOMMU, nodefeatures.IOMMUEnabled, "false", nodefeatures.IOMMUGroups, "0").
+				attrs(wellknown.FeatureIOMMU, wellknown.IOMMUEnabled, "false", wellknown.IOMMUGroups, "0").
 				capacity("8375316480", "8").
 				runtime("kata-qemu", kataQemu).
 				runtime("kata-remote", "io.containerd.kata-remote.v2"),
@@ -229,7 +229,7 @@ func TestRules(t *testing.T) {
 			name: "NFD's cpuid HYPERVISOR flag alone marks a VM as nested",
 			node: newNode().
 				flags("cpu.cpuid", "VMX", "HYPERVISOR").
-				kvm(nodefeatures.ModuleKVMIntel),
+				kvm(wellknown.ModuleKVMIntel),
 			want: result{
 				Labels:            map[string]string{"mtscn.io/kvm": "true", "mtscn.io/virt-mode": "nested"},
 				ExtendedResources: map[string]string{},
@@ -242,12 +242,12 @@ func TestRules(t *testing.T) {
 			node: newNode().
 				flags("cpu.cpuid", "HYPERVISOR", "AVX2").
 				flags("kernel.loadedmodule", "kvm", "kvm_pvm").
-				kvm(nodefeatures.ModuleKVMPVM).
+				kvm(wellknown.ModuleKVMPVM).
 				cpu("true", "false", "true").
-				attrs(nodefeatures.Vulnerability, "l1tf", "Not affected", "mds", "Not affected", "mmio_stale_data", "Not affected",
+				attrs(wellknown.FeatureVulnerability, "l1tf", "Not affected", "mds", "Not affected", "mmio_stale_data", "Not affected",
 					"spec_rstack_overflow", "Vulnerable: Safe RET, no microcode", "spec_store_bypass", "Vulnerable",
 					"spectre_v2", "Mitigation: Retpolines; STIBP: disabled; RSB filling; PBRSB-eIBRS: Not affected; BHI: Not affected").
-				attrs(nodefeatures.IOMMU, nodefeatures.IOMMUEnabled, "false", nodefeatures.IOMMUGroups, "0").
+				attrs(wellknown.FeatureIOMMU, wellknown.IOMMUEnabled, "false", wellknown.IOMMUGroups, "0").
 				capacity("25276514304", "16").
 				runtime("kata-qemu", kataQemu),
 			want: result{
@@ -259,9 +259,9 @@ func TestRules(t *testing.T) {
 			name: "VM without KVM: Kata configured but no VM can start",
 			node: newNode().
 				flags("cpu.cpuid", "HYPERVISOR").
-				attrs(nodefeatures.KVM, nodefeatures.KVMUsable, "false").
+				attrs(wellknown.FeatureKVM, wellknown.KVMUsable, "false").
 				cpu("true", "false", "true").
-				attrs(nodefeatures.IOMMU, nodefeatures.IOMMUEnabled, "false", nodefeatures.IOMMUGroups, "0").
+				attrs(wellknown.FeatureIOMMU, wellknown.IOMMUEnabled, "false", wellknown.IOMMUGroups, "0").
 				capacity("4294967296", "8").
 				runtime("kata-qemu", kataQemu).
 				runtime("runsc", "io.containerd.runsc.v1"),
@@ -273,7 +273,7 @@ func TestRules(t *testing.T) {
 		{
 			name: "usable KVM whose module the agent could not tell gets no virt-mode",
 			node: newNode().
-				attrs(nodefeatures.KVM, nodefeatures.KVMUsable, "true", nodefeatures.KVMAPIVersion, "12").
+				attrs(wellknown.FeatureKVM, wellknown.KVMUsable, "true", wellknown.KVMAPIVersion, "12").
 				cpu("false", "", "true"),
 			want: result{
 				Labels:            map[string]string{"mtscn.io/kvm": "true", "mtscn.io/cotenancy-safe": "true"},
@@ -285,9 +285,9 @@ func TestRules(t *testing.T) {
 		{
 			name: "agent says unsafe (SMT on with L1TF Vulnerable)",
 			node: newNode().
-				kvm(nodefeatures.ModuleKVMIntel).
+				kvm(wellknown.ModuleKVMIntel).
 				cpu("false", "true", "false").
-				attrs(nodefeatures.Vulnerability, "l1tf", "Vulnerable", "mds", "Not affected", "mmio_stale_data", "Not affected").
+				attrs(wellknown.FeatureVulnerability, "l1tf", "Vulnerable", "mds", "Not affected", "mmio_stale_data", "Not affected").
 				capacity(sandboxMem, "64"),
 			want: result{
 				Labels:            map[string]string{"mtscn.io/kvm": "true", "mtscn.io/virt-mode": "hardware", "mtscn.io/cotenancy-safe": "false"},
@@ -303,7 +303,7 @@ func TestRules(t *testing.T) {
 			// An agent that does not judge co-tenancy (older version): not safe.
 			name: "CPU feature without a verdict: not safe",
 			node: newNode().cpu("false", "false", "").
-				attrs(nodefeatures.Vulnerability, "l1tf", "Not affected", "mds", "Not affected"),
+				attrs(wellknown.FeatureVulnerability, "l1tf", "Not affected", "mds", "Not affected"),
 			want: result{Labels: map[string]string{"mtscn.io/cotenancy-safe": "false"}, ExtendedResources: map[string]string{}},
 		},
 		{
@@ -317,9 +317,9 @@ func TestRules(t *testing.T) {
 			// score): the agent reports it as a gVisor sandbox.
 			name: "gVisor through the runc shim",
 			node: newNode().
-				attrs(nodefeatures.KVM, nodefeatures.KVMUsable, "false").
-				instance(nodefeatures.Runtime, nodefeatures.RuntimeHandler, "runsc", nodefeatures.RuntimeType, "io.containerd.runc.v2",
-					nodefeatures.RuntimeSandbox, nodefeatures.SandboxGVisor, nodefeatures.RuntimeCRIListed, "true").
+				attrs(wellknown.FeatureKVM, wellknown.KVMUsable, "false").
+				instance(wellknown.FeatureRuntime, wellknown.RuntimeHandler, "runsc", wellknown.RuntimeType, "io.containerd.runc.v2",
+					wellknown.RuntimeSandbox, wellknown.SandboxGVisor, wellknown.RuntimeCRIListed, "true").
 				runtime("runc", "io.containerd.runc.v2"),
 			want: result{
 				Labels:            map[string]string{"mtscn.io/runtime.runsc": "true"},
@@ -331,7 +331,7 @@ func TestRules(t *testing.T) {
 			// or the drop-in overridden): the agent leaves sandbox out.
 			name: "a sandbox handler the CRI does not list gets no label",
 			node: newNode().
-				instance(nodefeatures.Runtime, nodefeatures.RuntimeHandler, "kata-qemu", nodefeatures.RuntimeType, kataQemu, nodefeatures.RuntimeCRIListed, "false"),
+				instance(wellknown.FeatureRuntime, wellknown.RuntimeHandler, "kata-qemu", wellknown.RuntimeType, kataQemu, wellknown.RuntimeCRIListed, "false"),
 			want: result{Labels: map[string]string{}, ExtendedResources: map[string]string{}},
 		},
 		{
@@ -385,7 +385,7 @@ func TestRulesAreValid(t *testing.T) {
 			}
 			seen.Insert(r.Name)
 			for _, term := range allTerms(r) {
-				if !strings.HasPrefix(term, nodefeatures.Domain+".") && !knownNFDFeature.MatchString(term) {
+				if !strings.HasPrefix(term, wellknown.FeatureDomain+".") && !knownNFDFeature.MatchString(term) {
 					t.Errorf("%s rule %q matches feature %q that neither mtscn-node nor NFD publishes", obj.Name, r.Name, term)
 				}
 			}
@@ -490,7 +490,7 @@ func TestReadmeExample(t *testing.T) {
 // TestEvaluate checks Evaluate itself: it leaves the caller's features
 // alone and reports what nfd-master would drop instead of hiding it.
 func TestEvaluate(t *testing.T) {
-	features := newNode().kvm(nodefeatures.ModuleKVMIntel).attrs(nodefeatures.CPU, nodefeatures.CPUHypervisor, "false").f
+	features := newNode().kvm(wellknown.ModuleKVMIntel).attrs(wellknown.FeatureCPU, wellknown.CPUHypervisor, "false").f
 	before := features.DeepCopy()
 	rules := loadRules(t)
 	if _, err := Evaluate(rules, features); err != nil {
@@ -504,9 +504,9 @@ func TestEvaluate(t *testing.T) {
 		Name:              "typo",
 		ExtendedResources: map[string]string{"mtscn.io/sandboxes": "@mtscn.capacity.sandbox"},
 		Labels:            map[string]string{"kubernetes.io/forbidden": "true", "mtscn.io/fine": "true"},
-		MatchFeatures:     nfdv1alpha1.FeatureMatcher{{Feature: nodefeatures.KVM}},
+		MatchFeatures:     nfdv1alpha1.FeatureMatcher{{Feature: wellknown.FeatureKVM}},
 	}}}}
-	got, err := Evaluate([]nfdv1alpha1.NodeFeatureRule{broken}, newNode().kvm(nodefeatures.ModuleKVMIntel).capacity("1", "2").f)
+	got, err := Evaluate([]nfdv1alpha1.NodeFeatureRule{broken}, newNode().kvm(wellknown.ModuleKVMIntel).capacity("1", "2").f)
 	if err == nil {
 		t.Fatal("Evaluate accepted a dynamic value naming a missing element and a label in a denied namespace")
 	}

@@ -13,7 +13,7 @@ import (
 
 	"github.com/mtscn/mtscn/pkg/node/containerd"
 	"github.com/mtscn/mtscn/pkg/node/hostpath"
-	"github.com/mtscn/mtscn/pkg/nodefeatures"
+	"github.com/mtscn/mtscn/pkg/wellknown"
 )
 
 // Kata lists the runtime handlers configured in containerd and, for Kata
@@ -33,11 +33,11 @@ type Kata struct {
 // Sandbox kinds of a handler.
 const (
 	// SandboxKata: a Kata Containers shim (runtime_type io.containerd.kata*).
-	SandboxKata = nodefeatures.SandboxKata
+	SandboxKata = wellknown.SandboxKata
 	// SandboxGVisor: gVisor, through its shim (runtime_type
 	// io.containerd.runsc*), through the runc shim with runsc as its
 	// BinaryName, or a handler named runsc* or gvisor*.
-	SandboxGVisor = nodefeatures.SandboxGVisor
+	SandboxGVisor = wellknown.SandboxGVisor
 )
 
 // sandboxKind classifies a configured runtime: SandboxKata, SandboxGVisor,
