@@ -12,7 +12,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	st "k8s.io/kubernetes/pkg/scheduler/testing"
 
-	"github.com/mtscn/mtscn/pkg/tenancy"
+	"github.com/mtscn/mtscn/pkg/wellknown"
 )
 
 // shippedConfig is the configuration the Deployment runs the scheduler with.
@@ -105,7 +105,7 @@ func TestLoadPolicyAppliesTheProfilesArgs(t *testing.T) {
 
 	// What the args change in findings: the team label makes t1 and t2
 	// one tenant; vm-x is a sandbox for TenantIsolation only.
-	node := st.MakeNode().Name("n").Label(tenancy.LabelCotenancySafe, "false").
+	node := st.MakeNode().Name("n").Label(wellknown.LabelCotenancySafe, "false").
 		Capacity(map[v1.ResourceName]string{v1.ResourceMemory: "4Gi"}).Obj()
 	node.Status.Allocatable = node.Status.Capacity
 	snap := Snapshot{

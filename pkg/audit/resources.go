@@ -9,6 +9,7 @@ import (
 
 	"github.com/mtscn/mtscn/pkg/tenancy"
 	"github.com/mtscn/mtscn/pkg/vmsize"
+	"github.com/mtscn/mtscn/pkg/wellknown"
 )
 
 // ResourceOptions say how SandboxOverhead sizes pods.
@@ -69,10 +70,10 @@ func Usage(snap Snapshot, opts ResourceOptions) ([]NodeUsage, error) {
 		if q, ok := a[v1.ResourceMemory]; ok {
 			u.Allocatable = q.Value()
 		}
-		if q, ok := a[vmsize.ResourceSandboxMemory]; ok {
+		if q, ok := a[wellknown.ResourceSandboxMemory]; ok {
 			u.SandboxMemory, u.HasSandboxMemory = q.Value(), true
 		}
-		if q, ok := a[vmsize.ResourceSandboxes]; ok {
+		if q, ok := a[wellknown.ResourceSandboxes]; ok {
 			u.Sandboxes, u.HasSandboxes = q.Value(), true
 		}
 		byNode[n.Name] = u
@@ -136,11 +137,11 @@ func CheckResources(snap Snapshot, opts ResourceOptions) ([]Violation, error) {
 		if u.HasSandboxMemory && u.SharedMemory > u.SandboxMemory {
 			out = append(out, Violation{Rule: RuleF2, Node: u.Node, Tenants: u.Tenants, Pods: u.Pods,
 				Message: fmt.Sprintf("node %s: /dev/shm-backed VM guests need %s but %s is %s",
-					u.Node, vmsize.FormatBytes(u.SharedMemory, true), vmsize.ResourceSandboxMemory, vmsize.FormatBytes(u.SandboxMemory, false))})
+					u.Node, vmsize.FormatBytes(u.SharedMemory, true), wellknown.ResourceSandboxMemory, vmsize.FormatBytes(u.SandboxMemory, false))})
 		}
 		if u.HasSandboxes && u.VMs > u.Sandboxes {
 			out = append(out, Violation{Rule: RuleF3, Node: u.Node, Tenants: u.Tenants, Pods: u.Pods,
-				Message: fmt.Sprintf("node %s runs %d VMs but %s is %d", u.Node, u.VMs, vmsize.ResourceSandboxes, u.Sandboxes)})
+				Message: fmt.Sprintf("node %s runs %d VMs but %s is %d", u.Node, u.VMs, wellknown.ResourceSandboxes, u.Sandboxes)})
 		}
 	}
 	return out, nil

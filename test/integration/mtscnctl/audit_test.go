@@ -18,8 +18,7 @@ import (
 	st "k8s.io/kubernetes/pkg/scheduler/testing"
 	"k8s.io/utils/ptr"
 
-	"github.com/mtscn/mtscn/pkg/tenancy"
-	"github.com/mtscn/mtscn/pkg/vmsize"
+	"github.com/mtscn/mtscn/pkg/wellknown"
 	"github.com/mtscn/mtscn/test/integration/harness"
 )
 
@@ -73,23 +72,23 @@ type auditJSON struct {
 // with broken=false the same pods are spread legally.
 func auditCluster(t *testing.T, cp *harness.ControlPlane, broken bool) {
 	cp.CreateRuntimeClass(t, "kata-qemu", "kata-qemu", v1.ResourceList{v1.ResourceMemory: resource.MustParse("320Mi"), v1.ResourceCPU: resource.MustParse("250m")}, nil)
-	cp.CreateNamespace(t, "alpha", map[string]string{tenancy.LabelTenant: "alpha"})
+	cp.CreateNamespace(t, "alpha", map[string]string{wellknown.LabelTenant: "alpha"})
 	cp.CreateNamespace(t, "bravo", nil)
-	cp.CreateNamespace(t, "excl", map[string]string{tenancy.LabelNodeSharing: tenancy.NodeSharingExclusive})
-	cp.CreateNamespace(t, "strict", map[string]string{tenancy.LabelSandboxPolicy: tenancy.SandboxRequired})
+	cp.CreateNamespace(t, "excl", map[string]string{wellknown.LabelNodeSharing: wellknown.NodeSharingExclusive})
+	cp.CreateNamespace(t, "strict", map[string]string{wellknown.LabelSandboxPolicy: wellknown.SandboxRequired})
 	cp.CreateNamespace(t, "charlie", nil)
 	// An infrastructure pod on every node must never count.
 	for _, n := range []string{"n-i1", "n-i2", "n-i3", "n-i4", "n-f1", "n-f2", "n-f3", "n-spare"} {
 		node := st.MakeNode().Name(n).Capacity(map[v1.ResourceName]string{v1.ResourceCPU: "16", v1.ResourceMemory: "32Gi"})
 		switch n {
 		case "n-i4":
-			node = node.Label(tenancy.LabelCotenancySafe, "false")
+			node = node.Label(wellknown.LabelCotenancySafe, "false")
 		case "n-f1":
 			node = st.MakeNode().Name(n).Capacity(map[v1.ResourceName]string{v1.ResourceCPU: "16", v1.ResourceMemory: "4Gi"})
 		case "n-f2":
-			node = st.MakeNode().Name(n).Capacity(map[v1.ResourceName]string{v1.ResourceCPU: "16", v1.ResourceMemory: "32Gi", vmsize.ResourceSandboxMemory: "2Gi"})
+			node = st.MakeNode().Name(n).Capacity(map[v1.ResourceName]string{v1.ResourceCPU: "16", v1.ResourceMemory: "32Gi", wellknown.ResourceSandboxMemory: "2Gi"})
 		case "n-f3":
-			node = st.MakeNode().Name(n).Capacity(map[v1.ResourceName]string{v1.ResourceCPU: "16", v1.ResourceMemory: "32Gi", vmsize.ResourceSandboxes: "1"})
+			node = st.MakeNode().Name(n).Capacity(map[v1.ResourceName]string{v1.ResourceCPU: "16", v1.ResourceMemory: "32Gi", wellknown.ResourceSandboxes: "1"})
 		}
 		cp.CreateNode(t, node.Obj())
 		cp.CreatePod(t, st.MakePod().Namespace("kube-system").Name("agent-"+n).Node(n).Obj())
