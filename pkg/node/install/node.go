@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -97,11 +98,24 @@ func (k *KubeNode) Apply(ctx context.Context, c NodeChange) (bool, error) {
 
 // Event implements Node. The Event goes to the default namespace with the
 // node's name as UID, as the kubelet's node events do, so that `kubectl
-// describe node` shows it.
+// describe node` shows it. There is one Event per node and reason: a
+// repeated reason updates its count, message and time instead of adding an
+// Event each retry.
 func (k *KubeNode) Event(ctx context.Context, eventType, reason, message string) {
 	now := metav1.NewTime(time.Now())
+	events := k.Client.CoreV1().Events(metav1.NamespaceDefault)
+	name := k.Name + "." + strings.ToLower(reason) + ".mtscn"
+	if cur, err := events.Get(ctx, name, metav1.GetOptions{}); err == nil {
+		ev := cur.DeepCopy()
+		ev.Count++
+		ev.Message, ev.Type, ev.LastTimestamp = message, eventType, now
+		if _, err := events.Update(ctx, ev, metav1.UpdateOptions{}); err != nil {
+			klog.FromContext(ctx).Error(err, "updating event on node failed", "node", k.Name, "reason", reason)
+		}
+		return
+	}
 	ev := &v1.Event{
-		ObjectMeta: metav1.ObjectMeta{GenerateName: k.Name + ".", Namespace: metav1.NamespaceDefault},
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: metav1.NamespaceDefault},
 		InvolvedObject: v1.ObjectReference{
 			APIVersion: "v1", Kind: "Node", Name: k.Name, UID: types.UID(k.Name),
 		},
@@ -115,7 +129,7 @@ func (k *KubeNode) Event(ctx context.Context, eventType, reason, message string)
 		ReportingController: "mtscn.io/mtscn-node",
 		ReportingInstance:   "mtscn-node-" + k.Name,
 	}
-	if _, err := k.Client.CoreV1().Events(metav1.NamespaceDefault).Create(ctx, ev, metav1.CreateOptions{}); err != nil {
+	if _, err := events.Create(ctx, ev, metav1.CreateOptions{}); err != nil {
 		klog.FromContext(ctx).Error(err, "recording event on node failed", "node", k.Name, "reason", reason)
 	}
 }
