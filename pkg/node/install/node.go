@@ -2,6 +2,7 @@ package install
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"maps"
 	"slices"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	v1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
@@ -70,6 +72,9 @@ type Node interface {
 type KubeNode struct {
 	Client kubernetes.Interface
 	Name   string
+
+	mu     sync.Mutex
+	counts map[string]int32 // Event repeats seen by this process, by name
 }
 
 var _ Node = &KubeNode{}
@@ -105,15 +110,13 @@ func (k *KubeNode) Event(ctx context.Context, eventType, reason, message string)
 	now := metav1.NewTime(time.Now())
 	events := k.Client.CoreV1().Events(metav1.NamespaceDefault)
 	name := k.Name + "." + strings.ToLower(reason) + ".mtscn"
-	if cur, err := events.Get(ctx, name, metav1.GetOptions{}); err == nil {
-		ev := cur.DeepCopy()
-		ev.Count++
-		ev.Message, ev.Type, ev.LastTimestamp = message, eventType, now
-		if _, err := events.Update(ctx, ev, metav1.UpdateOptions{}); err != nil {
-			klog.FromContext(ctx).Error(err, "updating event on node failed", "node", k.Name, "reason", reason)
-		}
-		return
+	k.mu.Lock()
+	if k.counts == nil {
+		k.counts = map[string]int32{}
 	}
+	k.counts[name]++
+	count := k.counts[name]
+	k.mu.Unlock()
 	ev := &v1.Event{
 		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: metav1.NamespaceDefault},
 		InvolvedObject: v1.ObjectReference{
@@ -129,7 +132,17 @@ func (k *KubeNode) Event(ctx context.Context, eventType, reason, message string)
 		ReportingController: "mtscn.io/mtscn-node",
 		ReportingInstance:   "mtscn-node-" + k.Name,
 	}
-	if _, err := events.Create(ctx, ev, metav1.CreateOptions{}); err != nil {
+	_, err := events.Create(ctx, ev, metav1.CreateOptions{})
+	if apierrors.IsAlreadyExists(err) {
+		// A repeat (a retry, or an earlier run of the agent): count it
+		// on the one Event (RBAC: events create and patch).
+		if count < 2 {
+			count = 2
+		}
+		patch, _ := json.Marshal(map[string]any{"count": count, "message": message, "type": eventType, "lastTimestamp": now})
+		_, err = events.Patch(ctx, name, types.MergePatchType, patch, metav1.PatchOptions{})
+	}
+	if err != nil {
 		klog.FromContext(ctx).Error(err, "recording event on node failed", "node", k.Name, "reason", reason)
 	}
 }

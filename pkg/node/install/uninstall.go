@@ -175,8 +175,11 @@ func (in *Installer) uninstall(ctx context.Context) (*Result, error) {
 			return res, err
 		}
 	}
-	if _, err := removeIfExists(in.ops, in.statePath("")); err != nil {
-		return res, err
+	// The state dir goes when empty; in the DaemonSet it is a mount point
+	// (EBUSY, or EROFS on the parent), which stays, empty.
+	if err := in.ops.Remove(in.statePath("")); err != nil && !errors.Is(err, fs.ErrNotExist) &&
+		!errors.Is(err, syscall.ENOTEMPTY) && !errors.Is(err, syscall.EEXIST) && !errors.Is(err, syscall.EBUSY) && !errors.Is(err, syscall.EROFS) {
+		return res, fmt.Errorf("removing %s: %w", in.opts.StateDir, err)
 	}
 
 	changed, err := in.node.Apply(ctx, NodeChange{Remove: in.ourLabels(handlers)})
