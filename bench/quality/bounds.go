@@ -10,6 +10,7 @@ import (
 	"github.com/mtscn/mtscn/pkg/audit"
 	"github.com/mtscn/mtscn/pkg/tenancy"
 	"github.com/mtscn/mtscn/pkg/vmsize"
+	"github.com/mtscn/mtscn/pkg/wellknown"
 )
 
 // footprints returns each pod's VM footprint (pkg/vmsize), with the
@@ -35,32 +36,89 @@ func footprints(pods []*v1.Pod, rcs []*nodev1.RuntimeClass, namespaces []*v1.Nam
 	return out
 }
 
-// LowerBounds returns two numbers of nodes no placement can go below:
-// the fewest nodes whose allocatable memory, largest nodes first, adds up
-// to the memory all of the snapshot's pods commit (bound or not), and the
-// fewest nodes whose mtscn.io/sandbox-memory adds up to the guest memory
-// the pods' VMs keep in /dev/shm.
-func LowerBounds(snap audit.Snapshot, cfg tenancy.Config, model *vmsize.Model) (memory, shm int, err error) {
-	var sumMem, sumShm int64
-	for _, f := range footprints(snap.Pods, snap.RuntimeClasses, snap.Namespaces, cfg, model) {
-		sumMem += f.Committed
-		sumShm += f.SharedMemory
+// Bounds are numbers of nodes no placement of a snapshot's pods can go
+// below.
+type Bounds struct {
+	// Memory is the fewest nodes whose allocatable memory, largest nodes
+	// first, adds up to the memory all pods commit (bound or not). It
+	// ignores every other constraint.
+	Memory int
+	// Shm is the fewest nodes whose mtscn.io/sandbox-memory adds up to
+	// the guest memory the pods' VMs keep in /dev/shm.
+	Shm int
+	// Tenancy adds isolation to Memory and Shm: every tenant whose pods
+	// may not share a node with other tenants (shared-kernel pods, I1;
+	// exclusive tenants, I2) needs nodes of its own for them, at least
+	// max(memory, /dev/shm) of its own; the sandboxed pods of the other
+	// tenants pack together. It is the sum of these per-tenant bounds and
+	// the bound of the shared sandboxed pods, each computed against the
+	// largest nodes of the cluster, so it still ignores hardware (TDX,
+	// QAT), CPU and cotenancy-unsafe nodes.
+	Tenancy int
+}
+
+// demand is memory and /dev/shm a group of pods commits.
+type demand struct{ memory, shm int64 }
+
+// LowerBounds returns the snapshot's Bounds.
+func LowerBounds(snap audit.Snapshot, cfg tenancy.Config, model *vmsize.Model) (Bounds, error) {
+	classifier := tenancy.NewStatic(cfg, snap.Namespaces, snap.RuntimeClasses)
+	var total, shared demand
+	own := map[string]*demand{} // tenant -> pods that need nodes of their own
+	for i, f := range footprints(snap.Pods, snap.RuntimeClasses, snap.Namespaces, cfg, model) {
+		total.memory += f.Committed
+		total.shm += f.SharedMemory
+		class, err := classifier.Classify(snap.Pods[i])
+		if err != nil {
+			return Bounds{}, fmt.Errorf("classifying Pod %s/%s: %w", snap.Pods[i].Namespace, snap.Pods[i].Name, err)
+		}
+		d := &shared
+		if !class.Infrastructure && (class.Exclusive || class.SharedKernel()) {
+			if own[class.Tenant] == nil {
+				own[class.Tenant] = &demand{}
+			}
+			d = own[class.Tenant]
+		}
+		d.memory += f.Committed
+		d.shm += f.SharedMemory
 	}
 	var allocs, shms []int64
 	for _, n := range snap.Nodes {
 		m := n.Status.Allocatable[v1.ResourceMemory]
 		allocs = append(allocs, m.Value())
-		if q, ok := n.Status.Allocatable["mtscn.io/sandbox-memory"]; ok {
+		if q, ok := n.Status.Allocatable[wellknown.ResourceSandboxMemory]; ok {
 			shms = append(shms, q.Value())
 		}
 	}
-	if memory, err = fewest(allocs, sumMem); err != nil {
-		return 0, 0, fmt.Errorf("memory: %w", err)
+	var b Bounds
+	var err error
+	if b.Memory, err = fewest(allocs, total.memory); err != nil {
+		return Bounds{}, fmt.Errorf("memory: %w", err)
 	}
-	if shm, err = fewest(shms, sumShm); err != nil {
-		return 0, 0, fmt.Errorf("/dev/shm: %w", err)
+	if b.Shm, err = fewest(shms, total.shm); err != nil {
+		return Bounds{}, fmt.Errorf("/dev/shm: %w", err)
 	}
-	return memory, shm, nil
+	tenants := append([]*demand{&shared}, mapValues(own)...)
+	for _, d := range tenants {
+		m, err := fewest(allocs, d.memory)
+		if err != nil {
+			return Bounds{}, fmt.Errorf("memory: %w", err)
+		}
+		s, err := fewest(shms, d.shm)
+		if err != nil {
+			return Bounds{}, fmt.Errorf("/dev/shm: %w", err)
+		}
+		b.Tenancy += max(m, s)
+	}
+	return b, nil
+}
+
+func mapValues[K comparable, V any](m map[K]V) []V {
+	out := make([]V, 0, len(m))
+	for _, v := range m {
+		out = append(out, v)
+	}
+	return out
 }
 
 // fewest is how many of the largest capacities add up to demand.

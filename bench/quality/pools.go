@@ -8,6 +8,7 @@ import (
 	"github.com/mtscn/mtscn/bench/workload"
 	"github.com/mtscn/mtscn/pkg/tenancy"
 	"github.com/mtscn/mtscn/pkg/vmsize"
+	"github.com/mtscn/mtscn/pkg/wellknown"
 )
 
 // PoolLabel is the node label the dedicated-pools profile pins tenants
@@ -63,15 +64,14 @@ func AssignPools(objs *workload.Objects, cfg tenancy.Config, model *vmsize.Model
 		ns    string
 		group poolGroup
 	}
-	type need struct{ memory, shm int64 }
-	demand := map[key]*need{}
+	needs := map[key]*demand{}
 	for i, p := range objs.Pods {
 		k := key{p.Namespace, groupOf(p)}
-		if demand[k] == nil {
-			demand[k] = &need{}
+		if needs[k] == nil {
+			needs[k] = &demand{}
 		}
-		demand[k].memory += fps[i].Committed
-		demand[k].shm += fps[i].SharedMemory
+		needs[k].memory += fps[i].Committed
+		needs[k].shm += fps[i].SharedMemory
 	}
 	free := map[string][]*v1.Node{}
 	for _, n := range objs.Nodes {
@@ -81,7 +81,7 @@ func AssignPools(objs *workload.Objects, cfg tenancy.Config, model *vmsize.Model
 	reserved := 0
 	for _, t := range workload.Tenants {
 		for _, g := range []poolGroup{groupTDX, groupQAT, groupKata, groupRunc} {
-			d := demand[key{t.Namespace(), g}]
+			d := needs[key{t.Namespace(), g}]
 			if d == nil {
 				continue
 			}
@@ -94,7 +94,7 @@ func AssignPools(objs *workload.Objects, cfg tenancy.Config, model *vmsize.Model
 					reserved++
 					if d.memory > 0 || d.shm > 0 {
 						m := n.Status.Capacity[v1.ResourceMemory]
-						shm := n.Status.Capacity["mtscn.io/sandbox-memory"]
+						shm := n.Status.Capacity[wellknown.ResourceSandboxMemory]
 						d.memory -= m.Value()
 						d.shm -= shm.Value()
 					} else {

@@ -6,8 +6,6 @@ import (
 	"io"
 	"time"
 
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/util/workqueue"
 	"k8s.io/klog/v2"
 	schedconfig "k8s.io/kubernetes/pkg/scheduler/apis/config"
 
@@ -36,31 +34,34 @@ type Options struct {
 	// (default 4 minutes). A profile that has not settled by then is
 	// audited as it stands and reported with Settled false.
 	Timeout time.Duration
+	// Churn, when set, adds a second phase to every profile that settled:
+	// delete a third of the workload's pods at random, create as many new
+	// ones drawn at random from the workload, wait again and audit again
+	// (Result.Churn). The same Seed picks the same pods for every profile.
+	Churn bool
+	// Seed seeds the churn phase's random choices.
+	Seed uint64
 }
 
-// Result is one profile's placement of the workload.
-type Result struct {
-	Profile string `json:"profile"`
-	Nodes   int    `json:"nodes"`
-	Pods    int    `json:"pods"`
+// Placement is the audit of one placement of the workload.
+type Placement struct {
 	// Placed and Pending count the workload's pods after the scheduler
 	// settled.
 	Placed  int `json:"placed"`
 	Pending int `json:"pending"`
 	// NodesUsed is the number of nodes running at least one pod.
 	NodesUsed int `json:"nodesUsed"`
-	// LowerBound is the fewest nodes whose allocatable memory holds the
-	// memory every pod of the workload commits (VM footprints per
+	// LowerBound is Bounds.Memory: the fewest nodes whose allocatable
+	// memory holds the memory every pod commits (VM footprints per
 	// pkg/vmsize), largest nodes first; it ignores every other constraint.
 	LowerBound int `json:"lowerBound"`
-	// ShmLowerBound is the fewest Kata nodes whose mtscn.io/sandbox-memory
-	// holds the guest memory every QEMU VM keeps in /dev/shm: another
-	// bound no placement can beat (the placement needs max(LowerBound,
-	// ShmLowerBound) nodes at least).
+	// ShmLowerBound is Bounds.Shm: the fewest Kata nodes whose
+	// mtscn.io/sandbox-memory holds the guest memory every QEMU VM keeps in
+	// /dev/shm.
 	ShmLowerBound int `json:"shmLowerBound"`
-	// PoolNodes is the number of nodes reserved for tenant pools
-	// (dedicated-pools only).
-	PoolNodes int `json:"poolNodes,omitempty"`
+	// TenancyLowerBound is Bounds.Tenancy: shared-kernel and exclusive
+	// tenants on nodes of their own, the other sandboxed pods packed.
+	TenancyLowerBound int `json:"tenancyLowerBound"`
 	// Violations are the isolation violations pkg/audit.Check finds (I1-I4)
 	// by rule.
 	Violations map[audit.Rule]int `json:"violations"`
@@ -68,8 +69,9 @@ type Result struct {
 	// reports (committed memory over allocatable, or shm-backed guests
 	// over mtscn.io/sandbox-memory).
 	OvercommittedNodes int `json:"overcommittedNodes"`
-	// Seconds is the wall time from the first pod's creation until the
-	// scheduler settled (or the timeout).
+	// Seconds is the wall time from the first pod's creation (or the
+	// first deletion, for churn) until the scheduler settled (or the
+	// timeout).
 	Seconds float64 `json:"seconds"`
 	// PendingReasons counts the pending pods by the scheduler's
 	// PodScheduled=False message (without the preemption post-mortem).
@@ -80,21 +82,52 @@ type Result struct {
 	Untried int  `json:"untried,omitempty"`
 }
 
+// Result is one profile's placement of the workload.
+type Result struct {
+	Profile string `json:"profile"`
+	Nodes   int    `json:"nodes"`
+	Pods    int    `json:"pods"`
+	// PoolNodes is the number of nodes reserved for tenant pools
+	// (dedicated-pools only).
+	PoolNodes int `json:"poolNodes,omitempty"`
+	// Placement is the audit once the workload settled.
+	Placement
+	// Churn is the audit after the churn phase (Options.Churn), nil when
+	// it did not run.
+	Churn *Churn `json:"churn,omitempty"`
+}
+
+// Churn is the audit after the churn phase.
+type Churn struct {
+	// Deleted and Created count the pods the phase deleted and created.
+	Deleted int `json:"deleted"`
+	Created int `json:"created"`
+	Placement
+}
+
 // TotalViolations sums Violations.
-func (r Result) TotalViolations() int {
+func (p Placement) TotalViolations() int {
 	n := 0
-	for _, v := range r.Violations {
+	for _, v := range p.Violations {
 		n += v
 	}
 	return n
 }
 
-// OverLowerBound is NodesUsed / LowerBound.
-func (r Result) OverLowerBound() float64 {
-	if r.LowerBound == 0 {
+// OverLowerBound is NodesUsed / LowerBound (the memory bound).
+func (p Placement) OverLowerBound() float64 {
+	if p.LowerBound == 0 {
 		return 0
 	}
-	return float64(r.NodesUsed) / float64(r.LowerBound)
+	return float64(p.NodesUsed) / float64(p.LowerBound)
+}
+
+// OverTenancyBound is NodesUsed / TenancyLowerBound.
+func (p Placement) OverTenancyBound() float64 {
+	if p.TenancyLowerBound == 0 {
+		return 0
+	}
+	return float64(p.NodesUsed) / float64(p.TenancyLowerBound)
 }
 
 // Run places the workload once per profile, each on a fresh embedded
@@ -143,7 +176,7 @@ func runProfile(ctx context.Context, opts Options, profile string, shipped *sche
 	if err != nil {
 		return nil, err
 	}
-	res := &Result{Profile: profile, Nodes: len(objs.Nodes), Pods: len(objs.Pods), Violations: map[audit.Rule]int{}}
+	res := &Result{Profile: profile, Nodes: len(objs.Nodes), Pods: len(objs.Pods)}
 	if profile == workload.ProfileDedicatedPools {
 		res.PoolNodes, err = AssignPools(objs, iso.Tenancy, model)
 		if err != nil {
@@ -170,70 +203,22 @@ func runProfile(ctx context.Context, opts Options, profile string, shipped *sche
 		return nil, err
 	}
 	defer sched.Stop()
-	schedulerName := cfg.Profiles[0].SchedulerName
+	r := &runner{opts: opts, profile: profile, client: client, sched: sched, schedulerName: cfg.Profiles[0].SchedulerName, iso: iso, model: model}
 
-	progressf(opts.Progress, "%s: %d nodes, %d namespaces; creating %d pods for %s", profile, len(objs.Nodes), len(objs.Namespaces), len(objs.Pods), schedulerName)
+	progressf(opts.Progress, "%s: %d nodes, %d namespaces; creating %d pods for %s", profile, len(objs.Nodes), len(objs.Namespaces), len(objs.Pods), r.schedulerName)
 	start := time.Now()
-	var createErr error
-	workqueue.ParallelizeUntil(ctx, 8, len(objs.Pods), func(i int) {
-		p := objs.Pods[i].DeepCopy()
-		p.Spec.SchedulerName = schedulerName
-		if _, err := client.CoreV1().Pods(p.Namespace).Create(ctx, p, metav1.CreateOptions{}); err != nil && createErr == nil {
-			createErr = fmt.Errorf("creating Pod %s/%s: %w", p.Namespace, p.Name, err)
-		}
-	})
-	if createErr != nil {
-		return nil, createErr
-	}
-	res.Settled, err = waitSettled(ctx, client, sched, len(objs.Pods), opts.Timeout, func(placed, pending int) {
-		progressf(opts.Progress, "%s: %d placed, %d unschedulable after %.0fs", profile, placed, pending, time.Since(start).Seconds())
-	})
-	if err != nil {
+	if err := r.createPods(ctx, objs.Pods); err != nil {
 		return nil, err
 	}
-	res.Seconds = time.Since(start).Seconds()
-	if !res.Settled {
-		progressf(opts.Progress, "%s: the scheduler has not settled after %s; auditing the placement as it stands", profile, opts.Timeout)
-	}
-
-	snap, err := simulate.ReadSnapshot(ctx, client)
-	if err != nil {
+	if res.Placement, err = r.settleAndAudit(ctx, start, len(objs.Pods)); err != nil {
 		return nil, err
 	}
-	used := map[string]bool{}
-	for _, p := range snap.Pods {
-		if p.Spec.NodeName == "" {
-			if msg, ok := unschedulableMessage(p); ok {
-				res.Pending++
-				if res.PendingReasons == nil {
-					res.PendingReasons = map[string]int{}
-				}
-				res.PendingReasons[msg]++
-			} else {
-				res.Untried++
-			}
-			continue
-		}
-		res.Placed++
-		used[p.Spec.NodeName] = true
+	if !opts.Churn || !res.Settled {
+		return res, nil
 	}
-	res.NodesUsed = len(used)
-	if res.LowerBound, res.ShmLowerBound, err = LowerBounds(*snap, iso.Tenancy, model); err != nil {
-		return nil, err
+	progressf(opts.Progress, "%s: churn: deleting a third of the pods, creating as many new ones", profile)
+	if res.Churn, err = r.churn(ctx, objs.Pods); err != nil {
+		return nil, fmt.Errorf("churn: %w", err)
 	}
-	for _, v := range audit.Check(*snap, iso) {
-		res.Violations[v.Rule]++
-	}
-	over, err := audit.CheckOvercommit(*snap, audit.OvercommitOptions{Tenancy: iso.Tenancy, Model: model})
-	if err != nil {
-		return nil, err
-	}
-	nodes := map[string]bool{}
-	for _, v := range over {
-		nodes[v.Node] = true
-	}
-	res.OvercommittedNodes = len(nodes)
-	progressf(opts.Progress, "%s: %d nodes used (lower bound %d), %d violations, %d overcommitted nodes, %d pending",
-		profile, res.NodesUsed, res.LowerBound, res.TotalViolations(), res.OvercommittedNodes, res.Pending)
 	return res, nil
 }
