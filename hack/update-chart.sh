@@ -24,6 +24,7 @@ dirs=(
   "manifests/node-agent:node-agent"
   "manifests/runtimeclasses:runtimeclasses"
   "manifests/policies:policies"
+  "manifests/components/node-labels:components/node-labels"
   "nfd-rules:nfd-rules"
 )
 

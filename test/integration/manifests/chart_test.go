@@ -116,6 +116,34 @@ func TestChartDefaultsMatchKustomize(t *testing.T) {
 	}
 }
 
+// TestChartWithoutNFDMatchesKustomize: with nfd.enabled=false the chart
+// installs what the kustomize install with components/node-labels does,
+// less the NodeFeatureRules (which need NFD's CRDs).
+func TestChartWithoutNFDMatchesKustomize(t *testing.T) {
+	var objs []*unstructured.Unstructured
+	for _, o := range render(t, componentOverlay(t, "components/node-labels")) {
+		if o.GetKind() == "NodeFeatureRule" {
+			continue
+		}
+		// The component's own objects (its RBAC) are not under
+		// manifests/kustomization.yaml's labels; the chart labels every
+		// object it installs.
+		if l := o.GetLabels(); l["app.kubernetes.io/part-of"] == "" {
+			if l == nil {
+				l = map[string]string{}
+			}
+			l["app.kubernetes.io/part-of"] = "mtscn"
+			o.SetLabels(l)
+		}
+		objs = append(objs, o)
+	}
+	want := comparable(t, objs)
+	got := comparable(t, renderChart(t, chartValues(`{nfd: {enabled: false}}`)))
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("the chart with nfd.enabled=false differs from manifests/ + components/node-labels without NodeFeatureRules (-kustomize +helm):\n%s", diff)
+	}
+}
+
 // TestChartFilesUpToDate: the chart's copies of the kustomize sources are
 // those of the working tree (hack/update-chart.sh --verify, also in make
 // verify).
@@ -155,6 +183,7 @@ scheduler:
   profile: pack
   tenantLabelKeys: [example.com/team]
 sandboxRuntimes: [kata-qemu, kata-qemu-tdx]
+installer: {sandboxes: [gvisor, kata]}
 nfd: {enabled: false}
 namespace: {create: false}
 `))
@@ -223,6 +252,16 @@ namespace: {create: false}
 			t.Errorf("mtscn-sandbox-policy admits %q, want kata-qemu,kata-qemu-tdx", got)
 		}
 	})
+	t.Run("installer sandboxes", func(t *testing.T) {
+		ds := find(objs, "DaemonSet", "mtscn-system", "mtscn-node-install")
+		if ds == nil {
+			t.Fatal("no DaemonSet mtscn-system/mtscn-node-install")
+		}
+		args := convert[appsv1.DaemonSet](t, ds).Spec.Template.Spec.Containers[0].Args
+		if !slices.Contains(args, "--sandboxes=gvisor,kata") || slices.Contains(args, "--sandboxes=gvisor") {
+			t.Errorf("installer.sandboxes=[gvisor, kata]: mtscn-node-install args %v, want --sandboxes=gvisor,kata once", args)
+		}
+	})
 	t.Run("without NFD", func(t *testing.T) {
 		for _, o := range objs {
 			if o.GetKind() == "NodeFeatureRule" {
@@ -277,6 +316,7 @@ func TestChartRejectsBadValues(t *testing.T) {
 		{`{scheduler: {tenantLabelKey: [a]}}`, `tenantLabelKey`},
 		{`{scheduler: {tenantLabelKeys: []}}`, `/scheduler/tenantLabelKeys`},
 		{`{sandboxRuntimes: [kata-qemu, gvisr]}`, `sandboxRuntimes: "gvisr" is not a RuntimeClass the chart ships; choose from kata-qemu,`},
+		{`{installer: {sandboxes: [runsc]}}`, `at '/installer/sandboxes/0': value must be one of 'gvisor', 'kata'`},
 		{`{nfd: {enabled: "no"}}`, `at '/nfd/enabled': got string, want boolean`},
 	} {
 		_, err := RenderChart(chartDir(), chartValues(tc.values))

@@ -103,6 +103,14 @@ chart's values applied. Call it as
 {{- $c := first $obj.spec.template.spec.containers }}
 {{- $_ := set $c "args" (append (get $c "args" | default list) "--publish=node-labels") }}
 {{- end }}
+{{- if and (eq $obj.kind "DaemonSet") (eq $meta.name "mtscn-node-install") }}
+{{- $c := first $obj.spec.template.spec.containers }}
+{{- $args := list }}
+{{- range $a := $c.args }}
+{{- $args = append $args (ternary (printf "--sandboxes=%s" (join "," $values.installer.sandboxes)) $a (hasPrefix "--sandboxes=" $a)) }}
+{{- end }}
+{{- $_ := set $c "args" $args }}
+{{- end }}
 {{- if eq $obj.kind "RuntimeClass" }}
 {{- $keep = has $meta.name $values.sandboxRuntimes }}
 {{- end }}
