@@ -232,6 +232,13 @@ namespace: {create: false}
 		if !fit || !overhead || !tenant {
 			t.Errorf("configuration lacks args: NodeResourcesFit %v, SandboxOverhead %v, TenantIsolation %v", fit, overhead, tenant)
 		}
+		vap := find(objs, "ValidatingAdmissionPolicy", "", "mtscn-namespace-labels")
+		if vap == nil {
+			t.Fatal("no ValidatingAdmissionPolicy mtscn-namespace-labels")
+		}
+		if !strings.Contains(mustJSON(t, vap.Object["spec"]), `"expression":"['example.com/team']","name":"tenantLabelKeys"`) {
+			t.Errorf("mtscn-namespace-labels does not protect the tenant label keys the scheduler reads: %s", mustJSON(t, vap.Object["spec"]))
+		}
 		dep := find(objs, "Deployment", "mtscn-system", "mtscn-scheduler")
 		if dep == nil || dep.Object["spec"].(map[string]any)["template"].(map[string]any)["metadata"].(map[string]any)["annotations"].(map[string]any)["checksum/config"] == nil {
 			t.Error("the scheduler's pod template has no checksum/config annotation: changing values would not roll it")

@@ -111,6 +111,14 @@ chart's values applied. Call it as
 {{- end }}
 {{- $_ := set $c "args" $args }}
 {{- end }}
+{{- if and (eq $obj.kind "ValidatingAdmissionPolicy") (eq $meta.name "mtscn-namespace-labels") }}
+{{- /* The tenant label keys it protects are the scheduler's. */}}
+{{- $keys := list }}
+{{- range $k := $values.scheduler.tenantLabelKeys }}{{ $keys = append $keys (squote $k) }}{{ end }}
+{{- range $v := $obj.spec.variables }}
+{{- if eq $v.name "tenantLabelKeys" }}{{ $_ := set $v "expression" (printf "[%s]" (join ", " $keys)) }}{{ end }}
+{{- end }}
+{{- end }}
 {{- if eq $obj.kind "RuntimeClass" }}
 {{- $keep = has $meta.name $values.sandboxRuntimes }}
 {{- end }}
