@@ -10,6 +10,7 @@ import (
 	"github.com/mtscn/mtscn/pkg/audit"
 	"github.com/mtscn/mtscn/pkg/tenancy"
 	"github.com/mtscn/mtscn/pkg/vmsize"
+	"github.com/mtscn/mtscn/pkg/wellknown"
 )
 
 // footprints returns each pod's VM footprint (pkg/vmsize), with the
@@ -85,7 +86,7 @@ func LowerBounds(snap audit.Snapshot, cfg tenancy.Config, model *vmsize.Model) (
 	for _, n := range snap.Nodes {
 		m := n.Status.Allocatable[v1.ResourceMemory]
 		allocs = append(allocs, m.Value())
-		if q, ok := n.Status.Allocatable["mtscn.io/sandbox-memory"]; ok {
+		if q, ok := n.Status.Allocatable[wellknown.ResourceSandboxMemory]; ok {
 			shms = append(shms, q.Value())
 		}
 	}

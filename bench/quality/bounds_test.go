@@ -10,8 +10,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/mtscn/mtscn/pkg/audit"
-	"github.com/mtscn/mtscn/pkg/tenancy"
 	"github.com/mtscn/mtscn/pkg/vmsize"
+	"github.com/mtscn/mtscn/pkg/wellknown"
 )
 
 func boundsNode(name string) *v1.Node {
@@ -48,7 +48,7 @@ func TestLowerBounds(t *testing.T) {
 		Nodes: []*v1.Node{boundsNode("n1"), boundsNode("n2"), boundsNode("n3"), boundsNode("n4"), boundsNode("n5"), boundsNode("n6")},
 		Namespaces: []*v1.Namespace{
 			ns("a", nil), ns("b", nil),
-			ns("x", map[string]string{tenancy.LabelNodeSharing: tenancy.NodeSharingExclusive}),
+			ns("x", map[string]string{wellknown.LabelNodeSharing: wellknown.NodeSharingExclusive}),
 			ns("s1", nil), ns("s2", nil),
 		},
 		RuntimeClasses: []*nodev1.RuntimeClass{{ObjectMeta: metav1.ObjectMeta{Name: kata}, Handler: kata}},

@@ -8,6 +8,7 @@ import (
 	"github.com/mtscn/mtscn/bench/workload"
 	"github.com/mtscn/mtscn/pkg/tenancy"
 	"github.com/mtscn/mtscn/pkg/vmsize"
+	"github.com/mtscn/mtscn/pkg/wellknown"
 )
 
 // PoolLabel is the node label the dedicated-pools profile pins tenants
@@ -93,7 +94,7 @@ func AssignPools(objs *workload.Objects, cfg tenancy.Config, model *vmsize.Model
 					reserved++
 					if d.memory > 0 || d.shm > 0 {
 						m := n.Status.Capacity[v1.ResourceMemory]
-						shm := n.Status.Capacity["mtscn.io/sandbox-memory"]
+						shm := n.Status.Capacity[wellknown.ResourceSandboxMemory]
 						d.memory -= m.Value()
 						d.shm -= shm.Value()
 					} else {

@@ -29,10 +29,8 @@ import (
 	"github.com/mtscn/mtscn/pkg/node/discover"
 	"github.com/mtscn/mtscn/pkg/node/kubeclient"
 	"github.com/mtscn/mtscn/pkg/version"
+	"github.com/mtscn/mtscn/pkg/wellknown"
 )
-
-// VersionAnnotation on the NodeFeature records the agent's version.
-const VersionAnnotation = "mtscn.io/node-agent-version"
 
 // retryAfterError is how soon a failed round is retried (capped by the interval).
 const retryAfterError = 10 * time.Second
@@ -254,7 +252,7 @@ func (a *Agent) setMeta(m *metav1.ObjectMeta) {
 	if m.Annotations == nil {
 		m.Annotations = map[string]string{}
 	}
-	m.Annotations[VersionAnnotation] = version.Version
+	m.Annotations[wellknown.AnnotationNodeAgentVersion] = version.Version
 	if a.cfg.PodName != "" {
 		m.OwnerReferences = []metav1.OwnerReference{{
 			APIVersion: "v1", Kind: "Pod", Name: a.cfg.PodName, UID: types.UID(a.cfg.PodUID),

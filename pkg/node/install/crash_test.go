@@ -13,6 +13,8 @@ import (
 	"github.com/google/go-cmp/cmp"
 	v1 "k8s.io/api/core/v1"
 	"k8s.io/klog/v2/ktesting"
+
+	"github.com/mtscn/mtscn/pkg/wellknown"
 )
 
 // isLitter reports whether a path is what a crashed run may leave behind and
@@ -189,7 +191,7 @@ func TestCrashSafety(t *testing.T) {
 					if !errors.Is(err, errCrash) {
 						t.Fatalf("crash after %d operations: unexpected error %v", k-1, err)
 					}
-					if env.node.Labels[LabelKataRuntime] != "false" || len(env.node.Taints) != 1 {
+					if env.node.Labels[wellknown.LabelKataRuntime] != "false" || len(env.node.Taints) != 1 {
 						t.Errorf("crash after %d operations: labels %v taints %v, want the node kept out of service", k-1, env.node.Labels, env.node.Taints)
 					}
 					checkOldOrNew(t, env.root, before, after)
@@ -217,7 +219,7 @@ func TestCrashSafety(t *testing.T) {
 					if !errors.Is(err, errCrash) {
 						t.Fatalf("crash after %d operations: unexpected error %v", k-1, err)
 					}
-					if env.node.Labels[LabelKataRuntime] != "false" {
+					if env.node.Labels[wellknown.LabelKataRuntime] != "false" {
 						t.Errorf("crash after %d operations: labels %v, want the node out of service", k-1, env.node.Labels)
 					}
 					checkOldOrNew(t, env.root, after, before)

@@ -13,6 +13,8 @@ import (
 
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/klog/v2/ktesting"
+
+	"github.com/mtscn/mtscn/pkg/wellknown"
 )
 
 func status(t *testing.T, url string) int {
@@ -48,7 +50,7 @@ func TestServeRetriesUntilInstalledAndUninstallsOnStop(t *testing.T) {
 	if err := wait.PollUntilContextTimeout(ctx, 10*time.Millisecond, 10*time.Second, true, func(context.Context) (bool, error) {
 		env.node.mu.Lock()
 		defer env.node.mu.Unlock()
-		return env.node.Labels[LabelSandboxRuntime] == StateFailed, nil
+		return env.node.Labels[wellknown.LabelSandboxRuntime] == wellknown.SandboxRuntimeFailed, nil
 	}); err != nil {
 		t.Fatalf("the node was never marked failed: %v", err)
 	}
@@ -74,10 +76,10 @@ func TestServeRetriesUntilInstalledAndUninstallsOnStop(t *testing.T) {
 		t.Fatalf("/readyz never became 200: %v", err)
 	}
 	env.node.mu.Lock()
-	state, taints := env.node.Labels[LabelSandboxRuntime], len(env.node.Taints)
+	state, taints := env.node.Labels[wellknown.LabelSandboxRuntime], len(env.node.Taints)
 	env.node.mu.Unlock()
-	if state != StateTrue || taints != 0 {
-		t.Errorf("ready but %s=%q with %d taints", LabelSandboxRuntime, state, taints)
+	if state != wellknown.SandboxRuntimeTrue || taints != 0 {
+		t.Errorf("ready but %s=%q with %d taints", wellknown.LabelSandboxRuntime, state, taints)
 	}
 
 	// SIGTERM: uninstall, config.toml back to what the operator wrote.
@@ -94,7 +96,7 @@ func TestServeRetriesUntilInstalledAndUninstallsOnStop(t *testing.T) {
 	if err != nil || string(got) != string(fixed) {
 		t.Errorf("config.toml after stop is not what it was before the install (err=%v)", err)
 	}
-	if _, ok := env.node.Labels[LabelSandboxRuntime]; ok {
+	if _, ok := env.node.Labels[wellknown.LabelSandboxRuntime]; ok {
 		t.Errorf("labels after stop = %v, want ours removed", env.node.Labels)
 	}
 }

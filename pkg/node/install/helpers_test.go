@@ -18,6 +18,8 @@ import (
 	"testing"
 
 	v1 "k8s.io/api/core/v1"
+
+	"github.com/mtscn/mtscn/pkg/wellknown"
 )
 
 const artifactsFixture = "testdata/artifacts"
@@ -212,7 +214,7 @@ func (f *faultOps) RemoveAll(p string) error {
 }
 
 // startupTaint is the taint a node registers with.
-var startupTaint = v1.Taint{Key: TaintSandboxNotReady, Effect: v1.TaintEffectNoSchedule}
+var startupTaint = v1.Taint{Key: wellknown.TaintSandboxNotReady, Effect: v1.TaintEffectNoSchedule}
 
 type testEnv struct {
 	root      string

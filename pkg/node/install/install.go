@@ -18,6 +18,8 @@ import (
 
 	v1 "k8s.io/api/core/v1"
 	"k8s.io/klog/v2"
+
+	"github.com/mtscn/mtscn/pkg/wellknown"
 )
 
 // Files in the state dir.
@@ -163,7 +165,7 @@ func (in *Installer) applyNode(ctx context.Context, c NodeChange) error {
 func (in *Installer) fail(ctx context.Context, err error, handlers []string) error {
 	klog.FromContext(ctx).Error(err, "kata install failed")
 	in.node.Event(ctx, v1.EventTypeWarning, "KataInstallFailed", "kata install failed: "+err.Error())
-	c := NodeChange{Set: map[string]string{LabelSandboxRuntime: StateFailed, LabelKataRuntime: "false"}, Remove: runtimeLabels(handlers)}
+	c := NodeChange{Set: map[string]string{wellknown.LabelSandboxRuntime: wellknown.SandboxRuntimeFailed, wellknown.LabelKataRuntime: "false"}, Remove: runtimeLabels(handlers)}
 	if nerr := in.applyNode(ctx, c); nerr != nil {
 		return errors.Join(err, nerr)
 	}
@@ -186,7 +188,7 @@ func (in *Installer) Install(ctx context.Context) (*Result, error) {
 // changes: pending, kata-runtime=false, no runtime labels.
 func (in *Installer) claim(ctx context.Context, handlers []string) error {
 	return in.applyNode(ctx, NodeChange{
-		Set:    map[string]string{LabelSandboxRuntime: StatePending, LabelKataRuntime: "false"},
+		Set:    map[string]string{wellknown.LabelSandboxRuntime: wellknown.SandboxRuntimePending, wellknown.LabelKataRuntime: "false"},
 		Remove: runtimeLabels(handlers),
 	})
 }
@@ -194,7 +196,7 @@ func (in *Installer) claim(ctx context.Context, handlers []string) error {
 func runtimeLabels(handlers []string) []string {
 	var out []string
 	for _, h := range handlers {
-		out = append(out, LabelRuntimePrefix+h)
+		out = append(out, wellknown.LabelRuntimePrefix+h)
 	}
 	return out
 }
@@ -324,15 +326,15 @@ func (in *Installer) install(ctx context.Context) (*Result, error) {
 			return res, err
 		}
 	}
-	set := map[string]string{LabelSandboxRuntime: StateTrue, LabelKataRuntime: "true"}
+	set := map[string]string{wellknown.LabelSandboxRuntime: wellknown.SandboxRuntimeTrue, wellknown.LabelKataRuntime: "true"}
 	for _, h := range plan.handlers {
-		set[LabelRuntimePrefix+h] = "true"
+		set[wellknown.LabelRuntimePrefix+h] = "true"
 	}
 	var remove []string
 	for _, h := range stale {
-		remove = append(remove, LabelRuntimePrefix+h)
+		remove = append(remove, wellknown.LabelRuntimePrefix+h)
 	}
-	changed, err := in.node.Apply(ctx, NodeChange{Set: set, Remove: remove, RemoveTaints: []string{TaintSandboxNotReady}})
+	changed, err := in.node.Apply(ctx, NodeChange{Set: set, Remove: remove, RemoveTaints: []string{wellknown.TaintSandboxNotReady}})
 	if err != nil {
 		return res, err
 	}
@@ -434,7 +436,7 @@ func (in *Installer) uninstall(ctx context.Context) (*Result, error) {
 
 	var remove []string
 	for _, h := range handlers {
-		remove = append(remove, LabelRuntimePrefix+h)
+		remove = append(remove, wellknown.LabelRuntimePrefix+h)
 	}
 	// Take the node out of service before touching the host, unless there
 	// is nothing of ours on it (a second uninstall changes nothing).
@@ -446,7 +448,7 @@ func (in *Installer) uninstall(ctx context.Context) (*Result, error) {
 		}
 	}
 	if installed {
-		set := map[string]string{LabelKataRuntime: "false", LabelSandboxRuntime: StateUninstalling}
+		set := map[string]string{wellknown.LabelKataRuntime: "false", wellknown.LabelSandboxRuntime: wellknown.SandboxRuntimeUninstalling}
 		if err := in.applyNode(ctx, NodeChange{Set: set, Remove: remove}); err != nil {
 			return res, err
 		}
@@ -514,7 +516,7 @@ func (in *Installer) uninstall(ctx context.Context) (*Result, error) {
 		return res, err
 	}
 
-	changed, err := in.node.Apply(ctx, NodeChange{Remove: append([]string{LabelSandboxRuntime, LabelKataRuntime}, remove...)})
+	changed, err := in.node.Apply(ctx, NodeChange{Remove: append([]string{wellknown.LabelSandboxRuntime, wellknown.LabelKataRuntime}, remove...)})
 	if err != nil {
 		return res, err
 	}

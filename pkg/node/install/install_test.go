@@ -15,6 +15,8 @@ import (
 	"github.com/google/go-cmp/cmp/cmpopts"
 	v1 "k8s.io/api/core/v1"
 	"k8s.io/klog/v2/ktesting"
+
+	"github.com/mtscn/mtscn/pkg/wellknown"
 )
 
 var allHandlers = []string{"kata-clh", "kata-qemu", "kata-qemu-runtime-rs"}
@@ -150,12 +152,12 @@ func TestInstallReinstallUninstall(t *testing.T) {
 				t.Errorf("config.toml changed although containerd already imports conf.d (-want,+got):\n%s", diff)
 			}
 			wantLabels := map[string]string{
-				"kubernetes.io/hostname": "n1",
-				LabelSandboxRuntime:      "true",
-				LabelKataRuntime:         "true",
+				"kubernetes.io/hostname":      "n1",
+				wellknown.LabelSandboxRuntime: "true",
+				wellknown.LabelKataRuntime:    "true",
 			}
 			for _, h := range allHandlers {
-				wantLabels[LabelRuntimePrefix+h] = "true"
+				wantLabels[wellknown.LabelRuntimePrefix+h] = "true"
 			}
 			if diff := cmp.Diff(wantLabels, env.node.Labels); diff != "" {
 				t.Errorf("labels (-want,+got):\n%s", diff)
@@ -272,8 +274,8 @@ func TestInstallKeepsHandMadeKataRuntime(t *testing.T) {
 	if diff := cmp.Diff(userEntry, got); diff != "" {
 		t.Errorf("the user's kata-qemu in the drop-in (-want,+got):\n%s", diff)
 	}
-	if _, ok := env.node.Labels[LabelRuntimePrefix+"kata-qemu"]; ok {
-		t.Errorf("labelled %s although the user's runtime was kept, not installed", LabelRuntimePrefix+"kata-qemu")
+	if _, ok := env.node.Labels[wellknown.LabelRuntimePrefix+"kata-qemu"]; ok {
+		t.Errorf("labelled %s although the user's runtime was kept, not installed", wellknown.LabelRuntimePrefix+"kata-qemu")
 	}
 	t.Run("real containerd config dump", func(t *testing.T) {
 		bin := realContainerd(t, 2)
@@ -317,7 +319,7 @@ func TestInstallRefusesUnparsableConfig(t *testing.T) {
 	if ops.n != 0 || env.restarter.n() != 0 {
 		t.Errorf("file operations %v and %d restarts, want none", ops.log, env.restarter.n())
 	}
-	want := map[string]string{"kubernetes.io/hostname": "n1", LabelSandboxRuntime: StateFailed, LabelKataRuntime: "false"}
+	want := map[string]string{"kubernetes.io/hostname": "n1", wellknown.LabelSandboxRuntime: wellknown.SandboxRuntimeFailed, wellknown.LabelKataRuntime: "false"}
 	if diff := cmp.Diff(want, env.node.Labels); diff != "" {
 		t.Errorf("labels (-want,+got):\n%s", diff)
 	}
@@ -345,8 +347,8 @@ func TestInstallFailsWhenContainerdDoesNotListHandlers(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "lacks Kata runtimes kata-clh, kata-qemu, kata-qemu-runtime-rs") {
 		t.Fatalf("Install error = %v, want the missing runtimes named", err)
 	}
-	if got := env.node.Labels[LabelSandboxRuntime]; got != StateFailed {
-		t.Errorf("%s = %q, want %q", LabelSandboxRuntime, got, StateFailed)
+	if got := env.node.Labels[wellknown.LabelSandboxRuntime]; got != wellknown.SandboxRuntimeFailed {
+		t.Errorf("%s = %q, want %q", wellknown.LabelSandboxRuntime, got, wellknown.SandboxRuntimeFailed)
 	}
 	if len(env.node.Taints) != 1 {
 		t.Errorf("taints = %v, want the startup taint kept", env.node.Taints)
@@ -358,8 +360,8 @@ func TestInstallFailsWhenContainerdDoesNotListHandlers(t *testing.T) {
 	if _, err := env.installer(t, nil).Install(ctx); err != nil {
 		t.Fatalf("Install without the override: %v", err)
 	}
-	if got := env.node.Labels[LabelSandboxRuntime]; got != StateTrue {
-		t.Errorf("%s = %q, want %q", LabelSandboxRuntime, got, StateTrue)
+	if got := env.node.Labels[wellknown.LabelSandboxRuntime]; got != wellknown.SandboxRuntimeTrue {
+		t.Errorf("%s = %q, want %q", wellknown.LabelSandboxRuntime, got, wellknown.SandboxRuntimeTrue)
 	}
 }
 

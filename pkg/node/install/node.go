@@ -16,30 +16,6 @@ import (
 	"k8s.io/klog/v2"
 )
 
-// Node labels and the taint the installer manages.
-const (
-	// LabelSandboxRuntime is the installer's state on the node: pending,
-	// true, failed or uninstalling; absent when Kata is not installed.
-	LabelSandboxRuntime = "mtscn.io/sandbox-runtime"
-	// LabelKataRuntime is kata-deploy's label, which every Kata
-	// RuntimeClass selects on: "false" while installing, "true" when ready.
-	LabelKataRuntime = "katacontainers.io/kata-runtime"
-	// LabelRuntimePrefix + handler = "true" for each installed handler.
-	LabelRuntimePrefix = "mtscn.io/runtime."
-	// TaintSandboxNotReady keeps pods off a node until the installer has
-	// finished (register the node with it: kubelet --register-with-taints).
-	TaintSandboxNotReady = "mtscn.io/sandbox-not-ready"
-
-	// StatePending: the installer claimed the node and is changing the host.
-	StatePending = "pending"
-	// StateTrue: installed, verified, labelled and untainted.
-	StateTrue = "true"
-	// StateFailed: the last install failed; the node stays out of service.
-	StateFailed = "failed"
-	// StateUninstalling: the uninstall is removing Kata from the host.
-	StateUninstalling = "uninstalling"
-)
-
 // NodeChange is one update of the node: labels to set, labels to remove,
 // and taint keys to remove.
 type NodeChange struct {

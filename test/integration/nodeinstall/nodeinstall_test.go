@@ -24,12 +24,13 @@ import (
 	st "k8s.io/kubernetes/pkg/scheduler/testing"
 
 	"github.com/mtscn/mtscn/pkg/node/install"
+	"github.com/mtscn/mtscn/pkg/wellknown"
 	"github.com/mtscn/mtscn/test/integration/harness"
 )
 
 const nodeName = "kata-node"
 
-var startupTaint = v1.Taint{Key: install.TaintSandboxNotReady, Effect: v1.TaintEffectNoSchedule}
+var startupTaint = v1.Taint{Key: wellknown.TaintSandboxNotReady, Effect: v1.TaintEffectNoSchedule}
 
 // fixtureHost copies one of the installer's fixture hosts to a temp dir.
 func fixtureHost(t *testing.T, name string) string {
@@ -177,7 +178,7 @@ func TestDaemonSetLifecycle(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	wantPending := map[string]string{"kubernetes.io/hostname": nodeName, install.LabelSandboxRuntime: "pending", install.LabelKataRuntime: "false"}
+	wantPending := map[string]string{"kubernetes.io/hostname": nodeName, wellknown.LabelSandboxRuntime: "pending", wellknown.LabelKataRuntime: "false"}
 	if diff := cmp.Diff(wantPending, node.Labels); diff != "" {
 		t.Errorf("labels while installing (-want,+got):\n%s", diff)
 	}
@@ -204,12 +205,12 @@ func TestDaemonSetLifecycle(t *testing.T) {
 		t.Fatal(err)
 	}
 	wantReady := map[string]string{
-		"kubernetes.io/hostname":                            nodeName,
-		install.LabelSandboxRuntime:                         "true",
-		install.LabelKataRuntime:                            "true",
-		install.LabelRuntimePrefix + "kata-clh":             "true",
-		install.LabelRuntimePrefix + "kata-qemu":            "true",
-		install.LabelRuntimePrefix + "kata-qemu-runtime-rs": "true",
+		"kubernetes.io/hostname":                              nodeName,
+		wellknown.LabelSandboxRuntime:                         "true",
+		wellknown.LabelKataRuntime:                            "true",
+		wellknown.LabelRuntimePrefix + "kata-clh":             "true",
+		wellknown.LabelRuntimePrefix + "kata-qemu":            "true",
+		wellknown.LabelRuntimePrefix + "kata-qemu-runtime-rs": "true",
 	}
 	if diff := cmp.Diff(wantReady, node.Labels); diff != "" {
 		t.Errorf("labels when ready (-want,+got):\n%s", diff)
@@ -284,8 +285,8 @@ func TestFailedInstallKeepsNodeOutOfService(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if node.Labels[install.LabelSandboxRuntime] != "failed" || node.Labels[install.LabelKataRuntime] != "false" {
-		t.Errorf("labels = %v, want %s=failed and %s=false", node.Labels, install.LabelSandboxRuntime, install.LabelKataRuntime)
+	if node.Labels[wellknown.LabelSandboxRuntime] != "failed" || node.Labels[wellknown.LabelKataRuntime] != "false" {
+		t.Errorf("labels = %v, want %s=failed and %s=false", node.Labels, wellknown.LabelSandboxRuntime, wellknown.LabelKataRuntime)
 	}
 	if diff := cmp.Diff([]v1.Taint{startupTaint}, node.Spec.Taints, cmpopts.IgnoreFields(v1.Taint{}, "TimeAdded")); diff != "" {
 		t.Errorf("taints (-want,+got):\n%s", diff)
