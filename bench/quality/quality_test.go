@@ -16,6 +16,7 @@ import (
 	"github.com/mtscn/mtscn/pkg/audit"
 	"github.com/mtscn/mtscn/pkg/tenancy"
 	"github.com/mtscn/mtscn/pkg/vmsize"
+	"github.com/mtscn/mtscn/pkg/wellknown"
 )
 
 const (
@@ -130,7 +131,7 @@ func TestAssignPools(t *testing.T) {
 		}
 		m := n.Status.Capacity[v1.ResourceMemory]
 		capacity[key{tenant, group}] += m.Value()
-		shm := n.Status.Capacity["mtscn.io/sandbox-memory"]
+		shm := n.Status.Capacity[wellknown.ResourceSandboxMemory]
 		shmCapacity[key{tenant, group}] += shm.Value()
 		nodes[key{tenant, group}]++
 	}
