@@ -63,6 +63,9 @@ type Placement struct {
 	Pending int `json:"pending"`
 	// NodesUsed is the number of nodes running at least one pod.
 	NodesUsed int `json:"nodesUsed"`
+	// NodesUsedByClass splits NodesUsed by the workload's node class
+	// (bench.mtscn.io/class: hw, nested, tdx, qat, plain).
+	NodesUsedByClass map[string]int `json:"nodesUsedByClass,omitempty"`
 	// LowerBound is Bounds.Memory: the fewest nodes whose allocatable
 	// memory holds the memory every pod commits (VM footprints per
 	// pkg/vmsize), largest nodes first; it ignores every other constraint.
