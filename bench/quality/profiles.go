@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	schedconfig "k8s.io/kubernetes/pkg/scheduler/apis/config"
+	"k8s.io/utils/ptr"
 
 	"github.com/mtscn/mtscn/bench/workload"
 	"github.com/mtscn/mtscn/pkg/devcluster"
@@ -16,8 +17,15 @@ import (
 // fewer nodes.
 const ProfileMtscnSpread = "mtscn-spread"
 
+// ProfileMtscnAllNodes is the shipped configuration with
+// percentageOfNodesToScore: 100: every pod sees every feasible node, so
+// packing finds the fullest node of the whole cluster instead of the
+// fullest of the scheduler's rotating sample, at the cost of Filter and
+// Score on every node.
+const ProfileMtscnAllNodes = "mtscn-all-nodes"
+
 // Profiles are the profiles Run compares, in table order.
-var Profiles = []string{workload.ProfileDefault, workload.ProfileAntiAffinity, workload.ProfileDedicatedPools, workload.ProfileMtscn, ProfileMtscnSpread}
+var Profiles = []string{workload.ProfileDefault, workload.ProfileAntiAffinity, workload.ProfileDedicatedPools, workload.ProfileMtscn, ProfileMtscnAllNodes, ProfileMtscnSpread}
 
 // configs are the scheduler configurations a run may need.
 type configs struct {
@@ -53,6 +61,12 @@ func schedulerConfig(profile string, c configs) (*schedconfig.KubeSchedulerConfi
 	switch profile {
 	case workload.ProfileMtscn:
 		return c.shipped, nil
+	case ProfileMtscnAllNodes:
+		cfg := c.shipped.DeepCopy()
+		for i := range cfg.Profiles {
+			cfg.Profiles[i].PercentageOfNodesToScore = ptr.To[int32](100)
+		}
+		return cfg, nil
 	case ProfileMtscnSpread:
 		if c.spread == nil {
 			return nil, fmt.Errorf("profile %s: no spreading configuration loaded", profile)

@@ -158,7 +158,7 @@ func TestAssignPools(t *testing.T) {
 // spreading alternative spreads by it; both keep the same isolation args.
 func TestConfigs(t *testing.T) {
 	_, ctx := ktesting.NewTestContext(t)
-	profiles := []string{workload.ProfileMtscn, ProfileMtscnSpread}
+	profiles := []string{workload.ProfileMtscn, ProfileMtscnAllNodes, ProfileMtscnSpread}
 	cfgs, err := loadConfigs(ctx, Options{SchedulerConfig: shippedConfig, SpreadSchedulerConfig: spreadConfig}, profiles)
 	if err != nil {
 		t.Fatal(err)
@@ -170,6 +170,9 @@ func TestConfigs(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		if pct := cfg.Profiles[0].PercentageOfNodesToScore; (p == ProfileMtscnAllNodes) != (pct != nil && *pct == 100) {
+			t.Errorf("%s: percentageOfNodesToScore %v", p, pct)
+		}
 		for _, pc := range cfg.Profiles[0].PluginConfig {
 			switch args := pc.Args.(type) {
 			case *config.SandboxOverheadArgs:
@@ -179,7 +182,7 @@ func TestConfigs(t *testing.T) {
 			}
 		}
 	}
-	want := map[string]string{workload.ProfileMtscn: "MostCommitted", ProfileMtscnSpread: "LeastCommitted"}
+	want := map[string]string{workload.ProfileMtscn: "MostCommitted", ProfileMtscnAllNodes: "MostCommitted", ProfileMtscnSpread: "LeastCommitted"}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("SandboxOverhead scoring (-want,+got):\n%s", diff)
 	}
