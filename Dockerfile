@@ -18,7 +18,8 @@ RUN CGO_ENABLED=0 make build VERSION=${VERSION}
 FROM golang:1.26-bookworm AS gvisor
 ARG GVISOR_VERSION=v0.0.0-20260905035102-160fafc42237
 WORKDIR /gvisor
-RUN go mod init mtscn.io/gvisor-build && go get gvisor.dev/gvisor@${GVISOR_VERSION} && \
+RUN go mod init mtscn.io/gvisor-build && \
+    go get gvisor.dev/gvisor/runsc@${GVISOR_VERSION} gvisor.dev/gvisor/shim@${GVISOR_VERSION} && \
     CGO_ENABLED=0 go build -trimpath -o /out/runsc gvisor.dev/gvisor/runsc && \
     CGO_ENABLED=0 go build -trimpath -o /out/containerd-shim-runsc-v1 gvisor.dev/gvisor/shim
 

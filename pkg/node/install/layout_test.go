@@ -52,6 +52,9 @@ var layoutCases = []layoutCase{
 	{"no config.toml, 1.x", "", 1, containerd.PluginCRIv2, nil, nil},
 	{"2.x importing conf.d", "containerd-2.0", 2, containerd.PluginCRIv3, []string{"enable_cdi"}, true},
 	{"no config.toml, 2.x", "", 2, containerd.PluginCRIv3, nil, nil},
+	// Issue 14 item 8: relative import globs as each version resolves them.
+	{"1.7 relative conf.d glob", "containerd-1.7-relative", 1, containerd.PluginCRIv2, []string{"sandbox_image"}, "registry.k8s.io/pause:3.10"},
+	{"2.x relative conf.d glob", "containerd-2.0-relative", 2, containerd.PluginCRIv3, []string{"enable_cdi"}, true},
 }
 
 var sandboxCases = []struct {
