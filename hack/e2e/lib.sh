@@ -68,7 +68,7 @@ our_pids() {
   for p in /proc/[0-9]*; do
     p=${p#/proc/}
     [ "$p" = "$$" ] && continue
-    cmd=$(tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null) || continue
+    cmd=$(tr '\0' ' ' 2>/dev/null <"/proc/$p/cmdline") || continue
     case "$cmd" in
       *"$E2E_DIR"*|*"$E2E_RUN"*) echo "$p" ;;
     esac
@@ -158,6 +158,16 @@ cleanup() {
     rm -rf "/var/lib/cni/results/$(node_cni_net "$n")"-* 2>/dev/null || true
   done
   find /var/log/containers -maxdepth 1 -lname "$E2E_DIR/*" -delete 2>/dev/null || true
+  # Shim sockets: containerd 1.6 and gVisor's shim library put them in
+  # /run/containerd/s whatever containerd's state dir is. Those of this run
+  # are newer than its start marker; one nobody listens on is stale.
+  if [ -f "$E2E_RUN/started" ] && [ -d /run/containerd/s ]; then
+    for p in $(find /run/containerd/s -type s -newer "$E2E_RUN/started" 2>/dev/null); do
+      ss -xl 2>/dev/null | grep -qF "$p" || rm -f "$p"
+    done
+    # and the directories, when this run created them and they are empty
+    [ -f "$E2E_RUN/created-run-containerd" ] && { rmdir /run/containerd/s /run/containerd/runc /run/containerd 2>/dev/null || true; }
+  fi
   if [ -f "$E2E_RUN/sysctls" ]; then
     while IFS='=' read -r k v; do sysctl -qw "$k=$v" || true; done <"$E2E_RUN/sysctls"
   fi

@@ -169,6 +169,8 @@ imageGCHighThresholdPercent: 100
 imageGCLowThresholdPercent: 99
 maxPods: 20
 serializeImagePulls: false
+# Leave the host's iptables alone (no KUBE-FIREWALL, no canary chains).
+makeIPTablesUtilChains: false
 YAML
   start_bg "kubelet-$n" "$E2E_LOGS/kubelet-$n.log" "$BIN/kubelet" \
     --config="$d/kubelet/config.yaml" \

@@ -130,8 +130,8 @@ func TestKataPending(t *testing.T) {
 	t.Cleanup(func() { _ = e2e.client.NodeV1().RuntimeClasses().Delete(ctx, rc.Name, metav1.DeleteOptions{}) })
 	p := create(t, pod(ns, "kata-any-node", rc.Name, ""))
 	msg = waitUnschedulable(t, p, sandboxfeatures.ErrReasonNodeLacks)
-	if !strings.Contains(msg, "mtscn.io/runtime.kata-qemu") {
-		t.Errorf("SandboxFeatures' reason %q does not name the missing handler label mtscn.io/runtime.kata-qemu", msg)
+	if !strings.Contains(msg, "kata-qemu") {
+		t.Errorf("SandboxFeatures' reason %q does not name the missing handler kata-qemu", msg)
 	}
 	t.Logf("Kata pod without a node selector Pending: %s", msg)
 }

@@ -30,6 +30,7 @@ func runApply(ctx context.Context, fs *flag.FlagSet, args []string) error {
 	var dirs, files listFlag
 	fs.Var(&dirs, "k", "kustomization directory (repeatable)")
 	fs.Var(&files, "f", "multi-document YAML file (repeatable)")
+	skip := fs.String("skip-kinds", "", "comma-separated kinds not to apply (e.g. the workloads make e2e runs as processes)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -52,6 +53,17 @@ func runApply(ctx context.Context, fs *flag.FlagSet, args []string) error {
 		}
 		objs = append(objs, o...)
 	}
+	skipped := map[string]bool{}
+	for _, k := range strings.Split(*skip, ",") {
+		skipped[k] = true
+	}
+	kept := objs[:0]
+	for _, o := range objs {
+		if !skipped[o.GetKind()] {
+			kept = append(kept, o)
+		}
+	}
+	objs = kept
 	a, err := manifests.NewApplier(cfg)
 	if err != nil {
 		return err
