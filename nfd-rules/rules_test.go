@@ -14,7 +14,7 @@ import (
 	"sigs.k8s.io/node-feature-discovery/pkg/apis/nfd/validate"
 	"sigs.k8s.io/yaml"
 
-	"github.com/mtscn/mtscn/pkg/nodefeatures"
+	"github.com/mtscn/mtscn/pkg/wellknown"
 )
 
 func loadRules(t testing.TB) []nfdv1alpha1.NodeFeatureRule {
@@ -70,30 +70,30 @@ func (n *node) instance(name string, kv ...string) *node {
 }
 
 func (n *node) kvm(module string) *node {
-	return n.attrs(nodefeatures.KVM, nodefeatures.KVMUsable, "true", nodefeatures.KVMAPIVersion, "12", nodefeatures.KVMModule, module)
+	return n.attrs(wellknown.FeatureKVM, wellknown.KVMUsable, "true", wellknown.KVMAPIVersion, "12", wellknown.KVMModule, module)
 }
 
 func (n *node) runtime(handler, runtimeType string) *node {
-	return n.instance(nodefeatures.Runtime, nodefeatures.RuntimeHandler, handler, nodefeatures.RuntimeType, runtimeType)
+	return n.instance(wellknown.FeatureRuntime, wellknown.RuntimeHandler, handler, wellknown.RuntimeType, runtimeType)
 }
 
 func (n *node) capacity(sandboxMemory, sandboxes string) *node {
-	return n.attrs(nodefeatures.Capacity,
-		nodefeatures.CapacityMemoryBytes, "270582939648",
-		nodefeatures.CapacityShmBytes, sandboxMemory,
-		nodefeatures.CapacitySandboxMemoryBytes, sandboxMemory,
-		nodefeatures.CapacitySandboxes, sandboxes)
+	return n.attrs(wellknown.FeatureCapacity,
+		wellknown.CapacityMemoryBytes, "270582939648",
+		wellknown.CapacityShmBytes, sandboxMemory,
+		wellknown.CapacitySandboxMemoryBytes, sandboxMemory,
+		wellknown.CapacitySandboxes, sandboxes)
 }
 
 func (n *node) qat(addr, device, driver, group string) *node {
-	kv := []string{nodefeatures.QATAddress, addr, nodefeatures.QATVendor, "8086", nodefeatures.QATDevice, device, nodefeatures.QATClass, "0b4000"}
+	kv := []string{wellknown.QATAddress, addr, wellknown.QATVendor, "8086", wellknown.QATDevice, device, wellknown.QATClass, "0b4000"}
 	if driver != "" {
-		kv = append(kv, nodefeatures.QATDriver, driver)
+		kv = append(kv, wellknown.QATDriver, driver)
 	}
 	if group != "" {
-		kv = append(kv, nodefeatures.QATIOMMUGroup, group)
+		kv = append(kv, wellknown.QATIOMMUGroup, group)
 	}
-	return n.instance(nodefeatures.QAT, kv...)
+	return n.instance(wellknown.FeatureQAT, kv...)
 }
 
 var notAffected = []string{
@@ -118,13 +118,13 @@ func TestRules(t *testing.T) {
 				flags("cpu.cpuid", "VMX", "AVX512F").
 				flags("kernel.loadedmodule", "kvm", "kvm_intel", "vfio_pci", "qat_4xxx").
 				instance("pci.device", "class", "0b40", "vendor", "8086", "device", "4940", "sriov_totalvfs", "16").
-				kvm(nodefeatures.ModuleKVMIntel).
-				attrs(nodefeatures.CPU, nodefeatures.CPUHypervisor, "false", nodefeatures.CPUSMTActive, "true").
-				attrs(nodefeatures.Vulnerability, notAffected...).
-				attrs(nodefeatures.IOMMU, nodefeatures.IOMMUEnabled, "true", nodefeatures.IOMMUGroups, "212").
+				kvm(wellknown.ModuleKVMIntel).
+				attrs(wellknown.FeatureCPU, wellknown.CPUHypervisor, "false", wellknown.CPUSMTActive, "true").
+				attrs(wellknown.FeatureVulnerability, notAffected...).
+				attrs(wellknown.FeatureIOMMU, wellknown.IOMMUEnabled, "true", wellknown.IOMMUGroups, "212").
 				qat("0000:6b:00.0", "4940", "4xxx", "41").
-				qat("0000:6b:00.1", "4941", nodefeatures.DriverVFIOPCI, "180").
-				qat("0000:6b:00.2", "4941", nodefeatures.DriverVFIOPCI, "181").
+				qat("0000:6b:00.1", "4941", wellknown.DriverVFIOPCI, "180").
+				qat("0000:6b:00.2", "4941", wellknown.DriverVFIOPCI, "181").
 				qat("0000:6b:00.3", "4941", "4xxxvf", "182").
 				capacity(sandboxMem, "64").
 				runtime("runc", "io.containerd.runc.v2").
@@ -141,9 +141,9 @@ func TestRules(t *testing.T) {
 		{
 			name: "QAT VFs still on the host driver are not passthrough-ready",
 			node: newNode().
-				kvm(nodefeatures.ModuleKVMIntel).
-				attrs(nodefeatures.CPU, nodefeatures.CPUHypervisor, "false", nodefeatures.CPUSMTActive, "true").
-				attrs(nodefeatures.IOMMU, nodefeatures.IOMMUEnabled, "true", nodefeatures.IOMMUGroups, "212").
+				kvm(wellknown.ModuleKVMIntel).
+				attrs(wellknown.FeatureCPU, wellknown.CPUHypervisor, "false", wellknown.CPUSMTActive, "true").
+				attrs(wellknown.FeatureIOMMU, wellknown.IOMMUEnabled, "true", wellknown.IOMMUGroups, "212").
 				qat("0000:6b:00.0", "4940", "4xxx", "41").
 				qat("0000:6b:00.1", "4941", "4xxxvf", "180").
 				qat("0000:6b:00.2", "4941", "", "181"),
@@ -155,8 +155,8 @@ func TestRules(t *testing.T) {
 		{
 			name: "a PF on vfio-pci is not a VF",
 			node: newNode().
-				attrs(nodefeatures.KVM, nodefeatures.KVMUsable, "false").
-				qat("0000:6b:00.0", "4940", nodefeatures.DriverVFIOPCI, "41"),
+				attrs(wellknown.FeatureKVM, wellknown.KVMUsable, "false").
+				qat("0000:6b:00.0", "4940", wellknown.DriverVFIOPCI, "41"),
 			want: result{
 				Labels:            map[string]string{},
 				ExtendedResources: map[string]string{"mtscn.io/sandbox-memory": "0", "mtscn.io/sandboxes": "0"},
@@ -168,10 +168,10 @@ func TestRules(t *testing.T) {
 				flags("cpu.cpuid", "SVM", "SEV", "SEV_SNP").
 				attrs("cpu.security", "sev.enabled", "true", "sev.snp.enabled", "true", "sev.es.enabled", "true").
 				flags("kernel.loadedmodule", "kvm", "kvm_amd", "ccp").
-				kvm(nodefeatures.ModuleKVMAMD).
-				attrs(nodefeatures.CPU, nodefeatures.CPUHypervisor, "false", nodefeatures.CPUSMTActive, "true").
-				attrs(nodefeatures.Vulnerability, "l1tf", "Not affected", "mds", "Not affected", "spec_rstack_overflow", "Mitigation: Safe RET").
-				attrs(nodefeatures.IOMMU, nodefeatures.IOMMUEnabled, "true", nodefeatures.IOMMUGroups, "96").
+				kvm(wellknown.ModuleKVMAMD).
+				attrs(wellknown.FeatureCPU, wellknown.CPUHypervisor, "false", wellknown.CPUSMTActive, "true").
+				attrs(wellknown.FeatureVulnerability, "l1tf", "Not affected", "mds", "Not affected", "spec_rstack_overflow", "Mitigation: Safe RET").
+				attrs(wellknown.FeatureIOMMU, wellknown.IOMMUEnabled, "true", wellknown.IOMMUGroups, "96").
 				capacity(sandboxMem, "128").
 				runtime("kata-qemu-snp", "io.containerd.kata-qemu-snp.v2").
 				runtime("kata-qemu", kataQemu),
@@ -187,11 +187,11 @@ func TestRules(t *testing.T) {
 			name: "cloud VM with nested virtualization",
 			node: newNode().
 				flags("cpu.cpuid", "VMX", "HYPERVISOR").
-				kvm(nodefeatures.ModuleKVMIntel).
-				attrs(nodefeatures.CPU, nodefeatures.CPUHypervisor, "true", nodefeatures.CPUSMTActive, "true").
-				attrs(nodefeatures.Vulnerability, "l1tf", "Mitigation: PTE Inversion; VMX: flush not necessary, SMT disabled",
+				kvm(wellknown.ModuleKVMIntel).
+				attrs(wellknown.FeatureCPU, wellknown.CPUHypervisor, "true", wellknown.CPUSMTActive, "true").
+				attrs(wellknown.FeatureVulnerability, "l1tf", "Mitigation: PTE Inversion; VMX: flush not necessary, SMT disabled",
 					"mds", "Mitigation: Clear CPU buffers; SMT Host state unknown", "mmio_stale_data", "Mitigation: Clear CPU buffers; SMT Host state unknown").
-				attrs(nodefeatures.IOMMU, nodefeatures.IOMMUEnabled, "false", nodefeatures.IOMMUGroups, "0").
+				attrs(wellknown.FeatureIOMMU, wellknown.IOMMUEnabled, "false", wellknown.IOMMUGroups, "0").
 				capacity("8375316480", "8").
 				runtime("kata-qemu", kataQemu).
 				runtime("kata-remote", "io.containerd.kata-remote.v2"),
@@ -207,7 +207,7 @@ func TestRules(t *testing.T) {
 			name: "NFD's cpuid HYPERVISOR flag alone marks a VM as nested",
 			node: newNode().
 				flags("cpu.cpuid", "VMX", "HYPERVISOR").
-				kvm(nodefeatures.ModuleKVMIntel),
+				kvm(wellknown.ModuleKVMIntel),
 			want: result{
 				Labels:            map[string]string{"mtscn.io/kvm": "true", "mtscn.io/virt-mode": "nested"},
 				ExtendedResources: map[string]string{},
@@ -220,12 +220,12 @@ func TestRules(t *testing.T) {
 			node: newNode().
 				flags("cpu.cpuid", "HYPERVISOR", "AVX2").
 				flags("kernel.loadedmodule", "kvm", "kvm_pvm").
-				kvm(nodefeatures.ModuleKVMPVM).
-				attrs(nodefeatures.CPU, nodefeatures.CPUHypervisor, "true", nodefeatures.CPUSMTActive, "false").
-				attrs(nodefeatures.Vulnerability, "l1tf", "Not affected", "mds", "Not affected", "mmio_stale_data", "Not affected",
+				kvm(wellknown.ModuleKVMPVM).
+				attrs(wellknown.FeatureCPU, wellknown.CPUHypervisor, "true", wellknown.CPUSMTActive, "false").
+				attrs(wellknown.FeatureVulnerability, "l1tf", "Not affected", "mds", "Not affected", "mmio_stale_data", "Not affected",
 					"spec_rstack_overflow", "Vulnerable: Safe RET, no microcode", "spec_store_bypass", "Vulnerable",
 					"spectre_v2", "Mitigation: Retpolines; STIBP: disabled; RSB filling; PBRSB-eIBRS: Not affected; BHI: Not affected").
-				attrs(nodefeatures.IOMMU, nodefeatures.IOMMUEnabled, "false", nodefeatures.IOMMUGroups, "0").
+				attrs(wellknown.FeatureIOMMU, wellknown.IOMMUEnabled, "false", wellknown.IOMMUGroups, "0").
 				capacity("25276514304", "16").
 				runtime("kata-qemu", kataQemu),
 			want: result{
@@ -237,9 +237,9 @@ func TestRules(t *testing.T) {
 			name: "VM without KVM: Kata configured but no VM can start",
 			node: newNode().
 				flags("cpu.cpuid", "HYPERVISOR").
-				attrs(nodefeatures.KVM, nodefeatures.KVMUsable, "false").
-				attrs(nodefeatures.CPU, nodefeatures.CPUHypervisor, "true", nodefeatures.CPUSMTActive, "false").
-				attrs(nodefeatures.IOMMU, nodefeatures.IOMMUEnabled, "false", nodefeatures.IOMMUGroups, "0").
+				attrs(wellknown.FeatureKVM, wellknown.KVMUsable, "false").
+				attrs(wellknown.FeatureCPU, wellknown.CPUHypervisor, "true", wellknown.CPUSMTActive, "false").
+				attrs(wellknown.FeatureIOMMU, wellknown.IOMMUEnabled, "false", wellknown.IOMMUGroups, "0").
 				capacity("4294967296", "8").
 				runtime("kata-qemu", kataQemu).
 				runtime("runsc", "io.containerd.runsc.v1"),
@@ -251,8 +251,8 @@ func TestRules(t *testing.T) {
 		{
 			name: "usable KVM whose module the agent could not tell gets no virt-mode",
 			node: newNode().
-				attrs(nodefeatures.KVM, nodefeatures.KVMUsable, "true", nodefeatures.KVMAPIVersion, "12").
-				attrs(nodefeatures.CPU, nodefeatures.CPUHypervisor, "false"),
+				attrs(wellknown.FeatureKVM, wellknown.KVMUsable, "true", wellknown.KVMAPIVersion, "12").
+				attrs(wellknown.FeatureCPU, wellknown.CPUHypervisor, "false"),
 			want: result{
 				Labels:            map[string]string{"mtscn.io/kvm": "true"},
 				ExtendedResources: map[string]string{},
@@ -261,9 +261,9 @@ func TestRules(t *testing.T) {
 		{
 			name: "SMT on with L1TF Vulnerable",
 			node: newNode().
-				kvm(nodefeatures.ModuleKVMIntel).
-				attrs(nodefeatures.CPU, nodefeatures.CPUHypervisor, "false", nodefeatures.CPUSMTActive, "true").
-				attrs(nodefeatures.Vulnerability, "l1tf", "Vulnerable", "mds", "Not affected", "mmio_stale_data", "Not affected").
+				kvm(wellknown.ModuleKVMIntel).
+				attrs(wellknown.FeatureCPU, wellknown.CPUHypervisor, "false", wellknown.CPUSMTActive, "true").
+				attrs(wellknown.FeatureVulnerability, "l1tf", "Vulnerable", "mds", "Not affected", "mmio_stale_data", "Not affected").
 				capacity(sandboxMem, "64"),
 			want: result{
 				Labels:            map[string]string{"mtscn.io/kvm": "true", "mtscn.io/virt-mode": "hardware", "mtscn.io/cotenancy-safe": "false"},
@@ -273,8 +273,8 @@ func TestRules(t *testing.T) {
 		{
 			name: "SMT on with MDS mitigated only by turning SMT off",
 			node: newNode().
-				attrs(nodefeatures.CPU, nodefeatures.CPUHypervisor, "false", nodefeatures.CPUSMTActive, "true").
-				attrs(nodefeatures.Vulnerability, "l1tf", "Mitigation: PTE Inversion; VMX: conditional cache flushes, SMT vulnerable", "mds", "Mitigation: Clear CPU buffers; SMT vulnerable"),
+				attrs(wellknown.FeatureCPU, wellknown.CPUHypervisor, "false", wellknown.CPUSMTActive, "true").
+				attrs(wellknown.FeatureVulnerability, "l1tf", "Mitigation: PTE Inversion; VMX: conditional cache flushes, SMT vulnerable", "mds", "Mitigation: Clear CPU buffers; SMT vulnerable"),
 			want: result{
 				Labels:            map[string]string{"mtscn.io/cotenancy-safe": "false"},
 				ExtendedResources: map[string]string{},
@@ -285,8 +285,8 @@ func TestRules(t *testing.T) {
 			// entry is off: PTE inversion protects the host, not the VMs.
 			name: "SMT on with L1TF VMX vulnerable",
 			node: newNode().
-				attrs(nodefeatures.CPU, nodefeatures.CPUHypervisor, "false", nodefeatures.CPUSMTActive, "true").
-				attrs(nodefeatures.Vulnerability, "l1tf", "Mitigation: PTE Inversion; VMX: vulnerable", "mds", "Not affected"),
+				attrs(wellknown.FeatureCPU, wellknown.CPUHypervisor, "false", wellknown.CPUSMTActive, "true").
+				attrs(wellknown.FeatureVulnerability, "l1tf", "Mitigation: PTE Inversion; VMX: vulnerable", "mds", "Not affected"),
 			want: result{
 				Labels:            map[string]string{"mtscn.io/cotenancy-safe": "false"},
 				ExtendedResources: map[string]string{},
@@ -295,15 +295,15 @@ func TestRules(t *testing.T) {
 		{
 			name: "SMT off with L1TF Vulnerable is safe to share",
 			node: newNode().
-				attrs(nodefeatures.CPU, nodefeatures.CPUHypervisor, "false", nodefeatures.CPUSMTActive, "false").
-				attrs(nodefeatures.Vulnerability, "l1tf", "Vulnerable", "mds", "Vulnerable; SMT disabled"),
+				attrs(wellknown.FeatureCPU, wellknown.CPUHypervisor, "false", wellknown.CPUSMTActive, "false").
+				attrs(wellknown.FeatureVulnerability, "l1tf", "Vulnerable", "mds", "Vulnerable; SMT disabled"),
 			want: result{Labels: map[string]string{}, ExtendedResources: map[string]string{}},
 		},
 		{
 			name: "SMT on with only same-thread leaks is safe to share",
 			node: newNode().
-				attrs(nodefeatures.CPU, nodefeatures.CPUHypervisor, "false", nodefeatures.CPUSMTActive, "true").
-				attrs(nodefeatures.Vulnerability, "l1tf", "Not affected", "spec_store_bypass", "Vulnerable", "spectre_v1", "Vulnerable"),
+				attrs(wellknown.FeatureCPU, wellknown.CPUHypervisor, "false", wellknown.CPUSMTActive, "true").
+				attrs(wellknown.FeatureVulnerability, "l1tf", "Not affected", "spec_store_bypass", "Vulnerable", "spectre_v1", "Vulnerable"),
 			want: result{Labels: map[string]string{}, ExtendedResources: map[string]string{}},
 		},
 		{
@@ -357,7 +357,7 @@ func TestRulesAreValid(t *testing.T) {
 			}
 			seen.Insert(r.Name)
 			for _, term := range allTerms(r) {
-				if !strings.HasPrefix(term, nodefeatures.Domain+".") && !knownNFDFeature.MatchString(term) {
+				if !strings.HasPrefix(term, wellknown.FeatureDomain+".") && !knownNFDFeature.MatchString(term) {
 					t.Errorf("%s rule %q matches feature %q that neither mtscn-node nor NFD publishes", obj.Name, r.Name, term)
 				}
 			}
@@ -462,7 +462,7 @@ func TestReadmeExample(t *testing.T) {
 // TestEvaluate checks Evaluate itself: it leaves the caller's features
 // alone and reports what nfd-master would drop instead of hiding it.
 func TestEvaluate(t *testing.T) {
-	features := newNode().kvm(nodefeatures.ModuleKVMIntel).attrs(nodefeatures.CPU, nodefeatures.CPUHypervisor, "false").f
+	features := newNode().kvm(wellknown.ModuleKVMIntel).attrs(wellknown.FeatureCPU, wellknown.CPUHypervisor, "false").f
 	before := features.DeepCopy()
 	rules := loadRules(t)
 	if _, err := Evaluate(rules, features); err != nil {
@@ -476,9 +476,9 @@ func TestEvaluate(t *testing.T) {
 		Name:              "typo",
 		ExtendedResources: map[string]string{"mtscn.io/sandboxes": "@mtscn.capacity.sandbox"},
 		Labels:            map[string]string{"kubernetes.io/forbidden": "true", "mtscn.io/fine": "true"},
-		MatchFeatures:     nfdv1alpha1.FeatureMatcher{{Feature: nodefeatures.KVM}},
+		MatchFeatures:     nfdv1alpha1.FeatureMatcher{{Feature: wellknown.FeatureKVM}},
 	}}}}
-	got, err := Evaluate([]nfdv1alpha1.NodeFeatureRule{broken}, newNode().kvm(nodefeatures.ModuleKVMIntel).capacity("1", "2").f)
+	got, err := Evaluate([]nfdv1alpha1.NodeFeatureRule{broken}, newNode().kvm(wellknown.ModuleKVMIntel).capacity("1", "2").f)
 	if err == nil {
 		t.Fatal("Evaluate accepted a dynamic value naming a missing element and a label in a denied namespace")
 	}

@@ -44,7 +44,8 @@ var defaultTenancy = tenancy.Config{
 // TestSmoke places a 20-node, 60-pod workload with the default profile and
 // with mtscn through a real kube-apiserver and scheduler: the default
 // scheduler mixes tenants on shared kernels, mtscn must not, and neither
-// may use fewer nodes than the lower bound.
+// may use fewer nodes than the lower bounds. The churn phase replaces 20
+// pods and mtscn still places them all without a violation.
 func TestSmoke(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts two control planes")
@@ -56,6 +57,8 @@ func TestSmoke(t *testing.T) {
 		RuntimeClasses:  runtimeClasses(t),
 		SchedulerConfig: shippedConfig,
 		Timeout:         2 * time.Minute,
+		Churn:           true,
+		Seed:            1,
 	})
 	if err != nil {
 		t.Fatalf("Run: %v", err)
@@ -69,9 +72,22 @@ func TestSmoke(t *testing.T) {
 	if mtscn.TotalViolations() != 0 || mtscn.OvercommittedNodes != 0 || mtscn.Pending != 0 {
 		t.Errorf("mtscn: %d violations %v, %d overcommitted nodes, %d pending; want none", mtscn.TotalViolations(), mtscn.Violations, mtscn.OvercommittedNodes, mtscn.Pending)
 	}
+	if c := mtscn.Churn; c == nil || c.TotalViolations() != 0 || c.OvercommittedNodes != 0 || c.Pending != 0 {
+		t.Errorf("mtscn after churn: %+v; want no violation, overcommitted node or pending pod", c)
+	}
 	for _, r := range results {
-		if !r.Settled || r.Placed+r.Pending != 60 || r.LowerBound == 0 || r.NodesUsed < r.LowerBound {
-			t.Errorf("%s: settled %v, placed %d + pending %d, %d nodes used, lower bound %d", r.Profile, r.Settled, r.Placed, r.Pending, r.NodesUsed, r.LowerBound)
+		if r.Churn == nil || r.Churn.Deleted != 20 || r.Churn.Created != 20 {
+			t.Errorf("%s: churn %+v, want 20 pods deleted and 20 created", r.Profile, r.Churn)
+			continue
+		}
+		for phase, p := range map[string]Placement{"placement": r.Placement, "after churn": r.Churn.Placement} {
+			if !p.Settled || p.Placed+p.Pending != 60 || p.LowerBound == 0 || p.TenancyLowerBound < p.LowerBound || p.NodesUsed < p.LowerBound {
+				t.Errorf("%s, %s: settled %v, placed %d + pending %d, %d nodes used, lower bounds: memory %d, tenancy %d",
+					r.Profile, phase, p.Settled, p.Placed, p.Pending, p.NodesUsed, p.LowerBound, p.TenancyLowerBound)
+			}
+		}
+		if r.Profile == workload.ProfileMtscn && r.NodesUsed < r.TenancyLowerBound {
+			t.Errorf("mtscn uses %d nodes, below the tenancy bound %d: the bound or the audit is wrong", r.NodesUsed, r.TenancyLowerBound)
 		}
 	}
 }

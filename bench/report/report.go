@@ -247,13 +247,13 @@ func WriteQualityTable(w io.Writer, size string, rs []quality.Result) {
 		return
 	}
 	fmt.Fprintf(w, "Placement quality, %s (%d nodes, %d pods; audit with the shipped TenantIsolation/SandboxOverhead args)\n\n", size, rs[0].Nodes, rs[0].Pods)
-	fmt.Fprintln(w, "| profile | nodes used | lower bound (memory, /dev/shm) | used / memory bound | violations (I1/I2/I3/I4) | overcommitted nodes | pending pods | time (s) |")
-	fmt.Fprintln(w, "|---|---:|---:|---:|---|---:|---:|---:|")
+	fmt.Fprintln(w, "| profile | nodes used | lower bounds (memory, /dev/shm, tenancy) | used / memory bound | used / tenancy bound | violations (I1/I2/I3/I4) | overcommitted nodes | pending pods | time (s) |")
+	fmt.Fprintln(w, "|---|---:|---:|---:|---:|---|---:|---:|---:|")
 	unsettled := false
-	for _, r := range rs {
+	row := func(profile string, r quality.Placement, poolNodes int) {
 		used := fmt.Sprintf("%d", r.NodesUsed)
-		if r.PoolNodes > 0 {
-			used = fmt.Sprintf("%d (%d reserved)", r.NodesUsed, r.PoolNodes)
+		if poolNodes > 0 {
+			used = fmt.Sprintf("%d (%d reserved)", r.NodesUsed, poolNodes)
 		}
 		pending := fmt.Sprintf("%d", r.Pending)
 		secs := fmt.Sprintf("%.0f", r.Seconds)
@@ -262,28 +262,30 @@ func WriteQualityTable(w io.Writer, size string, rs []quality.Result) {
 			pending = fmt.Sprintf("%d + %d untried", r.Pending, r.Untried)
 			secs += " (timeout)"
 		}
-		fmt.Fprintf(w, "| %s | %s | %d, %d | %.2f | %d (%d/%d/%d/%d) | %d | %s | %s |\n", r.Profile, used, r.LowerBound, r.ShmLowerBound, r.OverLowerBound(),
+		fmt.Fprintf(w, "| %s | %s | %d, %d, %d | %.2f | %.2f | %d (%d/%d/%d/%d) | %d | %s | %s |\n", profile, used, r.LowerBound, r.ShmLowerBound, r.TenancyLowerBound,
+			r.OverLowerBound(), r.OverTenancyBound(),
 			r.TotalViolations(), r.Violations["I1"], r.Violations["I2"], r.Violations["I3"], r.Violations["I4"], r.OvercommittedNodes, pending, secs)
+	}
+	for _, r := range rs {
+		row(r.Profile, r.Placement, r.PoolNodes)
+	}
+	churned := false
+	for _, r := range rs {
+		if r.Churn != nil {
+			churned = true
+			row(fmt.Sprintf("%s, after churn (−%d/+%d pods)", r.Profile, r.Churn.Deleted, r.Churn.Created), r.Churn.Placement, r.PoolNodes)
+		}
+	}
+	if churned {
+		fmt.Fprintln(w)
+		fmt.Fprintln(w, "After churn: a third of the pods deleted at random and as many new ones created (copies of random workload pods, the same for every profile); the bounds are those of the pods after churn.")
 	}
 	fmt.Fprintln(w)
 	for _, r := range rs {
-		if len(r.PendingReasons) == 0 {
-			continue
+		writePendingReasons(w, r.Profile, r.PendingReasons)
+		if r.Churn != nil {
+			writePendingReasons(w, r.Profile+" after churn", r.Churn.PendingReasons)
 		}
-		fmt.Fprintf(w, "Why %s left pods pending:\n\n", r.Profile)
-		var reasons []string
-		for msg := range r.PendingReasons {
-			reasons = append(reasons, msg)
-		}
-		sort.Slice(reasons, func(i, j int) bool { return r.PendingReasons[reasons[i]] > r.PendingReasons[reasons[j]] })
-		for i, msg := range reasons {
-			if i == 3 {
-				fmt.Fprintf(w, "- … and %d other messages\n", len(reasons)-3)
-				break
-			}
-			fmt.Fprintf(w, "- %d pods: %s\n", r.PendingReasons[msg], shorten(msg, 400))
-		}
-		fmt.Fprintln(w)
 	}
 	if unsettled {
 		fmt.Fprintln(w, "(timeout): the scheduler was still retrying pods when the wait ended; the placement was audited as it stood.")
@@ -300,7 +302,12 @@ func WriteQualityTable(w io.Writer, size string, rs []quality.Result) {
 			continue
 		}
 		fmt.Fprintf(w, "- %s violations = %d, overcommitted nodes = %d (target 0): %s\n", m.Profile, m.TotalViolations(), m.OvercommittedNodes, verdict(m.TotalViolations() == 0 && m.OvercommittedNodes == 0))
+		fmt.Fprintf(w, "- %s pending pods = %d (target 0): %s\n", m.Profile, m.Pending, verdict(m.Pending == 0))
 		fmt.Fprintf(w, "- %s nodes used / memory lower bound = %.2f (target ≤ 1.15): %s\n", m.Profile, m.OverLowerBound(), verdict(m.OverLowerBound() <= 1.15))
+		if c := m.Churn; c != nil {
+			fmt.Fprintf(w, "- %s after churn: nodes used / memory lower bound = %.2f (target ≤ 1.25): %s; %d violations, %d overcommitted nodes, %d pending\n",
+				m.Profile, c.OverLowerBound(), verdict(c.OverLowerBound() <= 1.25), c.TotalViolations(), c.OvercommittedNodes, c.Pending)
+		}
 		if pools != nil && pools.NodesUsed > 0 {
 			poolNodes := max(pools.NodesUsed, pools.PoolNodes)
 			saving := 1 - float64(m.NodesUsed)/float64(poolNodes)
@@ -308,8 +315,35 @@ func WriteQualityTable(w io.Writer, size string, rs []quality.Result) {
 			if saving < 0 {
 				compared = fmt.Sprintf("%.0f%% more", -100*saving)
 			}
-			fmt.Fprintf(w, "- %s uses %s nodes than dedicated-pools (%d reserved) (target ≥ 25%% fewer): %s\n", m.Profile, compared, poolNodes, verdict(saving >= 0.25))
+			fmt.Fprintf(w, "- %s uses %s nodes than dedicated-pools (%d reserved) (target ≥ 15%% fewer): %s\n", m.Profile, compared, poolNodes, verdict(saving >= 0.15))
 		}
+	}
+	fmt.Fprintln(w)
+}
+
+// writePendingReasons lists the three most frequent reasons pods stayed
+// pending.
+func writePendingReasons(w io.Writer, what string, reasons map[string]int) {
+	if len(reasons) == 0 {
+		return
+	}
+	fmt.Fprintf(w, "Why %s left pods pending:\n\n", what)
+	var msgs []string
+	for msg := range reasons {
+		msgs = append(msgs, msg)
+	}
+	sort.Slice(msgs, func(i, j int) bool {
+		if reasons[msgs[i]] != reasons[msgs[j]] {
+			return reasons[msgs[i]] > reasons[msgs[j]]
+		}
+		return msgs[i] < msgs[j]
+	})
+	for i, msg := range msgs {
+		if i == 3 {
+			fmt.Fprintf(w, "- … and %d other messages\n", len(msgs)-3)
+			break
+		}
+		fmt.Fprintf(w, "- %d pods: %s\n", reasons[msg], shorten(msg, 400))
 	}
 	fmt.Fprintln(w)
 }

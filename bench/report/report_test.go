@@ -53,15 +53,20 @@ func TestReadPerfAndTables(t *testing.T) {
 	}
 
 	rs := []quality.Result{
-		{Profile: "dedicated-pools", Nodes: 500, Pods: 5000, Placed: 5000, NodesUsed: 300, PoolNodes: 320, LowerBound: 200, Settled: true},
-		{Profile: "mtscn", Nodes: 500, Pods: 5000, Placed: 5000, NodesUsed: 250, LowerBound: 200, Settled: true},
+		{Profile: "dedicated-pools", Nodes: 500, Pods: 5000, PoolNodes: 320, Placement: quality.Placement{Placed: 5000, NodesUsed: 300, LowerBound: 200, TenancyLowerBound: 240, Settled: true}},
+		{Profile: "mtscn", Nodes: 500, Pods: 5000, Placement: quality.Placement{Placed: 5000, NodesUsed: 250, LowerBound: 200, TenancyLowerBound: 240, Settled: true},
+			Churn: &quality.Churn{Deleted: 1666, Created: 1666, Placement: quality.Placement{Placed: 4990, Pending: 10, NodesUsed: 260, LowerBound: 200, TenancyLowerBound: 240, Settled: true,
+				PendingReasons: map[string]int{"0/500 nodes are available: 500 insufficient committed memory.": 10}}}},
 	}
 	b.Reset()
 	WriteQualityTable(&b, "500Nodes_5000Pods", rs)
 	for _, line := range []string{
-		"| dedicated-pools | 300 (320 reserved) | 200, 0 | 1.50 | 0 (0/0/0/0) | 0 | 0 | 0 |",
+		"| dedicated-pools | 300 (320 reserved) | 200, 0, 240 | 1.50 | 1.25 | 0 (0/0/0/0) | 0 | 0 | 0 |",
+		"| mtscn, after churn (−1666/+1666 pods) | 260 | 200, 0, 240 | 1.30 | 1.08 | 0 (0/0/0/0) | 0 | 10 | 0 |",
+		"Why mtscn after churn left pods pending:\n\n- 10 pods: 0/500 nodes are available: 500 insufficient committed memory.",
 		"- mtscn nodes used / memory lower bound = 1.25 (target ≤ 1.15): missed",
-		"- mtscn uses 22% fewer nodes than dedicated-pools (320 reserved) (target ≥ 25% fewer): missed",
+		"- mtscn after churn: nodes used / memory lower bound = 1.30 (target ≤ 1.25): missed; 0 violations, 0 overcommitted nodes, 10 pending",
+		"- mtscn uses 22% fewer nodes than dedicated-pools (320 reserved) (target ≥ 15% fewer): met",
 	} {
 		if !strings.Contains(b.String(), line) {
 			t.Errorf("quality table lacks %q:\n%s", line, b.String())
@@ -73,7 +78,7 @@ func TestWriteSVG(t *testing.T) {
 	var b strings.Builder
 	panels := Panels(Results{
 		Throughput: []Throughput{{Profile: "default", Workload: "w", Average: 400}, {Profile: "mtscn", Workload: "w", Average: 200}},
-		Quality:    []quality.Result{{Profile: "mtscn", Nodes: 10, Pods: 20, NodesUsed: 4, LowerBound: 3}},
+		Quality:    []quality.Result{{Profile: "mtscn", Nodes: 10, Pods: 20, Placement: quality.Placement{NodesUsed: 4, LowerBound: 3}}},
 	})
 	if err := WriteSVG(&b, panels); err != nil {
 		t.Fatal(err)

@@ -1,6 +1,6 @@
 // Package workload defines the multi-tenant Kata workload that mtscn's
 // benchmarks run: node classes with the labels and extended resources of
-// DESIGN.md section 6, 24 tenant namespaces with policies, kata-deploy's
+// docs/labels.md, 24 tenant namespaces with policies, kata-deploy's
 // RuntimeClasses, and pods (80% Kata, 20% runc, some TDX and QAT).
 //
 // The workload is written once, as templates: stage 1 ([[ ]], this

@@ -32,10 +32,11 @@ func newAuditCommand() *cobra.Command {
 		Use:   "audit",
 		Short: "Check a live cluster against the isolation invariant (I1-I4) and VM memory overcommit",
 		Long: `audit lists the cluster's nodes, pods, namespaces and runtime classes and
-reports every violation of DESIGN.md's isolation invariant (I1 shared-kernel
-pods alone with their tenant, I2 exclusive tenants alone, I3 sandbox=required
-tenants sandboxed, I4 no tenants sharing a cotenancy-unsafe node) and every
-node whose pods commit more memory (Kata VM footprints included) than it has.
+reports every violation of the isolation invariant (I1 shared-kernel pods
+alone with their tenant, I2 exclusive tenants alone, I3 sandbox=required
+tenants sandboxed, I4 no tenants sharing a cotenancy-unsafe node; see
+docs/design.md in the mtscn repository) and every node whose pods commit
+more memory (Kata VM footprints included) than it has.
 Pods bound by any scheduler count. It exits 1 when it finds anything, so it
 can run in CI or as a CronJob.`,
 		Args: cobra.NoArgs,

@@ -6,7 +6,7 @@
 # NFD rule engine cases, plugin unit tests, then the real apiserver: NFD CRDs
 # accept the rules, and the scheduler places Kata pods by node features.
 test-sandboxfeatures: etcd
-	$(GO) test -count=1 ./nfd-rules/ ./pkg/nodefeatures/ ./pkg/plugins/sandboxfeatures/
+	$(GO) test -count=1 ./nfd-rules/ ./pkg/wellknown/ ./pkg/plugins/sandboxfeatures/
 	$(GO) test -count=1 ./test/integration/sandboxfeatures/
 
 # Filter and PreFilter cost per pod/node pair.

@@ -10,10 +10,11 @@ import (
 	st "k8s.io/kubernetes/pkg/scheduler/testing"
 
 	"github.com/mtscn/mtscn/pkg/tenancy"
+	"github.com/mtscn/mtscn/pkg/wellknown"
 )
 
 var testOpts = IsolationOptions{Tenancy: tenancy.Config{
-	TenantLabelKeys:          []string{tenancy.LabelTenant, "capsule.clastix.io/tenant"},
+	TenantLabelKeys:          []string{wellknown.LabelTenant, "capsule.clastix.io/tenant"},
 	InfrastructureNamespaces: []string{"kube-system"},
 	SandboxedHandlers:        []string{"kata*"},
 	OffNodeHandlers:          []string{"kata-remote*"},
@@ -27,21 +28,21 @@ func baseSnapshot() Snapshot {
 	return Snapshot{
 		Nodes: []*v1.Node{
 			st.MakeNode().Name("n1").Obj(),
-			st.MakeNode().Name("unsafe").Label(tenancy.LabelCotenancySafe, "false").Obj(),
+			st.MakeNode().Name("unsafe").Label(wellknown.LabelCotenancySafe, "false").Obj(),
 		},
 		Namespaces: []*v1.Namespace{
-			ns("a1", map[string]string{tenancy.LabelTenant: "A"}),
+			ns("a1", map[string]string{wellknown.LabelTenant: "A"}),
 			ns("a2", map[string]string{"capsule.clastix.io/tenant": "A"}),
 			ns("b", nil),
-			ns("ex", map[string]string{tenancy.LabelNodeSharing: tenancy.NodeSharingExclusive}),
-			ns("req", map[string]string{tenancy.LabelSandboxPolicy: tenancy.SandboxRequired}),
+			ns("ex", map[string]string{wellknown.LabelNodeSharing: wellknown.NodeSharingExclusive}),
+			ns("req", map[string]string{wellknown.LabelSandboxPolicy: wellknown.SandboxRequired}),
 			ns("kube-system", nil),
-			ns("mon", map[string]string{tenancy.LabelInfrastructure: "true"}),
+			ns("mon", map[string]string{wellknown.LabelInfrastructure: "true"}),
 		},
 		RuntimeClasses: []*nodev1.RuntimeClass{
 			{ObjectMeta: metav1.ObjectMeta{Name: "kata"}, Handler: "kata-qemu"},
 			{ObjectMeta: metav1.ObjectMeta{Name: "runc"}, Handler: "runc"},
-			{ObjectMeta: metav1.ObjectMeta{Name: "vm", Labels: map[string]string{tenancy.LabelSandboxed: "true"}}, Handler: "custom"},
+			{ObjectMeta: metav1.ObjectMeta{Name: "vm", Labels: map[string]string{wellknown.LabelSandboxed: "true"}}, Handler: "custom"},
 		},
 	}
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/mtscn/mtscn/pkg/tenancy"
 	"github.com/mtscn/mtscn/pkg/vmsize"
+	"github.com/mtscn/mtscn/pkg/wellknown"
 )
 
 // OvercommitOptions say how to size pods.
@@ -87,10 +88,10 @@ func CheckOvercommit(snap Snapshot, opts OvercommitOptions) ([]Violation, error)
 				Message: fmt.Sprintf("node %s: pods commit %s (VM footprints included) but allocatable memory is %s",
 					name, vmsize.FormatBytes(u.committed, true), vmsize.FormatBytes(q.Value(), false))})
 		}
-		if q, ok := allocatable[vmsize.ResourceSandboxMemory]; ok && u.shm > q.Value() {
+		if q, ok := allocatable[wellknown.ResourceSandboxMemory]; ok && u.shm > q.Value() {
 			out = append(out, Violation{Rule: RuleOvercommit, Node: name, Tenants: tenants, Pods: u.pods,
 				Message: fmt.Sprintf("node %s: /dev/shm-backed VM guests need %s but %s is %s",
-					name, vmsize.FormatBytes(u.shm, true), vmsize.ResourceSandboxMemory, vmsize.FormatBytes(q.Value(), false))})
+					name, vmsize.FormatBytes(u.shm, true), wellknown.ResourceSandboxMemory, vmsize.FormatBytes(q.Value(), false))})
 		}
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Node < out[j].Node })

@@ -13,7 +13,7 @@ import (
 
 	configv1 "github.com/mtscn/mtscn/pkg/apis/config/v1"
 	"github.com/mtscn/mtscn/pkg/tenancy"
-	"github.com/mtscn/mtscn/pkg/vmsize"
+	"github.com/mtscn/mtscn/pkg/wellknown"
 )
 
 // ocPod is a pod bound to node with memory requests = limits and, for a
@@ -42,7 +42,7 @@ func ocSnapshot(nodes []*v1.Node, pods ...*v1.Pod) Snapshot {
 		Nodes: nodes,
 		Pods:  pods,
 		Namespaces: []*v1.Namespace{
-			{ObjectMeta: metav1.ObjectMeta{Name: "a", Labels: map[string]string{tenancy.LabelTenant: "A"}}},
+			{ObjectMeta: metav1.ObjectMeta{Name: "a", Labels: map[string]string{wellknown.LabelTenant: "A"}}},
 			{ObjectMeta: metav1.ObjectMeta{Name: "b"}},
 		},
 		RuntimeClasses: []*nodev1.RuntimeClass{
@@ -91,7 +91,7 @@ func TestCheckOvercommit(t *testing.T) {
 		},
 		{
 			name: "the node's own 1Gi default_memory makes four VMs fit",
-			snap: ocSnapshot([]*v1.Node{ocNode("n", "8Gi", nil, map[string]string{vmsize.DefaultMemoryLabel("kata-qemu"): "1024"})},
+			snap: ocSnapshot([]*v1.Node{ocNode("n", "8Gi", nil, map[string]string{wellknown.DefaultMemoryLabel("kata-qemu"): "1024"})},
 				vms(4, "a", "kata-qemu", "n")...),
 		},
 		{
@@ -105,7 +105,7 @@ func TestCheckOvercommit(t *testing.T) {
 		},
 		{
 			name: "shm-backed guests exceed sandbox-memory; CLH guests do not count",
-			snap: ocSnapshot([]*v1.Node{ocNode("n", "64Gi", map[v1.ResourceName]string{vmsize.ResourceSandboxMemory: "4Gi"}, nil)},
+			snap: ocSnapshot([]*v1.Node{ocNode("n", "64Gi", map[v1.ResourceName]string{wellknown.ResourceSandboxMemory: "4Gi"}, nil)},
 				append(vms(2, "a", "kata-qemu", "n"), vms(4, "a", "kata-clh", "n")...)...),
 			want: []Violation{{Rule: RuleOvercommit, Node: "n", Tenants: []string{"A"},
 				Pods:    []string{"a/kata-clh-0", "a/kata-clh-1", "a/kata-clh-2", "a/kata-clh-3", "a/kata-qemu-0", "a/kata-qemu-1"},

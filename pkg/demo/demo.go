@@ -6,12 +6,12 @@ import (
 	"io"
 	"text/tabwriter"
 
-	configv1 "github.com/mtscn/mtscn/pkg/apis/config/v1"
 	"github.com/mtscn/mtscn/pkg/audit"
 	"github.com/mtscn/mtscn/pkg/devcluster"
 	"github.com/mtscn/mtscn/pkg/schedulercmd"
 	"github.com/mtscn/mtscn/pkg/simulate"
 	"github.com/mtscn/mtscn/pkg/tenancy"
+	"github.com/mtscn/mtscn/pkg/wellknown"
 )
 
 // Options configure Run.
@@ -115,7 +115,7 @@ func evaluate(eng *simulate.Engine, res *simulate.Result) (Outcome, error) {
 	classifier := tenancy.NewStatic(eng.Isolation.Tenancy, res.Snapshot.Namespaces, res.Snapshot.RuntimeClasses)
 	kvm := map[string]bool{}
 	for _, n := range res.Snapshot.Nodes {
-		kvm[n.Name] = n.Labels[configv1.LabelKVM] == "true"
+		kvm[n.Name] = n.Labels[wellknown.LabelKVM] == "true"
 	}
 	for _, p := range res.Snapshot.Pods {
 		if p.Spec.NodeName == "" || kvm[p.Spec.NodeName] {

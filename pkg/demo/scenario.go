@@ -9,18 +9,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 
-	configv1 "github.com/mtscn/mtscn/pkg/apis/config/v1"
 	"github.com/mtscn/mtscn/pkg/simulate"
-	"github.com/mtscn/mtscn/pkg/tenancy"
-	"github.com/mtscn/mtscn/pkg/vmsize"
-)
-
-// Labels and resources the demo's objects carry, as the node agent, NFD,
-// kata-deploy and Capsule would set them.
-const (
-	labelKataRuntime = "katacontainers.io/kata-runtime"
-	labelCapsule     = "capsule.clastix.io/tenant"
-	resourceQAT      = "qat.intel.com/generic"
+	"github.com/mtscn/mtscn/pkg/wellknown"
 )
 
 // Node names, for tests that assert on placements.
@@ -47,15 +37,15 @@ type nodeSpec struct {
 // kata-deploy installed the handlers.
 func kataNode(virtMode string, handlers ...string) map[string]string {
 	l := map[string]string{
-		labelKataRuntime:          "true",
-		configv1.LabelKVM:         "true",
-		configv1.LabelVirtMode:    virtMode,
-		"kubernetes.io/os":        "linux",
-		"kubernetes.io/arch":      "amd64",
-		"node.kubernetes.io/pool": "shared",
+		wellknown.LabelKataRuntime: "true",
+		wellknown.LabelKVM:         "true",
+		wellknown.LabelVirtMode:    virtMode,
+		"kubernetes.io/os":         "linux",
+		"kubernetes.io/arch":       "amd64",
+		"node.kubernetes.io/pool":  "shared",
 	}
 	for _, h := range handlers {
-		l[configv1.LabelRuntimePrefix+h] = "true"
+		l[wellknown.LabelRuntimePrefix+h] = "true"
 	}
 	return l
 }
@@ -71,13 +61,13 @@ var nodeSpecs = []nodeSpec{
 	{
 		name: NodeMetalQAT, kind: "bare metal, VT-x, IOMMU, QAT VFs on vfio-pci",
 		cpu: "32", memory: "32Gi", sandboxMemory: "16Gi", sandboxes: 40,
-		labels:         with(kataNode("hardware", "kata-qemu", "kata-clh", "kata-qemu-runtime-rs"), configv1.LabelIOMMU, "true", configv1.LabelQATVFIO, "true"),
-		extraResources: v1.ResourceList{resourceQAT: resource.MustParse("4")},
+		labels:         with(kataNode("hardware", "kata-qemu", "kata-clh", "kata-qemu-runtime-rs"), wellknown.LabelIOMMU, "true", wellknown.LabelQATVFIO, "true"),
+		extraResources: v1.ResourceList{wellknown.ResourceQATGeneric: resource.MustParse("4")},
 	},
 	{
 		name: NodeMetalSNP, kind: "bare metal, AMD SEV-SNP",
 		cpu: "32", memory: "24Gi", sandboxMemory: "12Gi", sandboxes: 40,
-		labels: with(kataNode("hardware", "kata-qemu", "kata-qemu-snp"), configv1.LabelSNP, "true", configv1.LabelIOMMU, "true"),
+		labels: with(kataNode("hardware", "kata-qemu", "kata-qemu-snp"), wellknown.LabelSNP, "true", wellknown.LabelIOMMU, "true"),
 	},
 	{
 		name: NodeVMNested, kind: "cloud VM, nested virtualization",
@@ -94,17 +84,14 @@ var nodeSpecs = []nodeSpec{
 		// is no /dev/kvm: the agent does not label mtscn.io/kvm.
 		name: NodeVMNoKVM, kind: "cloud VM, no KVM",
 		cpu: "8", memory: "12Gi",
-		labels: map[string]string{labelKataRuntime: "true", configv1.LabelRuntimePrefix + "kata-qemu": "true", "kubernetes.io/os": "linux", "kubernetes.io/arch": "amd64"},
+		labels: map[string]string{wellknown.LabelKataRuntime: "true", wellknown.LabelRuntimePrefix + "kata-qemu": "true", "kubernetes.io/os": "linux", "kubernetes.io/arch": "amd64"},
 	},
 	{
 		name: NodeMetalLeaky, kind: "bare metal, SMT on, L1TF/MDS vulnerable",
 		cpu: "32", memory: "24Gi", sandboxMemory: "12Gi", sandboxes: 40,
-		labels: with(kataNode("hardware", "kata-qemu", "kata-clh"), tenancy.LabelCotenancySafe, "false"),
+		labels: with(kataNode("hardware", "kata-qemu", "kata-clh"), wellknown.LabelCotenancySafe, "false"),
 	},
 }
-
-// kindAnnotation carries a node's one-line description into the report.
-const kindAnnotation = "demo.mtscn.io/kind"
 
 func (s nodeSpec) node() *v1.Node {
 	capacity := v1.ResourceList{
@@ -113,10 +100,10 @@ func (s nodeSpec) node() *v1.Node {
 		v1.ResourcePods:   resource.MustParse("110"),
 	}
 	if s.sandboxMemory != "" {
-		capacity[vmsize.ResourceSandboxMemory] = resource.MustParse(s.sandboxMemory)
+		capacity[wellknown.ResourceSandboxMemory] = resource.MustParse(s.sandboxMemory)
 	}
 	if s.sandboxes > 0 {
-		capacity[vmsize.ResourceSandboxes] = *resource.NewQuantity(s.sandboxes, resource.DecimalSI)
+		capacity[wellknown.ResourceSandboxes] = *resource.NewQuantity(s.sandboxes, resource.DecimalSI)
 	}
 	for k, v := range s.extraResources {
 		capacity[k] = v
@@ -126,13 +113,13 @@ func (s nodeSpec) node() *v1.Node {
 		labels[k] = v
 	}
 	return &v1.Node{
-		ObjectMeta: metav1.ObjectMeta{Name: s.name, Labels: labels, Annotations: map[string]string{kindAnnotation: s.kind}},
+		ObjectMeta: metav1.ObjectMeta{Name: s.name, Labels: labels, Annotations: map[string]string{wellknown.AnnotationDemoNodeKind: s.kind}},
 		Status:     v1.NodeStatus{Capacity: capacity, Allocatable: capacity.DeepCopy()},
 	}
 }
 
 // runtimeClass is a RuntimeClass as the kata-deploy chart renders it:
-// overhead.podFixed per FACTS.md and a nodeSelector on the
+// overhead.podFixed per docs/sources.md and a nodeSelector on the
 // kata-runtime=true label.
 func runtimeClass(handler, memory, cpu string) *nodev1.RuntimeClass {
 	return &nodev1.RuntimeClass{
@@ -142,7 +129,7 @@ func runtimeClass(handler, memory, cpu string) *nodev1.RuntimeClass {
 			v1.ResourceMemory: resource.MustParse(memory),
 			v1.ResourceCPU:    resource.MustParse(cpu),
 		}},
-		Scheduling: &nodev1.Scheduling{NodeSelector: map[string]string{labelKataRuntime: "true"}},
+		Scheduling: &nodev1.Scheduling{NodeSelector: map[string]string{wellknown.LabelKataRuntime: "true"}},
 	}
 }
 
@@ -210,7 +197,7 @@ const (
 )
 
 // Scenario returns the demo cluster and workload: six nodes of the kinds
-// DESIGN.md describes, the kata-deploy RuntimeClasses, four tenants with
+// docs/labels.md describes, the kata-deploy RuntimeClasses, four tenants with
 // different policies, and a mixed workload in submission order.
 func Scenario() *simulate.Scenario {
 	sc := &simulate.Scenario{}
@@ -224,10 +211,10 @@ func Scenario() *simulate.Scenario {
 		runtimeClass("kata-qemu-snp", "2048Mi", "1"),
 	}
 	sc.Namespaces = []*v1.Namespace{
-		namespace("acme-web", labelCapsule, TenantAcme),
-		namespace("acme-batch", labelCapsule, TenantAcme),
-		namespace("globex", tenancy.LabelSandboxPolicy, tenancy.SandboxRequired),
-		namespace("initech", tenancy.LabelNodeSharing, tenancy.NodeSharingExclusive),
+		namespace("acme-web", wellknown.LabelCapsuleTenant, TenantAcme),
+		namespace("acme-batch", wellknown.LabelCapsuleTenant, TenantAcme),
+		namespace("globex", wellknown.LabelSandboxPolicy, wellknown.SandboxRequired),
+		namespace("initech", wellknown.LabelNodeSharing, wellknown.NodeSharingExclusive),
 		namespace("umbrella"),
 	}
 	var pods []podSpec
@@ -236,7 +223,7 @@ func Scenario() *simulate.Scenario {
 	pods = append(pods, podSpec{ns: "globex", name: "migrate-runc", request: "256Mi", limit: "256Mi", cpu: "100m"})
 	// acme's TLS proxy offloads to a QAT VF passed through to its VM: it
 	// needs the IOMMU and vfio-pci, and pins its guest memory.
-	pods = append(pods, podSpec{ns: "acme-web", name: "tls-qat", runtimeClass: "kata-qemu", request: "512Mi", limit: "1Gi", cpu: "500m", extra: v1.ResourceList{resourceQAT: resource.MustParse("1")}})
+	pods = append(pods, podSpec{ns: "acme-web", name: "tls-qat", runtimeClass: "kata-qemu", request: "512Mi", limit: "1Gi", cpu: "500m", extra: v1.ResourceList{wellknown.ResourceQATGeneric: resource.MustParse("1")}})
 	// umbrella's confidential VM needs SEV-SNP.
 	pods = append(pods, podSpec{ns: "umbrella", name: "vault-snp", runtimeClass: "kata-qemu-snp", request: "1Gi", limit: "2Gi", cpu: "500m"})
 	// acme (two namespaces, one tenant): sandboxed frontends and a runc

@@ -14,6 +14,7 @@ import (
 
 	// Registers mtscn's args (TenantIsolationArgs, ...).
 	_ "github.com/mtscn/mtscn/pkg/apis/config/scheme"
+	"github.com/mtscn/mtscn/pkg/plugins/names"
 	"github.com/mtscn/mtscn/pkg/plugins/sandboxfeatures"
 	"github.com/mtscn/mtscn/pkg/plugins/sandboxoverhead"
 	"github.com/mtscn/mtscn/pkg/plugins/tenantisolation"
@@ -27,9 +28,9 @@ const SchedulerName = "mtscn-scheduler"
 // in-tree ones.
 func Registry() frameworkruntime.Registry {
 	return frameworkruntime.Registry{
-		tenantisolation.Name:          tenantisolation.New,
-		sandboxoverhead.Name:          sandboxoverhead.New,
-		sandboxfeatures.Name:          sandboxfeatures.New,
+		names.TenantIsolation:         tenantisolation.New,
+		names.SandboxOverhead:         sandboxoverhead.New,
+		names.SandboxFeatures:         sandboxfeatures.New,
 		capacityscheduling.Name:       capacityscheduling.New,
 		coscheduling.Name:             coscheduling.New,
 		noderesources.AllocatableName: noderesources.NewAllocatable,

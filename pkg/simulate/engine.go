@@ -24,8 +24,7 @@ import (
 	configv1 "github.com/mtscn/mtscn/pkg/apis/config/v1"
 	"github.com/mtscn/mtscn/pkg/audit"
 	"github.com/mtscn/mtscn/pkg/devcluster"
-	"github.com/mtscn/mtscn/pkg/plugins/sandboxoverhead"
-	"github.com/mtscn/mtscn/pkg/plugins/tenantisolation"
+	"github.com/mtscn/mtscn/pkg/plugins/names"
 	"github.com/mtscn/mtscn/pkg/schedulercmd"
 	"github.com/mtscn/mtscn/pkg/tenancy"
 	"github.com/mtscn/mtscn/pkg/vmsize"
@@ -183,12 +182,12 @@ func Policies(cfg *schedconfig.KubeSchedulerConfiguration) (audit.IsolationOptio
 		for _, pc := range prof.PluginConfig {
 			switch args := pc.Args.(type) {
 			case *config.TenantIsolationArgs:
-				if pc.Name == tenantisolation.Name {
+				if pc.Name == names.TenantIsolation {
 					iso.Tenancy = tenancy.ConfigFromClassification(args.SandboxClassification, args.TenantLabelKeys, args.InfrastructureNamespaces)
 					iso.IgnoreSideChannel = args.SideChannelPolicy == config.SideChannelIgnore
 				}
 			case *config.SandboxOverheadArgs:
-				if pc.Name == sandboxoverhead.Name {
+				if pc.Name == names.SandboxOverhead {
 					overheadArgs = args
 				}
 			}

@@ -12,6 +12,7 @@ import (
 	"github.com/mtscn/mtscn/pkg/audit"
 	"github.com/mtscn/mtscn/pkg/tenancy"
 	"github.com/mtscn/mtscn/pkg/vmsize"
+	"github.com/mtscn/mtscn/pkg/wellknown"
 )
 
 // KindAnnotation on a Node holds a one-line description shown in reports
@@ -202,7 +203,7 @@ func MemoryByNode(snap audit.Snapshot, iso audit.IsolationOptions, model *vmsize
 	sums := map[string]*NodeMemory{}
 	for _, n := range snap.Nodes {
 		alloc := n.Status.Allocatable[v1.ResourceMemory]
-		shm := n.Status.Allocatable[vmsize.ResourceSandboxMemory]
+		shm := n.Status.Allocatable[wellknown.ResourceSandboxMemory]
 		sums[n.Name] = &NodeMemory{Node: n.Name, Allocatable: alloc.Value(), SandboxMemory: shm.Value()}
 	}
 	for _, p := range snap.Pods {

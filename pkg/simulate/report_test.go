@@ -13,7 +13,7 @@ import (
 	"k8s.io/utils/ptr"
 
 	"github.com/mtscn/mtscn/pkg/audit"
-	"github.com/mtscn/mtscn/pkg/vmsize"
+	"github.com/mtscn/mtscn/pkg/wellknown"
 )
 
 func TestTrimPreemptionAndSplitReason(t *testing.T) {
@@ -99,7 +99,7 @@ func TestMemoryByNode(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	node := st.MakeNode().Name("n1").Capacity(map[v1.ResourceName]string{v1.ResourceMemory: "8Gi", vmsize.ResourceSandboxMemory: "4Gi"}).Obj()
+	node := st.MakeNode().Name("n1").Capacity(map[v1.ResourceName]string{v1.ResourceMemory: "8Gi", wellknown.ResourceSandboxMemory: "4Gi"}).Obj()
 	node.Status.Allocatable = node.Status.Capacity
 	empty := st.MakeNode().Name("n0").Capacity(map[v1.ResourceName]string{v1.ResourceMemory: "4Gi"}).Obj()
 	empty.Status.Allocatable = empty.Status.Capacity

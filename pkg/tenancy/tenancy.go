@@ -14,28 +14,7 @@ import (
 	"k8s.io/client-go/tools/cache"
 
 	"github.com/mtscn/mtscn/pkg/apis/config"
-)
-
-// Labels that carry tenancy and policy.
-const (
-	// LabelTenant is mtscn's own tenant label on a Namespace.
-	LabelTenant = "mtscn.io/tenant"
-	// LabelInfrastructure=true on a Namespace makes its pods infrastructure.
-	LabelInfrastructure = "mtscn.io/infrastructure"
-	// LabelSandboxed=true|false on a RuntimeClass says whether its pods run
-	// in their own kernel; it overrides the handler patterns.
-	LabelSandboxed = "mtscn.io/sandboxed"
-	// LabelNodeSharing=shared|exclusive on a Namespace (default shared).
-	LabelNodeSharing = "mtscn.io/node-sharing"
-	// LabelSandboxPolicy=required|optional on a Namespace (default optional).
-	LabelSandboxPolicy = "mtscn.io/sandbox"
-	// LabelCotenancySafe=false on a Node marks a CPU that leaks across VMs.
-	LabelCotenancySafe = "mtscn.io/cotenancy-safe"
-
-	NodeSharingShared    = "shared"
-	NodeSharingExclusive = "exclusive"
-	SandboxRequired      = "required"
-	SandboxOptional      = "optional"
+	"github.com/mtscn/mtscn/pkg/wellknown"
 )
 
 var (
@@ -175,9 +154,9 @@ func (c *Classifier) PolicyOf(ns *v1.Namespace) NamespacePolicy {
 			break
 		}
 	}
-	p.Infrastructure = c.infra.Has(ns.Name) || ns.Labels[LabelInfrastructure] == "true"
-	p.Exclusive = ns.Labels[LabelNodeSharing] == NodeSharingExclusive
-	p.SandboxRequired = ns.Labels[LabelSandboxPolicy] == SandboxRequired
+	p.Infrastructure = c.infra.Has(ns.Name) || ns.Labels[wellknown.LabelInfrastructure] == "true"
+	p.Exclusive = ns.Labels[wellknown.LabelNodeSharing] == wellknown.NodeSharingExclusive
+	p.SandboxRequired = ns.Labels[wellknown.LabelSandboxPolicy] == wellknown.SandboxRequired
 	return p
 }
 
@@ -201,7 +180,7 @@ func (c *Classifier) Runtime(runtimeClassName *string) (Runtime, error) {
 // wins; without it the handler is matched against SandboxedHandlers.
 func (c *Classifier) RuntimeOf(rc *nodev1.RuntimeClass) Runtime {
 	r := Runtime{RuntimeClassName: rc.Name, Handler: rc.Handler}
-	switch rc.Labels[LabelSandboxed] {
+	switch rc.Labels[wellknown.LabelSandboxed] {
 	case "true":
 		r.Sandboxed = true
 	case "false":

@@ -9,11 +9,13 @@ import (
 	nodev1 "k8s.io/api/node/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
+
+	"github.com/mtscn/mtscn/pkg/wellknown"
 )
 
 func testClassifier() *Classifier {
 	cfg := Config{
-		TenantLabelKeys:          []string{LabelTenant, "capsule.clastix.io/tenant", "projectcapsule.dev/tenant"},
+		TenantLabelKeys:          []string{wellknown.LabelTenant, "capsule.clastix.io/tenant", "projectcapsule.dev/tenant"},
 		InfrastructureNamespaces: []string{"kube-system", "mtscn-system"},
 		SandboxedHandlers:        []string{"kata*", "runsc*"},
 		OffNodeHandlers:          []string{"kata-remote*"},
@@ -27,22 +29,22 @@ func testClassifier() *Classifier {
 	return NewStatic(cfg,
 		[]*v1.Namespace{
 			ns("plain", nil),
-			ns("both", map[string]string{"capsule.clastix.io/tenant": "capsule", LabelTenant: "mtscn"}),
+			ns("both", map[string]string{"capsule.clastix.io/tenant": "capsule", wellknown.LabelTenant: "mtscn"}),
 			ns("capsule-new", map[string]string{"projectcapsule.dev/tenant": "acme"}),
-			ns("empty-key", map[string]string{LabelTenant: "", "capsule.clastix.io/tenant": "fallback"}),
-			ns("strict", map[string]string{LabelTenant: "s", LabelNodeSharing: NodeSharingExclusive, LabelSandboxPolicy: SandboxRequired}),
-			ns("loose", map[string]string{LabelNodeSharing: "bogus", LabelSandboxPolicy: SandboxOptional}),
+			ns("empty-key", map[string]string{wellknown.LabelTenant: "", "capsule.clastix.io/tenant": "fallback"}),
+			ns("strict", map[string]string{wellknown.LabelTenant: "s", wellknown.LabelNodeSharing: wellknown.NodeSharingExclusive, wellknown.LabelSandboxPolicy: wellknown.SandboxRequired}),
+			ns("loose", map[string]string{wellknown.LabelNodeSharing: "bogus", wellknown.LabelSandboxPolicy: wellknown.SandboxOptional}),
 			ns("kube-system", nil),
-			ns("monitoring", map[string]string{LabelInfrastructure: "true"}),
-			ns("not-infra", map[string]string{LabelInfrastructure: "yes"}),
+			ns("monitoring", map[string]string{wellknown.LabelInfrastructure: "true"}),
+			ns("not-infra", map[string]string{wellknown.LabelInfrastructure: "yes"}),
 		},
 		[]*nodev1.RuntimeClass{
 			rc("kata", "kata-qemu", nil),
 			rc("gvisor", "runsc", nil),
 			rc("runc", "runc", nil),
 			rc("remote", "kata-remote", nil),
-			rc("vm", "custom", map[string]string{LabelSandboxed: "true"}),
-			rc("kata-debug", "kata-qemu", map[string]string{LabelSandboxed: "false"}),
+			rc("vm", "custom", map[string]string{wellknown.LabelSandboxed: "true"}),
+			rc("kata-debug", "kata-qemu", map[string]string{wellknown.LabelSandboxed: "false"}),
 		})
 }
 
@@ -112,7 +114,7 @@ func TestRuntime(t *testing.T) {
 func TestClassify(t *testing.T) {
 	c := testClassifier()
 	pod := func(ns string, rc *string) *v1.Pod {
-		return &v1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "p", Labels: map[string]string{LabelTenant: "spoofed"}}, Spec: v1.PodSpec{RuntimeClassName: rc}}
+		return &v1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "p", Labels: map[string]string{wellknown.LabelTenant: "spoofed"}}, Spec: v1.PodSpec{RuntimeClassName: rc}}
 	}
 	tests := []struct {
 		name             string

@@ -1,6 +1,6 @@
-// Package vmsize is the Kata Containers VM footprint model (DESIGN.md
-// section 5): how much host memory a pod really commits on a node once its
-// runtime handler boots a VM for it.
+// Package vmsize is the Kata Containers VM footprint model
+// (docs/vm-footprint.md): how much host memory a pod really commits on a
+// node once its runtime handler boots a VM for it.
 //
 // Kubernetes sizes a pod by its memory requests plus pod.spec.overhead (the
 // RuntimeClass's overhead.podFixed). A Kata VM commits more: the Go runtime

@@ -8,53 +8,11 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 
 	"github.com/mtscn/mtscn/pkg/apis/config"
+	"github.com/mtscn/mtscn/pkg/wellknown"
 )
 
-// Node labels carrying a node's real Kata configuration, one set per
-// runtime handler, published by the node agent (mtscn-node, through
-// nfd-rules or its node-labels fallback). When a node carries them, its
-// values win over the configured profile for that handler.
-//
-//	mtscn.io/kata.<handler>.default-memory   default_memory: "2048" (MiB, as in Kata's TOML) or a quantity "2Gi"
-//	mtscn.io/kata.<handler>.overhead-memory  runtime-rs overhead_memory: same format
-//	mtscn.io/kata.<handler>.sizing           "hotplug" (Go runtime) or "static" (runtime-rs, static_sandbox_resource_mgmt)
-//	mtscn.io/kata.<handler>.shm-backed       "true" when guest RAM is a /dev/shm file (QEMU + virtio-fs), else "false"
-//
-// Example: mtscn.io/kata.kata-qemu.default-memory=4096.
-const (
-	// LabelKataPrefix starts every per-handler Kata label.
-	LabelKataPrefix = "mtscn.io/kata."
-	// LabelSuffixDefaultMemory ends the default_memory label.
-	LabelSuffixDefaultMemory = ".default-memory"
-	// LabelSuffixOverheadMemory ends the overhead_memory label.
-	LabelSuffixOverheadMemory = ".overhead-memory"
-	// LabelSuffixSizing ends the sizing-mode label.
-	LabelSuffixSizing = ".sizing"
-	// LabelSuffixSharedMemory ends the /dev/shm-backed label.
-	LabelSuffixSharedMemory = ".shm-backed"
-
-	// SizingLabelHotplug and SizingLabelStatic are the values of the sizing label.
-	SizingLabelHotplug = "hotplug"
-	SizingLabelStatic  = "static"
-)
-
-// DefaultMemoryLabel returns the label key of handler's default_memory.
-func DefaultMemoryLabel(handler string) string {
-	return LabelKataPrefix + handler + LabelSuffixDefaultMemory
-}
-
-// OverheadMemoryLabel returns the label key of handler's overhead_memory.
-func OverheadMemoryLabel(handler string) string {
-	return LabelKataPrefix + handler + LabelSuffixOverheadMemory
-}
-
-// SizingLabel returns the label key of handler's sizing mode.
-func SizingLabel(handler string) string { return LabelKataPrefix + handler + LabelSuffixSizing }
-
-// SharedMemoryLabel returns the label key of handler's /dev/shm backing.
-func SharedMemoryLabel(handler string) string {
-	return LabelKataPrefix + handler + LabelSuffixSharedMemory
-}
+// The per-handler Kata labels (mtscn.io/kata.<handler>.*) are defined in
+// pkg/wellknown (kata.go); ParseNodeLabels reads them.
 
 // Values are one handler's values read from a node's labels; nil fields
 // were not published.
@@ -75,10 +33,10 @@ func ParseNodeLabels(labels map[string]string) (NodeValues, []error) {
 	var nv NodeValues
 	var errs []error
 	for k, val := range labels {
-		if !strings.HasPrefix(k, LabelKataPrefix) {
+		if !strings.HasPrefix(k, wellknown.LabelKataPrefix) {
 			continue
 		}
-		rest := k[len(LabelKataPrefix):]
+		rest := k[len(wellknown.LabelKataPrefix):]
 		dot := strings.LastIndexByte(rest, '.')
 		if dot <= 0 {
 			continue
@@ -87,13 +45,13 @@ func ParseNodeLabels(labels map[string]string) (NodeValues, []error) {
 		v := nv[handler]
 		var err error
 		switch field {
-		case LabelSuffixDefaultMemory:
+		case wellknown.LabelSuffixDefaultMemory:
 			v.DefaultMemory, err = parseMemory(val)
-		case LabelSuffixOverheadMemory:
+		case wellknown.LabelSuffixOverheadMemory:
 			v.OverheadMemory, err = parseMemory(val)
-		case LabelSuffixSizing:
+		case wellknown.LabelSuffixSizing:
 			v.Sizing, err = parseSizing(val)
-		case LabelSuffixSharedMemory:
+		case wellknown.LabelSuffixSharedMemory:
 			var b bool
 			b, err = strconv.ParseBool(val)
 			if err == nil {
@@ -138,12 +96,12 @@ func parseMemory(s string) (*int64, error) {
 func parseSizing(s string) (*config.SizingMode, error) {
 	var m config.SizingMode
 	switch strings.ToLower(s) {
-	case SizingLabelHotplug:
+	case wellknown.SizingHotplug:
 		m = config.SizingHotplug
-	case SizingLabelStatic:
+	case wellknown.SizingStatic:
 		m = config.SizingStatic
 	default:
-		return nil, fmt.Errorf("want %q or %q", SizingLabelHotplug, SizingLabelStatic)
+		return nil, fmt.Errorf("want %q or %q", wellknown.SizingHotplug, wellknown.SizingStatic)
 	}
 	return &m, nil
 }

@@ -12,17 +12,6 @@ import (
 	"github.com/mtscn/mtscn/pkg/tenancy"
 )
 
-// Extended resources the node agent advertises (through nfd-rules) and the
-// SandboxOverhead plugin checks. Pods never request them: the plugin
-// accounts for them itself.
-const (
-	// ResourceSandboxMemory is the guest RAM, in bytes, that the node can
-	// back with /dev/shm (QEMU with virtio-fs puts guest RAM there).
-	ResourceSandboxMemory v1.ResourceName = "mtscn.io/sandbox-memory"
-	// ResourceSandboxes is the number of VMs the node can run.
-	ResourceSandboxes v1.ResourceName = "mtscn.io/sandboxes"
-)
-
 // Profile is a runtime handler's VM sizing, in bytes.
 type Profile struct {
 	// Handler is the glob pattern the profile was configured for.

@@ -12,6 +12,7 @@ import (
 
 	"github.com/mtscn/mtscn/pkg/apis/config"
 	"github.com/mtscn/mtscn/pkg/tenancy"
+	"github.com/mtscn/mtscn/pkg/wellknown"
 )
 
 const mib = int64(1) << 20
@@ -394,13 +395,13 @@ func TestParseNodeLabels(t *testing.T) {
 		{
 			name: "MiB integer as in Kata's TOML, quantities, sizing and shm",
 			labels: map[string]string{
-				DefaultMemoryLabel("kata-qemu"):             "4096",
-				SharedMemoryLabel("kata-qemu"):              "true",
-				DefaultMemoryLabel("kata-qemu-runtime-rs"):  "1Gi",
-				OverheadMemoryLabel("kata-qemu-runtime-rs"): "64Mi",
-				SizingLabel("kata-qemu-runtime-rs"):         "static",
-				SizingLabel("kata-clh"):                     "Hotplug",
-				"mtscn.io/runtime.kata-qemu":                "true",
+				wellknown.DefaultMemoryLabel("kata-qemu"):             "4096",
+				wellknown.SharedMemoryLabel("kata-qemu"):              "true",
+				wellknown.DefaultMemoryLabel("kata-qemu-runtime-rs"):  "1Gi",
+				wellknown.OverheadMemoryLabel("kata-qemu-runtime-rs"): "64Mi",
+				wellknown.SizingLabel("kata-qemu-runtime-rs"):         "static",
+				wellknown.SizingLabel("kata-clh"):                     "Hotplug",
+				"mtscn.io/runtime.kata-qemu":                          "true",
 			},
 			want: NodeValues{
 				"kata-qemu":            {DefaultMemory: ptr.To(4096 * mib), SharedMemoryBacked: ptr.To(true)},
@@ -411,11 +412,11 @@ func TestParseNodeLabels(t *testing.T) {
 		{
 			name: "malformed values are skipped and reported, the rest applies",
 			labels: map[string]string{
-				DefaultMemoryLabel("kata-qemu"): "lots",
-				SizingLabel("kata-qemu"):        "dynamic",
-				SharedMemoryLabel("kata-qemu"):  "maybe",
-				DefaultMemoryLabel("kata-fc"):   "-5",
-				DefaultMemoryLabel("kata-clh"):  "3072",
+				wellknown.DefaultMemoryLabel("kata-qemu"): "lots",
+				wellknown.SizingLabel("kata-qemu"):        "dynamic",
+				wellknown.SharedMemoryLabel("kata-qemu"):  "maybe",
+				wellknown.DefaultMemoryLabel("kata-fc"):   "-5",
+				wellknown.DefaultMemoryLabel("kata-clh"):  "3072",
 			},
 			want:     NodeValues{"kata-clh": {DefaultMemory: ptr.To(3072 * mib)}},
 			wantErrs: 4,

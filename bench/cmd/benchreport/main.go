@@ -61,6 +61,8 @@ func runQuality(args []string) error {
 	rcPath := fs.String("runtime-classes", "manifests/runtimeclasses/runtimeclasses.yaml", "RuntimeClass manifests")
 	cfgPath := fs.String("scheduler-config", "manifests/scheduler/scheduler-config.yaml", "the shipped scheduler configuration")
 	timeout := fs.Duration("timeout", 4*time.Minute, "how long to wait for one profile's scheduler to settle before auditing the placement as it stands")
+	churn := fs.Bool("churn", true, "after each settled placement, delete a third of the pods at random, create as many new ones and audit again")
+	seed := fs.Uint64("seed", 1, "seed of the churn phase's random choices (the same for every profile)")
 	klog.InitFlags(fs)
 	_ = fs.Set("v", "0")
 	_ = fs.Set("logtostderr", "false")
@@ -85,6 +87,8 @@ func runQuality(args []string) error {
 		SchedulerConfig: *cfgPath,
 		Progress:        os.Stderr,
 		Timeout:         *timeout,
+		Churn:           *churn,
+		Seed:            *seed,
 	})
 	if err != nil {
 		return err

@@ -20,7 +20,6 @@ import (
 	"k8s.io/apimachinery/pkg/util/json"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
-	"k8s.io/client-go/tools/clientcmd"
 	"k8s.io/client-go/util/retry"
 	"k8s.io/klog/v2"
 	nfdclient "sigs.k8s.io/node-feature-discovery/api/generated/clientset/versioned"
@@ -28,11 +27,10 @@ import (
 
 	nfdrules "github.com/mtscn/mtscn/nfd-rules"
 	"github.com/mtscn/mtscn/pkg/node/discover"
+	"github.com/mtscn/mtscn/pkg/node/kubeclient"
 	"github.com/mtscn/mtscn/pkg/version"
+	"github.com/mtscn/mtscn/pkg/wellknown"
 )
-
-// VersionAnnotation on the NodeFeature records the agent's version.
-const VersionAnnotation = "mtscn.io/node-agent-version"
 
 // retryAfterError is how soon a failed round is retried (capped by the interval).
 const retryAfterError = 10 * time.Second
@@ -97,7 +95,7 @@ func New(cfg Config, opts ...Option) (*Agent, error) {
 	if !needNFD && !needKube {
 		return a, nil
 	}
-	rc, err := restConfig(cfg.Kubeconfig)
+	rc, err := kubeclient.Config(cfg.Kubeconfig)
 	if err != nil {
 		return nil, err
 	}
@@ -114,21 +112,6 @@ func New(cfg Config, opts ...Option) (*Agent, error) {
 		}
 	}
 	return a, nil
-}
-
-func restConfig(kubeconfig string) (*rest.Config, error) {
-	if kubeconfig == "" {
-		rc, err := rest.InClusterConfig()
-		if err != nil {
-			return nil, fmt.Errorf("no --kubeconfig and not in a cluster: %w", err)
-		}
-		return rc, nil
-	}
-	rc, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
-	if err != nil {
-		return nil, fmt.Errorf("loading kubeconfig %s: %w", kubeconfig, err)
-	}
-	return rc, nil
 }
 
 // Run discovers and publishes now and then every interval until ctx is
@@ -269,7 +252,7 @@ func (a *Agent) setMeta(m *metav1.ObjectMeta) {
 	if m.Annotations == nil {
 		m.Annotations = map[string]string{}
 	}
-	m.Annotations[VersionAnnotation] = version.Version
+	m.Annotations[wellknown.AnnotationNodeAgentVersion] = version.Version
 	if a.cfg.PodName != "" {
 		m.OwnerReferences = []metav1.OwnerReference{{
 			APIVersion: "v1", Kind: "Pod", Name: a.cfg.PodName, UID: types.UID(a.cfg.PodUID),

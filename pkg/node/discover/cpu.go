@@ -50,7 +50,7 @@ type CPU struct {
 	CrossVMExposure []string `json:"crossVMExposure"`
 	// CotenancySafe is false when SMT is active and one of SMTLeaks is in
 	// CrossVMExposure: a VM can then read a sibling thread's data
-	// (DESIGN.md I4, the mtscn.io/cotenancy-safe=false label).
+	// (I4 in docs/design.md, the mtscn.io/cotenancy-safe=false label).
 	CotenancySafe bool `json:"cotenancySafe"`
 }
 

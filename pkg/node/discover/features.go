@@ -6,96 +6,96 @@ import (
 
 	nfdv1alpha1 "sigs.k8s.io/node-feature-discovery/api/nfd/v1alpha1"
 
-	"github.com/mtscn/mtscn/pkg/nodefeatures"
+	"github.com/mtscn/mtscn/pkg/wellknown"
 )
 
 // Features converts the result into the raw mtscn.* NFD features of the
-// contract in nfd-rules/README.md (names in pkg/nodefeatures). Sections of
+// contract in nfd-rules/README.md (names in pkg/wellknown/features.go). Sections of
 // sources that did not run, or failed before producing anything, are left
 // out; so is every element that could not be determined.
 func (r *Result) Features() *nfdv1alpha1.Features {
 	f := nfdv1alpha1.NewFeatures()
 	if k := r.KVM; k != nil {
-		e := map[string]string{nodefeatures.KVMUsable: strconv.FormatBool(k.Usable)}
+		e := map[string]string{wellknown.KVMUsable: strconv.FormatBool(k.Usable)}
 		if k.Usable {
-			e[nodefeatures.KVMAPIVersion] = strconv.Itoa(k.APIVersion)
+			e[wellknown.KVMAPIVersion] = strconv.Itoa(k.APIVersion)
 		}
 		if k.Module != "" {
-			e[nodefeatures.KVMModule] = k.Module
+			e[wellknown.KVMModule] = k.Module
 		}
-		f.Attributes[nodefeatures.KVM] = nfdv1alpha1.NewAttributeFeatures(e)
+		f.Attributes[wellknown.FeatureKVM] = nfdv1alpha1.NewAttributeFeatures(e)
 	}
 	if c := r.CPU; c != nil {
-		e := map[string]string{nodefeatures.CPUHypervisor: strconv.FormatBool(slices.Contains(c.VirtFlags, "hypervisor"))}
+		e := map[string]string{wellknown.CPUHypervisor: strconv.FormatBool(slices.Contains(c.VirtFlags, "hypervisor"))}
 		if c.SMTActive != nil {
-			e[nodefeatures.CPUSMTActive] = strconv.FormatBool(*c.SMTActive)
+			e[wellknown.CPUSMTActive] = strconv.FormatBool(*c.SMTActive)
 		}
-		f.Attributes[nodefeatures.CPU] = nfdv1alpha1.NewAttributeFeatures(e)
+		f.Attributes[wellknown.FeatureCPU] = nfdv1alpha1.NewAttributeFeatures(e)
 		if c.Vulnerabilities != nil {
 			v := make(map[string]string, len(c.Vulnerabilities))
 			for name, vuln := range c.Vulnerabilities {
 				v[name] = vuln.Detail
 			}
-			f.Attributes[nodefeatures.Vulnerability] = nfdv1alpha1.NewAttributeFeatures(v)
+			f.Attributes[wellknown.FeatureVulnerability] = nfdv1alpha1.NewAttributeFeatures(v)
 		}
 	}
 	if io := r.IOMMU; io != nil {
-		f.Attributes[nodefeatures.IOMMU] = nfdv1alpha1.NewAttributeFeatures(map[string]string{
-			nodefeatures.IOMMUEnabled: strconv.FormatBool(io.Enabled),
-			nodefeatures.IOMMUGroups:  strconv.Itoa(io.Groups),
+		f.Attributes[wellknown.FeatureIOMMU] = nfdv1alpha1.NewAttributeFeatures(map[string]string{
+			wellknown.IOMMUEnabled: strconv.FormatBool(io.Enabled),
+			wellknown.IOMMUGroups:  strconv.Itoa(io.Groups),
 		})
 	}
 	if m := r.Memory; m != nil {
 		e := map[string]string{
-			nodefeatures.CapacityMemoryBytes: strconv.FormatInt(m.TotalBytes, 10),
-			nodefeatures.CapacityShmBytes:    strconv.FormatInt(m.ShmBytes, 10),
+			wellknown.CapacityMemoryBytes: strconv.FormatInt(m.TotalBytes, 10),
+			wellknown.CapacityShmBytes:    strconv.FormatInt(m.ShmBytes, 10),
 		}
 		if c := r.Capacity; c != nil {
-			e[nodefeatures.CapacitySandboxMemoryBytes] = strconv.FormatInt(c.SandboxMemoryBytes, 10)
-			e[nodefeatures.CapacitySandboxes] = strconv.FormatInt(c.Sandboxes, 10)
+			e[wellknown.CapacitySandboxMemoryBytes] = strconv.FormatInt(c.SandboxMemoryBytes, 10)
+			e[wellknown.CapacitySandboxes] = strconv.FormatInt(c.Sandboxes, 10)
 		}
-		f.Attributes[nodefeatures.Capacity] = nfdv1alpha1.NewAttributeFeatures(e)
+		f.Attributes[wellknown.FeatureCapacity] = nfdv1alpha1.NewAttributeFeatures(e)
 	}
 	if p := r.PCI; p != nil {
 		inst := []nfdv1alpha1.InstanceFeature{} // never null: the CRD requires elements
 		for _, d := range p.QAT {
 			a := map[string]string{
-				nodefeatures.QATAddress: d.Address,
-				nodefeatures.QATVendor:  d.Vendor,
-				nodefeatures.QATDevice:  d.Device,
+				wellknown.QATAddress: d.Address,
+				wellknown.QATVendor:  d.Vendor,
+				wellknown.QATDevice:  d.Device,
 			}
 			if d.Class != "" {
-				a[nodefeatures.QATClass] = d.Class
+				a[wellknown.QATClass] = d.Class
 			}
 			if d.Driver != "" {
-				a[nodefeatures.QATDriver] = d.Driver
+				a[wellknown.QATDriver] = d.Driver
 			}
 			if d.IOMMUGroup != "" {
-				a[nodefeatures.QATIOMMUGroup] = d.IOMMUGroup
+				a[wellknown.QATIOMMUGroup] = d.IOMMUGroup
 			}
 			inst = append(inst, *nfdv1alpha1.NewInstanceFeature(a))
 		}
-		f.Instances[nodefeatures.QAT] = nfdv1alpha1.NewInstanceFeatures(inst...)
+		f.Instances[wellknown.FeatureQAT] = nfdv1alpha1.NewInstanceFeatures(inst...)
 	}
 	if k := r.Kata; k != nil {
 		inst := []nfdv1alpha1.InstanceFeature{} // never null: the CRD requires elements
 		for _, h := range k.Handlers {
-			a := map[string]string{nodefeatures.RuntimeHandler: h.Name}
+			a := map[string]string{wellknown.RuntimeHandler: h.Name}
 			if h.RuntimeType != "" {
-				a[nodefeatures.RuntimeType] = h.RuntimeType
+				a[wellknown.RuntimeType] = h.RuntimeType
 			}
 			if h.ConfigPath != "" {
-				a[nodefeatures.RuntimeConfigPath] = h.ConfigPath
+				a[wellknown.RuntimeConfigPath] = h.ConfigPath
 			}
 			if h.DefaultMemoryMiB > 0 {
-				a[nodefeatures.RuntimeDefaultMemoryMiB] = strconv.FormatInt(h.DefaultMemoryMiB, 10)
+				a[wellknown.RuntimeDefaultMemoryMiB] = strconv.FormatInt(h.DefaultMemoryMiB, 10)
 			}
 			if h.DefaultVCPUs > 0 {
-				a[nodefeatures.RuntimeDefaultVCPUs] = strconv.FormatInt(h.DefaultVCPUs, 10)
+				a[wellknown.RuntimeDefaultVCPUs] = strconv.FormatInt(h.DefaultVCPUs, 10)
 			}
 			inst = append(inst, *nfdv1alpha1.NewInstanceFeature(a))
 		}
-		f.Instances[nodefeatures.Runtime] = nfdv1alpha1.NewInstanceFeatures(inst...)
+		f.Instances[wellknown.FeatureRuntime] = nfdv1alpha1.NewInstanceFeatures(inst...)
 	}
 	return f
 }

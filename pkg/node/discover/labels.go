@@ -7,15 +7,8 @@ import (
 
 	"k8s.io/apimachinery/pkg/util/validation"
 
-	configv1 "github.com/mtscn/mtscn/pkg/apis/config/v1"
-	"github.com/mtscn/mtscn/pkg/vmsize"
+	"github.com/mtscn/mtscn/pkg/wellknown"
 )
-
-// LabelCotenancySafe is set to "false" on nodes whose CPU leaks across VMs.
-const LabelCotenancySafe = "mtscn.io/cotenancy-safe"
-
-// LabelPrefix is the prefix of every label the agent sets in node-labels mode.
-const LabelPrefix = "mtscn.io/"
 
 // IsOwnedLabel reports whether the agent manages the node label key in
 // node-labels mode: the fixed keys nfd-rules/ produce, the runtime prefix
@@ -23,10 +16,10 @@ const LabelPrefix = "mtscn.io/"
 // alone.
 func IsOwnedLabel(key string) bool {
 	switch key {
-	case configv1.LabelKVM, configv1.LabelVirtMode, configv1.LabelIOMMU, configv1.LabelQATVFIO, LabelCotenancySafe:
+	case wellknown.LabelKVM, wellknown.LabelVirtMode, wellknown.LabelIOMMU, wellknown.LabelQATVFIO, wellknown.LabelCotenancySafe:
 		return true
 	}
-	return strings.HasPrefix(key, configv1.LabelRuntimePrefix) || strings.HasPrefix(key, vmsize.LabelKataPrefix)
+	return strings.HasPrefix(key, wellknown.LabelRuntimePrefix) || strings.HasPrefix(key, wellknown.LabelKataPrefix)
 }
 
 // KataLabels returns the per-handler labels pkg/vmsize reads a node's real
@@ -45,9 +38,9 @@ func KataLabels(r *Result) map[string]string {
 			continue
 		}
 		keys := map[string]string{
-			vmsize.DefaultMemoryLabel(h.Name): strconv.FormatInt(h.DefaultMemoryMiB, 10),
-			vmsize.SizingLabel(h.Name):        h.Sizing,
-			vmsize.SharedMemoryLabel(h.Name):  strconv.FormatBool(h.ShmBacked),
+			wellknown.DefaultMemoryLabel(h.Name): strconv.FormatInt(h.DefaultMemoryMiB, 10),
+			wellknown.SizingLabel(h.Name):        h.Sizing,
+			wellknown.SharedMemoryLabel(h.Name):  strconv.FormatBool(h.ShmBacked),
 		}
 		valid := true
 		for k := range keys {

@@ -13,6 +13,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"k8s.io/klog/v2/ktesting"
+
+	"github.com/mtscn/mtscn/pkg/wellknown"
 )
 
 // containerdDaemon runs the real containerd on a fixture host: a private
@@ -114,11 +116,11 @@ func TestInstallRestartsAndVerifiesRealContainerd(t *testing.T) {
 	// keeps running with the old config): the running daemon does not
 	// serve the handlers, so the install fails and the node stays out.
 	_, err = env.installer(t, nil).Install(ctx)
-	if err == nil || !strings.Contains(err.Error(), "containerd's CRI does not serve kata-clh, kata-qemu, kata-qemu-runtime-rs (it serves [runc])") {
+	if err == nil || !strings.Contains(err.Error(), "install rolled back: containerd does not serve kata-clh, kata-qemu, kata-qemu-runtime-rs (it serves [runc])") {
 		t.Fatalf("Install without a real restart = %v, want the unserved handlers named", err)
 	}
-	if got := env.node.Labels[LabelSandboxRuntime]; got != StateFailed {
-		t.Errorf("%s = %q after an install containerd does not serve, want %q", LabelSandboxRuntime, got, StateFailed)
+	if got := env.node.Labels[wellknown.LabelSandboxRuntime]; got != wellknown.SandboxRuntimeFailed {
+		t.Errorf("%s = %q after an install containerd does not serve, want %q", wellknown.LabelSandboxRuntime, got, wellknown.SandboxRuntimeFailed)
 	}
 	if len(env.node.Taints) != 1 {
 		t.Errorf("taints = %v, want the startup taint kept", env.node.Taints)
@@ -140,7 +142,7 @@ func TestInstallRestartsAndVerifiesRealContainerd(t *testing.T) {
 	if !res.Restarted || d.restarts != 1 {
 		t.Errorf("restarted=%v restarts=%d, want one restart", res.Restarted, d.restarts)
 	}
-	wantDuring := map[string]string{"kubernetes.io/hostname": "n1", LabelSandboxRuntime: StatePending, LabelKataRuntime: "false"}
+	wantDuring := map[string]string{"kubernetes.io/hostname": "n1", wellknown.LabelSandboxRuntime: wellknown.SandboxRuntimePending, wellknown.LabelKataRuntime: "false"}
 	if diff := cmp.Diff(wantDuring, duringRestart); diff != "" {
 		t.Errorf("labels while containerd restarted (-want,+got):\n%s", diff)
 	}
@@ -159,7 +161,7 @@ func TestInstallRestartsAndVerifiesRealContainerd(t *testing.T) {
 	if after["runc"] != "io.containerd.runc.v2" {
 		t.Errorf("containerd lost the user's runc runtime: %v", after)
 	}
-	if got := env.node.Labels[LabelSandboxRuntime]; got != StateTrue || len(env.node.Taints) != 0 {
+	if got := env.node.Labels[wellknown.LabelSandboxRuntime]; got != wellknown.SandboxRuntimeTrue || len(env.node.Taints) != 0 {
 		t.Errorf("labels %v taints %v, want ready and untainted", env.node.Labels, env.node.Taints)
 	}
 

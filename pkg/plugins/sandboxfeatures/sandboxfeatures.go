@@ -17,9 +17,10 @@ import (
 	"k8s.io/kubernetes/pkg/scheduler/util"
 
 	"github.com/mtscn/mtscn/pkg/apis/config"
-	configv1 "github.com/mtscn/mtscn/pkg/apis/config/v1"
 	"github.com/mtscn/mtscn/pkg/apis/config/validation"
+	"github.com/mtscn/mtscn/pkg/plugins/names"
 	"github.com/mtscn/mtscn/pkg/tenancy"
+	"github.com/mtscn/mtscn/pkg/wellknown"
 )
 
 // SandboxFeatures is a plugin that places sandboxed pods only on nodes whose
@@ -44,7 +45,7 @@ var (
 
 const (
 	// Name is the name of the plugin used in the registry and configurations.
-	Name = "SandboxFeatures"
+	Name = names.SandboxFeatures
 
 	preFilterStateKey fwk.StateKey = "PreFilter" + Name
 
@@ -56,12 +57,6 @@ const (
 	// requirements derived from the pod's runtime handler and devices, and
 	// whether virt-mode scoring applies.
 	SignerName = "mtscn.io/v1.Pod.Spec.SandboxFeatureRequirements()"
-
-	// VirtModeHardware, VirtModePVM and VirtModeNested are the values of
-	// the mtscn.io/virt-mode node label.
-	VirtModeHardware = "hardware"
-	VirtModePVM      = "pvm"
-	VirtModeNested   = "nested"
 )
 
 // Name returns name of the plugin. It is used in logs, etc.
@@ -187,7 +182,7 @@ func (pl *SandboxFeatures) runsVM(rt tenancy.Runtime) bool {
 // Score rates a node by how fast it runs VMs: the configured weight of its
 // mtscn.io/virt-mode (hardware > pvm > nested by default), 0 without one.
 func (pl *SandboxFeatures) Score(_ context.Context, _ fwk.CycleState, _ *v1.Pod, nodeInfo fwk.NodeInfo) (int64, *fwk.Status) {
-	return int64(pl.virtModeWeight(nodeInfo.Node().Labels[configv1.LabelVirtMode])), nil
+	return int64(pl.virtModeWeight(nodeInfo.Node().Labels[wellknown.LabelVirtMode])), nil
 }
 
 // ScoreExtensions returns the plugin itself: scores are normalized.
@@ -450,11 +445,11 @@ func requirementNames(reqs []*requirement) []string {
 
 func (pl *SandboxFeatures) virtModeWeight(mode string) int32 {
 	switch mode {
-	case VirtModeHardware:
+	case wellknown.VirtModeHardware:
 		return pl.weights.Hardware
-	case VirtModePVM:
+	case wellknown.VirtModePVM:
 		return pl.weights.PVM
-	case VirtModeNested:
+	case wellknown.VirtModeNested:
 		return pl.weights.Nested
 	}
 	return 0

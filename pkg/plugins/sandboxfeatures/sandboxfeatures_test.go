@@ -22,15 +22,16 @@ import (
 	"github.com/mtscn/mtscn/pkg/apis/config"
 	"github.com/mtscn/mtscn/pkg/apis/config/scheme"
 	configv1 "github.com/mtscn/mtscn/pkg/apis/config/v1"
+	"github.com/mtscn/mtscn/pkg/wellknown"
 )
 
 const (
-	labelKVM      = configv1.LabelKVM
-	labelVirtMode = configv1.LabelVirtMode
-	labelIOMMU    = configv1.LabelIOMMU
-	labelQATVFIO  = configv1.LabelQATVFIO
-	labelTDX      = configv1.LabelTDX
-	labelSNP      = configv1.LabelSNP
+	labelKVM      = wellknown.LabelKVM
+	labelVirtMode = wellknown.LabelVirtMode
+	labelIOMMU    = wellknown.LabelIOMMU
+	labelQATVFIO  = wellknown.LabelQATVFIO
+	labelTDX      = wellknown.LabelTDX
+	labelSNP      = wellknown.LabelSNP
 	qatCy         = v1.ResourceName("qat.intel.com/cy")
 	qatDc         = v1.ResourceName("qat.intel.com/dc")
 )
@@ -94,7 +95,7 @@ func node(name string, labels ...string) *v1.Node {
 	return w.Obj()
 }
 
-func runtimeLabel(handler string) string { return configv1.LabelRuntimePrefix + handler }
+func runtimeLabel(handler string) string { return wellknown.LabelRuntimePrefix + handler }
 
 func TestPreFilter(t *testing.T) {
 	tests := []struct {
@@ -270,9 +271,9 @@ func TestOffNodeHandlersNeedNothingOnTheNode(t *testing.T) {
 }
 
 func TestScore(t *testing.T) {
-	hw := node("hw", labelVirtMode, VirtModeHardware)
-	pvm := node("pvm", labelVirtMode, VirtModePVM)
-	nested := node("nested", labelVirtMode, VirtModeNested)
+	hw := node("hw", labelVirtMode, wellknown.VirtModeHardware)
+	pvm := node("pvm", labelVirtMode, wellknown.VirtModePVM)
+	nested := node("nested", labelVirtMode, wellknown.VirtModeNested)
 	none := node("none")
 	custom := defaultArgs(t)
 	custom.VirtModeWeights = config.VirtModeWeights{Hardware: 10, PVM: 50, Nested: 0}
@@ -485,7 +486,7 @@ func TestNew(t *testing.T) {
 // set of NFD labels (~60).
 func BenchmarkFilter(b *testing.B) {
 	ctx := b.Context() // the global logger: V(4) and up disabled, as in production
-	labels := []string{labelKVM, "true", labelVirtMode, VirtModeHardware, labelIOMMU, "true", labelQATVFIO, "true",
+	labels := []string{labelKVM, "true", labelVirtMode, wellknown.VirtModeHardware, labelIOMMU, "true", labelQATVFIO, "true",
 		runtimeLabel("kata-qemu"), "true", runtimeLabel("kata-qemu-tdx"), "true", labelTDX, "true"}
 	for i := 0; i < 50; i++ {
 		labels = append(labels, fmt.Sprintf("feature.node.kubernetes.io/cpu-cpuid.FLAG%d", i), "true")

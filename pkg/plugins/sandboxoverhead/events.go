@@ -9,6 +9,7 @@ import (
 	schedutil "k8s.io/kubernetes/pkg/scheduler/util"
 
 	"github.com/mtscn/mtscn/pkg/vmsize"
+	"github.com/mtscn/mtscn/pkg/wellknown"
 )
 
 // EventsToRegister returns the events that can make room for a pod this
@@ -81,10 +82,10 @@ func capacityOf(node *v1.Node) capacity {
 	if q, ok := a[v1.ResourceMemory]; ok {
 		c.memory = q.Value()
 	}
-	if q, ok := a[vmsize.ResourceSandboxMemory]; ok {
+	if q, ok := a[wellknown.ResourceSandboxMemory]; ok {
 		c.sharedMemory, c.hasSharedMemory = q.Value(), true
 	}
-	if q, ok := a[vmsize.ResourceSandboxes]; ok {
+	if q, ok := a[wellknown.ResourceSandboxes]; ok {
 		c.slots, c.hasSlots = q.Value(), true
 	}
 	c.values, _ = vmsize.ParseNodeLabels(node.Labels)

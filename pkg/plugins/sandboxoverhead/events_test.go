@@ -9,7 +9,7 @@ import (
 	"k8s.io/klog/v2/ktesting"
 	fwk "k8s.io/kube-scheduler/framework"
 
-	"github.com/mtscn/mtscn/pkg/vmsize"
+	"github.com/mtscn/mtscn/pkg/wellknown"
 )
 
 func TestEventsToRegister(t *testing.T) {
@@ -78,7 +78,7 @@ func TestIsSchedulableAfterNodeChange(t *testing.T) {
 	target := podOn("target", "kata-qemu", "512Mi", "") // commits 2656Mi, 2560Mi of it shm
 	withLabels := func(n *v1.Node, l map[string]string) *v1.Node { n.Labels = l; return n }
 	shm := func(s string) map[v1.ResourceName]string {
-		return map[v1.ResourceName]string{vmsize.ResourceSandboxMemory: s}
+		return map[v1.ResourceName]string{wellknown.ResourceSandboxMemory: s}
 	}
 	tests := []struct {
 		name     string
@@ -88,17 +88,17 @@ func TestIsSchedulableAfterNodeChange(t *testing.T) {
 		{"new node large enough", nil, makeNode("n", "8Gi", nil, nil), fwk.Queue},
 		{"new node too small for the VM", nil, makeNode("n", "2Gi", nil, nil), fwk.QueueSkip},
 		{"new node whose /dev/shm is too small", nil, makeNode("n", "8Gi", shm("2Gi"), nil), fwk.QueueSkip},
-		{"new node with no VM slots", nil, makeNode("n", "8Gi", map[v1.ResourceName]string{vmsize.ResourceSandboxes: "0"}, nil), fwk.QueueSkip},
+		{"new node with no VM slots", nil, makeNode("n", "8Gi", map[v1.ResourceName]string{wellknown.ResourceSandboxes: "0"}, nil), fwk.QueueSkip},
 		{"allocatable memory grew", makeNode("n", "8Gi", nil, nil), makeNode("n", "16Gi", nil, nil), fwk.Queue},
 		{"allocatable memory shrank", makeNode("n", "16Gi", nil, nil), makeNode("n", "8Gi", nil, nil), fwk.QueueSkip},
 		{"sandbox-memory grew", makeNode("n", "16Gi", shm("4Gi"), nil), makeNode("n", "16Gi", shm("8Gi"), nil), fwk.Queue},
-		{"VM slots grew", makeNode("n", "16Gi", map[v1.ResourceName]string{vmsize.ResourceSandboxes: "2"}, nil),
-			makeNode("n", "16Gi", map[v1.ResourceName]string{vmsize.ResourceSandboxes: "4"}, nil), fwk.Queue},
+		{"VM slots grew", makeNode("n", "16Gi", map[v1.ResourceName]string{wellknown.ResourceSandboxes: "2"}, nil),
+			makeNode("n", "16Gi", map[v1.ResourceName]string{wellknown.ResourceSandboxes: "4"}, nil), fwk.Queue},
 		{"unrelated label", makeNode("n", "8Gi", nil, nil), withLabels(makeNode("n", "8Gi", nil, nil), map[string]string{"zone": "a"}), fwk.QueueSkip},
 		{"node's kata-qemu default_memory lowered", makeNode("n", "8Gi", nil, nil),
-			withLabels(makeNode("n", "8Gi", nil, nil), map[string]string{vmsize.DefaultMemoryLabel("kata-qemu"): "1024"}), fwk.Queue},
+			withLabels(makeNode("n", "8Gi", nil, nil), map[string]string{wellknown.DefaultMemoryLabel("kata-qemu"): "1024"}), fwk.Queue},
 		{"node's kata-clh values do not concern a kata-qemu pod", makeNode("n", "8Gi", nil, nil),
-			withLabels(makeNode("n", "8Gi", nil, nil), map[string]string{vmsize.DefaultMemoryLabel("kata-clh"): "1024"}), fwk.QueueSkip},
+			withLabels(makeNode("n", "8Gi", nil, nil), map[string]string{wellknown.DefaultMemoryLabel("kata-clh"): "1024"}), fwk.QueueSkip},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -15,8 +15,10 @@ import (
 
 	"github.com/mtscn/mtscn/pkg/apis/config"
 	"github.com/mtscn/mtscn/pkg/apis/config/validation"
+	"github.com/mtscn/mtscn/pkg/plugins/names"
 	"github.com/mtscn/mtscn/pkg/tenancy"
 	"github.com/mtscn/mtscn/pkg/vmsize"
+	"github.com/mtscn/mtscn/pkg/wellknown"
 )
 
 // SandboxOverhead is a plugin that checks that a node can hold the memory
@@ -42,7 +44,7 @@ var (
 
 const (
 	// Name is the name of the plugin used in the registry and configurations.
-	Name = "SandboxOverhead"
+	Name = names.SandboxOverhead
 
 	preFilterStateKey = "PreFilter" + Name
 
@@ -215,19 +217,19 @@ func (pl *SandboxOverhead) Filter(ctx context.Context, cs fwk.CycleState, pod *v
 		}
 	}
 	scalars := alloc.GetScalarResources()
-	if shm, ok := scalars[vmsize.ResourceSandboxMemory]; ok && fp.SharedMemory > 0 {
+	if shm, ok := scalars[wellknown.ResourceSandboxMemory]; ok && fp.SharedMemory > 0 {
 		left := shm - used.sharedMemory
 		if fp.SharedMemory > left {
 			reasons = append(reasons, fmt.Sprintf("%s: VM guest needs %s of /dev/shm; node has %s of its %s %s left",
 				ErrReasonSandboxMemory, vmsize.FormatBytes(fp.SharedMemory, true), vmsize.FormatBytes(max(left, 0), false),
-				vmsize.FormatBytes(shm, false), vmsize.ResourceSandboxMemory))
+				vmsize.FormatBytes(shm, false), wellknown.ResourceSandboxMemory))
 			unresolvable = unresolvable || fp.SharedMemory > shm
 		}
 	}
-	if slots, ok := scalars[vmsize.ResourceSandboxes]; ok && fp.VM {
+	if slots, ok := scalars[wellknown.ResourceSandboxes]; ok && fp.VM {
 		if used.vms+1 > slots {
 			reasons = append(reasons, fmt.Sprintf("%s: node runs %d VMs, its %s limit is %d",
-				ErrReasonSandboxes, used.vms, vmsize.ResourceSandboxes, slots))
+				ErrReasonSandboxes, used.vms, wellknown.ResourceSandboxes, slots))
 			unresolvable = unresolvable || slots < 1
 		}
 	}

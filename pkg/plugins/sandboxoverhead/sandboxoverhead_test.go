@@ -22,6 +22,7 @@ import (
 
 	"github.com/mtscn/mtscn/pkg/apis/config"
 	"github.com/mtscn/mtscn/pkg/vmsize"
+	"github.com/mtscn/mtscn/pkg/wellknown"
 )
 
 // runtimeClasses as kata-deploy ships them (overhead.podFixed), plus gVisor.
@@ -125,7 +126,7 @@ func nodeInfo(t testing.TB, snap *cache.Snapshot, name string) fwk.NodeInfo {
 
 func TestFilter(t *testing.T) {
 	sandboxMemory := func(s string) map[v1.ResourceName]string {
-		return map[v1.ResourceName]string{vmsize.ResourceSandboxMemory: s}
+		return map[v1.ResourceName]string{wellknown.ResourceSandboxMemory: s}
 	}
 	tests := []struct {
 		name          string
@@ -181,7 +182,7 @@ func TestFilter(t *testing.T) {
 		{
 			name:     "the node's own smaller default_memory lets a fourth VM in",
 			existing: pods(3, "kata-qemu", "512Mi", "n"),
-			node:     makeNode("n", "8Gi", nil, map[string]string{vmsize.DefaultMemoryLabel("kata-qemu"): "1024"}),
+			node:     makeNode("n", "8Gi", nil, map[string]string{wellknown.DefaultMemoryLabel("kata-qemu"): "1024"}),
 			pod:      podOn("p", "kata-qemu", "512Mi", ""),
 		},
 		{
@@ -239,32 +240,32 @@ func TestFilter(t *testing.T) {
 		{
 			name:     "F2: the node says its kata-qemu is not shm-backed",
 			existing: pods(2, "kata-qemu", "512Mi", "n"),
-			node:     makeNode("n", "16Gi", sandboxMemory("6Gi"), map[string]string{vmsize.SharedMemoryLabel("kata-qemu"): "false"}),
+			node:     makeNode("n", "16Gi", sandboxMemory("6Gi"), map[string]string{wellknown.SharedMemoryLabel("kata-qemu"): "false"}),
 			pod:      podOn("p", "kata-qemu", "512Mi", ""),
 		},
 		{
 			name:     "F3: no VM slot left",
 			existing: append(pods(2, "kata-clh", "512Mi", "n"), pods(3, "", "512Mi", "n")...),
-			node:     makeNode("n", "32Gi", map[v1.ResourceName]string{vmsize.ResourceSandboxes: "2"}, nil),
+			node:     makeNode("n", "32Gi", map[v1.ResourceName]string{wellknown.ResourceSandboxes: "2"}, nil),
 			pod:      podOn("p", "kata-clh", "512Mi", ""),
 			want:     fwk.NewStatus(fwk.Unschedulable, "too many sandboxes: node runs 2 VMs, its mtscn.io/sandboxes limit is 2"),
 		},
 		{
 			name:     "F3: a runc pod needs no VM slot",
 			existing: pods(2, "kata-clh", "512Mi", "n"),
-			node:     makeNode("n", "32Gi", map[v1.ResourceName]string{vmsize.ResourceSandboxes: "2"}, nil),
+			node:     makeNode("n", "32Gi", map[v1.ResourceName]string{wellknown.ResourceSandboxes: "2"}, nil),
 			pod:      podOn("p", "", "512Mi", ""),
 		},
 		{
 			name:     "F3: peer pods take no VM slot on the node",
 			existing: pods(2, "kata-remote", "512Mi", "n"),
-			node:     makeNode("n", "32Gi", map[v1.ResourceName]string{vmsize.ResourceSandboxes: "2"}, nil),
+			node:     makeNode("n", "32Gi", map[v1.ResourceName]string{wellknown.ResourceSandboxes: "2"}, nil),
 			pod:      podOn("p", "kata-clh", "512Mi", ""),
 		},
 		{
 			name:     "F1, F2 and F3 all reported",
 			existing: pods(2, "kata-qemu", "1Gi", "n"),
-			node:     makeNode("n", "8Gi", map[v1.ResourceName]string{vmsize.ResourceSandboxes: "2", vmsize.ResourceSandboxMemory: "6Gi"}, nil),
+			node:     makeNode("n", "8Gi", map[v1.ResourceName]string{wellknown.ResourceSandboxes: "2", wellknown.ResourceSandboxMemory: "6Gi"}, nil),
 			pod:      podOn("p", "kata-qemu", "1Gi", ""),
 			want: fwk.NewStatus(fwk.Unschedulable,
 				"insufficient committed memory: VM needs 3.1Gi (2Gi default guest memory + 1Gi limits + 96Mi VMM); node has 1.8Gi uncommitted",

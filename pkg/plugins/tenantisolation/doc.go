@@ -1,5 +1,5 @@
 // Package tenantisolation implements the TenantIsolation scheduler plugin
-// (DESIGN.md sections 3-4): a pod that shares the node's kernel turns its
+// (docs/design.md): a pod that shares the node's kernel turns its
 // node into a single-tenant node, pods of an exclusive tenant get nodes of
 // their own, tenants that require a sandbox get nothing else, and sandboxed
 // pods of many tenants may share a node unless its CPU leaks across VMs.

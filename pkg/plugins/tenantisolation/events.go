@@ -14,7 +14,7 @@ import (
 	fwk "k8s.io/kube-scheduler/framework"
 	"k8s.io/kubernetes/pkg/scheduler/util"
 
-	"github.com/mtscn/mtscn/pkg/tenancy"
+	"github.com/mtscn/mtscn/pkg/wellknown"
 )
 
 // Event resources the scheduler has no constant for. The scheduler watches
@@ -91,7 +91,7 @@ func (pl *TenantIsolation) isSchedulableAfterNodeChange(logger klog.Logger, pod 
 		logger.V(5).Info("a node was added, it runs no tenant pods yet", "pod", klog.KObj(pod), "node", klog.KObj(newNode))
 		return fwk.Queue, nil
 	}
-	if pl.enforceSideChannel && oldNode.Labels[tenancy.LabelCotenancySafe] == "false" && newNode.Labels[tenancy.LabelCotenancySafe] != "false" {
+	if pl.enforceSideChannel && oldNode.Labels[wellknown.LabelCotenancySafe] == "false" && newNode.Labels[wellknown.LabelCotenancySafe] != "false" {
 		logger.V(5).Info("node became safe for cross-tenant pods", "pod", klog.KObj(pod), "node", klog.KObj(newNode))
 		return fwk.Queue, nil
 	}
@@ -100,7 +100,7 @@ func (pl *TenantIsolation) isSchedulableAfterNodeChange(logger klog.Logger, pod 
 
 // namespaceLabels are the labels whose change can alter a decision.
 func (pl *TenantIsolation) namespaceLabels() []string {
-	return append([]string{tenancy.LabelNodeSharing, tenancy.LabelSandboxPolicy, tenancy.LabelInfrastructure}, pl.args.TenantLabelKeys...)
+	return append([]string{wellknown.LabelNodeSharing, wellknown.LabelSandboxPolicy, wellknown.LabelInfrastructure}, pl.args.TenantLabelKeys...)
 }
 
 // isSchedulableAfterNamespaceChange queues the pod when its own Namespace
@@ -149,7 +149,7 @@ func (pl *TenantIsolation) isSchedulableAfterRuntimeClassChange(logger klog.Logg
 		}
 		return fwk.QueueSkip, nil
 	}
-	if oldRC.Labels[tenancy.LabelSandboxed] != newRC.Labels[tenancy.LabelSandboxed] {
+	if oldRC.Labels[wellknown.LabelSandboxed] != newRC.Labels[wellknown.LabelSandboxed] {
 		logger.V(5).Info("runtime class changed its sandboxed label", "pod", klog.KObj(pod), "runtimeClass", newRC.Name)
 		return fwk.Queue, nil
 	}
@@ -267,7 +267,7 @@ func (pl *TenantIsolation) addActivationHandlers(ctx context.Context, h fwk.Hand
 		UpdateFunc: func(oldObj, newObj interface{}) {
 			bump(newObj)
 			oldRC, newRC, err := asTyped[nodev1.RuntimeClass](oldObj, newObj)
-			if err != nil || oldRC == nil || newRC == nil || oldRC.Labels[tenancy.LabelSandboxed] == newRC.Labels[tenancy.LabelSandboxed] {
+			if err != nil || oldRC == nil || newRC == nil || oldRC.Labels[wellknown.LabelSandboxed] == newRC.Labels[wellknown.LabelSandboxed] {
 				return
 			}
 			pods, _ := podLister.List(labels.Everything())

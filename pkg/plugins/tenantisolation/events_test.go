@@ -23,7 +23,7 @@ import (
 	frameworkruntime "k8s.io/kubernetes/pkg/scheduler/framework/runtime"
 	st "k8s.io/kubernetes/pkg/scheduler/testing"
 
-	"github.com/mtscn/mtscn/pkg/tenancy"
+	"github.com/mtscn/mtscn/pkg/wellknown"
 )
 
 func TestEventsToRegister(t *testing.T) {
@@ -88,7 +88,7 @@ func TestIsSchedulableAfterNodeChange(t *testing.T) {
 		n.Labels = labels
 		return n
 	}
-	unsafe := map[string]string{tenancy.LabelCotenancySafe: "false"}
+	unsafe := map[string]string{wellknown.LabelCotenancySafe: "false"}
 	tests := []struct {
 		name     string
 		old, new *v1.Node
@@ -98,7 +98,7 @@ func TestIsSchedulableAfterNodeChange(t *testing.T) {
 		{name: "node added", new: node(nil), want: fwk.Queue},
 		{name: "unsafe node added", new: node(unsafe), want: fwk.Queue},
 		{name: "cotenancy-safe=false removed", old: node(unsafe), new: node(nil), want: fwk.Queue},
-		{name: "cotenancy-safe=false set to true", old: node(unsafe), new: node(map[string]string{tenancy.LabelCotenancySafe: "true"}), want: fwk.Queue},
+		{name: "cotenancy-safe=false set to true", old: node(unsafe), new: node(map[string]string{wellknown.LabelCotenancySafe: "true"}), want: fwk.Queue},
 		{name: "cotenancy-safe=false removed, side channels ignored", old: node(unsafe), new: node(nil), ignoreSC: true, want: fwk.QueueSkip},
 		{name: "node became unsafe", old: node(nil), new: node(unsafe), want: fwk.QueueSkip},
 		{name: "unrelated label", old: node(nil), new: node(map[string]string{"zone": "a"}), want: fwk.QueueSkip},
@@ -146,11 +146,11 @@ func TestIsSchedulableAfterNamespaceChange(t *testing.T) {
 	}{
 		{name: "the pod's namespace added", new: ns("a1", nil), want: fwk.Queue},
 		{name: "another namespace added", new: ns("z", nil), want: fwk.QueueSkip},
-		{name: "tenant label changed", old: ns("b", map[string]string{tenancy.LabelTenant: "B"}), new: ns("b", map[string]string{tenancy.LabelTenant: "A"}), want: fwk.Queue},
+		{name: "tenant label changed", old: ns("b", map[string]string{wellknown.LabelTenant: "B"}), new: ns("b", map[string]string{wellknown.LabelTenant: "A"}), want: fwk.Queue},
 		{name: "capsule tenant label changed", old: ns("b", nil), new: ns("b", map[string]string{"projectcapsule.dev/tenant": "A"}), want: fwk.Queue},
-		{name: "exclusive removed", old: ns("ex", map[string]string{tenancy.LabelNodeSharing: "exclusive"}), new: ns("ex", nil), want: fwk.Queue},
-		{name: "sandbox policy changed", old: ns("a1", map[string]string{tenancy.LabelSandboxPolicy: "required"}), new: ns("a1", nil), want: fwk.Queue},
-		{name: "became infrastructure", old: ns("b", nil), new: ns("b", map[string]string{tenancy.LabelInfrastructure: "true"}), want: fwk.Queue},
+		{name: "exclusive removed", old: ns("ex", map[string]string{wellknown.LabelNodeSharing: "exclusive"}), new: ns("ex", nil), want: fwk.Queue},
+		{name: "sandbox policy changed", old: ns("a1", map[string]string{wellknown.LabelSandboxPolicy: "required"}), new: ns("a1", nil), want: fwk.Queue},
+		{name: "became infrastructure", old: ns("b", nil), new: ns("b", map[string]string{wellknown.LabelInfrastructure: "true"}), want: fwk.Queue},
 		{name: "unrelated label", old: ns("b", nil), new: ns("b", map[string]string{"team": "x"}), want: fwk.QueueSkip},
 	}
 	for _, tc := range tests {
@@ -190,7 +190,7 @@ func TestIsSchedulableAfterRuntimeClassChange(t *testing.T) {
 	}{
 		{name: "the pod's runtime class added", new: rc("kata-new", "kata-qemu", nil), want: fwk.Queue},
 		{name: "another runtime class added", new: rc("other", "kata-qemu", nil), want: fwk.QueueSkip},
-		{name: "sandboxed label changed", old: rc("x", "custom", nil), new: rc("x", "custom", map[string]string{tenancy.LabelSandboxed: "true"}), want: fwk.Queue},
+		{name: "sandboxed label changed", old: rc("x", "custom", nil), new: rc("x", "custom", map[string]string{wellknown.LabelSandboxed: "true"}), want: fwk.Queue},
 		{name: "unrelated label changed", old: rc("x", "custom", nil), new: rc("x", "custom", map[string]string{"a": "b"}), want: fwk.QueueSkip},
 		{name: "wrong type", new: st.MakeNode().Name("n").Obj(), want: fwk.Queue},
 	}
@@ -273,7 +273,7 @@ func TestActivationHandlers(t *testing.T) {
 	}
 
 	nsUpdate("c", map[string]string{"team": "x"})
-	nsUpdate("c", map[string]string{"team": "x", tenancy.LabelTenant: "A"})
+	nsUpdate("c", map[string]string{"team": "x", wellknown.LabelTenant: "A"})
 	waitFor("tenant label of namespace c changed", []string{"a1/pending", "b/pending-vm"})
 
 	if _, err := client.NodeV1().RuntimeClasses().Create(ctx, rc("kata-new", "kata-qemu", nil), metav1.CreateOptions{}); err != nil {

@@ -16,11 +16,13 @@ import (
 
 	"github.com/mtscn/mtscn/pkg/apis/config"
 	"github.com/mtscn/mtscn/pkg/apis/config/validation"
+	"github.com/mtscn/mtscn/pkg/plugins/names"
 	"github.com/mtscn/mtscn/pkg/tenancy"
+	"github.com/mtscn/mtscn/pkg/wellknown"
 )
 
 // TenantIsolation keeps shared-kernel pods on nodes of their own tenant and
-// lets sandboxed pods of many tenants share nodes (DESIGN.md sections 3-4).
+// lets sandboxed pods of many tenants share nodes (docs/design.md).
 // It holds only its validated arguments and the classifier over the
 // scheduler's Namespace and RuntimeClass listers.
 type TenantIsolation struct {
@@ -51,7 +53,7 @@ var _ fwk.SignPlugin = &TenantIsolation{}
 
 const (
 	// Name is the name of the plugin used in the registry and configurations.
-	Name = "TenantIsolation"
+	Name = names.TenantIsolation
 
 	preFilterStateKey = "PreFilter" + Name
 
@@ -248,7 +250,7 @@ func (pl *TenantIsolation) conflict(s *preFilterState, sum *nodeSummary, node *v
 		return ErrReasonExclusiveNeedsOwnNode
 	case s.class.SharedKernel():
 		return ErrReasonSharedKernelNeedsOwnNode
-	case pl.enforceSideChannel && node.Labels[tenancy.LabelCotenancySafe] == "false":
+	case pl.enforceSideChannel && node.Labels[wellknown.LabelCotenancySafe] == "false":
 		return ErrReasonCotenancyUnsafe
 	}
 	return ""

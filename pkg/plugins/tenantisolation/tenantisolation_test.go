@@ -23,7 +23,7 @@ import (
 	"github.com/mtscn/mtscn/pkg/apis/config"
 	"github.com/mtscn/mtscn/pkg/apis/config/scheme"
 	configv1 "github.com/mtscn/mtscn/pkg/apis/config/v1"
-	"github.com/mtscn/mtscn/pkg/tenancy"
+	"github.com/mtscn/mtscn/pkg/wellknown"
 )
 
 // defaultArgs returns the args the shipped configuration decodes to.
@@ -49,19 +49,19 @@ func rc(name, handler string, labels map[string]string) *nodev1.RuntimeClass {
 // The test cluster's Namespaces and RuntimeClasses.
 func fixtures() []runtime.Object {
 	return []runtime.Object{
-		ns("a1", map[string]string{tenancy.LabelTenant: "A"}),
-		ns("a2", map[string]string{tenancy.LabelTenant: "A"}),
+		ns("a1", map[string]string{wellknown.LabelTenant: "A"}),
+		ns("a2", map[string]string{wellknown.LabelTenant: "A"}),
 		ns("b", map[string]string{"capsule.clastix.io/tenant": "B"}),
 		ns("b2", map[string]string{"projectcapsule.dev/tenant": "B"}),
 		ns("c", nil),
-		ns("ex", map[string]string{tenancy.LabelTenant: "X", tenancy.LabelNodeSharing: tenancy.NodeSharingExclusive}),
-		ns("req", map[string]string{tenancy.LabelTenant: "R", tenancy.LabelSandboxPolicy: tenancy.SandboxRequired}),
+		ns("ex", map[string]string{wellknown.LabelTenant: "X", wellknown.LabelNodeSharing: wellknown.NodeSharingExclusive}),
+		ns("req", map[string]string{wellknown.LabelTenant: "R", wellknown.LabelSandboxPolicy: wellknown.SandboxRequired}),
 		ns("kube-system", nil),
-		ns("monitoring", map[string]string{tenancy.LabelInfrastructure: "true"}),
+		ns("monitoring", map[string]string{wellknown.LabelInfrastructure: "true"}),
 		rc("kata", "kata-qemu", nil),
 		rc("runc", "runc", nil),
-		rc("custom-vm", "custom", map[string]string{tenancy.LabelSandboxed: "true"}),
-		rc("kata-not", "kata-debug", map[string]string{tenancy.LabelSandboxed: "false"}),
+		rc("custom-vm", "custom", map[string]string{wellknown.LabelSandboxed: "true"}),
+		rc("kata-not", "kata-debug", map[string]string{wellknown.LabelSandboxed: "false"}),
 		rc("remote", "kata-remote", nil),
 	}
 }
@@ -141,7 +141,7 @@ func TestPreFilter(t *testing.T) {
 }
 
 func TestFilter(t *testing.T) {
-	unsafe := map[string]string{tenancy.LabelCotenancySafe: "false"}
+	unsafe := map[string]string{wellknown.LabelCotenancySafe: "false"}
 	unschedulable := func(reason string) *fwk.Status { return fwk.NewStatus(fwk.Unschedulable, reason) }
 	tests := []struct {
 		name       string
@@ -554,7 +554,7 @@ func TestSummaryCache(t *testing.T) {
 		t.Fatal(err)
 	}
 	epoch := pl.epoch.Load()
-	ns.Labels = map[string]string{tenancy.LabelNodeSharing: tenancy.NodeSharingExclusive}
+	ns.Labels = map[string]string{wellknown.LabelNodeSharing: wellknown.NodeSharingExclusive}
 	if _, err := client.CoreV1().Namespaces().Update(ctx, ns, metav1.UpdateOptions{}); err != nil {
 		t.Fatal(err)
 	}

@@ -8,16 +8,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/google/go-cmp/cmp"
 	coordinationv1 "k8s.io/api/coordination/v1"
 	v1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	st "k8s.io/kubernetes/pkg/scheduler/testing"
@@ -179,174 +175,6 @@ func mergePatch(t *testing.T, v any) []byte {
 		t.Fatal(err)
 	}
 	return data
-}
-
-var nodeFeatureGVR = schema.GroupVersionResource{Group: "nfd.k8s-sigs.io", Version: "v1alpha1", Resource: "nodefeatures"}
-
-// TestNodeAgentConfinedToItsNode impersonates mtscn-node's ServiceAccount
-// with the node name its projected token carries, and checks that the
-// shipped RBAC plus the mtscn-node-own-node* policies let it change only
-// its own Node's mtscn.io/* and kata-runtime labels and startup taint, and
-// publish NodeFeatures only for its own node.
-func TestNodeAgentConfinedToItsNode(t *testing.T) {
-	cp := installDefault(t)
-	onNode := func(node string) kubernetes.Interface {
-		_, c := as(t, cp, serviceAccount(nodeAgentSA, map[string][]string{nodeNameExtra: {node}}))
-		return c
-	}
-	agentA := onNode("node-a")
-	_, tokenWithoutNode := as(t, cp, serviceAccount(nodeAgentSA, nil))
-
-	resetNodes := func(t *testing.T) {
-		t.Helper()
-		for _, name := range []string{"node-a", "node-b"} {
-			err := cp.Client.CoreV1().Nodes().Delete(cp.Ctx, name, metav1.DeleteOptions{})
-			if err != nil && !apierrors.IsNotFound(err) {
-				t.Fatal(err)
-			}
-			cp.CreateNode(t, st.MakeNode().Name(name).
-				Label("mtscn.io/kvm", "false").Label(kataRuntimeKey, "false").Label("kubernetes.io/hostname", name).
-				Taints([]v1.Taint{{Key: startupTaint, Effect: v1.TaintEffectNoSchedule}, {Key: "dedicated", Value: "gpu", Effect: v1.TaintEffectNoSchedule}}).
-				Capacity(map[v1.ResourceName]string{v1.ResourceCPU: "4", v1.ResourceMemory: "16Gi"}).Obj())
-		}
-	}
-	resetNodes(t)
-	waitForDenial(t, cp.Ctx, "mtscn-node-own-node", func(ctx context.Context) error {
-		_, err := agentA.CoreV1().Nodes().Patch(ctx, "node-b", types.MergePatchType, []byte(`{"metadata":{"labels":{"mtscn.io/kvm":"true"}}}`), dryRun)
-		return err
-	})
-
-	type labels = map[string]any
-	tests := []struct {
-		name    string
-		client  kubernetes.Interface
-		node    string
-		patch   map[string]any
-		wantErr string
-		// check reads the node after a successful patch.
-		check func(*v1.Node) string
-	}{
-		{
-			name:   "own node: set mtscn.io labels and kata-runtime",
-			client: agentA, node: "node-a",
-			patch: map[string]any{"metadata": labels{"labels": labels{"mtscn.io/kvm": "true", "mtscn.io/runtime.kata-qemu": "true", kataRuntimeKey: "true"}}},
-			check: func(n *v1.Node) string {
-				return cmp.Diff(map[string]string{"mtscn.io/kvm": "true", "mtscn.io/runtime.kata-qemu": "true", kataRuntimeKey: "true", "kubernetes.io/hostname": "node-a"}, n.Labels)
-			},
-		},
-		{
-			name:   "own node: remove an mtscn.io label",
-			client: agentA, node: "node-a",
-			patch: map[string]any{"metadata": labels{"labels": labels{"mtscn.io/kvm": nil}}},
-			check: func(n *v1.Node) string {
-				return cmp.Diff(map[string]string{kataRuntimeKey: "false", "kubernetes.io/hostname": "node-a"}, n.Labels)
-			},
-		},
-		{
-			name:   "own node: remove the startup taint",
-			client: agentA, node: "node-a",
-			patch: map[string]any{"spec": labels{"taints": []v1.Taint{{Key: "dedicated", Value: "gpu", Effect: v1.TaintEffectNoSchedule}}}},
-			check: func(n *v1.Node) string {
-				return cmp.Diff([]v1.Taint{{Key: "dedicated", Value: "gpu", Effect: v1.TaintEffectNoSchedule}}, n.Spec.Taints)
-			},
-		},
-		{
-			name:   "other node",
-			client: agentA, node: "node-b",
-			patch:   map[string]any{"metadata": labels{"labels": labels{"mtscn.io/kvm": "true"}}},
-			wantErr: "mtscn-node on node node-a may only change its own Node, not node-b",
-		},
-		{
-			name:   "own node: a label outside mtscn.io",
-			client: agentA, node: "node-a",
-			patch:   map[string]any{"metadata": labels{"labels": labels{"mtscn.io/kvm": "true", "node-role.kubernetes.io/tenant-a": ""}}},
-			wantErr: "mtscn-node may only change mtscn.io/* and katacontainers.io/kata-runtime labels, not node-role.kubernetes.io/tenant-a",
-		},
-		{
-			name:   "own node: remove the hostname label",
-			client: agentA, node: "node-a",
-			patch:   map[string]any{"metadata": labels{"labels": labels{"kubernetes.io/hostname": nil}}},
-			wantErr: "not kubernetes.io/hostname",
-		},
-		{
-			name:   "own node: an annotation outside mtscn.io",
-			client: agentA, node: "node-a",
-			patch:   map[string]any{"metadata": labels{"annotations": labels{"node.alpha.kubernetes.io/ttl": "0"}}},
-			wantErr: "mtscn-node may only change mtscn.io/* annotations, not node.alpha.kubernetes.io/ttl",
-		},
-		{
-			name:   "own node: remove another taint",
-			client: agentA, node: "node-a",
-			patch:   map[string]any{"spec": labels{"taints": []v1.Taint{{Key: startupTaint, Effect: v1.TaintEffectNoSchedule}}}},
-			wantErr: "mtscn-node may only add or remove its startup taint mtscn.io/sandbox-not-ready, not other taints",
-		},
-		{
-			name:   "own node: cordon",
-			client: agentA, node: "node-a",
-			patch:   map[string]any{"spec": labels{"unschedulable": true}},
-			wantErr: "mtscn-node may not cordon or uncordon Nodes",
-		},
-		{
-			name:   "token without a node name",
-			client: tokenWithoutNode, node: "node-a",
-			patch:   map[string]any{"metadata": labels{"labels": labels{"mtscn.io/kvm": "true"}}},
-			wantErr: "mtscn-node's token names no node",
-		},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			resetNodes(t)
-			_, err := tc.client.CoreV1().Nodes().Patch(cp.Ctx, tc.node, types.MergePatchType, mergePatch(t, tc.patch), metav1.PatchOptions{})
-			checkErr(t, err, tc.wantErr)
-			if err != nil || tc.check == nil {
-				return
-			}
-			got, err := cp.Client.CoreV1().Nodes().Get(cp.Ctx, tc.node, metav1.GetOptions{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if diff := tc.check(got); diff != "" {
-				t.Errorf("node %s after the patch (-want,+got):\n%s", tc.node, diff)
-			}
-		})
-	}
-
-	t.Run("cannot delete its own node", func(t *testing.T) {
-		err := agentA.CoreV1().Nodes().Delete(cp.Ctx, "node-a", metav1.DeleteOptions{})
-		if !apierrors.IsForbidden(err) {
-			t.Errorf("deleting its own Node: want Forbidden, got %v", err)
-		}
-	})
-
-	t.Run("NodeFeatures of its own node only", func(t *testing.T) {
-		cfgA, _ := as(t, cp, serviceAccount(nodeAgentSA, map[string][]string{nodeNameExtra: {"node-a"}}))
-		dyn := dynamic.NewForConfigOrDie(cfgA)
-		nf := func(ns, name, node string) *unstructured.Unstructured {
-			return &unstructured.Unstructured{Object: map[string]any{
-				"apiVersion": "nfd.k8s-sigs.io/v1alpha1",
-				"kind":       "NodeFeature",
-				"metadata": map[string]any{
-					"name": name, "namespace": ns,
-					"labels": map[string]any{"nfd.node.kubernetes.io/node-name": node},
-				},
-				"spec": map[string]any{"labels": map[string]any{"mtscn.io/kvm": "true"}},
-			}}
-		}
-		_, err := dyn.Resource(nodeFeatureGVR).Namespace("mtscn-system").Create(cp.Ctx, nf("mtscn-system", "mtscn-node-a", "node-a"), metav1.CreateOptions{})
-		checkErr(t, err, "")
-		_, err = dyn.Resource(nodeFeatureGVR).Namespace("mtscn-system").Create(cp.Ctx, nf("mtscn-system", "mtscn-node-b", "node-b"), metav1.CreateOptions{})
-		checkErr(t, err, "mtscn-node on node node-a may only publish NodeFeatures labelled nfd.node.kubernetes.io/node-name=node-a, not node-b")
-		// Update, not patch: the agent's Role grants get, create and update.
-		own, err := dyn.Resource(nodeFeatureGVR).Namespace("mtscn-system").Get(cp.Ctx, "mtscn-node-a", metav1.GetOptions{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		own.SetLabels(map[string]string{"nfd.node.kubernetes.io/node-name": "node-b"})
-		_, err = dyn.Resource(nodeFeatureGVR).Namespace("mtscn-system").Update(cp.Ctx, own, metav1.UpdateOptions{})
-		checkErr(t, err, "mtscn-node on node node-a may only publish NodeFeatures labelled nfd.node.kubernetes.io/node-name=node-a, not node-b")
-		_, err = dyn.Resource(nodeFeatureGVR).Namespace("default").Create(cp.Ctx, nf("default", "mtscn-node-a", "node-a"), metav1.CreateOptions{})
-		checkErr(t, err, `cannot create resource "nodefeatures"`)
-	})
 }
 
 // TestSandboxRequiredPolicy checks mtscn-sandbox-required: in a namespace

@@ -18,7 +18,7 @@ import (
 	st "k8s.io/kubernetes/pkg/scheduler/testing"
 	"k8s.io/utils/ptr"
 
-	"github.com/mtscn/mtscn/pkg/tenancy"
+	"github.com/mtscn/mtscn/pkg/wellknown"
 	"github.com/mtscn/mtscn/test/integration/harness"
 )
 
@@ -72,16 +72,16 @@ type auditJSON struct {
 // with broken=false the same pods are spread legally.
 func auditCluster(t *testing.T, cp *harness.ControlPlane, broken bool) {
 	cp.CreateRuntimeClass(t, "kata-qemu", "kata-qemu", v1.ResourceList{v1.ResourceMemory: resource.MustParse("320Mi"), v1.ResourceCPU: resource.MustParse("250m")}, nil)
-	cp.CreateNamespace(t, "alpha", map[string]string{tenancy.LabelTenant: "alpha"})
+	cp.CreateNamespace(t, "alpha", map[string]string{wellknown.LabelTenant: "alpha"})
 	cp.CreateNamespace(t, "bravo", nil)
-	cp.CreateNamespace(t, "excl", map[string]string{tenancy.LabelNodeSharing: tenancy.NodeSharingExclusive})
-	cp.CreateNamespace(t, "strict", map[string]string{tenancy.LabelSandboxPolicy: tenancy.SandboxRequired})
+	cp.CreateNamespace(t, "excl", map[string]string{wellknown.LabelNodeSharing: wellknown.NodeSharingExclusive})
+	cp.CreateNamespace(t, "strict", map[string]string{wellknown.LabelSandboxPolicy: wellknown.SandboxRequired})
 	cp.CreateNamespace(t, "charlie", nil)
 	// An infrastructure pod on every node must never count.
 	for _, n := range []string{"n-i1", "n-i2", "n-i3", "n-i4", "n-oc", "n-spare"} {
 		node := st.MakeNode().Name(n).Capacity(map[v1.ResourceName]string{v1.ResourceCPU: "16", v1.ResourceMemory: "32Gi"})
 		if n == "n-i4" {
-			node = node.Label(tenancy.LabelCotenancySafe, "false")
+			node = node.Label(wellknown.LabelCotenancySafe, "false")
 		}
 		if n == "n-oc" {
 			node = st.MakeNode().Name(n).Capacity(map[v1.ResourceName]string{v1.ResourceCPU: "16", v1.ResourceMemory: "4Gi"})

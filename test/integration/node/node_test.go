@@ -23,7 +23,7 @@ import (
 
 	"github.com/mtscn/mtscn/pkg/node/agent"
 	"github.com/mtscn/mtscn/pkg/node/discover"
-	"github.com/mtscn/mtscn/pkg/nodefeatures"
+	"github.com/mtscn/mtscn/pkg/wellknown"
 	"github.com/mtscn/mtscn/test/integration/harness"
 )
 
@@ -126,10 +126,10 @@ func TestPublishNodeFeature(t *testing.T) {
 		t.Errorf("owner references (-want,+got):\n%s", diff)
 	}
 	wantKVM := map[string]string{"usable": "true", "api_version": "12", "module": "kvm_intel"}
-	if diff := cmp.Diff(wantKVM, nf.Spec.Features.Attributes[nodefeatures.KVM].Elements); diff != "" {
+	if diff := cmp.Diff(wantKVM, nf.Spec.Features.Attributes[wellknown.FeatureKVM].Elements); diff != "" {
 		t.Errorf("mtscn.kvm (-want,+got):\n%s", diff)
 	}
-	if n := len(nf.Spec.Features.Instances[nodefeatures.QAT].Elements); n != 17 {
+	if n := len(nf.Spec.Features.Instances[wellknown.FeatureQAT].Elements); n != 17 {
 		t.Errorf("mtscn.qat: got %d instances, want 17 (1 PF + 16 VFs)", n)
 	}
 	if got := nf.Spec.Labels["mtscn.io/kata.kata-qemu.default-memory"]; got != "4096" {
@@ -158,10 +158,10 @@ func TestPublishNodeFeature(t *testing.T) {
 	if nf.ResourceVersion == rv {
 		t.Errorf("changed features were not written")
 	}
-	if got := nf.Spec.Features.Attributes[nodefeatures.KVM].Elements["module"]; got != "kvm_amd" {
+	if got := nf.Spec.Features.Attributes[wellknown.FeatureKVM].Elements["module"]; got != "kvm_amd" {
 		t.Errorf("after the update mtscn.kvm.module = %q, want kvm_amd", got)
 	}
-	if n := len(nf.Spec.Features.Instances[nodefeatures.QAT].Elements); n != 0 {
+	if n := len(nf.Spec.Features.Instances[wellknown.FeatureQAT].Elements); n != 0 {
 		t.Errorf("after the update: %d QAT instances remain, want 0", n)
 	}
 	if _, ok := nf.Spec.Labels["mtscn.io/kata.kata-clh.sizing"]; ok {
@@ -302,7 +302,7 @@ func TestRunOneshotWithKubeconfig(t *testing.T) {
 	if err != nil {
 		t.Fatalf("NodeFeature not created by run --oneshot: %v", err)
 	}
-	if got := nf.Spec.Features.Attributes[nodefeatures.KVM].Elements["module"]; got != "kvm_amd" {
+	if got := nf.Spec.Features.Attributes[wellknown.FeatureKVM].Elements["module"]; got != "kvm_amd" {
 		t.Errorf("mtscn.kvm.module = %q, want kvm_amd", got)
 	}
 }

@@ -15,7 +15,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	nfdrules "github.com/mtscn/mtscn/nfd-rules"
-	"github.com/mtscn/mtscn/pkg/nodefeatures"
+	"github.com/mtscn/mtscn/pkg/wellknown"
 	"github.com/mtscn/mtscn/test/integration/harness"
 )
 
@@ -79,26 +79,26 @@ func TestNFDAcceptsRulesAndFeatures(t *testing.T) {
 // contract in nfd-rules/README.md, with values as the agent writes them.
 func agentNodeFeature() *nfdv1alpha1.NodeFeature {
 	f := nfdv1alpha1.NewFeatures()
-	f.Attributes[nodefeatures.KVM] = nfdv1alpha1.NewAttributeFeatures(map[string]string{
-		nodefeatures.KVMUsable: "true", nodefeatures.KVMAPIVersion: "12", nodefeatures.KVMModule: nodefeatures.ModuleKVMPVM})
-	f.Attributes[nodefeatures.CPU] = nfdv1alpha1.NewAttributeFeatures(map[string]string{
-		nodefeatures.CPUHypervisor: "true", nodefeatures.CPUSMTActive: "false"})
-	f.Attributes[nodefeatures.Vulnerability] = nfdv1alpha1.NewAttributeFeatures(map[string]string{
+	f.Attributes[wellknown.FeatureKVM] = nfdv1alpha1.NewAttributeFeatures(map[string]string{
+		wellknown.KVMUsable: "true", wellknown.KVMAPIVersion: "12", wellknown.KVMModule: wellknown.ModuleKVMPVM})
+	f.Attributes[wellknown.FeatureCPU] = nfdv1alpha1.NewAttributeFeatures(map[string]string{
+		wellknown.CPUHypervisor: "true", wellknown.CPUSMTActive: "false"})
+	f.Attributes[wellknown.FeatureVulnerability] = nfdv1alpha1.NewAttributeFeatures(map[string]string{
 		"l1tf": "Mitigation: PTE Inversion; VMX: conditional cache flushes, SMT vulnerable", "spec_rstack_overflow": "Vulnerable: Safe RET, no microcode"})
-	f.Attributes[nodefeatures.IOMMU] = nfdv1alpha1.NewAttributeFeatures(map[string]string{
-		nodefeatures.IOMMUEnabled: "true", nodefeatures.IOMMUGroups: "212"})
-	f.Attributes[nodefeatures.Capacity] = nfdv1alpha1.NewAttributeFeatures(map[string]string{
-		nodefeatures.CapacityMemoryBytes: "270582939648", nodefeatures.CapacityShmBytes: "135291469824",
-		nodefeatures.CapacitySandboxMemoryBytes: "135291469824", nodefeatures.CapacitySandboxes: "64"})
-	f.Instances[nodefeatures.QAT] = nfdv1alpha1.NewInstanceFeatures(*nfdv1alpha1.NewInstanceFeature(map[string]string{
-		nodefeatures.QATAddress: "0000:6b:00.1", nodefeatures.QATVendor: "8086", nodefeatures.QATDevice: "4941",
-		nodefeatures.QATClass: "0b4000", nodefeatures.QATDriver: nodefeatures.DriverVFIOPCI, nodefeatures.QATIOMMUGroup: "180"}))
-	f.Instances[nodefeatures.Runtime] = nfdv1alpha1.NewInstanceFeatures(
+	f.Attributes[wellknown.FeatureIOMMU] = nfdv1alpha1.NewAttributeFeatures(map[string]string{
+		wellknown.IOMMUEnabled: "true", wellknown.IOMMUGroups: "212"})
+	f.Attributes[wellknown.FeatureCapacity] = nfdv1alpha1.NewAttributeFeatures(map[string]string{
+		wellknown.CapacityMemoryBytes: "270582939648", wellknown.CapacityShmBytes: "135291469824",
+		wellknown.CapacitySandboxMemoryBytes: "135291469824", wellknown.CapacitySandboxes: "64"})
+	f.Instances[wellknown.FeatureQAT] = nfdv1alpha1.NewInstanceFeatures(*nfdv1alpha1.NewInstanceFeature(map[string]string{
+		wellknown.QATAddress: "0000:6b:00.1", wellknown.QATVendor: "8086", wellknown.QATDevice: "4941",
+		wellknown.QATClass: "0b4000", wellknown.QATDriver: wellknown.DriverVFIOPCI, wellknown.QATIOMMUGroup: "180"}))
+	f.Instances[wellknown.FeatureRuntime] = nfdv1alpha1.NewInstanceFeatures(
 		*nfdv1alpha1.NewInstanceFeature(map[string]string{
-			nodefeatures.RuntimeHandler: "kata-qemu", nodefeatures.RuntimeType: "io.containerd.kata-qemu.v2",
-			nodefeatures.RuntimeConfigPath:       "/opt/kata/share/defaults/kata-containers/configuration-qemu.toml",
-			nodefeatures.RuntimeDefaultMemoryMiB: "2048", nodefeatures.RuntimeDefaultVCPUs: "1"}),
-		*nfdv1alpha1.NewInstanceFeature(map[string]string{nodefeatures.RuntimeHandler: "runc", nodefeatures.RuntimeType: "io.containerd.runc.v2"}))
+			wellknown.RuntimeHandler: "kata-qemu", wellknown.RuntimeType: "io.containerd.kata-qemu.v2",
+			wellknown.RuntimeConfigPath:       "/opt/kata/share/defaults/kata-containers/configuration-qemu.toml",
+			wellknown.RuntimeDefaultMemoryMiB: "2048", wellknown.RuntimeDefaultVCPUs: "1"}),
+		*nfdv1alpha1.NewInstanceFeature(map[string]string{wellknown.RuntimeHandler: "runc", wellknown.RuntimeType: "io.containerd.runc.v2"}))
 	return &nfdv1alpha1.NodeFeature{
 		TypeMeta: metav1.TypeMeta{APIVersion: "nfd.k8s-sigs.io/v1alpha1", Kind: "NodeFeature"},
 		ObjectMeta: metav1.ObjectMeta{

@@ -13,8 +13,8 @@ import (
 	"k8s.io/apimachinery/pkg/util/sets"
 	st "k8s.io/kubernetes/pkg/scheduler/testing"
 
-	configv1 "github.com/mtscn/mtscn/pkg/apis/config/v1"
 	"github.com/mtscn/mtscn/pkg/plugins/sandboxfeatures"
+	"github.com/mtscn/mtscn/pkg/wellknown"
 	"github.com/mtscn/mtscn/test/integration/harness"
 )
 
@@ -42,7 +42,7 @@ func sizedNode(name, cpu, memory string, ext map[v1.ResourceName]string, labels 
 	return w.Obj()
 }
 
-func runtimeLabel(handler string) string { return configv1.LabelRuntimePrefix + handler }
+func runtimeLabel(handler string) string { return wellknown.LabelRuntimePrefix + handler }
 
 // makePod builds a pod of the test tenant with a RuntimeClass ("" for the
 // default runtime) and optional extended resources.
@@ -84,11 +84,11 @@ func setup(t *testing.T) *harness.ControlPlane {
 //	no-kvm    kata-qemu configured but no usable KVM, 4 qat.intel.com/cy
 func TestPlacementByNodeFeatures(t *testing.T) {
 	cp := setup(t)
-	kata := []string{configv1.LabelKVM, "true", configv1.LabelVirtMode, "hardware", runtimeLabel("kata-qemu"), "true"}
-	cp.CreateNode(t, sizedNode("tdx", "8", "32Gi", nil, append([]string{runtimeLabel("kata-qemu-tdx"), "true", configv1.LabelTDX, "true"}, kata...)...))
-	cp.CreateNode(t, nodeWith("vfio", map[v1.ResourceName]string{qatCy: "4"}, append([]string{configv1.LabelIOMMU, "true", configv1.LabelQATVFIO, "true"}, kata...)...))
+	kata := []string{wellknown.LabelKVM, "true", wellknown.LabelVirtMode, "hardware", runtimeLabel("kata-qemu"), "true"}
+	cp.CreateNode(t, sizedNode("tdx", "8", "32Gi", nil, append([]string{runtimeLabel("kata-qemu-tdx"), "true", wellknown.LabelTDX, "true"}, kata...)...))
+	cp.CreateNode(t, nodeWith("vfio", map[v1.ResourceName]string{qatCy: "4"}, append([]string{wellknown.LabelIOMMU, "true", wellknown.LabelQATVFIO, "true"}, kata...)...))
 	cp.CreateNode(t, nodeWith("qat-host", map[v1.ResourceName]string{qatCy: "4"}, kata...))
-	cp.CreateNode(t, nodeWith("no-kvm", map[v1.ResourceName]string{qatCy: "4"}, configv1.LabelKVM, "false", runtimeLabel("kata-qemu"), "true"))
+	cp.CreateNode(t, nodeWith("no-kvm", map[v1.ResourceName]string{qatCy: "4"}, wellknown.LabelKVM, "false", runtimeLabel("kata-qemu"), "true"))
 
 	t.Run("kata-qemu-tdx pods land only on the TDX node", func(t *testing.T) {
 		for i := range 3 {
@@ -149,7 +149,7 @@ func TestPlacementByNodeFeatures(t *testing.T) {
 // flush of unschedulable pods.
 func TestKataPodWaitsForKVM(t *testing.T) {
 	cp := setup(t)
-	cp.CreateNode(t, nodeWith("no-kvm", nil, configv1.LabelKVM, "false", runtimeLabel("kata-qemu"), "true"))
+	cp.CreateNode(t, nodeWith("no-kvm", nil, wellknown.LabelKVM, "false", runtimeLabel("kata-qemu"), "true"))
 	cp.CreateNode(t, nodeWith("unlabelled", nil))
 	const requeueWithin = 20 * time.Second
 
@@ -164,12 +164,12 @@ func TestKataPodWaitsForKVM(t *testing.T) {
 		t.Errorf("unschedulable message %q does not say the unlabelled node also lacks the handler", msg)
 	}
 	// A node that does not help must not bind it.
-	cp.CreateNode(t, nodeWith("kvm-without-kata", nil, configv1.LabelKVM, "true"))
+	cp.CreateNode(t, nodeWith("kvm-without-kata", nil, wellknown.LabelKVM, "true"))
 	cp.ExpectNotBound(t, ns, "vm", 2*time.Second)
 
 	t.Run("a node with KVM joins", func(t *testing.T) {
 		start := time.Now()
-		cp.CreateNode(t, nodeWith("kvm", nil, configv1.LabelKVM, "true", runtimeLabel("kata-qemu"), "true"))
+		cp.CreateNode(t, nodeWith("kvm", nil, wellknown.LabelKVM, "true", runtimeLabel("kata-qemu"), "true"))
 		if got := cp.WaitForBound(t, ns, "vm", requeueWithin); got != "kvm" {
 			t.Errorf("bound to %s, want kvm", got)
 		}

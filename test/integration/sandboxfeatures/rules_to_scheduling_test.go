@@ -8,27 +8,27 @@ import (
 	nfdv1alpha1 "sigs.k8s.io/node-feature-discovery/api/nfd/v1alpha1"
 
 	nfdrules "github.com/mtscn/mtscn/nfd-rules"
-	"github.com/mtscn/mtscn/pkg/nodefeatures"
 	"github.com/mtscn/mtscn/pkg/plugins/sandboxfeatures"
+	"github.com/mtscn/mtscn/pkg/wellknown"
 )
 
 // vmFeatures are the raw features mtscn-node publishes on a cloud VM with
 // Kata installed: KVM through module (kvm_pvm, kvm_intel, or "" for none).
 func vmFeatures(module string) *nfdv1alpha1.Features {
 	f := nfdv1alpha1.NewFeatures()
-	kvm := map[string]string{nodefeatures.KVMUsable: "false"}
+	kvm := map[string]string{wellknown.KVMUsable: "false"}
 	if module != "" {
-		kvm = map[string]string{nodefeatures.KVMUsable: "true", nodefeatures.KVMAPIVersion: "12", nodefeatures.KVMModule: module}
+		kvm = map[string]string{wellknown.KVMUsable: "true", wellknown.KVMAPIVersion: "12", wellknown.KVMModule: module}
 	}
-	f.Attributes[nodefeatures.KVM] = nfdv1alpha1.NewAttributeFeatures(kvm)
-	f.Attributes[nodefeatures.CPU] = nfdv1alpha1.NewAttributeFeatures(map[string]string{nodefeatures.CPUHypervisor: "true", nodefeatures.CPUSMTActive: "false"})
-	f.Attributes[nodefeatures.IOMMU] = nfdv1alpha1.NewAttributeFeatures(map[string]string{nodefeatures.IOMMUEnabled: "false", nodefeatures.IOMMUGroups: "0"})
-	f.Attributes[nodefeatures.Capacity] = nfdv1alpha1.NewAttributeFeatures(map[string]string{
-		nodefeatures.CapacityMemoryBytes: "137438953472", nodefeatures.CapacityShmBytes: "68719476736",
-		nodefeatures.CapacitySandboxMemoryBytes: "68719476736", nodefeatures.CapacitySandboxes: "16"})
-	f.Instances[nodefeatures.Runtime] = nfdv1alpha1.NewInstanceFeatures(
-		*nfdv1alpha1.NewInstanceFeature(map[string]string{nodefeatures.RuntimeHandler: "kata-qemu", nodefeatures.RuntimeType: "io.containerd.kata-qemu.v2"}),
-		*nfdv1alpha1.NewInstanceFeature(map[string]string{nodefeatures.RuntimeHandler: "runc", nodefeatures.RuntimeType: "io.containerd.runc.v2"}))
+	f.Attributes[wellknown.FeatureKVM] = nfdv1alpha1.NewAttributeFeatures(kvm)
+	f.Attributes[wellknown.FeatureCPU] = nfdv1alpha1.NewAttributeFeatures(map[string]string{wellknown.CPUHypervisor: "true", wellknown.CPUSMTActive: "false"})
+	f.Attributes[wellknown.FeatureIOMMU] = nfdv1alpha1.NewAttributeFeatures(map[string]string{wellknown.IOMMUEnabled: "false", wellknown.IOMMUGroups: "0"})
+	f.Attributes[wellknown.FeatureCapacity] = nfdv1alpha1.NewAttributeFeatures(map[string]string{
+		wellknown.CapacityMemoryBytes: "137438953472", wellknown.CapacityShmBytes: "68719476736",
+		wellknown.CapacitySandboxMemoryBytes: "68719476736", wellknown.CapacitySandboxes: "16"})
+	f.Instances[wellknown.FeatureRuntime] = nfdv1alpha1.NewInstanceFeatures(
+		*nfdv1alpha1.NewInstanceFeature(map[string]string{wellknown.RuntimeHandler: "kata-qemu", wellknown.RuntimeType: "io.containerd.kata-qemu.v2"}),
+		*nfdv1alpha1.NewInstanceFeature(map[string]string{wellknown.RuntimeHandler: "runc", wellknown.RuntimeType: "io.containerd.runc.v2"}))
 	return f
 }
 
@@ -61,8 +61,8 @@ func TestRulesToScheduling(t *testing.T) {
 		t.Fatal(err)
 	}
 	cp := setup(t)
-	cp.CreateNode(t, nodeFromRules(t, rules, "vm-nested", vmFeatures(nodefeatures.ModuleKVMIntel)))
-	cp.CreateNode(t, nodeFromRules(t, rules, "vm-pvm", vmFeatures(nodefeatures.ModuleKVMPVM)))
+	cp.CreateNode(t, nodeFromRules(t, rules, "vm-nested", vmFeatures(wellknown.ModuleKVMIntel)))
+	cp.CreateNode(t, nodeFromRules(t, rules, "vm-pvm", vmFeatures(wellknown.ModuleKVMPVM)))
 	cp.CreateNode(t, nodeFromRules(t, rules, "vm-no-kvm", vmFeatures("")))
 
 	for _, name := range []string{"vm-0", "vm-1"} {

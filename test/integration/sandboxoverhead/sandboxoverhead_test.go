@@ -14,8 +14,8 @@ import (
 	"k8s.io/apimachinery/pkg/util/wait"
 	st "k8s.io/kubernetes/pkg/scheduler/testing"
 
-	configv1 "github.com/mtscn/mtscn/pkg/apis/config/v1"
 	"github.com/mtscn/mtscn/pkg/vmsize"
+	"github.com/mtscn/mtscn/pkg/wellknown"
 	"github.com/mtscn/mtscn/test/integration/harness"
 )
 
@@ -39,9 +39,9 @@ func kataNode(name, memory string, ext map[v1.ResourceName]string, labels map[st
 	}
 	w := st.MakeNode().Name(name).Capacity(capacity).
 		Label("node", name).
-		Label(configv1.LabelKVM, "true").
-		Label(configv1.LabelRuntimePrefix+"kata-qemu", "true").
-		Label(configv1.LabelRuntimePrefix+"kata-clh", "true")
+		Label(wellknown.LabelKVM, "true").
+		Label(wellknown.LabelRuntimePrefix+"kata-qemu", "true").
+		Label(wellknown.LabelRuntimePrefix+"kata-clh", "true")
 	for k, v := range labels {
 		w = w.Label(k, v)
 	}
@@ -192,7 +192,7 @@ func TestKataVMsFitByCommittedMemory(t *testing.T) {
 // not limited by it.
 func TestSandboxMemoryLimitsSharedMemoryGuests(t *testing.T) {
 	cp := setup(t)
-	cp.CreateNode(t, kataNode("n", "32Gi", map[v1.ResourceName]string{vmsize.ResourceSandboxMemory: "6Gi"}, nil))
+	cp.CreateNode(t, kataNode("n", "32Gi", map[v1.ResourceName]string{wellknown.ResourceSandboxMemory: "6Gi"}, nil))
 
 	for i := range 3 {
 		cp.CreatePod(t, pod(fmt.Sprintf("qemu-%d", i), "kata-qemu", "512Mi", "n", ""))
@@ -234,7 +234,7 @@ func TestNodeKataValuesRequeue(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	node.Labels[vmsize.DefaultMemoryLabel("kata-qemu")] = "1024"
+	node.Labels[wellknown.DefaultMemoryLabel("kata-qemu")] = "1024"
 	if _, err := cp.Client.CoreV1().Nodes().Update(cp.Ctx, node, metav1.UpdateOptions{}); err != nil {
 		t.Fatal(err)
 	}

@@ -17,6 +17,7 @@ import (
 	configv1 "github.com/mtscn/mtscn/pkg/apis/config/v1"
 	"github.com/mtscn/mtscn/pkg/audit"
 	"github.com/mtscn/mtscn/pkg/tenancy"
+	"github.com/mtscn/mtscn/pkg/wellknown"
 	"github.com/mtscn/mtscn/test/integration/harness"
 )
 
@@ -43,7 +44,7 @@ type step struct {
 	delete int     // else delete the delete-th bound pod (modulo), if any
 }
 
-var tenantKeys = []string{tenancy.LabelTenant, "capsule.clastix.io/tenant", "projectcapsule.dev/tenant", ""}
+var tenantKeys = []string{wellknown.LabelTenant, "capsule.clastix.io/tenant", "projectcapsule.dev/tenant", ""}
 
 func generate(seed uint64) scenario {
 	r := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
@@ -58,13 +59,13 @@ func generate(seed uint64) scenario {
 				labels[key] = fmt.Sprintf("%s-tenant%d", s.group, t)
 			} else if n > 0 {
 				// A namespace without tenant labels is its own tenant.
-				labels[tenancy.LabelTenant] = fmt.Sprintf("%s-tenant%d", s.group, t)
+				labels[wellknown.LabelTenant] = fmt.Sprintf("%s-tenant%d", s.group, t)
 			}
 			if r.IntN(5) == 0 {
-				labels[tenancy.LabelNodeSharing] = tenancy.NodeSharingExclusive
+				labels[wellknown.LabelNodeSharing] = wellknown.NodeSharingExclusive
 			}
 			if r.IntN(4) == 0 {
-				labels[tenancy.LabelSandboxPolicy] = tenancy.SandboxRequired
+				labels[wellknown.LabelSandboxPolicy] = wellknown.SandboxRequired
 			}
 			s.namespaces = append(s.namespaces, &v1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: labels}})
 		}
@@ -72,7 +73,7 @@ func generate(seed uint64) scenario {
 	for i := range 2 + r.IntN(4) {
 		var labels map[string]string
 		if r.IntN(4) == 0 {
-			labels = map[string]string{tenancy.LabelCotenancySafe: "false"}
+			labels = map[string]string{wellknown.LabelCotenancySafe: "false"}
 		}
 		s.nodes = append(s.nodes, makeNode(fmt.Sprintf("%s-n%d", s.group, i), s.group, labels))
 	}
@@ -96,7 +97,7 @@ func (s scenario) String() string {
 		fmt.Fprintf(&b, "  namespace %s %v\n", ns.Name, ns.Labels)
 	}
 	for _, n := range s.nodes {
-		fmt.Fprintf(&b, "  node %s cotenancy-safe=%q\n", n.Name, n.Labels[tenancy.LabelCotenancySafe])
+		fmt.Fprintf(&b, "  node %s cotenancy-safe=%q\n", n.Name, n.Labels[wellknown.LabelCotenancySafe])
 	}
 	for _, st := range s.steps {
 		if st.pod == nil {

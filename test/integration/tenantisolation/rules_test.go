@@ -10,7 +10,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/sets"
 
 	"github.com/mtscn/mtscn/pkg/plugins/tenantisolation"
-	"github.com/mtscn/mtscn/pkg/tenancy"
+	"github.com/mtscn/mtscn/pkg/wellknown"
 	"github.com/mtscn/mtscn/test/integration/harness"
 )
 
@@ -22,7 +22,7 @@ const (
 )
 
 func tenantNS(tenant string, labels map[string]string) map[string]string {
-	l := map[string]string{tenancy.LabelTenant: tenant}
+	l := map[string]string{wellknown.LabelTenant: tenant}
 	for k, v := range labels {
 		l[k] = v
 	}
@@ -93,7 +93,7 @@ func TestRules(t *testing.T) {
 	t.Run("I2 exclusive tenant", func(t *testing.T) {
 		g := "i2"
 		cp.CreateNode(t, makeNode("i2-a", g, nil))
-		cp.CreateNamespace(t, "i2-excl", tenantNS("i2-excl", map[string]string{tenancy.LabelNodeSharing: tenancy.NodeSharingExclusive}))
+		cp.CreateNamespace(t, "i2-excl", tenantNS("i2-excl", map[string]string{wellknown.LabelNodeSharing: wellknown.NodeSharingExclusive}))
 		cp.CreateNamespace(t, "i2-other", tenantNS("i2-other", nil))
 		cp.CreatePod(t, makePod("i2-excl", "vm", g, rcKata, ""))
 		cp.WaitForBound(t, "i2-excl", "vm", bindTimeout)
@@ -104,7 +104,7 @@ func TestRules(t *testing.T) {
 	t.Run("I3 sandbox required, requeued when the namespace policy changes", func(t *testing.T) {
 		g := "i3"
 		cp.CreateNode(t, makeNode("i3-a", g, nil))
-		cp.CreateNamespace(t, "i3-req", tenantNS("i3-req", map[string]string{tenancy.LabelSandboxPolicy: tenancy.SandboxRequired}))
+		cp.CreateNamespace(t, "i3-req", tenantNS("i3-req", map[string]string{wellknown.LabelSandboxPolicy: wellknown.SandboxRequired}))
 		cp.CreatePod(t, makePod("i3-req", "vm", g, rcCLH, ""))
 		cp.WaitForBound(t, "i3-req", "vm", bindTimeout)
 		cp.CreatePod(t, makePod("i3-req", "runc", g, rcRunc, ""))
@@ -114,7 +114,7 @@ func TestRules(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		ns.Labels[tenancy.LabelSandboxPolicy] = tenancy.SandboxOptional
+		ns.Labels[wellknown.LabelSandboxPolicy] = wellknown.SandboxOptional
 		if _, err := cp.Client.CoreV1().Namespaces().Update(cp.Ctx, ns, metav1.UpdateOptions{}); err != nil {
 			t.Fatal(err)
 		}
@@ -123,7 +123,7 @@ func TestRules(t *testing.T) {
 
 	t.Run("I4 cotenancy-unsafe node, requeued when the label goes", func(t *testing.T) {
 		g := "i4"
-		cp.CreateNode(t, makeNode("i4-a", g, map[string]string{tenancy.LabelCotenancySafe: "false"}))
+		cp.CreateNode(t, makeNode("i4-a", g, map[string]string{wellknown.LabelCotenancySafe: "false"}))
 		cp.CreateNamespace(t, "i4-t1", tenantNS("i4-t1", nil))
 		cp.CreateNamespace(t, "i4-t2", tenantNS("i4-t2", nil))
 		cp.CreatePod(t, makePod("i4-t1", "vm", g, rcKata, ""))
@@ -135,7 +135,7 @@ func TestRules(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		delete(node.Labels, tenancy.LabelCotenancySafe)
+		delete(node.Labels, wellknown.LabelCotenancySafe)
 		if _, err := cp.Client.CoreV1().Nodes().Update(cp.Ctx, node, metav1.UpdateOptions{}); err != nil {
 			t.Fatal(err)
 		}
@@ -146,7 +146,7 @@ func TestRules(t *testing.T) {
 		g := "infra"
 		cp.CreateNode(t, makeNode("infra-a", g, nil))
 		cp.CreateNamespace(t, "infra-t1", tenantNS("infra-t1", nil))
-		cp.CreateNamespace(t, "infra-mon", map[string]string{tenancy.LabelInfrastructure: "true"})
+		cp.CreateNamespace(t, "infra-mon", map[string]string{wellknown.LabelInfrastructure: "true"})
 		cp.CreatePod(t, makePod("infra-mon", "agent", g, "", ""))
 		cp.WaitForBound(t, "infra-mon", "agent", bindTimeout)
 		cp.CreatePod(t, makePod("infra-t1", "p", g, "", ""))
@@ -185,7 +185,7 @@ func TestRules(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		ns.Labels[tenancy.LabelTenant] = "merge-t1"
+		ns.Labels[wellknown.LabelTenant] = "merge-t1"
 		if _, err := cp.Client.CoreV1().Namespaces().Update(cp.Ctx, ns, metav1.UpdateOptions{}); err != nil {
 			t.Fatal(err)
 		}
@@ -229,7 +229,7 @@ func TestPreemptionAcrossTenants(t *testing.T) {
 	cp.CreateNode(t, makeNode("preempt-a", g, nil))
 	cp.CreateNamespace(t, "low", tenantNS("low", nil))
 	cp.CreateNamespace(t, "high", tenantNS("high", nil))
-	cp.CreateNamespace(t, "strict", tenantNS("strict", map[string]string{tenancy.LabelSandboxPolicy: tenancy.SandboxRequired}))
+	cp.CreateNamespace(t, "strict", tenantNS("strict", map[string]string{wellknown.LabelSandboxPolicy: wellknown.SandboxRequired}))
 	ctx, cancel := context.WithCancel(cp.Ctx)
 	defer cancel()
 	go fakeKubelet(ctx, cp, "low", "high", "strict")

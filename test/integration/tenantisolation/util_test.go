@@ -13,7 +13,7 @@ import (
 	st "k8s.io/kubernetes/pkg/scheduler/testing"
 	"k8s.io/utils/ptr"
 
-	configv1 "github.com/mtscn/mtscn/pkg/apis/config/v1"
+	"github.com/mtscn/mtscn/pkg/wellknown"
 	"github.com/mtscn/mtscn/test/integration/harness"
 )
 
@@ -55,10 +55,10 @@ func makeNode(name, group string, labels map[string]string) *v1.Node {
 	n := st.MakeNode().Name(name).Capacity(map[v1.ResourceName]string{
 		v1.ResourceCPU: "64", v1.ResourceMemory: "1Ti", v1.ResourcePods: "110",
 	}).Label(groupLabel, group).
-		Label(configv1.LabelKVM, "true").
-		Label(configv1.LabelVirtMode, "hardware").
-		Label(configv1.LabelRuntimePrefix+"kata-qemu", "true").
-		Label(configv1.LabelRuntimePrefix+"kata-clh", "true").Obj()
+		Label(wellknown.LabelKVM, "true").
+		Label(wellknown.LabelVirtMode, "hardware").
+		Label(wellknown.LabelRuntimePrefix+"kata-qemu", "true").
+		Label(wellknown.LabelRuntimePrefix+"kata-clh", "true").Obj()
 	for k, v := range labels {
 		n.Labels[k] = v
 	}

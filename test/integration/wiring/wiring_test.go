@@ -11,14 +11,12 @@ import (
 	st "k8s.io/kubernetes/pkg/scheduler/testing"
 
 	"github.com/mtscn/mtscn/pkg/apis/config"
-	"github.com/mtscn/mtscn/pkg/plugins/sandboxfeatures"
-	"github.com/mtscn/mtscn/pkg/plugins/sandboxoverhead"
-	"github.com/mtscn/mtscn/pkg/plugins/tenantisolation"
+	"github.com/mtscn/mtscn/pkg/plugins/names"
 	"github.com/mtscn/mtscn/pkg/schedulercmd"
 	"github.com/mtscn/mtscn/test/integration/harness"
 )
 
-var ours = []string{tenantisolation.Name, sandboxoverhead.Name, sandboxfeatures.Name}
+var ours = []string{names.TenantIsolation, names.SandboxOverhead, names.SandboxFeatures}
 
 // TestShippedProfile starts the scheduler from the shipped configuration and
 // checks that the mtscn profile runs our plugins at the extension points

@@ -4,27 +4,18 @@ import (
 	v1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/utils/ptr"
+
+	"github.com/mtscn/mtscn/pkg/wellknown"
 )
 
-// Label keys and values shared by the defaults below, the node agent's
-// nfd-rules and the plugins.
-const (
-	LabelKVM           = "mtscn.io/kvm"
-	LabelVirtMode      = "mtscn.io/virt-mode"
-	LabelIOMMU         = "mtscn.io/iommu"
-	LabelQATVFIO       = "mtscn.io/qat-vfio"
-	LabelRuntimePrefix = "mtscn.io/runtime."
-	LabelTDX           = "feature.node.kubernetes.io/cpu-security.tdx.enabled"
-	LabelSNP           = "feature.node.kubernetes.io/cpu-security.sev.snp.enabled"
-	// HandlerPlaceholder in a requirement's key is replaced by the pod's
-	// runtime handler.
-	HandlerPlaceholder = "{handler}"
-)
+// HandlerPlaceholder in a requirement's key is replaced by the pod's
+// runtime handler.
+const HandlerPlaceholder = "{handler}"
 
 var (
 	// DefaultTenantLabelKeys name a Namespace's tenant, mtscn's own first,
 	// then Capsule's old and new keys.
-	DefaultTenantLabelKeys = []string{"mtscn.io/tenant", "capsule.clastix.io/tenant", "projectcapsule.dev/tenant"}
+	DefaultTenantLabelKeys = []string{wellknown.LabelTenant, wellknown.LabelCapsuleTenant, wellknown.LabelProjectCapsuleTenant}
 	// DefaultInfrastructureNamespaces never block and are never blocked.
 	DefaultInfrastructureNamespaces = []string{"kube-system", "kube-public", "kube-node-lease", "mtscn-system", "node-feature-discovery"}
 	// DefaultSandboxedHandlers are the handler globs of sandboxed runtimes.
@@ -40,7 +31,7 @@ func mi(n int64) *resource.Quantity {
 }
 
 // DefaultProfiles returns the VM sizing of Kata's shipped configurations
-// (kata-deploy 4.x, FACTS.md "Kata Containers"). The first matching profile
+// (kata-deploy 4.x; sources in docs/sources.md). The first matching profile
 // wins, so exact handlers come before the kata* fallback.
 //
 //   - Hotplug is the Go runtime's arithmetic: guest = default_memory (2048Mi)
@@ -90,12 +81,12 @@ func DefaultRuntimeRequirements() []RuntimeRequirement {
 		{
 			Handlers: []string{"kata*"},
 			Requirements: []NodeRequirement{
-				{Name: "usable /dev/kvm", MatchExpressions: isTrue(LabelKVM)},
-				{Name: HandlerPlaceholder + " runtime handler", MatchExpressions: isTrue(LabelRuntimePrefix + HandlerPlaceholder)},
+				{Name: "usable /dev/kvm", MatchExpressions: isTrue(wellknown.LabelKVM)},
+				{Name: HandlerPlaceholder + " runtime handler", MatchExpressions: isTrue(wellknown.LabelRuntimePrefix + HandlerPlaceholder)},
 			},
 		},
-		{Handlers: []string{"*tdx*"}, Requirements: []NodeRequirement{{Name: "TDX", MatchExpressions: isTrue(LabelTDX)}}},
-		{Handlers: []string{"*snp*"}, Requirements: []NodeRequirement{{Name: "SEV-SNP", MatchExpressions: isTrue(LabelSNP)}}},
+		{Handlers: []string{"*tdx*"}, Requirements: []NodeRequirement{{Name: "TDX", MatchExpressions: isTrue(wellknown.LabelTDX)}}},
+		{Handlers: []string{"*snp*"}, Requirements: []NodeRequirement{{Name: "SEV-SNP", MatchExpressions: isTrue(wellknown.LabelSNP)}}},
 	}
 }
 
@@ -107,8 +98,8 @@ func DefaultDeviceRequirements() []DeviceRequirement {
 		Resources:     []string{"qat.intel.com/*"},
 		SandboxedOnly: true,
 		Requirements: []NodeRequirement{
-			{Name: "IOMMU", MatchExpressions: []v1.NodeSelectorRequirement{{Key: LabelIOMMU, Operator: v1.NodeSelectorOpIn, Values: []string{"true"}}}},
-			{Name: "QAT VFs bound to vfio-pci", MatchExpressions: []v1.NodeSelectorRequirement{{Key: LabelQATVFIO, Operator: v1.NodeSelectorOpIn, Values: []string{"true"}}}},
+			{Name: "IOMMU", MatchExpressions: []v1.NodeSelectorRequirement{{Key: wellknown.LabelIOMMU, Operator: v1.NodeSelectorOpIn, Values: []string{"true"}}}},
+			{Name: "QAT VFs bound to vfio-pci", MatchExpressions: []v1.NodeSelectorRequirement{{Key: wellknown.LabelQATVFIO, Operator: v1.NodeSelectorOpIn, Values: []string{"true"}}}},
 		},
 	}}
 }

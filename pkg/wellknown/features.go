@@ -1,46 +1,56 @@
-package nodefeatures
+package wellknown
 
-// Domain is the NFD feature domain of every raw feature mtscn-node
+// Raw node features: the names are a contract between the node agent
+// (pkg/node), which publishes them in its NFD NodeFeature object, and the
+// NodeFeatureRules in nfd-rules/, which turn them into the node labels and
+// extended resources above; nfd-rules/README.md documents every feature,
+// element and value.
+//
+// Features follow NFD's Features type: a feature is named
+// "<domain>.<feature>" and is either a set of flags, of attributes (element
+// name -> string value) or a list of instances (each a map of attributes).
+
+// FeatureDomain is the NFD feature domain of every raw feature mtscn-node
 // publishes.
-const Domain = "mtscn"
+const FeatureDomain = "mtscn"
 
 // Attribute features: one element name -> string value map each.
 const (
-	// KVM describes /dev/kvm (attributes KVMUsable, KVMAPIVersion,
+	// FeatureKVM describes /dev/kvm (attributes KVMUsable, KVMAPIVersion,
 	// KVMModule).
-	KVM = Domain + ".kvm"
-	// CPU describes the CPU as the kernel sees it (attributes CPUHypervisor,
+	FeatureKVM = FeatureDomain + ".kvm"
+	// FeatureCPU describes the CPU as the kernel sees it (attributes CPUHypervisor,
 	// CPUSMTActive).
-	CPU = Domain + ".cpu"
-	// Vulnerability holds one element per file in
+	FeatureCPU = FeatureDomain + ".cpu"
+	// FeatureVulnerability holds one element per file in
 	// /sys/devices/system/cpu/vulnerabilities/, named like the file (l1tf,
 	// mds, mmio_stale_data, ...), whose value is the file's content with
 	// surrounding white space trimmed, e.g. "Vulnerable" or
 	// "Mitigation: PTE Inversion; VMX: conditional cache flushes, SMT vulnerable".
-	Vulnerability = Domain + ".vulnerability"
-	// IOMMU describes the node's IOMMU (attributes IOMMUEnabled,
+	FeatureVulnerability = FeatureDomain + ".vulnerability"
+	// FeatureIOMMU describes the node's IOMMU (attributes IOMMUEnabled,
 	// IOMMUGroups).
-	IOMMU = Domain + ".iommu"
-	// Capacity is what the node can give to VMs (attributes
+	FeatureIOMMU = FeatureDomain + ".iommu"
+	// FeatureCapacity is what the node can give to VMs (attributes
 	// CapacityMemoryBytes, CapacityShmBytes, CapacitySandboxMemoryBytes,
 	// CapacitySandboxes).
-	Capacity = Domain + ".capacity"
+	FeatureCapacity = FeatureDomain + ".capacity"
 )
 
 // Instance features: a list of instances, each a map of attributes.
 const (
-	// QAT has one instance per Intel QuickAssist PCI function (vendor 8086,
+	// FeatureQAT has one instance per Intel QuickAssist PCI function (vendor 8086,
 	// PCI class 0b40xx), physical or virtual, with attributes QATAddress,
 	// QATVendor, QATDevice, QATClass, QATDriver and QATIOMMUGroup.
-	QAT = Domain + ".qat"
-	// Runtime has one instance per runtime handler configured in the
+	FeatureQAT = FeatureDomain + ".qat"
+	// FeatureRuntime has one instance per runtime handler configured in the
 	// node's containerd CRI plugin (whoever installed it), with attributes
 	// RuntimeHandler, RuntimeType, RuntimeConfigPath,
 	// RuntimeDefaultMemoryMiB and RuntimeDefaultVCPUs.
-	Runtime = Domain + ".runtime"
+	FeatureRuntime = FeatureDomain + ".runtime"
 )
 
-// Elements of KVM.
+// Elements of FeatureKVM.
 const (
 	// KVMUsable is "true" when /dev/kvm opens read-write and
 	// KVM_GET_API_VERSION answers 12 (the only stable KVM API), else
@@ -61,7 +71,7 @@ const (
 	ModuleKVMPVM   = "kvm_pvm"
 )
 
-// Elements of CPU.
+// Elements of FeatureCPU.
 const (
 	// CPUHypervisor is "true" when /proc/cpuinfo lists the "hypervisor"
 	// flag (the node is itself a VM), else "false".
@@ -71,7 +81,7 @@ const (
 	CPUSMTActive = "smt_active"
 )
 
-// Elements of IOMMU.
+// Elements of FeatureIOMMU.
 const (
 	// IOMMUEnabled is "true" when /sys/kernel/iommu_groups holds at least
 	// one group, else "false".
@@ -80,7 +90,7 @@ const (
 	IOMMUGroups = "groups"
 )
 
-// Elements of Capacity. Values are decimal integers.
+// Elements of FeatureCapacity. Values are decimal integers.
 const (
 	// CapacityMemoryBytes is MemTotal from /proc/meminfo, in bytes.
 	CapacityMemoryBytes = "memory_bytes"
@@ -95,7 +105,7 @@ const (
 	CapacitySandboxes = "sandboxes"
 )
 
-// Attributes of each QAT instance.
+// Attributes of each FeatureQAT instance.
 const (
 	// QATAddress is the PCI address, e.g. "0000:6b:00.1".
 	QATAddress = "address"
@@ -116,7 +126,7 @@ const (
 // DriverVFIOPCI is the value of QATDriver for a function bound to vfio-pci.
 const DriverVFIOPCI = "vfio-pci"
 
-// Attributes of each Runtime instance.
+// Attributes of each FeatureRuntime instance.
 const (
 	// RuntimeHandler is the CRI handler name (the RuntimeClass handler),
 	// e.g. "kata-qemu".
