@@ -182,34 +182,43 @@ YAML
     --v=2
 }
 
-# install_gvisor N: the gVisor handler "runsc" in the node's containerd.
-# Until mtscn-node install supports gVisor, this does by hand what it will
-# do: runsc's shim config, the runtime in containerd's config, a restart,
-# then the startup taint lifted.
+# installer_flags N: the flags of `mtscn-node install|uninstall` for node N,
+# as pkg/node/install/README.md shows them for a containerd started by a
+# script: gVisor only, gVisor's shim layout, the node's private paths, and
+# restarts through hack/e2e/restart-containerd.sh (no systemd here).
+# They go into the array INSTALLER_FLAGS.
+installer_flags() {
+  local n=$1 d
+  d=$(node_dir "$n")
+  INSTALLER_FLAGS=(--sandboxes=gvisor --gvisor-shim=runsc
+    --gvisor-artifacts="$d/gvisor-artifacts" --gvisor-install-dir="$d/mtscn/gvisor"
+    --containerd-config="$d/containerd/config.toml" --drop-in="$d/containerd/conf.d/mtscn.toml"
+    --state-dir="$d/mtscn-install" --cri-socket="$(node_sock "$n")"
+    --restart-mode=command --restart-command="$REPO/hack/e2e/restart-containerd.sh $n"
+    --node-name="$(node_name "$n")" --kubeconfig="$KUBECONFIG_ADMIN")
+}
+
+# install_gvisor N: mtscn-node install puts the gVisor handler runsc into
+# node N's containerd, restarts it, checks it through the CRI, labels the
+# node and lifts the startup taint. The artifacts are this build's runsc
+# and shim (hard links into bin/) with a runsc.toml that keeps runsc's
+# state under the node's private run directory.
 install_gvisor() {
   local n=$1 d r
   d=$(node_dir "$n"); r=$(node_run "$n")
   cp "$d/containerd/config.toml" "$d/config.toml.before-install"
-  cat >"$d/containerd/runsc.toml" <<TOML
-binary_name = "$BIN/runsc"
-root = "$r/runsc"
-TOML
-  cat >>"$d/containerd/config.toml" <<TOML
-
-[plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runsc]
-  runtime_type = "io.containerd.runsc.v1"
-  [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runsc.options]
-    TypeUrl = "io.containerd.runsc.v1.options"
-    ConfigPath = "$d/containerd/runsc.toml"
-TOML
-  restart_containerd "$n"
-  "$BIN/e2ectl" untaint -kubeconfig "$KUBECONFIG_ADMIN" -node "$(node_name "$n")" -key mtscn.io/sandbox-not-ready
+  mkdir -p "$d/gvisor-artifacts"
+  ln -f "$BIN/runsc" "$BIN/containerd-shim-runsc-v1" "$d/gvisor-artifacts/"
+  printf 'root = "%s"\n' "$r/runsc" >"$d/gvisor-artifacts/runsc.toml"
+  installer_flags "$n"
+  "$BIN/mtscn-node" install "${INSTALLER_FLAGS[@]}" >>"$E2E_LOGS/mtscn-node-install-$n.log" 2>&1 \
+    || { tail -20 "$E2E_LOGS/mtscn-node-install-$n.log"; die "mtscn-node install failed on node $n"; }
+  tail -3 "$E2E_LOGS/mtscn-node-install-$n.log"
 }
 
+# uninstall_gvisor N: mtscn-node uninstall (refuses while gVisor pods run).
 uninstall_gvisor() {
-  local n=$1 d
-  d=$(node_dir "$n")
-  cp "$d/config.toml.before-install" "$d/containerd/config.toml"
-  rm -f "$d/containerd/runsc.toml"
-  restart_containerd "$n"
+  local n=$1
+  installer_flags "$n"
+  "$BIN/mtscn-node" uninstall "${INSTALLER_FLAGS[@]}" 2>&1 | tee -a "$E2E_LOGS/mtscn-node-install-$n.log"
 }

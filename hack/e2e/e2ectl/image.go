@@ -79,7 +79,7 @@ func runImage(fs *flag.FlagSet, args []string) error {
 			"size":      manifestSize,
 			"platform":  map[string]any{"architecture": runtime.GOARCH, "os": "linux"},
 			"annotations": map[string]string{
-				"io.containerd.image.name":         *ref,
+				"io.containerd.image.name":          *ref,
 				"org.opencontainers.image.ref.name": tag,
 			},
 		}},

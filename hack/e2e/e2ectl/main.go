@@ -34,8 +34,6 @@ func main() {
 		err = runApply(ctx, fs, os.Args[2:])
 	case "image":
 		err = runImage(fs, os.Args[2:])
-	case "untaint":
-		err = runUntaint(ctx, fs, os.Args[2:])
 	case "wait-node":
 		err = runWaitNode(ctx, fs, os.Args[2:])
 	default:

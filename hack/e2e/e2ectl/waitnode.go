@@ -57,35 +57,3 @@ func runWaitNode(ctx context.Context, fs *flag.FlagSet, args []string) error {
 	fmt.Printf("node %s Ready: kubelet %s, %s, taints %v\n", *node, last.Status.NodeInfo.KubeletVersion, last.Status.NodeInfo.ContainerRuntimeVersion, taints)
 	return nil
 }
-
-// runUntaint removes a taint from a Node (stand-in for the installer's last
-// step until it supports gVisor).
-func runUntaint(ctx context.Context, fs *flag.FlagSet, args []string) error {
-	kubeconfig := fs.String("kubeconfig", "", "kubeconfig of the cluster (required)")
-	node := fs.String("node", "", "node name (required)")
-	key := fs.String("key", "", "taint key (required)")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	cfg, err := clientcmd.BuildConfigFromFlags("", *kubeconfig)
-	if err != nil {
-		return fmt.Errorf("-kubeconfig: %w", err)
-	}
-	client, err := kubernetes.NewForConfig(cfg)
-	if err != nil {
-		return err
-	}
-	n, err := client.CoreV1().Nodes().Get(ctx, *node, metav1.GetOptions{})
-	if err != nil {
-		return err
-	}
-	var kept []v1.Taint
-	for _, t := range n.Spec.Taints {
-		if t.Key != *key {
-			kept = append(kept, t)
-		}
-	}
-	n.Spec.Taints = kept
-	_, err = client.CoreV1().Nodes().Update(ctx, n, metav1.UpdateOptions{})
-	return err
-}
