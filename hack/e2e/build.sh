@@ -31,7 +31,7 @@ build_group() {
   fi
   echo "building ${bins[*]} (go build in $dir)"
   local start; start=$(date +%s)
-  (cd "$dir" && CGO_ENABLED=0 go build -trimpath "$@" -o "$OLDPWD/bin/")
+  (cd "$dir" && CGO_ENABLED=0 go build -trimpath -o "$OLDPWD/bin/" "$@")
   echo "$stamp" >"bin/.e2e-$name.stamp"
   echo "built ${bins[*]} in $(( $(date +%s) - start ))s"
 }
