@@ -8,9 +8,18 @@
 // keeps the lower score best-effort: when the kernel refuses, the shim keeps
 // the score it inherited from containerd and a warning is logged.
 //
+// A second change lets containerd 1.6 (Debian's) use it: containerd's v2
+// shim library answers "start" with a JSON document
+// ({"version":2,"address":...}), which containerd 1.7 and 2.x parse but
+// 1.6 takes for the socket address ("dial unix {...}: invalid argument").
+// This binary answers with the plain address instead, the form every
+// containerd since 1.2 reads (1.7 and 2.x treat a non-JSON answer as a
+// ttrpc address).
+//
 // Everything else (Stop, Info, the task service behind the ttrpc socket) is
-// gVisor's own code. On a node where root has CAP_SYS_RESOURCE, use gVisor's
-// shim unchanged; test/e2e/README.md explains why this one exists.
+// gVisor's own code. On a node where root has CAP_SYS_RESOURCE and
+// containerd is 1.7 or later, use gVisor's shim unchanged;
+// test/e2e/README.md explains why this one exists.
 package main
 
 import (
@@ -18,13 +27,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"strconv"
+	"strings"
 
 	"github.com/containerd/containerd/v2/pkg/namespaces"
 	"github.com/containerd/containerd/v2/pkg/shim"
-	"github.com/containerd/log"
 	"golang.org/x/sys/unix"
 	gvshim "gvisor.dev/gvisor/pkg/shim/v1"
 	// Registers gVisor's task service, which the started shim serves.
@@ -43,7 +53,54 @@ const (
 )
 
 func main() {
-	shim.Run(context.Background(), &manager{Manager: gvshim.NewShimManager(runtimeName)})
+	m := &manager{Manager: gvshim.NewShimManager(runtimeName)}
+	if !isStart(os.Args[1:]) {
+		shim.Run(context.Background(), m)
+		return
+	}
+	// shim.Run writes the bootstrap parameters to os.Stdout: catch them
+	// and answer with the address alone.
+	stdout := os.Stdout
+	r, w, err := os.Pipe()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "start: %v\n", err)
+		os.Exit(1)
+	}
+	os.Stdout = w
+	shim.Run(context.Background(), m)
+	w.Close()
+	os.Stdout = stdout
+	data, err := io.ReadAll(r)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "start: reading the bootstrap parameters: %v\n", err)
+		os.Exit(1)
+	}
+	var params shim.BootstrapParams
+	if json.Unmarshal(data, &params) == nil && params.Address != "" {
+		data = []byte(params.Address)
+	}
+	if _, err := stdout.Write(data); err != nil {
+		os.Exit(1)
+	}
+}
+
+// isStart reports whether containerd runs this binary to start a shim: the
+// action is the first argument that is not a flag or a flag's value.
+func isStart(args []string) bool {
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if !strings.HasPrefix(a, "-") {
+			return a == "start"
+		}
+		// Boolean flags take no value; the others take the next argument
+		// unless given as -flag=value.
+		name := strings.TrimLeft(a, "-")
+		if strings.Contains(name, "=") || name == "debug" || name == "v" || name == "info" {
+			continue
+		}
+		i++
+	}
+	return false
 }
 
 // manager is gVisor's shim manager with its own Start.
@@ -118,11 +175,11 @@ func (m *manager) Start(ctx context.Context, id string, opts shim.StartOpts) (_ 
 	if err := shim.WritePidFile("shim.pid", cmd.Process.Pid); err != nil {
 		return shim.BootstrapParams{}, err
 	}
-	if err := setOOMScore(cmd.Process.Pid, oomScoreMax); err != nil {
-		if !errors.Is(err, os.ErrPermission) {
-			return shim.BootstrapParams{}, fmt.Errorf("failed to set OOM Score on shim: %w", err)
-		}
-		log.G(ctx).WithError(err).Warn("cannot lower the shim's OOM score without CAP_SYS_RESOURCE; keeping the inherited score")
+	// Without CAP_SYS_RESOURCE the kernel refuses a lower score: keep the
+	// inherited one. Nothing is logged: containerd 1.6 reads the start
+	// command's combined output as the socket address.
+	if err := setOOMScore(cmd.Process.Pid, oomScoreMax); err != nil && !errors.Is(err, os.ErrPermission) {
+		return shim.BootstrapParams{}, fmt.Errorf("failed to set OOM Score on shim: %w", err)
 	}
 	return params, nil
 }
