@@ -168,14 +168,14 @@ func checkNode(name string, node *v1.Node, members []member, opts IsolationOptio
 		out = append(out, Violation{Rule: RuleI2, Node: name, Tenants: tenants, Pods: exclusive,
 			Message: fmt.Sprintf("node %s runs pods of an exclusive tenant (%s) alongside pods of other tenants (tenants: %s)", name, strings.Join(exclusive, ", "), strings.Join(tenants, ", "))})
 	}
-	if !opts.IgnoreSideChannel && node != nil && node.Labels[wellknown.LabelCotenancySafe] == "false" {
+	if !opts.IgnoreSideChannel && node != nil && !tenancy.CotenancySafe(node.Labels) {
 		var all []string
 		for _, m := range members {
 			all = append(all, m.key)
 		}
 		slices.Sort(all)
 		out = append(out, Violation{Rule: RuleI4, Node: name, Tenants: tenants, Pods: all,
-			Message: fmt.Sprintf("node %s is labelled %s=false but runs pods of tenants %s", name, wellknown.LabelCotenancySafe, strings.Join(tenants, ", "))})
+			Message: fmt.Sprintf("node %s is not labelled %s=%s but runs pods of tenants %s", name, wellknown.LabelCotenancySafe, wellknown.ValueTrue, strings.Join(tenants, ", "))})
 	}
 	return out
 }

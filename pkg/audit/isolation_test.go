@@ -27,7 +27,7 @@ func ns(name string, labels map[string]string) *v1.Namespace {
 func baseSnapshot() Snapshot {
 	return Snapshot{
 		Nodes: []*v1.Node{
-			st.MakeNode().Name("n1").Obj(),
+			st.MakeNode().Name("n1").Label(wellknown.LabelCotenancySafe, wellknown.ValueTrue).Obj(),
 			st.MakeNode().Name("unsafe").Label(wellknown.LabelCotenancySafe, "false").Obj(),
 		},
 		Namespaces: []*v1.Namespace{
@@ -86,7 +86,7 @@ func TestCheck(t *testing.T) {
 		{name: "I4: two tenants on a cotenancy-unsafe node",
 			pods: []*v1.Pod{pod("a1", "p", "kata", "unsafe"), pod("b", "q", "kata", "unsafe")},
 			want: []Violation{{Rule: RuleI4, Node: "unsafe", Tenants: []string{"A", "b"}, Pods: []string{"a1/p", "b/q"},
-				Message: "node unsafe is labelled mtscn.io/cotenancy-safe=false but runs pods of tenants A, b"}}},
+				Message: "node unsafe is not labelled mtscn.io/cotenancy-safe=true but runs pods of tenants A, b"}}},
 		{name: "I4 ignored", ignoreSC: true,
 			pods: []*v1.Pod{pod("a1", "p", "kata", "unsafe"), pod("b", "q", "kata", "unsafe")}},
 		{name: "infrastructure, terminal and pending pods do not count",

@@ -208,3 +208,12 @@ func MatchAny(patterns []string, name string) bool {
 func IsTerminal(pod *v1.Pod) bool {
 	return pod.Status.Phase == v1.PodSucceeded || pod.Status.Phase == v1.PodFailed
 }
+
+// CotenancySafe reports whether a node with these labels may host pods of
+// more than one tenant as far as CPU side channels go (I4). Only the node
+// agent's explicit mtscn.io/cotenancy-safe=true says so: a node without the
+// label (no agent, or its state unknown) is unsafe, so the check fails
+// closed.
+func CotenancySafe(nodeLabels map[string]string) bool {
+	return nodeLabels[wellknown.LabelCotenancySafe] == wellknown.ValueTrue
+}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/mtscn/mtscn/pkg/apis/config"
 	"github.com/mtscn/mtscn/pkg/apis/config/validation"
+	"github.com/mtscn/mtscn/pkg/plugins/internal/classify"
 	"github.com/mtscn/mtscn/pkg/plugins/names"
 	"github.com/mtscn/mtscn/pkg/tenancy"
 	"github.com/mtscn/mtscn/pkg/vmsize"
@@ -58,9 +59,6 @@ const (
 	// ErrReasonSandboxes starts the reason of an F3 rejection: the node
 	// runs as many VMs as it advertises.
 	ErrReasonSandboxes = "too many sandboxes"
-	// ErrReasonRuntimeClass is the reason when the pod's RuntimeClass does
-	// not exist, so its VM cannot be sized.
-	ErrReasonRuntimeClass = "runtime class not found"
 
 	// footprintSignerName is the key of the sign fragment: the pod inputs
 	// the footprint is computed from.
@@ -71,7 +69,7 @@ const (
 func (pl *SandboxOverhead) Name() string { return Name }
 
 // New initializes a new plugin and returns it.
-func New(_ context.Context, obj runtime.Object, h fwk.Handle) (fwk.Plugin, error) {
+func New(ctx context.Context, obj runtime.Object, h fwk.Handle) (fwk.Plugin, error) {
 	args, err := getArgs(obj)
 	if err != nil {
 		return nil, err
@@ -101,6 +99,9 @@ func New(_ context.Context, obj runtime.Object, h fwk.Handle) (fwk.Plugin, error
 	}); err != nil {
 		return nil, fmt.Errorf("watching RuntimeClasses: %w", err)
 	}
+	if err := classify.ActivateOnRuntimeClassAdd(ctx, h); err != nil {
+		return nil, err
+	}
 	return pl, nil
 }
 
@@ -119,11 +120,7 @@ func (pl *SandboxOverhead) PreFilter(ctx context.Context, cs fwk.CycleState, pod
 	logger := klog.FromContext(ctx)
 	rt, err := pl.classifier.Runtime(pod.Spec.RuntimeClassName)
 	if err != nil {
-		if errors.Is(err, tenancy.ErrRuntimeClassNotFound) {
-			return nil, fwk.NewStatus(fwk.UnschedulableAndUnresolvable,
-				fmt.Sprintf("%s: %q, cannot size the pod's VM", ErrReasonRuntimeClass, *pod.Spec.RuntimeClassName))
-		}
-		return nil, fwk.AsStatus(fmt.Errorf("classifying the pod's runtime: %w", err))
+		return nil, classify.Status(pod, err)
 	}
 	s := &preFilterState{demand: pl.model.Demand(pod, rt)}
 	s.profile, s.hasProfile = pl.model.ProfileFor(rt.Handler)

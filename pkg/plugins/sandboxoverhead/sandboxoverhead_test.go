@@ -280,7 +280,7 @@ func TestFilter(t *testing.T) {
 				p.Spec.RuntimeClassName = ptrTo("kata-gone")
 				return p
 			}(),
-			wantPreFilter: fwk.NewStatus(fwk.UnschedulableAndUnresolvable, `runtime class not found: "kata-gone", cannot size the pod's VM`),
+			wantPreFilter: fwk.NewStatus(fwk.UnschedulableAndUnresolvable, `runtime class "kata-gone" not found`),
 		},
 		{
 			name:          "a best-effort runc pod is skipped",

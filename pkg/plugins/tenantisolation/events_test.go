@@ -51,6 +51,11 @@ func TestEventsToRegister(t *testing.T) {
 	}
 }
 
+func nominated(p *v1.Pod, node string) *v1.Pod {
+	p.Status.NominatedNodeName = node
+	return p
+}
+
 func TestIsSchedulableAfterPodDelete(t *testing.T) {
 	waiting := pod("a1", "waiting", "kata", "")
 	tests := []struct {
@@ -63,6 +68,8 @@ func TestIsSchedulableAfterPodDelete(t *testing.T) {
 		{"another tenant's pod that finished", st.MakePod().Namespace("c").Name("e").Node("n1").Phase(v1.PodSucceeded).Obj(), fwk.Queue},
 		{"tombstone of another tenant's pod", cache.DeletedFinalStateUnknown{Key: "b/e", Obj: pod("b", "e", "", "n1")}, fwk.Queue},
 		{"unbound pod", pod("b", "e", "", ""), fwk.QueueSkip},
+		{"another tenant's nominated pod (deleted, or its nomination moved)", nominated(pod("b", "e", "", ""), "n1"), fwk.Queue},
+		{"nominated pod of the same tenant", nominated(pod("a2", "e", "", ""), "n1"), fwk.QueueSkip},
 		{"same namespace", pod("a1", "e", "", "n1"), fwk.QueueSkip},
 		{"same tenant, other namespace", pod("a2", "e", "", "n1"), fwk.QueueSkip},
 		{"infrastructure pod", pod("kube-system", "e", "", "n1"), fwk.QueueSkip},
@@ -89,6 +96,7 @@ func TestIsSchedulableAfterNodeChange(t *testing.T) {
 		return n
 	}
 	unsafe := map[string]string{wellknown.LabelCotenancySafe: "false"}
+	safe := map[string]string{wellknown.LabelCotenancySafe: "true"}
 	tests := []struct {
 		name     string
 		old, new *v1.Node
@@ -97,11 +105,12 @@ func TestIsSchedulableAfterNodeChange(t *testing.T) {
 	}{
 		{name: "node added", new: node(nil), want: fwk.Queue},
 		{name: "unsafe node added", new: node(unsafe), want: fwk.Queue},
-		{name: "cotenancy-safe=false removed", old: node(unsafe), new: node(nil), want: fwk.Queue},
-		{name: "cotenancy-safe=false set to true", old: node(unsafe), new: node(map[string]string{wellknown.LabelCotenancySafe: "true"}), want: fwk.Queue},
-		{name: "cotenancy-safe=false removed, side channels ignored", old: node(unsafe), new: node(nil), ignoreSC: true, want: fwk.QueueSkip},
-		{name: "node became unsafe", old: node(nil), new: node(unsafe), want: fwk.QueueSkip},
-		{name: "unrelated label", old: node(nil), new: node(map[string]string{"zone": "a"}), want: fwk.QueueSkip},
+		{name: "cotenancy-safe=false set to true", old: node(unsafe), new: node(safe), want: fwk.Queue},
+		{name: "agent published cotenancy-safe=true on a node without it", old: node(nil), new: node(safe), want: fwk.Queue},
+		{name: "cotenancy-safe=false removed: no state is still unsafe", old: node(unsafe), new: node(nil), want: fwk.QueueSkip},
+		{name: "cotenancy-safe=false set to true, side channels ignored", old: node(unsafe), new: node(safe), ignoreSC: true, want: fwk.QueueSkip},
+		{name: "node became unsafe", old: node(safe), new: node(unsafe), want: fwk.QueueSkip},
+		{name: "unrelated label", old: node(safe), new: node(map[string]string{wellknown.LabelCotenancySafe: "true", "zone": "a"}), want: fwk.QueueSkip},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -189,10 +198,11 @@ func TestIsSchedulableAfterRuntimeClassChange(t *testing.T) {
 		want fwk.QueueingHint
 	}{
 		{name: "the pod's runtime class added", new: rc("kata-new", "kata-qemu", nil), want: fwk.Queue},
-		{name: "another runtime class added", new: rc("other", "kata-qemu", nil), want: fwk.QueueSkip},
+		{name: "another shared-kernel runtime class added", new: rc("other", "runc", nil), want: fwk.QueueSkip},
+		{name: "another sandboxed runtime class (re-)created: its running pods stop counting as shared-kernel", new: rc("other", "kata-qemu", nil), want: fwk.Queue},
 		{name: "sandboxed label changed", old: rc("x", "custom", nil), new: rc("x", "custom", map[string]string{wellknown.LabelSandboxed: "true"}), want: fwk.Queue},
 		{name: "unrelated label changed", old: rc("x", "custom", nil), new: rc("x", "custom", map[string]string{"a": "b"}), want: fwk.QueueSkip},
-		{name: "wrong type", new: st.MakeNode().Name("n").Obj(), want: fwk.Queue},
+		{name: "wrong type", new: safeNode("n"), want: fwk.Queue},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

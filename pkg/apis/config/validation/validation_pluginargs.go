@@ -70,15 +70,15 @@ func ValidateSandboxOverheadArgs(p *field.Path, args *config.SandboxOverheadArgs
 				"matches no sandboxedHandlers pattern, so its pods are not VMs and the profile never applies: add a matching pattern to sandboxedHandlers"))
 		}
 		switch prof.Sizing {
-		case config.SizingHotplug, config.SizingStatic, config.SizingOffNode:
+		case config.SizingHotplug, config.SizingStatic, config.SizingOffNode, config.SizingUserSpace:
 		default:
 			errs = append(errs, field.NotSupported(fp.Child("sizing"), prof.Sizing,
-				[]string{string(config.SizingHotplug), string(config.SizingStatic), string(config.SizingOffNode)}))
+				[]string{string(config.SizingHotplug), string(config.SizingStatic), string(config.SizingOffNode), string(config.SizingUserSpace)}))
 		}
 		errs = append(errs, validateNonNegative(fp.Child("defaultMemory"), prof.DefaultMemory)...)
 		errs = append(errs, validateNonNegative(fp.Child("overheadMemory"), prof.OverheadMemory)...)
 		errs = append(errs, validateNonNegative(fp.Child("hostOverhead"), prof.HostOverhead)...)
-		if prof.Sizing != config.SizingOffNode && prof.DefaultMemory.Sign() <= 0 {
+		if (prof.Sizing == config.SizingHotplug || prof.Sizing == config.SizingStatic) && prof.DefaultMemory.Sign() <= 0 {
 			errs = append(errs, field.Invalid(fp.Child("defaultMemory"), prof.DefaultMemory.String(), "must be positive for an on-node VM (Kata's default_memory, e.g. 2048Mi)"))
 		}
 	}
