@@ -283,6 +283,23 @@ func TestFilter(t *testing.T) {
 			wantPreFilter: fwk.NewStatus(fwk.UnschedulableAndUnresolvable, `runtime class "kata-gone" not found`),
 		},
 		{
+			// podOn copies no overhead for an unknown class: the three
+			// running VMs count as 2.6Gi each only if they are still sized
+			// as VMs after their RuntimeClass was deleted.
+			name: "running VMs whose RuntimeClass was deleted still count as VMs",
+			existing: func() []*v1.Pod {
+				ps := pods(3, "kata-qemu", "512Mi", "n")
+				for _, p := range ps {
+					p.Spec.RuntimeClassName = ptrTo("kata-qemu-deleted")
+				}
+				return ps
+			}(),
+			node: makeNode("n", "8Gi", nil, nil),
+			pod:  podOn("p", "kata-qemu", "512Mi", ""),
+			want: fwk.NewStatus(fwk.Unschedulable,
+				"insufficient committed memory: VM needs 2.6Gi (2Gi default guest memory + 512Mi limits + 96Mi VMM)"),
+		},
+		{
 			name:          "a best-effort runc pod is skipped",
 			node:          makeNode("n", "8Gi", nil, nil),
 			pod:           st.MakePod().Name("p").Namespace("t1").Obj(),

@@ -321,3 +321,48 @@ func setupWithClient(ctx context.Context, t *testing.T, activator fwk.PodActivat
 	informerFactory.WaitForCacheSync(ctx.Done())
 	return pl.(*TenantIsolation), client
 }
+
+// TestEpochOnlyForClassificationChanges: a Namespace or RuntimeClass update
+// that changes nothing classification reads (an annotation, another label)
+// keeps every cached node summary; a tenancy label change invalidates them.
+func TestEpochOnlyForClassificationChanges(t *testing.T) {
+	_, ctx := ktesting.NewTestContext(t)
+	pl, client := setupWithClient(ctx, t, &recordingActivator{}, fixtures())
+	epoch := pl.epoch.Load()
+
+	ns, err := client.CoreV1().Namespaces().Get(ctx, "b", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ns.Annotations = map[string]string{"owner": "team-b"}
+	ns.Labels["team"] = "b"
+	if _, err := client.CoreV1().Namespaces().Update(ctx, ns, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	rc, err := client.NodeV1().RuntimeClasses().Get(ctx, "kata", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc.Annotations = map[string]string{"note": "x"}
+	if _, err := client.NodeV1().RuntimeClasses().Update(ctx, rc, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	// A relevant change after them: informers deliver in order, so once
+	// it is seen, the irrelevant ones were seen too.
+	ns2, err := client.CoreV1().Namespaces().Get(ctx, "c", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ns2.Labels = map[string]string{wellknown.LabelTenant: "A"}
+	if _, err := client.CoreV1().Namespaces().Update(ctx, ns2, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := wait.PollUntilContextTimeout(ctx, 10*time.Millisecond, 5*time.Second, true, func(context.Context) (bool, error) {
+		return pl.epoch.Load() != epoch, nil
+	}); err != nil {
+		t.Fatal("tenant label change not seen by the plugin")
+	}
+	if got := pl.epoch.Load(); got != epoch+1 {
+		t.Errorf("epoch moved by %d after an annotation/label-only Namespace update, a RuntimeClass annotation and a tenant label change; want 1 (only the tenant label change)", got-epoch)
+	}
+}

@@ -318,9 +318,9 @@ func newClassMemo(c *tenancy.Classifier) *classMemo {
 }
 
 // contribution returns what an existing pod counts for on its node, and
-// false for pods that do not count (infrastructure, terminal). A pod whose
-// Namespace is gone is its namespace's own tenant; a pod whose RuntimeClass
-// is gone is counted as shared-kernel: when in doubt, isolate.
+// false for pods that do not count (infrastructure, terminal). Missing
+// Namespaces and RuntimeClasses are pkg/tenancy's (ClassifyBound) to
+// answer: when in doubt, isolate.
 func (m *classMemo) contribution(pod *v1.Pod) (contribution, bool) {
 	if tenancy.IsTerminal(pod) {
 		return contribution{}, false
@@ -332,11 +332,7 @@ func (m *classMemo) contribution(pod *v1.Pod) (contribution, bool) {
 func (m *classMemo) classify(pod *v1.Pod) (contribution, bool) {
 	nsp, ok := m.namespaces[pod.Namespace]
 	if !ok {
-		var err error
-		nsp, err = m.classifier.Namespace(pod.Namespace)
-		if err != nil {
-			nsp = tenancy.NamespacePolicy{Tenant: pod.Namespace}
-		}
+		nsp = m.classifier.BoundNamespace(pod.Namespace)
 		m.namespaces[pod.Namespace] = nsp
 	}
 	if nsp.Infrastructure {
@@ -348,8 +344,9 @@ func (m *classMemo) classify(pod *v1.Pod) (contribution, bool) {
 	}
 	rt, ok := m.runtimes[rcName]
 	if !ok {
-		rt, _ = m.classifier.Runtime(pod.Spec.RuntimeClassName)
+		rt = m.classifier.BoundRuntime(pod.Spec.RuntimeClassName)
 		m.runtimes[rcName] = rt
 	}
-	return contribution{tenant: nsp.Tenant, sharedKernel: !rt.Sandboxed, exclusive: nsp.Exclusive}, true
+	class := tenancy.PodClass{NamespacePolicy: nsp, Runtime: rt}
+	return contribution{tenant: nsp.Tenant, sharedKernel: class.SharedKernel(), exclusive: nsp.Exclusive}, true
 }
