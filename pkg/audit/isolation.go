@@ -111,19 +111,12 @@ func LegalNodes(snap Snapshot, opts IsolationOptions, pod *v1.Pod) []string {
 
 // memberOf classifies a pod; false for infrastructure pods.
 func memberOf(classifier *tenancy.Classifier, pod *v1.Pod) (member, bool) {
-	m := member{key: pod.Namespace + "/" + pod.Name, tenant: pod.Namespace}
-	nsp, err := classifier.Namespace(pod.Namespace)
-	if err == nil {
-		if nsp.Infrastructure {
-			return member{}, false
-		}
-		m.tenant = nsp.Tenant
-		m.exclusive = nsp.Exclusive
-		m.sandboxReq = nsp.SandboxRequired
+	class := classifier.ClassifyBound(pod)
+	if class.Infrastructure {
+		return member{}, false
 	}
-	rt, err := classifier.Runtime(pod.Spec.RuntimeClassName)
-	m.sharedKernel = err != nil || !rt.Sandboxed
-	return m, true
+	return member{key: pod.Namespace + "/" + pod.Name, tenant: class.Tenant, exclusive: class.Exclusive,
+		sandboxReq: class.SandboxRequired, sharedKernel: class.SharedKernel()}, true
 }
 
 // checkNode checks I1-I4 over the members of one node. node may be nil (a

@@ -54,11 +54,7 @@ func CheckOvercommit(snap Snapshot, opts OvercommitOptions) ([]Violation, error)
 		if pod.Spec.NodeName == "" || tenancy.IsTerminal(pod) {
 			continue
 		}
-		rt, err := classifier.Runtime(pod.Spec.RuntimeClassName)
-		if err != nil {
-			rt = tenancy.Runtime{}
-		}
-		fp := model.PodFootprint(pod, rt, values[pod.Spec.NodeName])
+		fp := model.PodFootprint(pod, classifier.BoundRuntime(pod.Spec.RuntimeClassName), values[pod.Spec.NodeName])
 		u := byNode[pod.Spec.NodeName]
 		if u == nil {
 			u = &usage{tenants: map[string]bool{}}
@@ -67,11 +63,7 @@ func CheckOvercommit(snap Snapshot, opts OvercommitOptions) ([]Violation, error)
 		u.committed += fp.Committed
 		u.shm += fp.SharedMemory
 		u.pods = append(u.pods, pod.Namespace+"/"+pod.Name)
-		tenant := pod.Namespace
-		if nsp, err := classifier.Namespace(pod.Namespace); err == nil {
-			tenant = nsp.Tenant
-		}
-		u.tenants[tenant] = true
+		u.tenants[classifier.BoundNamespace(pod.Namespace).Tenant] = true
 	}
 
 	var out []Violation

@@ -55,13 +55,9 @@ func WritePlacements(w io.Writer, res *Result, iso audit.IsolationOptions) error
 		if p.Spec.NodeName == "" || tenancy.IsTerminal(p) {
 			continue
 		}
-		tenant := p.Namespace
-		if nsp, err := classifier.Namespace(p.Namespace); err == nil {
-			if nsp.Infrastructure {
-				tenant = "(infrastructure)"
-			} else {
-				tenant = nsp.Tenant
-			}
+		tenant := "(infrastructure)"
+		if nsp := classifier.BoundNamespace(p.Namespace); !nsp.Infrastructure {
+			tenant = nsp.Tenant
 		}
 		rc := ""
 		if p.Spec.RuntimeClassName != nil {
@@ -211,9 +207,7 @@ func MemoryByNode(snap audit.Snapshot, iso audit.IsolationOptions, model *vmsize
 		if m == nil || tenancy.IsTerminal(p) {
 			continue
 		}
-		// A missing RuntimeClass is sized as the default runtime: the
-		// scheduler would not have placed such a pod.
-		rt, _ := classifier.Runtime(p.Spec.RuntimeClassName)
+		rt := classifier.BoundRuntime(p.Spec.RuntimeClassName)
 		nv, _ := vmsize.ParseNodeLabels(nodes[p.Spec.NodeName].Labels)
 		f := model.PodFootprint(p, rt, nv)
 		m.Counted += f.Floor
