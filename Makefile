@@ -44,9 +44,11 @@ demo: build
 	$(BIN)/mtscnctl demo
 
 # Unit tests: every package outside test/ and bench/ (plugins, config,
-# agent, tools, nfd-rules).
+# agent, tools, nfd-rules), then each fuzz target for a few seconds
+# (hack/make/fuzz.mk).
 test-unit: containerd2
 	$(GO) test -count=1 $$($(GO) list ./... | grep -v -e /test/ -e /bench/)
+	$(MAKE) fuzz-short
 
 # Integration tests: the real kube-apiserver and etcd, in-process, and the
 # benchmarks' smoke tests (the benchmarks themselves run in `make bench`);

@@ -73,8 +73,30 @@ func (n *node) kvm(module string) *node {
 	return n.attrs(wellknown.FeatureKVM, wellknown.KVMUsable, "true", wellknown.KVMAPIVersion, "12", wellknown.KVMModule, module)
 }
 
+// runtime adds a handler as mtscn-node reports one containerd serves: Kata
+// and gVisor shims carry their sandbox kind.
 func (n *node) runtime(handler, runtimeType string) *node {
-	return n.instance(wellknown.FeatureRuntime, wellknown.RuntimeHandler, handler, wellknown.RuntimeType, runtimeType)
+	kv := []string{wellknown.RuntimeHandler, handler, wellknown.RuntimeType, runtimeType}
+	switch {
+	case strings.HasPrefix(runtimeType, "io.containerd.kata"):
+		kv = append(kv, wellknown.RuntimeSandbox, wellknown.SandboxKata)
+	case strings.HasPrefix(runtimeType, "io.containerd.runsc"):
+		kv = append(kv, wellknown.RuntimeSandbox, wellknown.SandboxGVisor)
+	}
+	return n.instance(wellknown.FeatureRuntime, kv...)
+}
+
+// cpu adds mtscn.cpu with the agent's co-tenancy verdict ("" leaves it
+// out, as an agent that does not judge it would).
+func (n *node) cpu(hypervisor, smtActive, cotenancySafe string) *node {
+	kv := []string{wellknown.CPUHypervisor, hypervisor}
+	if smtActive != "" {
+		kv = append(kv, wellknown.CPUSMTActive, smtActive)
+	}
+	if cotenancySafe != "" {
+		kv = append(kv, wellknown.CPUCotenancySafe, cotenancySafe)
+	}
+	return n.attrs(wellknown.FeatureCPU, kv...)
 }
 
 func (n *node) capacity(sandboxMemory, sandboxes string) *node {
@@ -119,7 +141,7 @@ func TestRules(t *testing.T) {
 				flags("kernel.loadedmodule", "kvm", "kvm_intel", "vfio_pci", "qat_4xxx").
 				instance("pci.device", "class", "0b40", "vendor", "8086", "device", "4940", "sriov_totalvfs", "16").
 				kvm(wellknown.ModuleKVMIntel).
-				attrs(wellknown.FeatureCPU, wellknown.CPUHypervisor, "false", wellknown.CPUSMTActive, "true").
+				cpu("false", "true", "true").
 				attrs(wellknown.FeatureVulnerability, notAffected...).
 				attrs(wellknown.FeatureIOMMU, wellknown.IOMMUEnabled, "true", wellknown.IOMMUGroups, "212").
 				qat("0000:6b:00.0", "4940", "4xxx", "41").
@@ -133,7 +155,7 @@ func TestRules(t *testing.T) {
 			want: result{
 				Labels: map[string]string{
 					"mtscn.io/kvm": "true", "mtscn.io/virt-mode": "hardware", "mtscn.io/iommu": "true", "mtscn.io/qat-vfio": "true",
-					"mtscn.io/runtime.kata-qemu": "true", "mtscn.io/runtime.kata-clh": "true",
+					"mtscn.io/runtime.kata-qemu": "true", "mtscn.io/runtime.kata-clh": "true", "mtscn.io/cotenancy-safe": "true",
 				},
 				ExtendedResources: map[string]string{"mtscn.io/sandbox-memory": sandboxMem, "mtscn.io/sandboxes": "64"},
 			},
@@ -142,13 +164,13 @@ func TestRules(t *testing.T) {
 			name: "QAT VFs still on the host driver are not passthrough-ready",
 			node: newNode().
 				kvm(wellknown.ModuleKVMIntel).
-				attrs(wellknown.FeatureCPU, wellknown.CPUHypervisor, "false", wellknown.CPUSMTActive, "true").
+				cpu("false", "true", "true").
 				attrs(wellknown.FeatureIOMMU, wellknown.IOMMUEnabled, "true", wellknown.IOMMUGroups, "212").
 				qat("0000:6b:00.0", "4940", "4xxx", "41").
 				qat("0000:6b:00.1", "4941", "4xxxvf", "180").
 				qat("0000:6b:00.2", "4941", "", "181"),
 			want: result{
-				Labels:            map[string]string{"mtscn.io/kvm": "true", "mtscn.io/virt-mode": "hardware", "mtscn.io/iommu": "true"},
+				Labels:            map[string]string{"mtscn.io/kvm": "true", "mtscn.io/virt-mode": "hardware", "mtscn.io/iommu": "true", "mtscn.io/cotenancy-safe": "true"},
 				ExtendedResources: map[string]string{},
 			},
 		},
@@ -169,7 +191,7 @@ func TestRules(t *testing.T) {
 				attrs("cpu.security", "sev.enabled", "true", "sev.snp.enabled", "true", "sev.es.enabled", "true").
 				flags("kernel.loadedmodule", "kvm", "kvm_amd", "ccp").
 				kvm(wellknown.ModuleKVMAMD).
-				attrs(wellknown.FeatureCPU, wellknown.CPUHypervisor, "false", wellknown.CPUSMTActive, "true").
+				cpu("false", "true", "true").
 				attrs(wellknown.FeatureVulnerability, "l1tf", "Not affected", "mds", "Not affected", "spec_rstack_overflow", "Mitigation: Safe RET").
 				attrs(wellknown.FeatureIOMMU, wellknown.IOMMUEnabled, "true", wellknown.IOMMUGroups, "96").
 				capacity(sandboxMem, "128").
@@ -178,7 +200,7 @@ func TestRules(t *testing.T) {
 			want: result{
 				Labels: map[string]string{
 					"mtscn.io/kvm": "true", "mtscn.io/virt-mode": "hardware", "mtscn.io/iommu": "true",
-					"mtscn.io/runtime.kata-qemu-snp": "true", "mtscn.io/runtime.kata-qemu": "true",
+					"mtscn.io/runtime.kata-qemu-snp": "true", "mtscn.io/runtime.kata-qemu": "true", "mtscn.io/cotenancy-safe": "true",
 				},
 				ExtendedResources: map[string]string{"mtscn.io/sandbox-memory": sandboxMem, "mtscn.io/sandboxes": "128"},
 			},
@@ -188,7 +210,7 @@ func TestRules(t *testing.T) {
 			node: newNode().
 				flags("cpu.cpuid", "VMX", "HYPERVISOR").
 				kvm(wellknown.ModuleKVMIntel).
-				attrs(wellknown.FeatureCPU, wellknown.CPUHypervisor, "true", wellknown.CPUSMTActive, "true").
+				cpu("true", "true", "false"). // "SMT Host state unknown": the agent fails closed
 				attrs(wellknown.FeatureVulnerability, "l1tf", "Mitigation: PTE Inversion; VMX: flush not necessary, SMT disabled",
 					"mds", "Mitigation: Clear CPU buffers; SMT Host state unknown", "mmio_stale_data", "Mitigation: Clear CPU buffers; SMT Host state unknown").
 				attrs(wellknown.FeatureIOMMU, wellknown.IOMMUEnabled, "false", wellknown.IOMMUGroups, "0").
@@ -198,7 +220,7 @@ func TestRules(t *testing.T) {
 			want: result{
 				Labels: map[string]string{
 					"mtscn.io/kvm": "true", "mtscn.io/virt-mode": "nested",
-					"mtscn.io/runtime.kata-qemu": "true", "mtscn.io/runtime.kata-remote": "true",
+					"mtscn.io/runtime.kata-qemu": "true", "mtscn.io/runtime.kata-remote": "true", "mtscn.io/cotenancy-safe": "false",
 				},
 				ExtendedResources: map[string]string{"mtscn.io/sandbox-memory": "8375316480", "mtscn.io/sandboxes": "8"},
 			},
@@ -221,7 +243,7 @@ func TestRules(t *testing.T) {
 				flags("cpu.cpuid", "HYPERVISOR", "AVX2").
 				flags("kernel.loadedmodule", "kvm", "kvm_pvm").
 				kvm(wellknown.ModuleKVMPVM).
-				attrs(wellknown.FeatureCPU, wellknown.CPUHypervisor, "true", wellknown.CPUSMTActive, "false").
+				cpu("true", "false", "true").
 				attrs(wellknown.FeatureVulnerability, "l1tf", "Not affected", "mds", "Not affected", "mmio_stale_data", "Not affected",
 					"spec_rstack_overflow", "Vulnerable: Safe RET, no microcode", "spec_store_bypass", "Vulnerable",
 					"spectre_v2", "Mitigation: Retpolines; STIBP: disabled; RSB filling; PBRSB-eIBRS: Not affected; BHI: Not affected").
@@ -229,7 +251,7 @@ func TestRules(t *testing.T) {
 				capacity("25276514304", "16").
 				runtime("kata-qemu", kataQemu),
 			want: result{
-				Labels:            map[string]string{"mtscn.io/kvm": "true", "mtscn.io/virt-mode": "pvm", "mtscn.io/runtime.kata-qemu": "true"},
+				Labels:            map[string]string{"mtscn.io/kvm": "true", "mtscn.io/virt-mode": "pvm", "mtscn.io/runtime.kata-qemu": "true", "mtscn.io/cotenancy-safe": "true"},
 				ExtendedResources: map[string]string{"mtscn.io/sandbox-memory": "25276514304", "mtscn.io/sandboxes": "16"},
 			},
 		},
@@ -238,13 +260,13 @@ func TestRules(t *testing.T) {
 			node: newNode().
 				flags("cpu.cpuid", "HYPERVISOR").
 				attrs(wellknown.FeatureKVM, wellknown.KVMUsable, "false").
-				attrs(wellknown.FeatureCPU, wellknown.CPUHypervisor, "true", wellknown.CPUSMTActive, "false").
+				cpu("true", "false", "true").
 				attrs(wellknown.FeatureIOMMU, wellknown.IOMMUEnabled, "false", wellknown.IOMMUGroups, "0").
 				capacity("4294967296", "8").
 				runtime("kata-qemu", kataQemu).
 				runtime("runsc", "io.containerd.runsc.v1"),
 			want: result{
-				Labels:            map[string]string{"mtscn.io/runtime.kata-qemu": "true", "mtscn.io/runtime.runsc": "true"},
+				Labels:            map[string]string{"mtscn.io/runtime.kata-qemu": "true", "mtscn.io/runtime.runsc": "true", "mtscn.io/cotenancy-safe": "true"},
 				ExtendedResources: map[string]string{"mtscn.io/sandbox-memory": "0", "mtscn.io/sandboxes": "0"},
 			},
 		},
@@ -252,17 +274,19 @@ func TestRules(t *testing.T) {
 			name: "usable KVM whose module the agent could not tell gets no virt-mode",
 			node: newNode().
 				attrs(wellknown.FeatureKVM, wellknown.KVMUsable, "true", wellknown.KVMAPIVersion, "12").
-				attrs(wellknown.FeatureCPU, wellknown.CPUHypervisor, "false"),
+				cpu("false", "", "true"),
 			want: result{
-				Labels:            map[string]string{"mtscn.io/kvm": "true"},
+				Labels:            map[string]string{"mtscn.io/kvm": "true", "mtscn.io/cotenancy-safe": "true"},
 				ExtendedResources: map[string]string{},
 			},
 		},
+		// mtscn-node judges co-tenancy (pkg/node/discover, where its cases
+		// are tested); the rules publish its verdict and fail closed.
 		{
-			name: "SMT on with L1TF Vulnerable",
+			name: "agent says unsafe (SMT on with L1TF Vulnerable)",
 			node: newNode().
 				kvm(wellknown.ModuleKVMIntel).
-				attrs(wellknown.FeatureCPU, wellknown.CPUHypervisor, "false", wellknown.CPUSMTActive, "true").
+				cpu("false", "true", "false").
 				attrs(wellknown.FeatureVulnerability, "l1tf", "Vulnerable", "mds", "Not affected", "mmio_stale_data", "Not affected").
 				capacity(sandboxMem, "64"),
 			want: result{
@@ -271,39 +295,43 @@ func TestRules(t *testing.T) {
 			},
 		},
 		{
-			name: "SMT on with MDS mitigated only by turning SMT off",
+			name: "agent says safe",
+			node: newNode().cpu("false", "true", "true"),
+			want: result{Labels: map[string]string{"mtscn.io/cotenancy-safe": "true"}, ExtendedResources: map[string]string{}},
+		},
+		{
+			// An agent that does not judge co-tenancy (older version): not safe.
+			name: "CPU feature without a verdict: not safe",
+			node: newNode().cpu("false", "false", "").
+				attrs(wellknown.FeatureVulnerability, "l1tf", "Not affected", "mds", "Not affected"),
+			want: result{Labels: map[string]string{"mtscn.io/cotenancy-safe": "false"}, ExtendedResources: map[string]string{}},
+		},
+		{
+			name: "a verdict that is not a boolean: not safe",
+			node: newNode().cpu("false", "false", "maybe"),
+			want: result{Labels: map[string]string{"mtscn.io/cotenancy-safe": "false"}, ExtendedResources: map[string]string{}},
+		},
+		{
+			// gVisor installed through the runc shim with runsc as its binary
+			// (the layout that works where gVisor's shim cannot lower its OOM
+			// score): the agent reports it as a gVisor sandbox.
+			name: "gVisor through the runc shim",
 			node: newNode().
-				attrs(wellknown.FeatureCPU, wellknown.CPUHypervisor, "false", wellknown.CPUSMTActive, "true").
-				attrs(wellknown.FeatureVulnerability, "l1tf", "Mitigation: PTE Inversion; VMX: conditional cache flushes, SMT vulnerable", "mds", "Mitigation: Clear CPU buffers; SMT vulnerable"),
+				attrs(wellknown.FeatureKVM, wellknown.KVMUsable, "false").
+				instance(wellknown.FeatureRuntime, wellknown.RuntimeHandler, "runsc", wellknown.RuntimeType, "io.containerd.runc.v2",
+					wellknown.RuntimeSandbox, wellknown.SandboxGVisor, wellknown.RuntimeCRIListed, "true").
+				runtime("runc", "io.containerd.runc.v2"),
 			want: result{
-				Labels:            map[string]string{"mtscn.io/cotenancy-safe": "false"},
-				ExtendedResources: map[string]string{},
+				Labels:            map[string]string{"mtscn.io/runtime.runsc": "true"},
+				ExtendedResources: map[string]string{"mtscn.io/sandbox-memory": "0", "mtscn.io/sandboxes": "0"},
 			},
 		},
 		{
-			// The kernel's l1tf text when SMT is on and L1D flushing on VM
-			// entry is off: PTE inversion protects the host, not the VMs.
-			name: "SMT on with L1TF VMX vulnerable",
+			// Configured but not listed by the CRI (containerd not restarted,
+			// or the drop-in overridden): the agent leaves sandbox out.
+			name: "a sandbox handler the CRI does not list gets no label",
 			node: newNode().
-				attrs(wellknown.FeatureCPU, wellknown.CPUHypervisor, "false", wellknown.CPUSMTActive, "true").
-				attrs(wellknown.FeatureVulnerability, "l1tf", "Mitigation: PTE Inversion; VMX: vulnerable", "mds", "Not affected"),
-			want: result{
-				Labels:            map[string]string{"mtscn.io/cotenancy-safe": "false"},
-				ExtendedResources: map[string]string{},
-			},
-		},
-		{
-			name: "SMT off with L1TF Vulnerable is safe to share",
-			node: newNode().
-				attrs(wellknown.FeatureCPU, wellknown.CPUHypervisor, "false", wellknown.CPUSMTActive, "false").
-				attrs(wellknown.FeatureVulnerability, "l1tf", "Vulnerable", "mds", "Vulnerable; SMT disabled"),
-			want: result{Labels: map[string]string{}, ExtendedResources: map[string]string{}},
-		},
-		{
-			name: "SMT on with only same-thread leaks is safe to share",
-			node: newNode().
-				attrs(wellknown.FeatureCPU, wellknown.CPUHypervisor, "false", wellknown.CPUSMTActive, "true").
-				attrs(wellknown.FeatureVulnerability, "l1tf", "Not affected", "spec_store_bypass", "Vulnerable", "spectre_v1", "Vulnerable"),
+				instance(wellknown.FeatureRuntime, wellknown.RuntimeHandler, "kata-qemu", wellknown.RuntimeType, kataQemu, wellknown.RuntimeCRIListed, "false"),
 			want: result{Labels: map[string]string{}, ExtendedResources: map[string]string{}},
 		},
 		{
@@ -441,7 +469,7 @@ func TestReadmeExample(t *testing.T) {
 	}
 	got := process(t, loadRules(t), &nf.Spec.Features)
 	want := result{
-		Labels:            map[string]string{"mtscn.io/kvm": "true", "mtscn.io/virt-mode": "pvm", "mtscn.io/runtime.kata-qemu": "true"},
+		Labels:            map[string]string{"mtscn.io/kvm": "true", "mtscn.io/virt-mode": "pvm", "mtscn.io/runtime.kata-qemu": "true", "mtscn.io/cotenancy-safe": "true"},
 		ExtendedResources: map[string]string{"mtscn.io/sandbox-memory": "4294967296", "mtscn.io/sandboxes": "16"},
 	}
 	if diff := cmp.Diff(want, got); diff != "" {

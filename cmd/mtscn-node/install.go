@@ -7,46 +7,58 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
-	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/rest"
-	"k8s.io/client-go/tools/clientcmd"
 	"k8s.io/klog/v2"
 
 	"github.com/mtscn/mtscn/pkg/node/install"
+	"github.com/mtscn/mtscn/pkg/node/kubeclient"
 )
 
 func init() {
-	subcommands = append(subcommands, newInstallCommand, newUninstallCommand, newKataDeployCommand)
+	subcommands = append(subcommands, newInstallCommand, newUninstallCommand, newServeCommand)
 }
 
-// installFlags are the flags install, uninstall and kata-deploy share.
+// installFlags are the flags install, uninstall and serve share.
 type installFlags struct {
-	opts       install.Options
-	nodeName   string
-	noNode     bool
-	kubeconfig string
-	restart    string
-	verify     string
-	criSocket  string
+	opts           install.Options
+	nodeName       string
+	noNode         bool
+	kubeconfig     string
+	restart        string
+	pidFile        string
+	restartCommand string
+	restartTimeout time.Duration
+	verify         string
+	criSocket      string
 }
 
 func (f *installFlags) add(fs *pflag.FlagSet) {
 	fs.StringVar(&f.opts.HostRoot, "host-root", "/", "where the host's / is mounted (/host in the DaemonSet)")
-	fs.StringVar(&f.opts.ArtifactsDir, "artifacts", install.DefaultArtifactsDir, "the Kata artifacts to install (a path in this container, not on the host)")
-	fs.StringVar(&f.opts.InstallDir, "install-dir", install.DefaultInstallDir, "where the artifacts go on the host")
-	fs.StringVar(&f.opts.ContainerdConfig, "containerd-config", install.DefaultContainerdConfig, "containerd's main config file, as a host path")
-	fs.StringVar(&f.opts.DropIn, "drop-in", install.DefaultDropIn, "the containerd drop-in the installer owns, as a host path")
-	fs.StringVar(&f.opts.StateDir, "state-dir", install.DefaultStateDir, "where the backup of config.toml and the install record are kept, as a host path")
+	fs.StringSliceVar(&f.opts.Sandboxes, "sandboxes", []string{install.SandboxKata}, "sandboxes to install: kata, gvisor, or both (kata,gvisor)")
+	fs.StringVar(&f.opts.ArtifactsDir, "artifacts", install.DefaultKataArtifacts, "the Kata artifacts (an extracted Kata release), a path in this container")
+	fs.StringVar(&f.opts.InstallDir, "install-dir", install.DefaultKataInstallDir, "where the Kata artifacts go, as a host path")
 	fs.StringSliceVar(&f.opts.Shims, "shims", nil, "Kata shims to configure, one handler kata-<shim> each (default: every configuration-<shim>.toml in --artifacts)")
-	fs.IntVar(&f.opts.ConfigVersion, "containerd-config-version", 0, "config version to write when there is no config.toml: 2 (containerd 1.6/1.7) or 3 (2.x); default 2, which all read")
-	fs.StringVar(&f.opts.ContainerdUnit, "containerd-unit", install.DefaultContainerdUnit, "systemd unit of containerd")
-	fs.StringVar(&f.restart, "restart", "systemd", "how to restart containerd after a change: systemd (D-Bus) or none")
-	fs.StringVar(&f.verify, "verify", "cri", "how to verify the handlers: cri (ask the running containerd through --cri-socket), dump (containerd config dump with the host's binary) or none")
+	fs.StringVar(&f.opts.GVisorArtifacts, "gvisor-artifacts", install.DefaultGVisorArtifacts, "directory with runsc and containerd-shim-runsc-v1 (optionally runsc.toml), a path in this container")
+	fs.StringVar(&f.opts.GVisorInstallDir, "gvisor-install-dir", install.DefaultGVisorInstallDir, "where gVisor's binaries go, as a host path")
+	fs.StringVar(&f.opts.GVisorShim, "gvisor-shim", install.GVisorShimRunsc, "gVisor handler layout: runsc (runtime_type io.containerd.runsc.v1, gVisor's shim) or runc (io.containerd.runc.v2 with BinaryName = runsc)")
+	fs.StringVar(&f.opts.ContainerdConfig, "containerd-config", install.DefaultContainerdConfig, "containerd's main config file, as a host path (a symlink is followed and kept)")
+	fs.StringVar(&f.opts.DropIn, "drop-in", install.DefaultDropIn, "the containerd drop-in the installer owns (containerd 2.x), as a host path")
+	fs.StringVar(&f.opts.StateDir, "state-dir", install.DefaultStateDir, "where the backup of containerd's config and the install record are kept, as a host path")
+	fs.IntVar(&f.opts.ConfigVersion, "containerd-config-version", 0, "config version to write when there is no config.toml: 2 (containerd 1.x) or 3 (2.x); default from --containerd-major")
+	fs.IntVar(&f.opts.ContainerdMajor, "containerd-major", 0, "containerd's major version, 1 or 2 (default: ask the CRI, else 2 for a version 3 config and 1 otherwise)")
+	fs.StringVar(&f.opts.ContainerdUnit, "containerd-unit", install.DefaultContainerdUnit, "systemd unit of containerd (--restart-mode=systemd)")
+	fs.StringVar(&f.restart, "restart-mode", "systemd", "how to restart containerd after a change: systemd (D-Bus), signal (SIGTERM to containerd, its supervisor starts it again), command (--restart-command) or none")
+	fs.StringVar(&f.restart, "restart", "systemd", "deprecated name of --restart-mode")
+	_ = fs.MarkDeprecated("restart", "use --restart-mode")
+	fs.StringVar(&f.pidFile, "containerd-pidfile", "", "host path of a file with containerd's PID (--restart-mode=signal; default: the process listening on --cri-socket)")
+	fs.StringVar(&f.restartCommand, "restart-command", "", "command that restarts containerd (--restart-mode=command), split on spaces, run without a shell")
+	fs.DurationVar(&f.restartTimeout, "restart-timeout", 2*time.Minute, "how long a restart may take")
+	fs.StringVar(&f.verify, "verify", "cri", "how to read the runtimes containerd serves: cri (the running containerd through --cri-socket), dump (containerd config dump with the host's binary) or none")
 	fs.StringVar(&f.criSocket, "cri-socket", install.DefaultCRIEndpoint, "containerd's socket, as a host path")
 	fs.StringVar(&f.nodeName, "node-name", os.Getenv("NODE_NAME"), "this node's name (default $NODE_NAME)")
 	fs.BoolVar(&f.noNode, "no-node", false, "do not label the Node or record Events (no cluster)")
@@ -55,27 +67,34 @@ func (f *installFlags) add(fs *pflag.FlagSet) {
 
 func (f *installFlags) installer() (*install.Installer, error) {
 	var options []install.Option
+	hostRoot := f.opts.HostRoot
+	if hostRoot == "" {
+		hostRoot = "/"
+	}
 	switch f.restart {
 	case "systemd":
-		options = append(options, install.WithRestarter(install.SystemdRestarter{HostRoot: f.opts.HostRoot}))
+		options = append(options, install.WithRestarter(install.SystemdRestarter{HostRoot: hostRoot}))
+	case "signal":
+		options = append(options, install.WithRestarter(install.SignalRestarter{HostRoot: hostRoot, PIDFile: f.pidFile, Socket: f.criSocket, Timeout: f.restartTimeout}))
+	case "command":
+		if strings.TrimSpace(f.restartCommand) == "" {
+			return nil, fmt.Errorf("--restart-mode=command needs --restart-command, e.g. --restart-command=\"rc-service containerd restart\"")
+		}
+		options = append(options, install.WithRestarter(install.CommandRestarter{Command: strings.Fields(f.restartCommand), Timeout: f.restartTimeout}))
 	case "none":
 		options = append(options, install.WithRestarter(install.NoRestart{}))
 	default:
-		return nil, fmt.Errorf("--restart=%q: must be systemd or none", f.restart)
+		return nil, fmt.Errorf("--restart-mode=%q: must be systemd, signal, command or none", f.restart)
 	}
 	switch f.verify {
 	case "cri":
-		hostRoot := f.opts.HostRoot
-		if hostRoot == "" {
-			hostRoot = "/"
-		}
-		options = append(options, install.WithVerifier(install.CRIVerifier{Socket: filepath.Join(hostRoot, f.criSocket)}))
+		options = append(options, install.WithVerifier(install.CRIVerifier{Socket: filepath.Join(hostRoot, f.criSocket), Timeout: f.restartTimeout}))
 	case "dump":
 		cfg := f.opts.ContainerdConfig
 		if cfg == "" {
 			cfg = install.DefaultContainerdConfig
 		}
-		options = append(options, install.WithVerifier(install.DumpVerifier{Command: install.DefaultDumpCommand(f.opts.HostRoot), Config: cfg}))
+		options = append(options, install.WithVerifier(install.DumpVerifier{Command: install.DefaultDumpCommand(hostRoot), Config: cfg}))
 	case "none":
 		options = append(options, install.WithVerifier(install.NoVerify{}))
 	default:
@@ -85,19 +104,9 @@ func (f *installFlags) installer() (*install.Installer, error) {
 		if f.nodeName == "" {
 			return nil, fmt.Errorf("--node-name is empty and $NODE_NAME is not set: set one (the DaemonSet passes spec.nodeName), or pass --no-node to work on the host only")
 		}
-		var rc *rest.Config
-		var err error
-		if f.kubeconfig == "" {
-			rc, err = rest.InClusterConfig()
-		} else {
-			rc, err = clientcmd.BuildConfigFromFlags("", f.kubeconfig)
-		}
+		client, err := kubeclient.Clientset(f.kubeconfig)
 		if err != nil {
-			return nil, fmt.Errorf("building the Kubernetes client (--kubeconfig): %w", err)
-		}
-		client, err := kubernetes.NewForConfig(rc)
-		if err != nil {
-			return nil, fmt.Errorf("building the Kubernetes client: %w", err)
+			return nil, err
 		}
 		options = append(options, install.WithNode(&install.KubeNode{Client: client, Name: f.nodeName}))
 	}
@@ -112,16 +121,18 @@ func newInstallCommand() *cobra.Command {
 	f := &installFlags{}
 	cmd := &cobra.Command{
 		Use:   "install",
-		Short: "Install Kata Containers into this node's containerd, then label and untaint the node",
-		Long: `install claims the node (mtscn.io/sandbox-runtime=pending,
-katacontainers.io/kata-runtime=false), copies --artifacts to --install-dir
-(staged, then swapped in with a rename), writes a containerd drop-in with one
-runtime per Kata shim, adds it to config.toml's imports when containerd does
-not import it already (config.toml is backed up first), restarts containerd,
-verifies that containerd lists every handler, then labels the node
-(mtscn.io/sandbox-runtime=true, katacontainers.io/kata-runtime=true,
+		Short: "Install sandbox runtimes (Kata, gVisor) into this node's containerd, verify, then label and untaint the node",
+		Long: `install claims the node (mtscn.io/sandbox-runtime=pending), copies the
+artifacts of each --sandboxes entry to its install dir (staged beside it,
+then swapped in with a rename), adds one containerd runtime per handler
+(containerd 1.x: into the file that holds the CRI table, config.toml
+usually; containerd 2.x: into the drop-in, imported by config.toml),
+restarts containerd (--restart-mode), checks through the CRI that every
+runtime containerd served before (runc first) and every new handler is
+served, and only then labels the node (mtscn.io/sandbox-runtime=true,
 mtscn.io/runtime.<handler>=true) and removes the mtscn.io/sandbox-not-ready
-taint. Running it again changes nothing. See pkg/node/install/README.md.`,
+taint. If containerd then lacks a runtime, the previous config is put
+back. Running it again changes nothing. See pkg/node/install/README.md.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			in, err := f.installer()
@@ -140,13 +151,16 @@ func newUninstallCommand() *cobra.Command {
 	f := &installFlags{}
 	cmd := &cobra.Command{
 		Use:   "uninstall",
-		Short: "Remove what install did: config.toml restored byte for byte, drop-in and artifacts removed, labels removed",
-		Long: `uninstall takes the node out of Kata service first (katacontainers.io/kata-runtime=false,
-mtscn.io/runtime.<handler> labels removed), restores config.toml from the
-backup (byte for byte; if config.toml was edited after the install, it keeps
-the edit and removes only the imports entry), removes the drop-in and the
-install dir, restarts containerd, and removes the remaining labels. It is
-safe to run twice and after an install that stopped half way.`,
+		Short: "Remove what install did: containerd's config restored, drop-in and artifacts removed, labels removed",
+		Long: `uninstall refuses while pods run with the installed handlers (checked
+through the CRI) unless --force. It takes the node out of sandbox service
+first (runtime labels removed), restores containerd's config (byte for byte
+from the backup when it was not edited since; otherwise it removes only the
+installer's runtimes and imports entry and keeps the edits), removes the
+drop-in and the install dirs the installer created, restarts containerd,
+checks that every other runtime (runc) is still served, and removes the
+remaining labels. It is safe to run twice and after an install that
+stopped half way. A DaemonSet rollout never runs it.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			in, err := f.installer()
@@ -158,23 +172,27 @@ safe to run twice and after an install that stopped half way.`,
 		},
 	}
 	f.add(cmd.Flags())
+	cmd.Flags().BoolVar(&f.opts.Force, "force", false, "uninstall even while pods run with the installed handlers (they lose their runtime)")
 	return cmd
 }
 
-func newKataDeployCommand() *cobra.Command {
+func newServeCommand() *cobra.Command {
 	f := &installFlags{}
 	var (
-		listen          string
-		retry           time.Duration
-		uninstallOnStop bool
+		listen   string
+		retry    time.Duration
+		maxRetry time.Duration
 	)
 	cmd := &cobra.Command{
-		Use:   "kata-deploy",
-		Short: "DaemonSet mode: install at start, serve /healthz and /readyz, uninstall on SIGTERM",
-		Long: `kata-deploy runs install at start (retrying every --retry-interval until it
-succeeds), answers /healthz while running and /readyz only once the install
-is verified, and on SIGTERM or SIGINT runs uninstall (unless
---uninstall-on-stop=false), as kata-deploy's DaemonSet does.`,
+		Use:     "serve",
+		Aliases: []string{"kata-deploy"},
+		Short:   "DaemonSet mode: install at start (retrying with backoff), serve /healthz and /readyz; never uninstalls",
+		Long: `serve runs install at start, retrying after --retry-interval, doubling up to
+--max-retry-interval; after a rollback it does not restart containerd again
+until the config or the artifacts change. It answers /healthz while running
+and /readyz only once the install is verified. Stopping it (SIGTERM, a
+DaemonSet rollout) leaves the runtimes installed: uninstall is the explicit
+command ` + "`mtscn-node uninstall`" + `.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			in, err := f.installer()
@@ -187,12 +205,12 @@ is verified, and on SIGTERM or SIGINT runs uninstall (unless
 			}
 			ctx, stop := signal.NotifyContext(commandContext(cmd), syscall.SIGTERM, syscall.SIGINT)
 			defer stop()
-			return in.Serve(ctx, ln, install.DaemonOptions{RetryInterval: retry, UninstallOnStop: uninstallOnStop})
+			return in.Serve(ctx, ln, install.DaemonOptions{RetryInterval: retry, MaxRetryInterval: maxRetry})
 		},
 	}
 	f.add(cmd.Flags())
 	cmd.Flags().StringVar(&listen, "listen-address", ":8090", "address serving /healthz and /readyz")
-	cmd.Flags().DurationVar(&retry, "retry-interval", 30*time.Second, "wait between failed install attempts")
-	cmd.Flags().BoolVar(&uninstallOnStop, "uninstall-on-stop", true, "uninstall on SIGTERM/SIGINT")
+	cmd.Flags().DurationVar(&retry, "retry-interval", 30*time.Second, "first wait after a failed install (doubles each time)")
+	cmd.Flags().DurationVar(&maxRetry, "max-retry-interval", 30*time.Minute, "longest wait between install attempts")
 	return cmd
 }

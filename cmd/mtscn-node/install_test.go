@@ -49,18 +49,19 @@ func TestInstallUninstallCommands(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	common := []string{"--no-node", "--host-root", host, "--restart=none", "--verify=none"}
-	if err := runRoot(append([]string{"install", "--artifacts", artifacts, "--shims", "qemu"}, common...)...); err != nil {
+	common := []string{"--no-node", "--host-root", host, "--restart-mode=none", "--verify=none", "--force"}
+	if err := runRoot(append([]string{"install", "--artifacts", artifacts, "--shims", "qemu"}, common[:len(common)-1]...)...); err != nil {
 		t.Fatalf("install: %v", err)
 	}
-	dropIn, err := os.ReadFile(filepath.Join(host, "etc/containerd/conf.d/mtscn-kata.toml"))
+	// containerd 1.x layout: the runtime goes into config.toml itself.
+	edited, err := os.ReadFile(cfg)
 	if err != nil {
-		t.Fatalf("install wrote no drop-in: %v", err)
+		t.Fatal(err)
 	}
-	if !strings.Contains(string(dropIn), "runtimes.kata-qemu]") || strings.Contains(string(dropIn), "kata-clh") {
-		t.Errorf("--shims qemu: drop-in does not hold exactly kata-qemu:\n%s", dropIn)
+	if !strings.Contains(string(edited), "runtimes.kata-qemu]") || strings.Contains(string(edited), "kata-clh") {
+		t.Errorf("--shims qemu: config.toml does not hold exactly kata-qemu:\n%s", edited)
 	}
-	if err := runRoot(append([]string{"uninstall"}, common...)...); err != nil {
+	if err := runRoot(append([]string{"uninstall", "--force"}, common[:len(common)-1]...)...); err != nil {
 		t.Fatalf("uninstall: %v", err)
 	}
 	got, err := os.ReadFile(cfg)
@@ -76,9 +77,11 @@ func TestInstallCommandErrors(t *testing.T) {
 		args    []string
 		wantErr string
 	}{
-		{name: "bad restart", args: []string{"install", "--no-node", "--restart=reboot"}, wantErr: `--restart="reboot": must be systemd or none`},
+		{name: "bad restart", args: []string{"install", "--no-node", "--restart-mode=reboot"}, wantErr: `--restart-mode="reboot": must be systemd, signal, command or none`},
+		{name: "command without command", args: []string{"install", "--no-node", "--restart-mode=command"}, wantErr: `--restart-mode=command needs --restart-command`},
+		{name: "bad gvisor shim", args: []string{"install", "--no-node", "--restart-mode=none", "--gvisor-shim=x"}, wantErr: `--gvisor-shim="x"`},
 		{name: "bad verify", args: []string{"uninstall", "--no-node", "--verify=maybe"}, wantErr: `--verify="maybe": must be cri, dump or none`},
-		{name: "no node name", args: []string{"install", "--restart=none"}, wantErr: "--node-name is empty and $NODE_NAME is not set"},
+		{name: "no node name", args: []string{"install", "--restart-mode=none"}, wantErr: "--node-name is empty and $NODE_NAME is not set"},
 		{name: "relative install dir", args: []string{"install", "--no-node", "--install-dir", "opt/kata"}, wantErr: `--install-dir="opt/kata": must be an absolute path`},
 	}
 	for _, tc := range tests {

@@ -2,7 +2,8 @@
 // Discovery cannot (usable /dev/kvm, nested virtualization, PVM, IOMMU, QAT
 // VFs on vfio-pci, CPU side-channel exposure, /dev/shm capacity, installed
 // Kata handlers), publishes it as an NFD NodeFeature, and installs or
-// uninstalls Kata Containers into the node's containerd.
+// uninstalls sandbox runtimes (gVisor, Kata Containers) into the node's
+// containerd.
 //
 // Each subcommand lives in its own file and registers itself in
 // subcommands from an init function.
@@ -21,7 +22,7 @@ import (
 var subcommands []func() *cobra.Command
 
 func newRootCommand() *cobra.Command {
-	return cmdutil.NewRoot("mtscn-node", "mtscn's node agent: discover virtualization features, publish them, install Kata", subcommands)
+	return cmdutil.NewRoot("mtscn-node", "mtscn's node agent: discover virtualization features, publish them, install sandbox runtimes", subcommands)
 }
 
 func main() {

@@ -115,8 +115,8 @@ func TestDiscoverCommand(t *testing.T) {
 			if res.CPU == nil || res.CPU.CotenancySafe || res.CPU.Vulnerabilities["l1tf"].State != discover.VulnVulnerable {
 				t.Errorf("cpu: want l1tf vulnerable and cotenancy unsafe, got %+v", res.CPU)
 			}
-			if res.KVM == nil || !res.KVM.Device || res.KVM.Usable || res.KVM.Mode != discover.ModeNone ||
-				!strings.Contains(res.KVM.ProbeError, "KVM_GET_API_VERSION") {
+			if res.KVM == nil || !res.KVM.Device || res.KVM.IsUsable() || res.KVM.Mode != discover.ModeNone ||
+				!strings.Contains(strings.Join(res.KVM.NotUsable, ";"), "not a character device") {
 				t.Errorf("kvm: a regular file at dev/kvm must be found but not usable, got %+v", res.KVM)
 			}
 			if res.Kata == nil || len(res.Kata.Handlers) != 4 {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/mtscn/mtscn/pkg/audit"
 	"github.com/mtscn/mtscn/pkg/simulate"
 )
 
@@ -83,13 +84,17 @@ func writeSimulation(w io.Writer, eng *simulate.Engine, res *simulate.Result) er
 		return err
 	}
 	fmt.Fprintln(w, "\n== Memory per node")
-	if err := simulate.WriteMemory(w, simulate.MemoryByNode(res.Snapshot, eng.Isolation, eng.Model)); err != nil {
-		return err
-	}
-	fmt.Fprintln(w, "\n== Audit (I1-I4, overcommit)")
-	violations, err := simulate.Audit(res.Snapshot, eng.Isolation, eng.Model)
+	memory, err := simulate.MemoryByNode(res.Snapshot, eng.Policy)
 	if err != nil {
 		return err
 	}
-	return simulate.WriteViolations(w, violations)
+	if err := simulate.WriteMemory(w, memory); err != nil {
+		return err
+	}
+	fmt.Fprintln(w, "\n== Audit (I1-I4, F1-F3)")
+	violations, err := audit.Audit(res.Snapshot, eng.Policy)
+	if err != nil {
+		return err
+	}
+	return audit.WriteViolations(w, violations)
 }

@@ -1,16 +1,26 @@
-# Kata install/uninstall (issue 7, pkg/node/install). `make test` already runs
-# the unit tests (fixture hosts, crash safety, the real containerd) and the
-# real-apiserver tests (./test/integration/nodeinstall); these targets run
-# them alone. The real-containerd checks skip with a message when the
-# containerd binary is missing: `make install-containerd` installs Debian's.
-.PHONY: install-containerd test-node-install bench-node-install
+# Sandbox runtime install/uninstall (pkg/node/install) and the containerd
+# config-chain reader (pkg/node/containerd). `make test` already runs the
+# unit tests (fixture hosts, the real `containerd config dump` of 1.6 and
+# 2.x, crash safety, the real containerd daemon) and the real-apiserver
+# tests (./test/integration/nodeinstall); these targets run them alone. The
+# real-containerd checks skip with a message when a binary is missing:
+# `make install-containerd` installs Debian's 1.6, `make containerd2` builds
+# 2.x.
+.PHONY: install-containerd test-node-install bench-node-install fuzz-node-containerd
 
 install-containerd:
 	bash hack/install-containerd.sh
 
-test-node-install: etcd install-containerd
-	$(GO) test -count=1 ./pkg/node/install/
+test-node-install: etcd install-containerd containerd2
+	$(GO) test -count=1 ./pkg/node/containerd/ ./pkg/node/install/ ./cmd/mtscn-node/
 	$(GO) test -count=1 ./test/integration/nodeinstall/
+
+# Go native fuzzing of the containerd TOML and config-chain parsers, a short
+# fixed time each (FUZZTIME=1m for longer).
+FUZZTIME ?= 10s
+fuzz-node-containerd:
+	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./pkg/node/containerd/
+	$(GO) test -run '^$$' -fuzz '^FuzzLoad$$' -fuzztime $(FUZZTIME) ./pkg/node/containerd/
 
 # Cost of the DaemonSet's start on an installed node (nothing to do) and of
 # planning containerd's files.

@@ -17,9 +17,15 @@ const (
 	RuleI3 Rule = "I3"
 	// RuleI4: tenants share only nodes labelled mtscn.io/cotenancy-safe=true.
 	RuleI4 Rule = "I4"
-	// RuleOvercommit: the memory committed by the pods on a node (VM
-	// footprints included) exceeds its allocatable memory.
-	RuleOvercommit Rule = "Overcommit"
+	// RuleF1: the memory the running pods of a node commit (VM footprints
+	// included) fits its allocatable memory.
+	RuleF1 Rule = "F1"
+	// RuleF2: the guest memory of a node's /dev/shm-backed VMs fits its
+	// allocatable mtscn.io/sandbox-memory.
+	RuleF2 Rule = "F2"
+	// RuleF3: a node runs no more VMs than its allocatable
+	// mtscn.io/sandboxes.
+	RuleF3 Rule = "F3"
 )
 
 // Snapshot is the cluster state to check.

@@ -45,8 +45,9 @@ type Summary struct {
 	// Default is default-scheduler's outcome on the same workload (with
 	// Options.Compare).
 	Default *Outcome
-	// Isolation is the classification of the shipped configuration.
-	Isolation audit.IsolationOptions
+	// Policy is what the shipped configuration enforces; the reports and
+	// the audit follow it.
+	Policy *audit.Policy
 	// Engine is non-nil only with Options.Keep.
 	Engine *simulate.Engine
 }
@@ -73,7 +74,7 @@ func Run(ctx context.Context, opts Options) (_ *Summary, err error) {
 	if err := eng.Setup(ctx, sc); err != nil {
 		return nil, err
 	}
-	s := &Summary{Isolation: eng.Isolation}
+	s := &Summary{Policy: eng.Policy}
 	if opts.Compare {
 		res, err := eng.Schedule(ctx, sc.NewPods, devcluster.DefaultSchedulerName)
 		if err != nil {
@@ -103,16 +104,16 @@ func Run(ctx context.Context, opts Options) (_ *Summary, err error) {
 }
 
 func evaluate(eng *simulate.Engine, res *simulate.Result) (Outcome, error) {
-	violations, err := simulate.Audit(res.Snapshot, eng.Isolation, eng.Model)
+	violations, err := audit.Audit(res.Snapshot, eng.Policy)
 	if err != nil {
 		return Outcome{}, err
 	}
-	o := Outcome{
-		Result:     res,
-		Memory:     simulate.MemoryByNode(res.Snapshot, eng.Isolation, eng.Model),
-		Violations: violations,
+	memory, err := simulate.MemoryByNode(res.Snapshot, eng.Policy)
+	if err != nil {
+		return Outcome{}, err
 	}
-	classifier := tenancy.NewStatic(eng.Isolation.Tenancy, res.Snapshot.Namespaces, res.Snapshot.RuntimeClasses)
+	o := Outcome{Result: res, Memory: memory, Violations: violations}
+	classifier := tenancy.NewStatic(eng.Policy.Isolation.Tenancy, res.Snapshot.Namespaces, res.Snapshot.RuntimeClasses)
 	kvm := map[string]bool{}
 	for _, n := range res.Snapshot.Nodes {
 		kvm[n.Name] = n.Labels[wellknown.LabelKVM] == "true"
@@ -131,7 +132,7 @@ func evaluate(eng *simulate.Engine, res *simulate.Result) (Outcome, error) {
 func write(w io.Writer, s *Summary) error {
 	m := s.Mtscn
 	section(w, "Placements by mtscn-scheduler (node × tenant × runtime)")
-	if err := simulate.WritePlacements(w, m.Result, s.Isolation); err != nil {
+	if err := simulate.WritePlacements(w, m.Result, s.Policy.Isolation); err != nil {
 		return err
 	}
 	section(w, "Pending pods and why")
@@ -142,8 +143,8 @@ func write(w io.Writer, s *Summary) error {
 	if err := simulate.WriteMemory(w, m.Memory); err != nil {
 		return err
 	}
-	section(w, "Audit (I1-I4, overcommit)")
-	if err := simulate.WriteViolations(w, m.Violations); err != nil {
+	section(w, "Audit (I1-I4, F1-F3)")
+	if err := audit.WriteViolations(w, m.Violations); err != nil {
 		return err
 	}
 	if s.Default == nil {
@@ -155,7 +156,7 @@ func write(w io.Writer, s *Summary) error {
 		return err
 	}
 	fmt.Fprintln(w)
-	if err := simulate.WriteViolations(w, d.Violations); err != nil {
+	if err := audit.WriteViolations(w, d.Violations); err != nil {
 		return err
 	}
 	section(w, "Summary")

@@ -62,6 +62,7 @@ type Cluster struct {
 	EtcdURL string
 
 	keepDataDir bool
+	pki         *pki
 	etcd        *embed.Etcd
 	cancel      context.CancelFunc
 	apiDone     chan error
@@ -93,19 +94,45 @@ func Start(ctx context.Context, opts Options) (_ *Cluster, err error) {
 		}
 	}()
 
-	pki, err := newPKI(c.DataDir)
-	if err != nil {
+	if c.pki, err = newPKI(c.DataDir); err != nil {
 		return nil, err
 	}
 	if err := c.startEtcd(opts.LogOutput); err != nil {
 		return nil, err
 	}
 	logger.V(2).Info("etcd started", "url", c.EtcdURL)
-	if err := c.startAPIServer(ctx, pki); err != nil {
+	if err := c.startAPIServer(ctx, 0); err != nil {
 		return nil, err
 	}
 	logger.V(2).Info("kube-apiserver started", "url", c.APIServerURL, "kubeconfig", c.KubeconfigPath)
 	return c, nil
+}
+
+// RestartAPIServer stops kube-apiserver, waits for it to exit and starts
+// it again on the same address with the same certificates and etcd, as a
+// restart of the process (or of its static pod) would: clients keep their
+// kubeconfig and see connection errors in between. It returns once the new
+// server is ready.
+func (c *Cluster) RestartAPIServer(ctx context.Context) error {
+	if c.stopped || c.cancel == nil {
+		return errors.New("restarting kube-apiserver: the cluster is not running")
+	}
+	c.cancel()
+	if c.apiDone != nil {
+		if err := <-c.apiDone; err != nil {
+			return fmt.Errorf("stopping kube-apiserver: %w", err)
+		}
+	}
+	c.cancel, c.apiDone = nil, nil
+	u, err := url.Parse(c.APIServerURL)
+	if err != nil {
+		return fmt.Errorf("parsing %s: %w", c.APIServerURL, err)
+	}
+	port, err := strconv.Atoi(u.Port())
+	if err != nil {
+		return fmt.Errorf("parsing the port of %s: %w", c.APIServerURL, err)
+	}
+	return c.startAPIServer(ctx, port)
 }
 
 // Stop shuts down kube-apiserver and etcd, waits for them to exit and
@@ -210,7 +237,8 @@ func freePorts(n int) ([]int, error) {
 // NewConfig → CreateServerChain → PrepareRun → Run), as
 // k8s.io/kubernetes/cmd/kube-apiserver/app/testing does, on a loopback
 // listener with the certificates of pki.
-func (c *Cluster) startAPIServer(ctx context.Context, pki *pki) error {
+func (c *Cluster) startAPIServer(ctx context.Context, port int) error {
+	pki := c.pki
 	s := options.NewServerRunOptions()
 
 	// A registry of our own so the server's version is the Kubernetes
@@ -229,11 +257,12 @@ func (c *Cluster) startAPIServer(ctx context.Context, pki *pki) error {
 	}
 	s.GenericServerRunOptions.ComponentGlobalsRegistry = registry
 
-	listener, err := net.Listen("tcp", "127.0.0.1:0")
+	// Port 0 picks a free port; a restart binds the previous one again.
+	listener, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
 	if err != nil {
 		return fmt.Errorf("listening for kube-apiserver: %w", err)
 	}
-	port := listener.Addr().(*net.TCPAddr).Port
+	port = listener.Addr().(*net.TCPAddr).Port
 	c.APIServerURL = "https://" + net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
 	s.SecureServing.Listener = listener
 	s.SecureServing.BindPort = port
@@ -256,6 +285,11 @@ func (c *Cluster) startAPIServer(ctx context.Context, pki *pki) error {
 	// nothing would lift the not-ready taint TaintNodesByCondition puts on
 	// new nodes; both would keep every pod from being scheduled.
 	s.Admission.GenericAdmission.DisablePlugins = []string{"ServiceAccount", "TaintNodesByCondition"}
+	// --shutdown-send-retry-after: on stop, drain the requests in flight
+	// (answering new ones with Retry-After) and close the remaining
+	// connections after 2s, instead of waiting up to --request-timeout
+	// (60s) for clients that hold watches open.
+	s.GenericServerRunOptions.ShutdownSendRetryAfter = true
 
 	completed, err := s.Complete(ctx)
 	if err != nil {

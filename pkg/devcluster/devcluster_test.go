@@ -141,3 +141,36 @@ func TestStartRefusesUsedDataDir(t *testing.T) {
 		t.Errorf("Start touched a directory it refused: %v", err)
 	}
 }
+
+// TestRestartAPIServer restarts kube-apiserver under a client that holds
+// the kubeconfig on disk: the same address and certificates answer again
+// and what was stored before the restart is still there.
+func TestRestartAPIServer(t *testing.T) {
+	tCtx := ktesting.Init(t)
+	c, err := Start(tCtx, Options{DataDir: filepath.Join(t.TempDir(), "cluster")})
+	if err != nil {
+		t.Fatalf("Start: %v", err)
+	}
+	t.Cleanup(func() { _ = c.Stop() })
+	restCfg, err := clientcmd.BuildConfigFromFlags("", c.KubeconfigPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	client, err := kubernetes.NewForConfig(restCfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := client.CoreV1().Namespaces().Create(tCtx, &v1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "before"}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	url := c.APIServerURL
+	if err := c.RestartAPIServer(tCtx); err != nil {
+		t.Fatalf("RestartAPIServer: %v", err)
+	}
+	if c.APIServerURL != url {
+		t.Errorf("address changed from %s to %s", url, c.APIServerURL)
+	}
+	if _, err := client.CoreV1().Namespaces().Get(tCtx, "before", metav1.GetOptions{}); err != nil {
+		t.Errorf("after the restart, through the old kubeconfig: %v", err)
+	}
+}

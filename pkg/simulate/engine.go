@@ -15,19 +15,13 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
-	"k8s.io/client-go/kubernetes"
 	"k8s.io/klog/v2"
-	schedconfig "k8s.io/kubernetes/pkg/scheduler/apis/config"
 	"k8s.io/utils/ptr"
 
-	"github.com/mtscn/mtscn/pkg/apis/config"
-	configv1 "github.com/mtscn/mtscn/pkg/apis/config/v1"
 	"github.com/mtscn/mtscn/pkg/audit"
 	"github.com/mtscn/mtscn/pkg/devcluster"
-	"github.com/mtscn/mtscn/pkg/plugins/names"
 	"github.com/mtscn/mtscn/pkg/schedulercmd"
 	"github.com/mtscn/mtscn/pkg/tenancy"
-	"github.com/mtscn/mtscn/pkg/vmsize"
 )
 
 // Scenario is a cluster to build and the pods to schedule on it.
@@ -88,11 +82,10 @@ const DefaultSchedulerConfig = "manifests/scheduler/scheduler-config.yaml"
 type Engine struct {
 	Cluster   *devcluster.Cluster
 	Scheduler *devcluster.Scheduler
-	// Isolation is how the shipped TenantIsolation args classify pods; the
-	// audit uses the same.
-	Isolation audit.IsolationOptions
-	// Model sizes VMs like the SandboxOverhead args of the configuration.
-	Model *vmsize.Model
+	// Policy is what the configuration's mtscn-scheduler profile enforces
+	// (its TenantIsolation and SandboxOverhead args): the reports classify,
+	// size and audit pods by it.
+	Policy *audit.Policy
 
 	progress   io.Writer
 	podTimeout time.Duration
@@ -116,7 +109,7 @@ func Start(ctx context.Context, opts Options) (_ *Engine, err error) {
 	if err != nil {
 		return nil, err
 	}
-	if e.Isolation, e.Model, err = Policies(cfg); err != nil {
+	if e.Policy, err = audit.PolicyFromConfig(cfg, schedulercmd.SchedulerName, path); err != nil {
 		return nil, err
 	}
 	if opts.WithDefaultScheduler {
@@ -155,45 +148,6 @@ func (e *Engine) Progressf(format string, args ...any) {
 		return
 	}
 	fmt.Fprintf(e.progress, "[%5.1fs] %s\n", time.Since(e.start).Seconds(), fmt.Sprintf(format, args...))
-}
-
-// Policies extracts what the audit and the memory report need from the
-// mtscn-scheduler profile of a scheduler configuration: TenantIsolation's
-// classification and SandboxOverhead's VM model. Args the configuration
-// does not set (or a nil cfg) get the defaults.
-func Policies(cfg *schedconfig.KubeSchedulerConfiguration) (audit.IsolationOptions, *vmsize.Model, error) {
-	iso := audit.IsolationOptions{Tenancy: tenancy.Config{
-		TenantLabelKeys:          configv1.DefaultTenantLabelKeys,
-		InfrastructureNamespaces: configv1.DefaultInfrastructureNamespaces,
-		SandboxedHandlers:        configv1.DefaultSandboxedHandlers,
-		OffNodeHandlers:          configv1.DefaultOffNodeHandlers,
-	}}
-	overheadArgs, err := vmsize.DefaultArgs()
-	if err != nil {
-		return iso, nil, err
-	}
-	if cfg == nil {
-		return iso, vmsize.NewModel(overheadArgs), nil
-	}
-	for _, prof := range cfg.Profiles {
-		if prof.SchedulerName != schedulercmd.SchedulerName {
-			continue
-		}
-		for _, pc := range prof.PluginConfig {
-			switch args := pc.Args.(type) {
-			case *config.TenantIsolationArgs:
-				if pc.Name == names.TenantIsolation {
-					iso.Tenancy = tenancy.ConfigFromClassification(args.SandboxClassification, args.TenantLabelKeys, args.InfrastructureNamespaces)
-					iso.IgnoreSideChannel = args.SideChannelPolicy == config.SideChannelIgnore
-				}
-			case *config.SandboxOverheadArgs:
-				if pc.Name == names.SandboxOverhead {
-					overheadArgs = args
-				}
-			}
-		}
-	}
-	return iso, vmsize.NewModel(overheadArgs), nil
 }
 
 // Run builds the scenario (Setup) and schedules its new pods with
@@ -259,12 +213,12 @@ func (e *Engine) Schedule(ctx context.Context, pods []*v1.Pod, schedulerName str
 	if err := e.waitIdle(ctx); err != nil {
 		return nil, err
 	}
-	snap, err := ReadSnapshot(ctx, client)
+	snap, err := audit.ReadSnapshot(ctx, client)
 	if err != nil {
 		return nil, err
 	}
 	res := &Result{Snapshot: *snap}
-	classifier := tenancy.NewStatic(e.Isolation.Tenancy, snap.Namespaces, snap.RuntimeClasses)
+	classifier := tenancy.NewStatic(e.Policy.Isolation.Tenancy, snap.Namespaces, snap.RuntimeClasses)
 	byKey := map[string]*v1.Pod{}
 	for _, p := range snap.Pods {
 		byKey[p.Namespace+"/"+p.Name] = p
@@ -422,41 +376,6 @@ func unschedulableMessage(p *v1.Pod) string {
 		}
 	}
 	return "not tried yet"
-}
-
-// ReadSnapshot lists the objects audit checks: nodes, pods, namespaces and
-// runtime classes.
-func ReadSnapshot(ctx context.Context, client kubernetes.Interface) (*audit.Snapshot, error) {
-	snap := &audit.Snapshot{}
-	nodes, err := client.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
-	if err != nil {
-		return nil, fmt.Errorf("listing nodes: %w", err)
-	}
-	for i := range nodes.Items {
-		snap.Nodes = append(snap.Nodes, &nodes.Items[i])
-	}
-	pods, err := client.CoreV1().Pods(metav1.NamespaceAll).List(ctx, metav1.ListOptions{})
-	if err != nil {
-		return nil, fmt.Errorf("listing pods: %w", err)
-	}
-	for i := range pods.Items {
-		snap.Pods = append(snap.Pods, &pods.Items[i])
-	}
-	nss, err := client.CoreV1().Namespaces().List(ctx, metav1.ListOptions{})
-	if err != nil {
-		return nil, fmt.Errorf("listing namespaces: %w", err)
-	}
-	for i := range nss.Items {
-		snap.Namespaces = append(snap.Namespaces, &nss.Items[i])
-	}
-	rcs, err := client.NodeV1().RuntimeClasses().List(ctx, metav1.ListOptions{})
-	if err != nil {
-		return nil, fmt.Errorf("listing runtime classes: %w", err)
-	}
-	for i := range rcs.Items {
-		snap.RuntimeClasses = append(snap.RuntimeClasses, &rcs.Items[i])
-	}
-	return snap, nil
 }
 
 // trimPreemption drops what the scheduler appends after its filter

@@ -12,7 +12,6 @@ import (
 	"github.com/mtscn/mtscn/pkg/audit"
 	"github.com/mtscn/mtscn/pkg/tenancy"
 	"github.com/mtscn/mtscn/pkg/vmsize"
-	"github.com/mtscn/mtscn/pkg/wellknown"
 )
 
 // KindAnnotation on a Node holds a one-line description shown in reports
@@ -188,40 +187,23 @@ func (m NodeMemory) Overcommitted() bool { return m.Committed > m.Allocatable }
 // what the node advertises: VMs fail to start or are killed by SIGBUS.
 func (m NodeMemory) SharedOverflow() bool { return m.SandboxMemory > 0 && m.Shared > m.SandboxMemory }
 
-// MemoryByNode sizes every bound, running pod with the model and sums per
-// node, in node name order.
-func MemoryByNode(snap audit.Snapshot, iso audit.IsolationOptions, model *vmsize.Model) []NodeMemory {
-	classifier := tenancy.NewStatic(iso.Tenancy, snap.Namespaces, snap.RuntimeClasses)
-	nodes := map[string]*v1.Node{}
-	for _, n := range snap.Nodes {
-		nodes[n.Name] = n
+// MemoryByNode sums, per node in name order, what its running pods
+// commit as the policy's SandboxOverhead args size them (audit.Usage).
+func MemoryByNode(snap audit.Snapshot, p *audit.Policy) ([]NodeMemory, error) {
+	opts := audit.ResourceOptions{Tenancy: p.Isolation.Tenancy}
+	if p.Resources != nil {
+		opts = *p.Resources
 	}
-	sums := map[string]*NodeMemory{}
-	for _, n := range snap.Nodes {
-		alloc := n.Status.Allocatable[v1.ResourceMemory]
-		shm := n.Status.Allocatable[wellknown.ResourceSandboxMemory]
-		sums[n.Name] = &NodeMemory{Node: n.Name, Allocatable: alloc.Value(), SandboxMemory: shm.Value()}
+	usage, err := audit.Usage(snap, opts)
+	if err != nil {
+		return nil, err
 	}
-	for _, p := range snap.Pods {
-		m := sums[p.Spec.NodeName]
-		if m == nil || tenancy.IsTerminal(p) {
-			continue
-		}
-		rt := classifier.BoundRuntime(p.Spec.RuntimeClassName)
-		nv, _ := vmsize.ParseNodeLabels(nodes[p.Spec.NodeName].Labels)
-		f := model.PodFootprint(p, rt, nv)
-		m.Counted += f.Floor
-		m.Committed += f.Committed
-		m.Shared += f.SharedMemory
-		if f.VM {
-			m.VMs++
-		}
+	out := make([]NodeMemory, 0, len(usage))
+	for _, u := range usage {
+		out = append(out, NodeMemory{Node: u.Node, VMs: int(u.VMs), Counted: u.Counted, Committed: u.Committed,
+			Allocatable: u.Allocatable, Shared: u.SharedMemory, SandboxMemory: u.SandboxMemory})
 	}
-	out := make([]NodeMemory, 0, len(sums))
-	for _, n := range sortedNodes(snap.Nodes) {
-		out = append(out, *sums[n.Name])
-	}
-	return out
+	return out, nil
 }
 
 // WriteMemory prints committed memory per node against allocatable and
@@ -245,24 +227,6 @@ func WriteMemory(w io.Writer, mem []NodeMemory) error {
 			shm = vmsize.FormatBytes(m.Shared, true)
 		}
 		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\n", m.Node, m.VMs, vmsize.FormatBytes(m.Counted, true), committed, shm)
-	}
-	return tw.Flush()
-}
-
-// WriteViolations prints audit findings, or "none".
-func WriteViolations(w io.Writer, vs []audit.Violation) error {
-	if len(vs) == 0 {
-		_, err := fmt.Fprintln(w, "no violations: I1-I4 hold on every node and no node is overcommitted")
-		return err
-	}
-	tw := newTable(w)
-	fmt.Fprintln(tw, "RULE\tNODE\tTENANTS\tMESSAGE")
-	for _, v := range vs {
-		node := v.Node
-		if node == "" {
-			node = "-"
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", v.Rule, node, strings.Join(v.Tenants, ","), v.Message)
 	}
 	return tw.Flush()
 }

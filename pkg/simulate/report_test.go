@@ -95,7 +95,7 @@ b/job (runc): 0/2 nodes are available
 // Kata's defaults: a kata-qemu VM (hotplug) commits 2Gi default guest
 // memory + its limits + 96Mi VMM; Kubernetes counts requests + overhead.
 func TestMemoryByNode(t *testing.T) {
-	iso, model, err := Policies(nil)
+	policy, err := audit.DefaultPolicy()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -132,7 +132,10 @@ func TestMemoryByNode(t *testing.T) {
 			Shared:    2 * (2048 + 1024) * mi,
 		},
 	}
-	got := MemoryByNode(snap, iso, model)
+	got, err := MemoryByNode(snap, policy)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("MemoryByNode (-want,+got):\n%s", diff)
 	}

@@ -16,11 +16,11 @@ const FeatureDomain = "mtscn"
 
 // Attribute features: one element name -> string value map each.
 const (
-	// FeatureKVM describes /dev/kvm (attributes KVMUsable, KVMAPIVersion,
-	// KVMModule).
+	// FeatureKVM describes /dev/kvm (attributes KVMUsable, KVMVhostVsock,
+	// KVMAPIVersion, KVMModule).
 	FeatureKVM = FeatureDomain + ".kvm"
-	// FeatureCPU describes the CPU as the kernel sees it (attributes CPUHypervisor,
-	// CPUSMTActive).
+	// FeatureCPU describes the CPU as the kernel sees it (attributes
+	// CPUCotenancySafe, CPUHypervisor, CPUSMTActive).
 	FeatureCPU = FeatureDomain + ".cpu"
 	// FeatureVulnerability holds one element per file in
 	// /sys/devices/system/cpu/vulnerabilities/, named like the file (l1tf,
@@ -45,19 +45,25 @@ const (
 	FeatureQAT = FeatureDomain + ".qat"
 	// FeatureRuntime has one instance per runtime handler configured in the
 	// node's containerd CRI plugin (whoever installed it), with attributes
-	// RuntimeHandler, RuntimeType, RuntimeConfigPath,
-	// RuntimeDefaultMemoryMiB and RuntimeDefaultVCPUs.
+	// RuntimeHandler, RuntimeType, RuntimeSandbox, RuntimeCRIListed,
+	// RuntimeConfigPath, RuntimeDefaultMemoryMiB and RuntimeDefaultVCPUs.
 	FeatureRuntime = FeatureDomain + ".runtime"
 )
 
 // Elements of FeatureKVM.
 const (
-	// KVMUsable is "true" when /dev/kvm opens read-write and
-	// KVM_GET_API_VERSION answers 12 (the only stable KVM API), else
-	// "false" (also when /dev/kvm is missing).
+	// KVMUsable is "true" when a Kata VM can start: /dev/kvm opens
+	// read-write, KVM_GET_API_VERSION answers 12 (the only stable KVM API)
+	// and KVM_CREATE_VM works, and /dev/vhost-vsock opens read-write. It is
+	// "false" when one of them is missing or fails, and absent when the
+	// agent may not open a device that exists (it cannot tell; the agent
+	// reports an error instead).
 	KVMUsable = "usable"
+	// KVMVhostVsock is "true" when /dev/vhost-vsock opens read-write, else
+	// "false"; absent when usability is unknown. Informational.
+	KVMVhostVsock = "vhost_vsock"
 	// KVMAPIVersion is the decimal KVM_GET_API_VERSION answer ("12");
-	// absent when /dev/kvm cannot be opened. Informational.
+	// absent unless KVM_CREATE_VM worked. Informational.
 	KVMAPIVersion = "api_version"
 	// KVMModule is the loaded KVM vendor module that serves /dev/kvm:
 	// "kvm_intel", "kvm_amd" or "kvm_pvm"; absent when none is loaded.
@@ -73,8 +79,16 @@ const (
 
 // Elements of FeatureCPU.
 const (
+	// CPUCotenancySafe is "true" only when the agent read the SMT state
+	// and the kernel's vulnerability files and no SMT cross-VM leak (L1TF,
+	// MDS, TAA, MMIO stale data) is open: SMT off, or each leak not
+	// affected or fully mitigated. Anything unknown or unreadable makes it
+	// "false" (fail closed). Always published with FeatureCPU; the
+	// mtscn-cotenancy rule turns it into LabelCotenancySafe.
+	CPUCotenancySafe = "cotenancy_safe"
 	// CPUHypervisor is "true" when /proc/cpuinfo lists the "hypervisor"
-	// flag (the node is itself a VM), else "false".
+	// flag (the node is itself a VM), else "false"; absent when
+	// /proc/cpuinfo cannot be read.
 	CPUHypervisor = "hypervisor"
 	// CPUSMTActive is the content of /sys/devices/system/cpu/smt/active
 	// as "true" (1) or "false" (0); absent when the file is missing.
@@ -143,4 +157,21 @@ const (
 	// RuntimeDefaultVCPUs is default_vcpus from the Kata configuration
 	// file; absent when unknown.
 	RuntimeDefaultVCPUs = "default_vcpus"
+	// RuntimeSandbox is the sandbox kind of a handler containerd serves:
+	// SandboxKata or SandboxGVisor; absent for shared-kernel runtimes
+	// (runc) and for a sandbox handler the CRI does not list.
+	RuntimeSandbox = "sandbox"
+	// RuntimeCRIListed is "true" or "false": whether containerd's CRI
+	// status lists the handler; absent when the agent could not ask the
+	// CRI (its socket is not under the host root).
+	RuntimeCRIListed = "cri_listed"
+)
+
+// Values of RuntimeSandbox.
+const (
+	// SandboxKata: a Kata Containers shim (runtime_type io.containerd.kata*).
+	SandboxKata = "kata"
+	// SandboxGVisor: gVisor (runtime_type io.containerd.runsc*, the runc
+	// shim with a runsc BinaryName, or a handler named runsc* or gvisor*).
+	SandboxGVisor = "gvisor"
 )

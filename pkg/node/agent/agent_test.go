@@ -5,7 +5,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -24,13 +23,7 @@ import (
 func fixtureHost(name string) func(*discover.Options) {
 	return func(o *discover.Options) {
 		o.HostRoot = filepath.Join("..", "discover", "testdata", name)
-		o.ProbeKVM = func(path string) (discover.KVMProbe, error) {
-			if _, err := os.Stat(path); err != nil {
-				return discover.KVMProbe{}, err
-			}
-			return discover.KVMProbe{APIVersion: discover.KVMAPIVersion, CreateVM: true}, nil
-		}
-		o.Statfs = func(string) (int64, bool, error) { return 0, false, nil }
+		discover.UseFixtureDevices(o)
 	}
 }
 

@@ -29,7 +29,7 @@ func computeCapacity(r *Result, maxSandboxes int64) *Capacity {
 	}
 	m := r.Memory
 	c := &Capacity{SandboxMemoryBytes: m.GuestMemoryBytes}
-	if r.KVM != nil && !r.KVM.Usable {
+	if r.KVM != nil && !r.KVM.IsUsable() {
 		return c
 	}
 	const mib = 1 << 20

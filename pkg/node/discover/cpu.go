@@ -2,8 +2,6 @@ package discover
 
 import (
 	"fmt"
-	"os"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -48,15 +46,21 @@ type CPU struct {
 	// CrossVMExposure lists the CrossVMLeaks this CPU is exposed to: state
 	// vulnerable, or mitigated with "SMT vulnerable" / "VMX: vulnerable".
 	CrossVMExposure []string `json:"crossVMExposure"`
-	// CotenancySafe is false when SMT is active and one of SMTLeaks is in
-	// CrossVMExposure: a VM can then read a sibling thread's data
-	// (I4 in docs/design.md, the mtscn.io/cotenancy-safe=false label).
+	// CotenancySafe is the mtscn.io/cotenancy-safe label: true only when
+	// the kernel says no SMTLeaks can cross between VMs on this node (SMT
+	// off, or each leak not affected or fully mitigated). Anything the
+	// agent cannot read or the kernel does not know ("Unknown", "SMT Host
+	// state unknown", a missing file) counts as not safe: the check fails
+	// closed (docs/design.md, invariant I4).
 	CotenancySafe bool `json:"cotenancySafe"`
+	// CotenancyUnsafe says why CotenancySafe is false.
+	CotenancyUnsafe []string `json:"cotenancyUnsafe,omitempty"`
 }
 
 // SMTLeaks are the CrossVMLeaks that work between sibling hyperthreads and
 // that disabling SMT closes: L1TF, MDS, TAA and MMIO stale data. They decide
-// CotenancySafe, as the mtscn-cotenancy NodeFeatureRule does.
+// CotenancySafe, which the mtscn-cotenancy NodeFeatureRule turns into the
+// label.
 var SMTLeaks = []string{"l1tf", "mds", "mmio_stale_data", "tsx_async_abort"}
 
 // Vulnerability is one parsed vulnerabilities file.
@@ -80,10 +84,16 @@ type cpuInfo struct {
 func (c cpuInfo) has(flag string) bool { return c.flags[flag] }
 
 func readCPUInfo(h host) (cpuInfo, error) {
-	kv, err := h.readKeyValues("/proc/cpuinfo", true)
+	b, err := h.readFile("/proc/cpuinfo")
 	if err != nil {
 		return cpuInfo{}, fmt.Errorf("reading /proc/cpuinfo: %w", err)
 	}
+	return parseCPUInfo(b)
+}
+
+// parseCPUInfo parses the first processor block of /proc/cpuinfo.
+func parseCPUInfo(b []byte) (cpuInfo, error) {
+	kv := parseKeyValues(b, true)
 	info := cpuInfo{vendor: kv["vendor_id"], modelName: kv["model name"], flags: map[string]bool{}}
 	info.family, _ = strconv.Atoi(kv["cpu family"])
 	info.model, _ = strconv.Atoi(kv["model"])
@@ -96,24 +106,30 @@ func readCPUInfo(h host) (cpuInfo, error) {
 	return info, nil
 }
 
+// smtOff lists the smt/control values that mean SMT is not running.
+var smtOff = []string{"off", "forceoff", "notsupported", "notimplemented"}
+
+// discoverCPU reads the CPU identity and its side-channel state. A failed
+// /proc/cpuinfo leaves the identity out (VirtFlags nil) but the
+// side-channel state is still judged.
 func discoverCPU(h host, info cpuInfo, infoErr error) (*CPU, error) {
+	c := &CPU{CrossVMExposure: []string{}}
+	var errs []string
 	if infoErr != nil {
-		return nil, infoErr
-	}
-	c := &CPU{
-		Vendor: info.vendor, Family: info.family, Model: info.model, ModelName: info.modelName,
-		VirtFlags: []string{}, CrossVMExposure: []string{},
-	}
-	for _, f := range virtFlags {
-		if info.has(f) {
-			c.VirtFlags = append(c.VirtFlags, f)
+		errs = append(errs, infoErr.Error())
+	} else {
+		c.Vendor, c.Family, c.Model, c.ModelName = info.vendor, info.family, info.model, info.modelName
+		c.VirtFlags = []string{}
+		for _, f := range virtFlags {
+			if info.has(f) {
+				c.VirtFlags = append(c.VirtFlags, f)
+			}
 		}
 	}
-	var errs []string
 	if s, err := h.readString("/sys/devices/system/cpu/smt/control"); err == nil {
 		c.SMTControl = s
 	} else if !isNotExist(err) {
-		errs = append(errs, err.Error())
+		errs = append(errs, fmt.Sprintf("reading smt/control: %v", err))
 	}
 	if active, err := h.readBool("/sys/devices/system/cpu/smt/active"); err == nil {
 		c.SMTActive = &active
@@ -121,38 +137,73 @@ func discoverCPU(h host, info cpuInfo, infoErr error) (*CPU, error) {
 		errs = append(errs, fmt.Sprintf("reading smt/active: %v", err))
 	}
 
-	dir := h.path("/sys/devices/system/cpu/vulnerabilities")
-	entries, err := os.ReadDir(dir)
+	const vulnDir = "/sys/devices/system/cpu/vulnerabilities"
+	entries, err := h.readDir(vulnDir)
+	vulnsRead := false
 	switch {
 	case isNotExist(err):
 		// Very old kernels: nothing to parse, exposure unknown.
 	case err != nil:
 		errs = append(errs, fmt.Sprintf("reading vulnerabilities: %v", err))
 	default:
+		vulnsRead = true
 		c.Vulnerabilities = make(map[string]Vulnerability, len(entries))
 		for _, e := range entries {
-			b, err := os.ReadFile(filepath.Join(dir, e.Name()))
+			b, err := h.readString(vulnDir + "/" + e)
 			if err != nil {
-				errs = append(errs, fmt.Sprintf("reading vulnerability %s: %v", e.Name(), err))
+				errs = append(errs, fmt.Sprintf("reading vulnerability %s: %v", e, err))
+				if slices.Contains(SMTLeaks, e) {
+					vulnsRead = false
+				}
 				continue
 			}
-			v := ParseVulnerability(e.Name(), string(b))
-			c.Vulnerabilities[e.Name()] = v
-			if slices.Contains(CrossVMLeaks, e.Name()) && (v.State == VulnVulnerable || v.SMTVulnerable) {
-				c.CrossVMExposure = append(c.CrossVMExposure, e.Name())
+			v := ParseVulnerability(e, b)
+			c.Vulnerabilities[e] = v
+			if slices.Contains(CrossVMLeaks, e) && (v.State == VulnVulnerable || v.SMTVulnerable) {
+				c.CrossVMExposure = append(c.CrossVMExposure, e)
 			}
 		}
 	}
-	c.CotenancySafe = true
-	for _, leak := range SMTLeaks {
-		if c.SMTActive != nil && *c.SMTActive && slices.Contains(c.CrossVMExposure, leak) {
-			c.CotenancySafe = false
-		}
-	}
+	c.CotenancyUnsafe = judgeCotenancy(c, vulnsRead)
+	c.CotenancySafe = len(c.CotenancyUnsafe) == 0
 	if len(errs) > 0 {
 		return c, fmt.Errorf("%s", strings.Join(errs, "; "))
 	}
 	return c, nil
+}
+
+// judgeCotenancy returns why VMs of different tenants are not known to be
+// safe from each other on this CPU, or nothing when they are. It fails
+// closed: what the agent cannot read or the kernel does not know counts
+// against co-tenancy.
+func judgeCotenancy(c *CPU, vulnsRead bool) []string {
+	var why []string
+	smtOn, smtKnown := false, true
+	switch {
+	case c.SMTActive != nil:
+		smtOn = *c.SMTActive
+	case slices.Contains(smtOff, c.SMTControl):
+	default:
+		smtKnown = false
+		why = append(why, "SMT state unknown (smt/active missing or unreadable)")
+	}
+	if !vulnsRead {
+		return append(why, "CPU vulnerabilities unknown (/sys/devices/system/cpu/vulnerabilities missing or unreadable)")
+	}
+	for _, leak := range SMTLeaks {
+		v, ok := c.Vulnerabilities[leak]
+		switch {
+		case !ok:
+			why = append(why, leak+": not reported by the kernel")
+		case v.State == VulnVulnerable:
+			why = append(why, leak+": "+v.Detail)
+		case v.State == VulnUnknown || strings.Contains(v.Detail, "Host state unknown"):
+			why = append(why, leak+": "+v.Detail)
+		case v.SMTVulnerable && (smtOn || !smtKnown):
+			why = append(why, leak+": "+v.Detail+" with SMT on")
+		}
+	}
+	return why
 }
 
 // ParseVulnerability parses the content of one vulnerabilities file

@@ -2,8 +2,10 @@ package discover
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"path/filepath"
+	"runtime/debug"
 	"slices"
 	"time"
 
@@ -39,6 +41,17 @@ type Options struct {
 	// ProbeKVM opens the KVM device at path, checks KVM_GET_API_VERSION and
 	// creates (and closes) a VM. Default ProbeKVMDevice, the real ioctls.
 	ProbeKVM func(path string) (KVMProbe, error)
+	// OpenDevice opens (and closes) a device node such as
+	// /dev/vhost-vsock. Default OpenDevice, the real open(2).
+	OpenDevice func(path string) error
+	// CRISocket is containerd's socket as a host path: discovery asks it
+	// which handlers the CRI serves when it is there. Default
+	// DefaultCRISocket; "none" never asks.
+	CRISocket string
+	// SourceTimeout bounds each source: a source still running then (a
+	// host file that blocks) is reported as failed. Default
+	// DefaultSourceTimeout.
+	SourceTimeout time.Duration
 	// MaxSandboxes caps Capacity.Sandboxes. Default DefaultMaxSandboxes.
 	MaxSandboxes int64
 	// Statfs reports the size of the filesystem mounted at path and whether
@@ -73,9 +86,12 @@ func ValidateSources(sources []string) error {
 	return nil
 }
 
+// DefaultSourceTimeout bounds each discovery source.
+const DefaultSourceTimeout = 10 * time.Second
+
 // Discover runs the selected sources against the host under opts.HostRoot.
-// It never fails as a whole: each source's error is recorded in
-// Result.Errors.
+// It never fails as a whole: each source's error, panic or timeout is
+// recorded in Result.Errors and the other sources still run.
 func Discover(ctx context.Context, opts Options) *Result {
 	logger := klog.FromContext(ctx)
 	opts = opts.withDefaults()
@@ -91,32 +107,99 @@ func Discover(ctx context.Context, opts Options) *Result {
 		if res.Errors == nil {
 			res.Errors = map[string]string{}
 		}
+		if prev, ok := res.Errors[source]; ok {
+			err = fmt.Errorf("%s; %w", prev, err)
+		}
 		res.Errors[source] = err.Error()
 		logger.Info("discovery source failed", "source", source, "err", err)
 	}
-	run := func(name string, f func() error) {
+	// run runs one source in its own goroutine, bounded by
+	// opts.SourceTimeout, and applies its result to res only if it
+	// finished in time: a read that blocks in the kernel cannot be
+	// interrupted, so it is abandoned (and reported) rather than waited for.
+	run := func(name string, f func() (apply func(), err error)) {
 		if !enabled(name) {
 			return
 		}
 		start := time.Now()
-		fail(name, f())
+		apply, err := bounded(ctx, opts.SourceTimeout, name, f)
+		if apply != nil {
+			apply()
+		}
+		fail(name, err)
 		logger.V(4).Info("discovery source done", "source", name, "duration", time.Since(start))
 	}
 
 	// The CPU flags feed both the cpu and the kvm source; read them once.
 	var info cpuInfo
-	var infoErr error
+	infoErr := errors.New("not read")
 	if enabled(SourceCPU) || enabled(SourceKVM) {
-		info, infoErr = readCPUInfo(h)
+		apply, err := bounded(ctx, opts.SourceTimeout, "cpuinfo", func() (func(), error) {
+			i, err := readCPUInfo(h)
+			return func() { info, infoErr = i, err }, nil
+		})
+		if err != nil {
+			infoErr = fmt.Errorf("reading /proc/cpuinfo: %w", err)
+		} else {
+			apply()
+		}
 	}
-	run(SourceCPU, func() (err error) { res.CPU, err = discoverCPU(h, info, infoErr); return })
-	run(SourceKVM, func() (err error) { res.KVM, err = discoverKVM(h, info, infoErr, opts.ProbeKVM); return })
-	run(SourceIOMMU, func() (err error) { res.IOMMU, err = discoverIOMMU(h); return })
-	run(SourcePCI, func() (err error) { res.PCI, err = discoverPCI(h); return })
-	run(SourceMemory, func() (err error) { res.Memory, err = discoverMemory(h, opts.Statfs); return })
-	run(SourceKata, func() (err error) { res.Kata, err = discoverKata(h, opts.ContainerdConfig); return })
+	run(SourceCPU, func() (func(), error) {
+		c, err := discoverCPU(h, info, infoErr)
+		return func() { res.CPU = c }, err
+	})
+	run(SourceKVM, func() (func(), error) {
+		k, err := discoverKVM(h, info, infoErr, opts.ProbeKVM, opts.OpenDevice)
+		return func() { res.KVM = k }, err
+	})
+	run(SourceIOMMU, func() (func(), error) {
+		io, err := discoverIOMMU(h)
+		return func() { res.IOMMU = io }, err
+	})
+	run(SourcePCI, func() (func(), error) {
+		p, err := discoverPCI(h)
+		return func() { res.PCI = p }, err
+	})
+	run(SourceMemory, func() (func(), error) {
+		m, err := discoverMemory(h, opts.Statfs)
+		return func() { res.Memory = m }, err
+	})
+	run(SourceKata, func() (func(), error) {
+		k, err := discoverKata(ctx, h, opts.ContainerdConfig, opts.CRISocket)
+		return func() { res.Kata = k }, err
+	})
 	res.Capacity = computeCapacity(res, opts.MaxSandboxes)
 	return res
+}
+
+// bounded runs f in a goroutine and returns its result, an error when it
+// panics, or an error when it is still running after timeout (f is then
+// abandoned: its result is dropped) or ctx ends.
+func bounded(ctx context.Context, timeout time.Duration, name string, f func() (func(), error)) (func(), error) {
+	type outcome struct {
+		apply func()
+		err   error
+	}
+	done := make(chan outcome, 1)
+	go func() {
+		defer func() {
+			if p := recover(); p != nil {
+				done <- outcome{err: fmt.Errorf("internal error (panic) in %s discovery: %v\n%s", name, p, debug.Stack())}
+			}
+		}()
+		apply, err := f()
+		done <- outcome{apply, err}
+	}()
+	timer := time.NewTimer(timeout)
+	defer timer.Stop()
+	select {
+	case o := <-done:
+		return o.apply, o.err
+	case <-timer.C:
+		return nil, fmt.Errorf("%s discovery did not finish within %v (a host file that blocks?); its result is dropped", name, timeout)
+	case <-ctx.Done():
+		return nil, fmt.Errorf("%s discovery interrupted: %w", name, ctx.Err())
+	}
 }
 
 func (o Options) withDefaults() Options {
@@ -129,6 +212,18 @@ func (o Options) withDefaults() Options {
 	}
 	if o.ProbeKVM == nil {
 		o.ProbeKVM = ProbeKVMDevice
+	}
+	switch o.CRISocket {
+	case "":
+		o.CRISocket = DefaultCRISocket
+	case "none":
+		o.CRISocket = ""
+	}
+	if o.SourceTimeout <= 0 {
+		o.SourceTimeout = DefaultSourceTimeout
+	}
+	if o.OpenDevice == nil {
+		o.OpenDevice = OpenDevice
 	}
 	if o.MaxSandboxes <= 0 {
 		o.MaxSandboxes = DefaultMaxSandboxes

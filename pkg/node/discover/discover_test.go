@@ -20,6 +20,9 @@ const (
 
 const kataDefaults = "/opt/kata/share/defaults/kata-containers/"
 
+// noCRI is what the kata source says on a fixture: no CRI socket to ask.
+const noCRI = "not asked (" + DefaultCRISocket + " is not there: not mounted, or containerd is not running)"
+
 // TestDiscoverFixtures runs every source on the fixture trees of five node
 // types and checks each field of the result. The vulnerability maps are
 // checked separately (TestVulnerabilityStates).
@@ -32,7 +35,7 @@ func TestDiscoverFixtures(t *testing.T) {
 	runc := Handler{Name: "runc", RuntimeType: "io.containerd.runc.v2"}
 	qemu := func(memMiB, vcpus int64) Handler {
 		return Handler{
-			Name: "kata-qemu", RuntimeType: "io.containerd.kata-qemu.v2", Kata: true,
+			Name: "kata-qemu", RuntimeType: "io.containerd.kata-qemu.v2", Sandbox: SandboxKata, Kata: true,
 			ConfigPath: kataDefaults + "configuration-qemu.toml", Hypervisor: "qemu",
 			DefaultMemoryMiB: memMiB, DefaultVCPUs: vcpus, SharedFS: "virtio-fs", Sizing: SizingHotplug, ShmBacked: true,
 		}
@@ -58,7 +61,7 @@ func TestDiscoverFixtures(t *testing.T) {
 					CrossVMExposure: []string{}, CotenancySafe: true,
 				},
 				KVM: &KVM{
-					Device: true, APIVersion: 12, CreateVM: true, Usable: true,
+					Device: true, APIVersion: 12, CreateVM: true, VhostVsock: true, Usable: ptr.To(true),
 					Modules: []string{ModuleKVMIntel}, Module: ModuleKVMIntel, Nested: true,
 					TEE: []string{}, Vhost: []string{"vhost-net", "vhost-vsock"}, Mode: ModeHardware,
 				},
@@ -70,11 +73,12 @@ func TestDiscoverFixtures(t *testing.T) {
 					ShmBytes: intelMem / 2, ShmSource: ShmFromDefault, GuestMemoryBytes: intelMem / 2,
 				},
 				Kata: &Kata{
+					CRI:              noCRI,
 					ContainerdConfig: DefaultContainerdConfig,
 					Imports:          []string{"/etc/containerd/conf.d/kata-deploy.toml"},
 					Handlers: []Handler{
 						{
-							Name: "kata-clh", RuntimeType: "io.containerd.kata-clh.v2", Kata: true,
+							Name: "kata-clh", RuntimeType: "io.containerd.kata-clh.v2", Sandbox: SandboxKata, Kata: true,
 							ConfigPath: kataDefaults + "configuration-clh.toml", Hypervisor: "clh",
 							DefaultMemoryMiB: 2048, DefaultVCPUs: 1, SharedFS: "virtio-fs", Sizing: SizingHotplug,
 						},
@@ -96,7 +100,7 @@ func TestDiscoverFixtures(t *testing.T) {
 					CrossVMExposure: []string{}, CotenancySafe: true,
 				},
 				KVM: &KVM{
-					Device: true, APIVersion: 12, CreateVM: true, Usable: true,
+					Device: true, APIVersion: 12, CreateVM: true, VhostVsock: true, Usable: ptr.To(true),
 					Modules: []string{ModuleKVMAMD}, Module: ModuleKVMAMD, Nested: true,
 					TEE: []string{"sev", "sev_es", "sev_snp"}, Vhost: []string{"vhost-net", "vhost-vsock"}, Mode: ModeHardware,
 				},
@@ -107,11 +111,12 @@ func TestDiscoverFixtures(t *testing.T) {
 					ShmBytes: 396227248 * kib, ShmSource: ShmFromMounts, GuestMemoryBytes: 396227248 * kib,
 				},
 				Kata: &Kata{
+					CRI:              noCRI,
 					ContainerdConfig: DefaultContainerdConfig, Imports: []string{},
 					Handlers: []Handler{
 						qemu(2048, 1),
 						{
-							Name: "kata-qemu-snp", RuntimeType: "io.containerd.kata-qemu-snp.v2", Kata: true,
+							Name: "kata-qemu-snp", RuntimeType: "io.containerd.kata-qemu-snp.v2", Sandbox: SandboxKata, Kata: true,
 							ConfigPath: kataDefaults + "configuration-qemu-snp.toml", Hypervisor: "qemu",
 							DefaultMemoryMiB: 2048, DefaultVCPUs: 1, StaticSandboxResourceMgmt: true, SharedFS: "none",
 							Sizing: SizingStatic,
@@ -128,10 +133,15 @@ func TestDiscoverFixtures(t *testing.T) {
 				CPU: &CPU{
 					Vendor: "GenuineIntel", Family: 6, Model: 85, ModelName: "Intel(R) Xeon(R) CPU @ 2.80GHz",
 					VirtFlags: []string{"hypervisor", "vmx"}, SMTControl: "on", SMTActive: ptr.To(true),
-					CrossVMExposure: []string{}, CotenancySafe: true,
+					CrossVMExposure: []string{}, CotenancySafe: false,
+					// A VM cannot see its host's SMT: unknown, not safe.
+					CotenancyUnsafe: []string{
+						"mmio_stale_data: Mitigation: Clear CPU buffers; SMT Host state unknown",
+						"tsx_async_abort: Mitigation: Clear CPU buffers; SMT Host state unknown",
+					},
 				},
 				KVM: &KVM{
-					Device: true, APIVersion: 12, CreateVM: true, Usable: true,
+					Device: true, APIVersion: 12, CreateVM: true, VhostVsock: true, Usable: ptr.To(true),
 					Modules: []string{ModuleKVMIntel}, Module: ModuleKVMIntel, Nested: false,
 					TEE: []string{}, Vhost: []string{"vhost-net", "vhost-vsock"}, Mode: ModeNested,
 				},
@@ -142,6 +152,7 @@ func TestDiscoverFixtures(t *testing.T) {
 					ShmBytes: gceMem / 2, ShmSource: ShmFromDefault, GuestMemoryBytes: gceMem / 2,
 				},
 				Kata: &Kata{
+					CRI:              noCRI,
 					ContainerdConfig: DefaultContainerdConfig, Imports: []string{},
 					Handlers: []Handler{qemu(2048, 1), runc},
 				},
@@ -155,10 +166,12 @@ func TestDiscoverFixtures(t *testing.T) {
 				CPU: &CPU{
 					Vendor: "GenuineIntel", Family: 6, Model: 106, ModelName: "Intel(R) Xeon(R) Platinum 8375C CPU @ 2.90GHz",
 					VirtFlags: []string{"hypervisor"}, SMTControl: "notsupported", SMTActive: ptr.To(false),
-					CrossVMExposure: []string{}, CotenancySafe: true,
+					CrossVMExposure: []string{}, CotenancySafe: false,
+					CotenancyUnsafe: []string{"mmio_stale_data: Mitigation: Clear CPU buffers; SMT Host state unknown"},
 				},
 				KVM: &KVM{
-					ProbeError: "/dev/kvm does not exist", Modules: []string{}, TEE: []string{}, Vhost: []string{}, Mode: ModeNone,
+					Usable: ptr.To(false), NotUsable: []string{NoKVMDevice, NoVhostVsockDevice},
+					Modules: []string{}, TEE: []string{}, Vhost: []string{}, Mode: ModeNone,
 				},
 				IOMMU: noIOMMU,
 				PCI:   noPCI,
@@ -181,9 +194,15 @@ func TestDiscoverFixtures(t *testing.T) {
 					Vendor: "GenuineIntel", Family: 6, Model: 85, ModelName: "Intel(R) Xeon(R) Gold 6148 CPU @ 2.40GHz",
 					VirtFlags: []string{"vmx"}, SMTControl: "on", SMTActive: ptr.To(true),
 					CrossVMExposure: []string{"l1tf", "mds", "mmio_stale_data", "tsx_async_abort"}, CotenancySafe: false,
+					CotenancyUnsafe: []string{
+						"l1tf: Vulnerable",
+						"mds: Mitigation: Clear CPU buffers; SMT vulnerable with SMT on",
+						"mmio_stale_data: Mitigation: Clear CPU buffers; SMT vulnerable with SMT on",
+						"tsx_async_abort: Mitigation: Clear CPU buffers; SMT vulnerable with SMT on",
+					},
 				},
 				KVM: &KVM{
-					Device: true, APIVersion: 12, CreateVM: true, Usable: true,
+					Device: true, APIVersion: 12, CreateVM: true, VhostVsock: true, Usable: ptr.To(true),
 					Modules: []string{ModuleKVMIntel}, Module: ModuleKVMIntel, Nested: true,
 					TEE: []string{}, Vhost: []string{"vhost-net", "vhost-vsock"}, Mode: ModeHardware,
 				},
@@ -194,11 +213,12 @@ func TestDiscoverFixtures(t *testing.T) {
 					HugePagesBytes: 64 * gib, ShmBytes: skxMem / 2, ShmSource: ShmFromDefault, GuestMemoryBytes: skxMem / 2,
 				},
 				Kata: &Kata{
+					CRI:              noCRI,
 					ContainerdConfig: DefaultContainerdConfig,
 					Imports:          []string{"/etc/containerd/conf.d/10-kata.toml", "/etc/containerd/conf.d/20-gvisor.toml"},
 					Handlers: []Handler{
 						{
-							Name: "kata-fc", RuntimeType: "io.containerd.kata-fc.v2", Kata: true,
+							Name: "kata-fc", RuntimeType: "io.containerd.kata-fc.v2", Sandbox: SandboxKata, Kata: true,
 							Error: "reading Kata configuration " + kataDefaults + "configuration-fc.toml: open testdata/smt-l1tf-vulnerable" +
 								kataDefaults + "configuration-fc.toml: no such file or directory",
 						},
@@ -208,7 +228,7 @@ func TestDiscoverFixtures(t *testing.T) {
 							return h
 						}(),
 						runc,
-						{Name: "runsc", RuntimeType: "io.containerd.runsc.v1"},
+						{Name: "runsc", RuntimeType: "io.containerd.runsc.v1", Sandbox: SandboxGVisor},
 					},
 				},
 				// kata-qemu boots from the 64Gi hugepage pool: 32 guests of 2Gi.
@@ -230,9 +250,10 @@ func TestDiscoverFixtures(t *testing.T) {
 					CrossVMExposure: []string{"spec_rstack_overflow"}, CotenancySafe: true,
 				},
 				KVM: &KVM{
-					Device: true, APIVersion: 12, CreateVM: true, Usable: true,
+					// KVM works, but the machine has no vhost_vsock: no Kata VM.
+					Device: true, APIVersion: 12, CreateVM: true, Usable: ptr.To(false), NotUsable: []string{NoVhostVsockDevice},
 					Modules: []string{ModuleKVMPVM}, Module: ModuleKVMPVM,
-					TEE: []string{}, Vhost: []string{}, Mode: ModePVM,
+					TEE: []string{}, Vhost: []string{}, Mode: ModeNone,
 				},
 				IOMMU: noIOMMU,
 				PCI:   noPCI,
@@ -240,9 +261,8 @@ func TestDiscoverFixtures(t *testing.T) {
 					TotalBytes: pvmMem, HugePages: pools(0, 0),
 					ShmBytes: pvmMem, ShmSource: ShmFromMounts, GuestMemoryBytes: pvmMem,
 				},
-				Kata: &Kata{ContainerdConfig: DefaultContainerdConfig, Imports: []string{}, Handlers: []Handler{}},
-				// No Kata handler yet: slots of Kata's default 2Gi guest.
-				Capacity: &Capacity{SandboxMemoryBytes: pvmMem, Sandboxes: 11},
+				Kata:     &Kata{ContainerdConfig: DefaultContainerdConfig, Imports: []string{}, Handlers: []Handler{}, CRI: noCRI},
+				Capacity: &Capacity{SandboxMemoryBytes: pvmMem, Sandboxes: 0},
 			},
 		},
 	}
@@ -346,7 +366,7 @@ func TestSourcesAreIndependent(t *testing.T) {
 	if _, ok := got.Errors[SourceKata]; !ok {
 		t.Errorf("missing containerd config: want an error for source kata, got errors %v", got.Errors)
 	}
-	if got.KVM == nil || !got.KVM.Usable || got.PCI == nil || got.PCI.QATVFsVFIO != 8 || got.Memory == nil {
+	if got.KVM == nil || !got.KVM.IsUsable() || got.PCI == nil || got.PCI.QATVFsVFIO != 8 || got.Memory == nil {
 		t.Errorf("the other sources must still report: kvm=%+v pci=%+v memory=%+v", got.KVM, got.PCI, got.Memory)
 	}
 

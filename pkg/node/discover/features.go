@@ -16,8 +16,13 @@ import (
 func (r *Result) Features() *nfdv1alpha1.Features {
 	f := nfdv1alpha1.NewFeatures()
 	if k := r.KVM; k != nil {
-		e := map[string]string{wellknown.KVMUsable: strconv.FormatBool(k.Usable)}
-		if k.Usable {
+		// Usability the agent could not judge is left out, never "false".
+		e := map[string]string{}
+		if k.Usable != nil {
+			e[wellknown.KVMUsable] = strconv.FormatBool(*k.Usable)
+			e[wellknown.KVMVhostVsock] = strconv.FormatBool(k.VhostVsock)
+		}
+		if k.CreateVM {
 			e[wellknown.KVMAPIVersion] = strconv.Itoa(k.APIVersion)
 		}
 		if k.Module != "" {
@@ -26,7 +31,10 @@ func (r *Result) Features() *nfdv1alpha1.Features {
 		f.Attributes[wellknown.FeatureKVM] = nfdv1alpha1.NewAttributeFeatures(e)
 	}
 	if c := r.CPU; c != nil {
-		e := map[string]string{wellknown.CPUHypervisor: strconv.FormatBool(slices.Contains(c.VirtFlags, "hypervisor"))}
+		e := map[string]string{wellknown.CPUCotenancySafe: strconv.FormatBool(c.CotenancySafe)}
+		if c.VirtFlags != nil { // nil: /proc/cpuinfo could not be read
+			e[wellknown.CPUHypervisor] = strconv.FormatBool(slices.Contains(c.VirtFlags, "hypervisor"))
+		}
 		if c.SMTActive != nil {
 			e[wellknown.CPUSMTActive] = strconv.FormatBool(*c.SMTActive)
 		}
@@ -81,6 +89,14 @@ func (r *Result) Features() *nfdv1alpha1.Features {
 		inst := []nfdv1alpha1.InstanceFeature{} // never null: the CRD requires elements
 		for _, h := range k.Handlers {
 			a := map[string]string{wellknown.RuntimeHandler: h.Name}
+			if h.CRIListed != nil {
+				a[wellknown.RuntimeCRIListed] = strconv.FormatBool(*h.CRIListed)
+			}
+			// A sandbox the CRI was asked about and does not list is not
+			// served: no sandbox attribute, so no runtime label.
+			if h.Sandbox != "" && (h.CRIListed == nil || *h.CRIListed) {
+				a[wellknown.RuntimeSandbox] = h.Sandbox
+			}
 			if h.RuntimeType != "" {
 				a[wellknown.RuntimeType] = h.RuntimeType
 			}

@@ -35,14 +35,19 @@ func TestRealHost(t *testing.T) {
 		}
 	}
 	if _, err := os.Stat("/dev/kvm"); err == nil {
-		if !res.KVM.Usable {
-			t.Errorf("/dev/kvm exists but was not found usable: %s", res.KVM.ProbeError)
+		if !res.KVM.CreateVM || res.KVM.APIVersion != KVMAPIVersion {
+			t.Errorf("/dev/kvm exists but the probe failed: %+v", res.KVM)
+		}
+		// Kata also needs vhost-vsock: usable exactly when it opens.
+		_, vsockErr := os.Stat("/dev/vhost-vsock")
+		if res.KVM.IsUsable() != (vsockErr == nil) || res.KVM.VhostVsock != (vsockErr == nil) {
+			t.Errorf("/dev/vhost-vsock present=%v: kvm %+v", vsockErr == nil, res.KVM)
 		}
 		// On a VM with kvm_pvm and no VMX/SVM (the machines mtscn is
 		// developed on) the mode must be pvm.
 		_, pvm := os.Stat("/sys/module/kvm_pvm")
 		flags := strings.Join(res.CPU.VirtFlags, " ")
-		if pvm == nil && !strings.Contains(flags, "vmx") && !strings.Contains(flags, "svm") && res.KVM.Mode != ModePVM {
+		if pvm == nil && !strings.Contains(flags, "vmx") && !strings.Contains(flags, "svm") && res.KVM.IsUsable() && res.KVM.Mode != ModePVM {
 			t.Errorf("kvm_pvm loaded without VMX/SVM: want mode %s, got %s", ModePVM, res.KVM.Mode)
 		}
 	} else if res.KVM.Mode != ModeNone {

@@ -2,7 +2,6 @@ package discover
 
 import (
 	"fmt"
-	"os"
 	"strings"
 )
 
@@ -25,18 +24,18 @@ type IOMMU struct {
 func discoverIOMMU(h host) (*IOMMU, error) {
 	io := &IOMMU{Units: []string{}, KernelArgs: []string{}}
 	var errs []string
-	groups, err := os.ReadDir(h.path("/sys/kernel/iommu_groups"))
+	groups, err := h.readDir("/sys/kernel/iommu_groups")
 	if err != nil && !isNotExist(err) {
 		errs = append(errs, fmt.Sprintf("reading iommu groups: %v", err))
 	}
 	io.Groups = len(groups)
 	io.Enabled = io.Groups > 0
-	units, err := os.ReadDir(h.path("/sys/class/iommu"))
+	units, err := h.readDir("/sys/class/iommu")
 	if err != nil && !isNotExist(err) {
 		errs = append(errs, fmt.Sprintf("reading iommu units: %v", err))
 	}
 	for _, u := range units {
-		io.Units = append(io.Units, u.Name())
+		io.Units = append(io.Units, u)
 	}
 	cmdline, err := h.readString("/proc/cmdline")
 	if err != nil {

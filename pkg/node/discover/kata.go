@@ -1,9 +1,11 @@
 package discover
 
 import (
+	"context"
 	"errors"
 	"fmt"
-	"os"
+	"math"
+	"path"
 	"sort"
 	"strings"
 
@@ -11,6 +13,7 @@ import (
 
 	"github.com/mtscn/mtscn/pkg/node/containerd"
 	"github.com/mtscn/mtscn/pkg/node/hostpath"
+	"github.com/mtscn/mtscn/pkg/wellknown"
 )
 
 // Kata lists the runtime handlers configured in containerd and, for Kata
@@ -22,12 +25,43 @@ type Kata struct {
 	Imports []string `json:"imports"`
 	// Handlers are all runtimes in containerd's CRI configuration, sorted by name.
 	Handlers []Handler `json:"handlers"`
+	// CRI says whether containerd's CRI was asked which handlers it serves:
+	// "asked <socket>", or why not.
+	CRI string `json:"cri"`
+}
+
+// Sandbox kinds of a handler.
+const (
+	// SandboxKata: a Kata Containers shim (runtime_type io.containerd.kata*).
+	SandboxKata = wellknown.SandboxKata
+	// SandboxGVisor: gVisor, through its shim (runtime_type
+	// io.containerd.runsc*), through the runc shim with runsc as its
+	// BinaryName, or a handler named runsc* or gvisor*.
+	SandboxGVisor = wellknown.SandboxGVisor
+)
+
+// sandboxKind classifies a configured runtime: SandboxKata, SandboxGVisor,
+// or "" for shared-kernel runtimes such as runc.
+func sandboxKind(name, runtimeType, binaryName string) string {
+	switch {
+	case strings.HasPrefix(runtimeType, "io.containerd.kata"):
+		return SandboxKata
+	case strings.HasPrefix(runtimeType, "io.containerd.runsc"), strings.HasPrefix(path.Base(binaryName), "runsc"),
+		strings.HasPrefix(name, "runsc"), strings.HasPrefix(name, "gvisor"):
+		return SandboxGVisor
+	}
+	return ""
 }
 
 // Handler is one containerd CRI runtime (a RuntimeClass handler).
 type Handler struct {
 	Name        string `json:"name"`
 	RuntimeType string `json:"runtimeType"`
+	// Sandbox is SandboxKata, SandboxGVisor, or "" (runc and the like).
+	Sandbox string `json:"sandbox,omitempty"`
+	// CRIListed says whether containerd's CRI status lists the handler
+	// (nil when the CRI was not asked).
+	CRIListed *bool `json:"criListed,omitempty"`
 	// Kata is true for io.containerd.kata*.v2 shims.
 	Kata bool `json:"kata"`
 	// ConfigPath is the Kata configuration file (host path) the shim uses.
@@ -66,7 +100,7 @@ var kataDefaultConfigs = []string{
 	"/usr/share/defaults/kata-containers/configuration.toml",
 }
 
-func discoverKata(h host, mainConfig string) (*Kata, error) {
+func discoverKata(ctx context.Context, h host, mainConfig, criSocket string) (*Kata, error) {
 	k := &Kata{ContainerdConfig: mainConfig, Imports: []string{}, Handlers: []Handler{}}
 	// One reader of containerd's config chain (pkg/node/containerd): the
 	// installer plans with the same one.
@@ -89,7 +123,9 @@ func discoverKata(h host, mainConfig string) (*Kata, error) {
 		rt, _ := r.(map[string]any)
 		hd := Handler{Name: name}
 		hd.RuntimeType, _ = rt["runtime_type"].(string)
-		hd.Kata = strings.HasPrefix(hd.RuntimeType, "io.containerd.kata")
+		binary, _ := lookup(rt, "options", "BinaryName").(string)
+		hd.Sandbox = sandboxKind(name, hd.RuntimeType, binary)
+		hd.Kata = hd.Sandbox == SandboxKata
 		if hd.Kata {
 			cfg, _ := lookup(rt, "options", "ConfigPath").(string)
 			readKataConfig(h, &hd, cfg)
@@ -100,6 +136,28 @@ func discoverKata(h host, mainConfig string) (*Kata, error) {
 		k.Handlers = append(k.Handlers, hd)
 	}
 	sort.Slice(k.Handlers, func(i, j int) bool { return k.Handlers[i].Name < k.Handlers[j].Name })
+	// The label table of docs/labels.md: a sandbox handler is published
+	// when containerd is configured with it and, when its CRI can be
+	// asked, the CRI lists it.
+	switch {
+	case criSocket == "":
+		k.CRI = "not asked (no CRI socket configured)"
+	default:
+		served, err := criHandlers(ctx, h.path(criSocket))
+		switch {
+		case errors.Is(err, errNoCRISocket):
+			k.CRI = "not asked (" + criSocket + " is not there: not mounted, or containerd is not running)"
+		case err != nil:
+			k.CRI = "failed: " + err.Error()
+			errs = append(errs, fmt.Errorf("asking containerd's CRI which handlers it serves: %w", err))
+		default:
+			k.CRI = "asked " + criSocket
+			for i := range k.Handlers {
+				listed := served[k.Handlers[i].Name]
+				k.Handlers[i].CRIListed = &listed
+			}
+		}
+	}
 	sort.Slice(errs, func(i, j int) bool { return errs[i].Error() < errs[j].Error() })
 	return k, errors.Join(errs...)
 }
@@ -113,7 +171,7 @@ func readKataConfig(h host, hd *Handler, configPath string) {
 	var b []byte
 	var err error
 	for _, c := range candidates {
-		if b, err = os.ReadFile(h.path(c)); err == nil {
+		if b, err = h.readFile(c); err == nil {
 			hd.ConfigPath = c
 			break
 		}
@@ -122,10 +180,21 @@ func readKataConfig(h host, hd *Handler, configPath string) {
 		hd.Error = fmt.Sprintf("reading Kata configuration %s: %v", strings.Join(candidates, " or "), err)
 		return
 	}
+	if err := parseKataConfig(b, hd); err != nil {
+		hd.Error = fmt.Sprintf("Kata configuration %s: %v", hd.ConfigPath, err)
+	}
+}
+
+// MaxDefaultMemoryMiB bounds default_memory (16 TiB): larger values are a
+// configuration error, not a VM size.
+const MaxDefaultMemoryMiB = 16 << 20
+
+// parseKataConfig fills hd's VM sizing from the content of a Kata
+// configuration file; on error hd keeps what was read before it.
+func parseKataConfig(b []byte, hd *Handler) error {
 	cfg := map[string]any{}
 	if err := toml.Unmarshal(b, &cfg); err != nil {
-		hd.Error = fmt.Sprintf("parsing Kata configuration %s: %v", hd.ConfigPath, err)
-		return
+		return fmt.Errorf("parsing: %w", err)
 	}
 	hv, _ := cfg["hypervisor"].(map[string]any)
 	names := make([]string, 0, len(hv))
@@ -134,13 +203,20 @@ func readKataConfig(h host, hd *Handler, configPath string) {
 	}
 	sort.Strings(names)
 	if len(names) == 0 {
-		hd.Error = fmt.Sprintf("Kata configuration %s has no [hypervisor.<name>] section", hd.ConfigPath)
-		return
+		return errors.New("no [hypervisor.<name>] section")
 	}
 	hd.Hypervisor = names[0]
 	sec, _ := hv[hd.Hypervisor].(map[string]any)
-	hd.DefaultMemoryMiB, _ = sec["default_memory"].(int64)
-	hd.DefaultVCPUs = toInt64(sec["default_vcpus"])
+	mem, _ := sec["default_memory"].(int64)
+	if mem < 0 || mem > MaxDefaultMemoryMiB {
+		return fmt.Errorf("[hypervisor.%s] default_memory = %d MiB is out of range (0 to %d): fix the file", hd.Hypervisor, mem, MaxDefaultMemoryMiB)
+	}
+	hd.DefaultMemoryMiB = mem
+	vcpus := toInt64(sec["default_vcpus"])
+	if vcpus < 0 || vcpus > 1<<16 {
+		return fmt.Errorf("[hypervisor.%s] default_vcpus = %v is out of range (0 to 65536): fix the file", hd.Hypervisor, sec["default_vcpus"])
+	}
+	hd.DefaultVCPUs = vcpus
 	hd.SharedFS, _ = sec["shared_fs"].(string)
 	hd.EnableHugepages, _ = sec["enable_hugepages"].(bool)
 	hd.StaticSandboxResourceMgmt, _ = lookup(cfg, "runtime", "static_sandbox_resource_mgmt").(bool)
@@ -149,6 +225,7 @@ func readKataConfig(h host, hd *Handler, configPath string) {
 		hd.Sizing = SizingStatic
 	}
 	hd.ShmBacked = hd.Hypervisor == "qemu" && strings.HasPrefix(hd.SharedFS, "virtio-fs") && !hd.EnableHugepages
+	return nil
 }
 
 // toInt64 accepts TOML integers and floats (default_vcpus may be fractional
@@ -158,6 +235,9 @@ func toInt64(v any) int64 {
 	case int64:
 		return n
 	case float64:
+		if n != n || n >= math.MaxInt64 || n <= math.MinInt64 { // NaN or out of range
+			return -1
+		}
 		return int64(n)
 	}
 	return 0

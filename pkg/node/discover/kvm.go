@@ -3,6 +3,7 @@ package discover
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"slices"
 )
 
@@ -12,6 +13,8 @@ const (
 	ModeNested   = "nested"
 	ModePVM      = "pvm"
 	ModeNone     = "none"
+	// ModeUnknown: a device exists but the agent may not open it.
+	ModeUnknown = "unknown"
 )
 
 // KVMAPIVersion is the only KVM API version Linux has ever reported.
@@ -24,7 +27,7 @@ const (
 	ModuleKVMPVM   = "kvm_pvm"
 )
 
-// KVM describes whether this node can run hardware-assisted VMs.
+// KVM describes whether this node can run Kata VMs.
 type KVM struct {
 	// Device is true when /dev/kvm exists.
 	Device bool `json:"device"`
@@ -32,11 +35,16 @@ type KVM struct {
 	APIVersion int `json:"apiVersion,omitempty"`
 	// CreateVM is true when KVM_CREATE_VM succeeded.
 	CreateVM bool `json:"createVM"`
-	// Usable is the mtscn.io/kvm label: the device opens, answers API
-	// version 12 and creates a VM.
-	Usable bool `json:"usable"`
-	// ProbeError says why the device is not usable.
-	ProbeError string `json:"probeError,omitempty"`
+	// VhostVsock is true when /dev/vhost-vsock opens read-write: every Kata
+	// VM talks to its agent over vsock (vhost_vsock module).
+	VhostVsock bool `json:"vhostVsock"`
+	// Usable is the mtscn.io/kvm label: /dev/kvm opens, answers API
+	// version 12 and creates a VM, and /dev/vhost-vsock opens. Nil when
+	// the agent could not tell: a device exists but the agent may not open
+	// it (the error is in Result.Errors["kvm"]; never read as "no KVM").
+	Usable *bool `json:"usable,omitempty"`
+	// NotUsable says why KVM is not usable, or cannot be judged.
+	NotUsable []string `json:"notUsable,omitempty"`
 	// Modules are the KVM vendor modules loaded (kvm_intel, kvm_amd, kvm_pvm).
 	Modules []string `json:"modules"`
 	// Module is the one backing /dev/kvm.
@@ -47,11 +55,21 @@ type KVM struct {
 	// TEE lists the confidential-VM technologies the vendor module has
 	// enabled (sev, sev_es, sev_snp, tdx).
 	TEE []string `json:"tee"`
-	// Vhost lists the vhost devices Kata needs that exist (vhost-vsock, vhost-net).
+	// Vhost lists the vhost devices that exist (vhost-vsock, vhost-net).
 	Vhost []string `json:"vhost"`
-	// Mode is hardware, nested, pvm or none.
+	// Mode is hardware, nested or pvm when usable, unknown when Usable is
+	// nil, else none.
 	Mode string `json:"mode"`
 }
+
+// IsUsable reports whether KVM is known to be usable for Kata VMs.
+func (k *KVM) IsUsable() bool { return k != nil && k.Usable != nil && *k.Usable }
+
+// Reasons in KVM.NotUsable for missing devices.
+const (
+	NoKVMDevice        = "/dev/kvm does not exist (no KVM module loaded, or not exposed to this VM)"
+	NoVhostVsockDevice = "/dev/vhost-vsock does not exist: load the vhost_vsock module (modprobe vhost_vsock), every Kata VM needs it"
+)
 
 // KVMProbe is what probing the KVM device found.
 type KVMProbe struct {
@@ -59,7 +77,7 @@ type KVMProbe struct {
 	CreateVM   bool
 }
 
-func discoverKVM(h host, info cpuInfo, infoErr error, probe func(string) (KVMProbe, error)) (*KVM, error) {
+func discoverKVM(h host, info cpuInfo, infoErr error, probe func(string) (KVMProbe, error), openDev func(string) error) (*KVM, error) {
 	k := &KVM{Modules: []string{}, TEE: []string{}, Vhost: []string{}, Mode: ModeNone}
 	var errs []error
 	if infoErr != nil {
@@ -91,21 +109,52 @@ func discoverKVM(h host, info cpuInfo, infoErr error, probe func(string) (KVMPro
 		}
 	}
 
-	dev := h.path("/dev/kvm")
+	// An existing device the agent may not open is an error, and leaves
+	// usability unknown: never "no KVM".
+	unknown := false
+	denied := func(dev string, err error) {
+		unknown = true
+		errs = append(errs, fmt.Errorf("%w: %s", err, accessHint(h.path(dev))))
+		k.NotUsable = append(k.NotUsable, dev+" cannot be opened by the agent")
+	}
+	kvmOK := false
 	if !h.exists("/dev/kvm") {
-		k.ProbeError = "/dev/kvm does not exist"
+		k.NotUsable = append(k.NotUsable, NoKVMDevice)
 	} else {
 		k.Device = true
-		p, err := probe(dev)
+		p, err := probe(h.path("/dev/kvm"))
 		k.APIVersion, k.CreateVM = p.APIVersion, p.CreateVM
-		if err != nil {
-			k.ProbeError = err.Error()
-		} else {
-			k.Usable = true
+		switch {
+		case errors.Is(err, fs.ErrPermission):
+			denied("/dev/kvm", err)
+		case err != nil:
+			k.NotUsable = append(k.NotUsable, err.Error())
+		default:
+			kvmOK = true
 		}
 	}
-	if k.Usable {
-		k.Mode = kvmMode(k.Module, info)
+	if !h.exists("/dev/vhost-vsock") {
+		k.NotUsable = append(k.NotUsable, NoVhostVsockDevice)
+	} else {
+		err := openDev(h.path("/dev/vhost-vsock"))
+		switch {
+		case errors.Is(err, fs.ErrPermission):
+			denied("/dev/vhost-vsock", err)
+		case err != nil:
+			k.NotUsable = append(k.NotUsable, err.Error())
+		default:
+			k.VhostVsock = true
+		}
+	}
+	switch {
+	case unknown:
+		k.Mode = ModeUnknown
+	default:
+		usable := kvmOK && k.VhostVsock
+		k.Usable = &usable
+		if usable {
+			k.Mode = kvmMode(k.Module, info)
+		}
 	}
 	return k, errors.Join(errs...)
 }

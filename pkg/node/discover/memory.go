@@ -2,7 +2,7 @@ package discover
 
 import (
 	"fmt"
-	"os"
+	"math"
 	"strconv"
 	"strings"
 )
@@ -54,25 +54,30 @@ func discoverMemory(h host, statfs func(string) (int64, bool, error)) (*Memory, 
 	}
 	var errs []string
 	const hp = "/sys/kernel/mm/hugepages"
-	pools, err := os.ReadDir(h.path(hp))
+	pools, err := h.readDir(hp)
 	if err != nil && !isNotExist(err) {
 		errs = append(errs, fmt.Sprintf("reading %s: %v", hp, err))
 	}
 	for _, p := range pools {
-		size, ok := strings.CutPrefix(p.Name(), "hugepages-")
+		size, ok := strings.CutPrefix(p, "hugepages-")
 		if !ok {
 			continue
 		}
 		sizeBytes, err := parseKiB(size)
 		if err != nil {
-			errs = append(errs, fmt.Sprintf("parsing hugepage size %s: %v", p.Name(), err))
+			errs = append(errs, fmt.Sprintf("parsing hugepage size %s: %v", p, err))
 			continue
 		}
 		pool := HugePages{SizeBytes: sizeBytes}
-		pool.Total, _ = h.readInt(hp + "/" + p.Name() + "/nr_hugepages")
-		pool.Free, _ = h.readInt(hp + "/" + p.Name() + "/free_hugepages")
+		pool.Total, _ = h.readInt(hp + "/" + p + "/nr_hugepages")
+		pool.Free, _ = h.readInt(hp + "/" + p + "/free_hugepages")
+		bytes, ok := mulNonNeg(pool.Total, pool.SizeBytes)
+		if !ok || m.HugePagesBytes+bytes < 0 {
+			errs = append(errs, fmt.Sprintf("hugepage pool %s: %d pages of %d bytes is out of range", p, pool.Total, pool.SizeBytes))
+			continue
+		}
 		m.HugePages = append(m.HugePages, pool)
-		m.HugePagesBytes += pool.Total * pool.SizeBytes
+		m.HugePagesBytes += bytes
 	}
 
 	size, tmpfs, err := statfs(h.path("/dev/shm"))
@@ -89,7 +94,7 @@ func discoverMemory(h host, statfs func(string) (int64, bool, error)) (*Memory, 
 			m.ShmBytes, m.ShmSource = m.TotalBytes/2, ShmFromDefault
 		}
 	}
-	m.GuestMemoryBytes = min(m.ShmBytes, m.TotalBytes-m.HugePagesBytes)
+	m.GuestMemoryBytes = max(min(m.ShmBytes, m.TotalBytes-m.HugePagesBytes), 0)
 	if len(errs) > 0 {
 		return m, fmt.Errorf("%s", strings.Join(errs, "; "))
 	}
@@ -100,25 +105,46 @@ func discoverMemory(h host, statfs func(string) (int64, bool, error)) (*Memory, 
 // namespace (<root>/proc/1/mounts, falling back to <root>/proc/mounts).
 func shmFromMounts(h host, memTotal int64) (int64, bool) {
 	for _, p := range []string{"/proc/1/mounts", "/proc/mounts"} {
-		b, err := os.ReadFile(h.path(p))
+		b, err := h.readFile(p)
 		if err != nil {
 			continue
 		}
-		for _, line := range strings.Split(string(b), "\n") {
-			f := strings.Fields(line)
-			if len(f) < 4 || f[1] != "/dev/shm" || f[2] != "tmpfs" {
-				continue
-			}
-			for _, opt := range strings.Split(f[3], ",") {
-				if v, ok := strings.CutPrefix(opt, "size="); ok {
-					if n, err := parseSize(v, memTotal); err == nil {
-						return n, true
-					}
+		if n, ok := parseShmMount(string(b), memTotal); ok {
+			return n, true
+		}
+	}
+	return 0, false
+}
+
+// parseShmMount returns the size= of the tmpfs mounted at /dev/shm in a
+// mounts table (the format of /proc/<pid>/mounts).
+func parseShmMount(mounts string, memTotal int64) (int64, bool) {
+	for _, line := range strings.Split(mounts, "\n") {
+		f := strings.Fields(line)
+		if len(f) < 4 || f[1] != "/dev/shm" || f[2] != "tmpfs" {
+			continue
+		}
+		for _, opt := range strings.Split(f[3], ",") {
+			if v, ok := strings.CutPrefix(opt, "size="); ok {
+				if n, err := parseSize(v, memTotal); err == nil {
+					return n, true
 				}
 			}
 		}
 	}
 	return 0, false
+}
+
+// mulNonNeg returns a*b for non-negative a and b, and false when either
+// is negative or the product overflows int64.
+func mulNonNeg(a, b int64) (int64, bool) {
+	if a < 0 || b < 0 {
+		return 0, false
+	}
+	if a != 0 && b > math.MaxInt64/a {
+		return 0, false
+	}
+	return a * b, true
 }
 
 // parseKiB parses "24684096 kB" or "2048kB" into bytes.
@@ -128,7 +154,11 @@ func parseKiB(s string) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
-	return n * 1024, nil
+	b, ok := mulNonNeg(n, 1024)
+	if !ok {
+		return 0, fmt.Errorf("%d kB is out of range", n)
+	}
+	return b, nil
 }
 
 // parseSize parses a tmpfs size= value: bytes with an optional k, m or g
@@ -142,7 +172,14 @@ func parseSize(s string, memTotal int64) (int64, error) {
 		if err != nil {
 			return 0, err
 		}
-		return memTotal * n / 100, nil
+		if n < 0 || n > 100000 {
+			return 0, fmt.Errorf("size %s: percentage out of range", s)
+		}
+		q, ok := mulNonNeg(memTotal/100, n)
+		if !ok {
+			return 0, fmt.Errorf("size %s of %d bytes is out of range", s, memTotal)
+		}
+		return q + (memTotal%100)*n/100, nil
 	}
 	mult := int64(1)
 	switch strings.ToLower(s[len(s)-1:]) {
@@ -160,5 +197,9 @@ func parseSize(s string, memTotal int64) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
-	return n * mult, nil
+	b, ok := mulNonNeg(n, mult)
+	if !ok {
+		return 0, fmt.Errorf("size %s is out of range", s)
+	}
+	return b, nil
 }

@@ -2,7 +2,6 @@ package discover
 
 import (
 	"fmt"
-	"os"
 	"slices"
 	"strings"
 )
@@ -66,7 +65,7 @@ type QATDevice struct {
 func discoverPCI(h host) (*PCI, error) {
 	p := &PCI{QAT: []QATDevice{}}
 	const devices = "/sys/bus/pci/devices"
-	entries, err := os.ReadDir(h.path(devices))
+	entries, err := h.readDir(devices)
 	if isNotExist(err) {
 		return p, nil // no PCI bus (some VMs, containers without sysfs)
 	}
@@ -75,13 +74,13 @@ func discoverPCI(h host) (*PCI, error) {
 	}
 	var errs []string
 	for _, e := range entries {
-		dir := devices + "/" + e.Name() + "/"
+		dir := devices + "/" + e + "/"
 		vendor, err := h.readString(dir + "vendor")
 		if err != nil {
 			errs = append(errs, fmt.Sprintf("reading %s: %v", dir+"vendor", err))
 			continue
 		}
-		if strings.TrimPrefix(vendor, "0x") != QATVendor {
+		if pciID(vendor) != QATVendor {
 			continue
 		}
 		device, err := h.readString(dir + "device")
@@ -89,10 +88,10 @@ func discoverPCI(h host) (*PCI, error) {
 			errs = append(errs, fmt.Sprintf("reading %s: %v", dir+"device", err))
 			continue
 		}
-		device = strings.ToLower(strings.TrimPrefix(device, "0x"))
+		device = pciID(device)
 		class, _ := h.readString(dir + "class")
-		class = strings.ToLower(strings.TrimPrefix(class, "0x"))
-		d := QATDevice{Address: e.Name(), Vendor: QATVendor, Device: device, Class: class}
+		class = pciID(class)
+		d := QATDevice{Address: e, Vendor: QATVendor, Device: device, Class: class}
 		d.Function = qatFunction(device, class, h.exists(dir+"physfn"))
 		switch d.Function {
 		case FunctionPF:
@@ -123,6 +122,16 @@ func discoverPCI(h host) (*PCI, error) {
 		return p, fmt.Errorf("%s", strings.Join(errs, "; "))
 	}
 	return p, nil
+}
+
+// pciID normalizes a sysfs PCI id ("0x8086\n") to lower-case hex without
+// 0x; anything that is not 1 to 8 hex digits becomes "" (unknown).
+func pciID(s string) string {
+	s = strings.ToLower(strings.TrimPrefix(strings.TrimSpace(s), "0x"))
+	if len(s) == 0 || len(s) > 8 || strings.Trim(s, "0123456789abcdef") != "" {
+		return ""
+	}
+	return s
 }
 
 // qatFunction classifies an Intel PCI function as a QAT PF, a QAT VF or

@@ -1,6 +1,8 @@
 package discover
 
 import (
+	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -38,23 +40,24 @@ func TestFixturesThroughNFDRules(t *testing.T) {
 		{"intel-qat-baremetal", nfdrules.Output{
 			Labels: map[string]string{
 				"mtscn.io/kvm": "true", "mtscn.io/virt-mode": "hardware", "mtscn.io/iommu": "true", "mtscn.io/qat-vfio": "true",
-				"mtscn.io/runtime.kata-qemu": "true", "mtscn.io/runtime.kata-clh": "true",
+				"mtscn.io/runtime.kata-qemu": "true", "mtscn.io/runtime.kata-clh": "true", "mtscn.io/cotenancy-safe": "true",
 			},
 			ExtendedResources: map[string]string{"mtscn.io/sandbox-memory": "270247219200", "mtscn.io/sandboxes": "110"},
 		}},
 		{"amd-sev-snp", nfdrules.Output{
 			Labels: map[string]string{
 				"mtscn.io/kvm": "true", "mtscn.io/virt-mode": "hardware", "mtscn.io/iommu": "true",
-				"mtscn.io/runtime.kata-qemu": "true", "mtscn.io/runtime.kata-qemu-snp": "true",
+				"mtscn.io/runtime.kata-qemu": "true", "mtscn.io/runtime.kata-qemu-snp": "true", "mtscn.io/cotenancy-safe": "true",
 			},
 			ExtendedResources: map[string]string{"mtscn.io/sandbox-memory": "405736701952", "mtscn.io/sandboxes": "110"},
 		}},
 		{"nested-cloud-vm", nfdrules.Output{
-			Labels:            map[string]string{"mtscn.io/kvm": "true", "mtscn.io/virt-mode": "nested", "mtscn.io/runtime.kata-qemu": "true"},
+			// "SMT Host state unknown": a VM cannot tell, so not safe.
+			Labels:            map[string]string{"mtscn.io/kvm": "true", "mtscn.io/virt-mode": "nested", "mtscn.io/runtime.kata-qemu": "true", "mtscn.io/cotenancy-safe": "false"},
 			ExtendedResources: map[string]string{"mtscn.io/sandbox-memory": "8384286720", "mtscn.io/sandboxes": "3"},
 		}},
 		{"vm-no-kvm", nfdrules.Output{
-			Labels:            map[string]string{},
+			Labels:            map[string]string{"mtscn.io/cotenancy-safe": "false"},
 			ExtendedResources: map[string]string{"mtscn.io/sandbox-memory": "0", "mtscn.io/sandboxes": "0"},
 		}},
 		{"smt-l1tf-vulnerable", nfdrules.Output{
@@ -64,9 +67,11 @@ func TestFixturesThroughNFDRules(t *testing.T) {
 			},
 			ExtendedResources: map[string]string{"mtscn.io/sandbox-memory": "100663296000", "mtscn.io/sandboxes": "32"},
 		}},
+		// KVM through kvm_pvm but no vhost_vsock (the development machine):
+		// no Kata VM can start. TestPVMWithVhostVsock loads the module.
 		{"pvm-cloud-vm", nfdrules.Output{
-			Labels:            map[string]string{"mtscn.io/kvm": "true", "mtscn.io/virt-mode": "pvm"},
-			ExtendedResources: map[string]string{"mtscn.io/sandbox-memory": "25276514304", "mtscn.io/sandboxes": "11"},
+			Labels:            map[string]string{"mtscn.io/cotenancy-safe": "true"},
+			ExtendedResources: map[string]string{"mtscn.io/sandbox-memory": "0", "mtscn.io/sandboxes": "0"},
 		}},
 	}
 	for _, tc := range tests {
@@ -83,6 +88,29 @@ func TestFixturesThroughNFDRules(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestPVMWithVhostVsock is the pvm-cloud-vm fixture with /dev/vhost-vsock
+// (vhost_vsock loaded): KVM through kvm_pvm is usable for Kata VMs.
+func TestPVMWithVhostVsock(t *testing.T) {
+	_, ctx := ktesting.NewTestContext(t)
+	root := t.TempDir()
+	if err := os.CopyFS(root, os.DirFS(filepath.Join("testdata", "pvm-cloud-vm"))); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(root, "dev", "vhost-vsock"), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	opts := fixtureOptions("pvm-cloud-vm")
+	opts.HostRoot = root
+	got := runRules(t, Discover(ctx, opts).Features())
+	want := nfdrules.Output{
+		Labels:            map[string]string{"mtscn.io/kvm": "true", "mtscn.io/virt-mode": "pvm", "mtscn.io/cotenancy-safe": "true"},
+		ExtendedResources: map[string]string{"mtscn.io/sandbox-memory": "25276514304", "mtscn.io/sandboxes": "11"},
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("nfd-rules on pvm-cloud-vm with vhost-vsock (-want,+got):\n%s", diff)
 	}
 }
 
@@ -127,7 +155,7 @@ func TestRealHostThroughNFDRules(t *testing.T) {
 	res := Discover(ctx, Options{})
 	got := runRules(t, res.Features())
 	want := map[string]string{}
-	if res.KVM.Usable {
+	if res.KVM.IsUsable() {
 		want["mtscn.io/kvm"] = "true"
 		want["mtscn.io/virt-mode"] = res.KVM.Mode
 	}

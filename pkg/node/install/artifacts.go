@@ -8,95 +8,37 @@ import (
 	"io/fs"
 	"path"
 	"path/filepath"
+	"slices"
 	"sort"
-	"strings"
 )
 
-// Where the Kata artifacts keep their shims' configurations and binaries,
-// relative to the artifacts (and install) directory, as in Kata's release
-// tarball: the Go runtime's configurations next to bin/, runtime-rs's in a
-// subdirectory with its own binary.
+// Suffixes of the installer's siblings of an install dir, on the same
+// mount: the new tree being built, the previous tree being removed, and a
+// tree being deleted by uninstall.
 const (
-	goConfigDir       = "share/defaults/kata-containers"
-	goShimBinary      = "bin/containerd-shim-kata-v2"
-	rustConfigDir     = "share/defaults/kata-containers/runtime-rs"
-	rustShimBinary    = "runtime-rs/bin/containerd-shim-kata-v2"
-	stageSuffix       = ".mtscn-stage"
-	oldSuffix         = ".mtscn-old"
-	configFilePrefix  = "configuration-"
-	configFileSuffix  = ".toml"
-	kataHandlerPrefix = "kata-"
+	stageSuffix = ".mtscn-stage"
+	oldSuffix   = ".mtscn-old"
+	trashSuffix = ".mtscn-trash"
 )
-
-// Shim is one Kata shim and the handler that runs it.
-type Shim struct {
-	// Name is the shim (qemu, clh, qemu-runtime-rs, ...).
-	Name string
-	// BinaryPath is the shim binary on the host (in the install dir).
-	BinaryPath string
-	// ConfigPath is the shim's Kata configuration on the host.
-	ConfigPath string
-}
-
-// Handler is the containerd runtime handler (and RuntimeClass handler).
-func (s Shim) Handler() string { return kataHandlerPrefix + s.Name }
-
-// discoverShims lists the shims the artifacts provide, or checks that the
-// requested ones exist.
-func (in *Installer) discoverShims() ([]Shim, error) {
-	found := map[string]Shim{}
-	for _, layout := range []struct{ configDir, binary string }{{goConfigDir, goShimBinary}, {rustConfigDir, rustShimBinary}} {
-		entries, err := in.ops.ReadDir(filepath.Join(in.opts.ArtifactsDir, layout.configDir))
-		if errors.Is(err, fs.ErrNotExist) {
-			continue
-		}
-		if err != nil {
-			return nil, fmt.Errorf("reading the artifacts (--artifacts): %w", err)
-		}
-		for _, e := range entries {
-			n := e.Name()
-			if e.IsDir() || !strings.HasPrefix(n, configFilePrefix) || !strings.HasSuffix(n, configFileSuffix) {
-				continue
-			}
-			name := strings.TrimSuffix(strings.TrimPrefix(n, configFilePrefix), configFileSuffix)
-			if _, dup := found[name]; dup || !shimName.MatchString(name) {
-				continue
-			}
-			if _, err := in.ops.Lstat(filepath.Join(in.opts.ArtifactsDir, layout.binary)); err != nil {
-				return nil, fmt.Errorf("the artifacts in %s have %s but no shim binary %s: %w", in.opts.ArtifactsDir, path.Join(layout.configDir, n), layout.binary, err)
-			}
-			found[name] = Shim{
-				Name:       name,
-				BinaryPath: path.Join(in.opts.InstallDir, layout.binary),
-				ConfigPath: path.Join(in.opts.InstallDir, layout.configDir, n),
-			}
-		}
-	}
-	var shims []Shim
-	if len(in.opts.Shims) == 0 {
-		for _, s := range found {
-			shims = append(shims, s)
-		}
-		sort.Slice(shims, func(i, j int) bool { return shims[i].Name < shims[j].Name })
-		if len(shims) == 0 {
-			return nil, fmt.Errorf("no Kata shim configuration (%s/%s<shim>%s) in --artifacts=%s; point --artifacts at an extracted Kata release", goConfigDir, configFilePrefix, configFileSuffix, in.opts.ArtifactsDir)
-		}
-		return shims, nil
-	}
-	for _, name := range in.opts.Shims {
-		s, ok := found[name]
-		if !ok {
-			return nil, fmt.Errorf("--shims: the artifacts in %s have no %s%s%s; remove %q from --shims or use other artifacts", in.opts.ArtifactsDir, configFilePrefix, name, configFileSuffix, name)
-		}
-		shims = append(shims, s)
-	}
-	return shims, nil
-}
 
 // treeEntry is one file, directory or symlink of a tree.
 type treeEntry struct {
 	mode   fs.FileMode
 	target string // symlinks
+	gen    bool   // a generated file (content in Sandbox.Generated)
+}
+
+// sourceTree is the tree a sandbox's install dir must hold: its artifacts
+// plus the generated files.
+func (in *Installer) sourceTree(s Sandbox) (map[string]treeEntry, error) {
+	tree, err := in.walkTree(s.ArtifactsDir)
+	if err != nil {
+		return nil, fmt.Errorf("reading the %s artifacts %s: %w", s.Name, s.ArtifactsDir, err)
+	}
+	for rel := range s.Generated {
+		tree[rel] = treeEntry{mode: 0o644, gen: true}
+	}
+	return tree, nil
 }
 
 func (in *Installer) walkTree(root string) (map[string]treeEntry, error) {
@@ -140,14 +82,15 @@ func (in *Installer) walkTree(root string) (map[string]treeEntry, error) {
 	return out, nil
 }
 
-// treesEqual reports whether the install dir holds exactly the artifacts.
-func (in *Installer) treesEqual(src, dst string) (bool, error) {
+// treesEqual reports whether the install dir dst (a path under the host
+// root) holds exactly the sandbox's tree.
+func (in *Installer) treesEqual(s Sandbox, dst string) (bool, error) {
 	if _, err := in.ops.Lstat(dst); errors.Is(err, fs.ErrNotExist) {
 		return false, nil
 	}
-	a, err := in.walkTree(src)
+	a, err := in.sourceTree(s)
 	if err != nil {
-		return false, fmt.Errorf("reading the artifacts %s: %w", src, err)
+		return false, err
 	}
 	b, err := in.walkTree(dst)
 	if err != nil {
@@ -158,11 +101,21 @@ func (in *Installer) treesEqual(src, dst string) (bool, error) {
 	}
 	for rel, ea := range a {
 		eb, ok := b[rel]
+		if ea.gen {
+			if !ok || !eb.mode.IsRegular() || eb.mode.Perm() != 0o644 {
+				return false, nil
+			}
+			cur, err := in.ops.ReadFile(filepath.Join(dst, rel))
+			if err != nil || !bytes.Equal(cur, s.Generated[rel]) {
+				return false, err
+			}
+			continue
+		}
 		if !ok || ea != eb {
 			return false, nil
 		}
 		if ea.mode.IsRegular() {
-			same, err := in.sameContent(filepath.Join(src, rel), filepath.Join(dst, rel))
+			same, err := in.sameContent(filepath.Join(s.ArtifactsDir, rel), filepath.Join(dst, rel))
 			if err != nil || !same {
 				return false, err
 			}
@@ -205,11 +158,11 @@ func (in *Installer) sameContent(a, b string) (bool, error) {
 	}
 }
 
-// copyTree copies the artifacts into a new directory dst.
-func (in *Installer) copyTree(src, dst string) error {
-	tree, err := in.walkTree(src)
+// copyTree builds the sandbox's tree in a new directory dst.
+func (in *Installer) copyTree(s Sandbox, dst string) error {
+	tree, err := in.sourceTree(s)
 	if err != nil {
-		return fmt.Errorf("reading the artifacts %s: %w", src, err)
+		return err
 	}
 	rels := make([]string, 0, len(tree))
 	for rel := range tree {
@@ -222,12 +175,14 @@ func (in *Installer) copyTree(src, dst string) error {
 	for _, rel := range rels {
 		e, target := tree[rel], filepath.Join(dst, rel)
 		switch {
+		case e.gen:
+			err = in.ops.CreateFile(target, bytes.NewReader(s.Generated[rel]), 0o644)
 		case e.mode.IsDir():
 			err = in.ops.MkdirAll(target, 0o755)
 		case e.mode&fs.ModeSymlink != 0:
 			err = in.ops.Symlink(e.target, target)
 		default:
-			err = in.copyFile(filepath.Join(src, rel), target, e.mode.Perm())
+			err = in.copyFile(filepath.Join(s.ArtifactsDir, rel), target, e.mode.Perm())
 		}
 		if err != nil {
 			return fmt.Errorf("staging %s: %w", target, err)
@@ -248,8 +203,7 @@ func (in *Installer) copyFile(src, dst string, perm fs.FileMode) error {
 // recoverInstallDir undoes what a crashed run left next to the install
 // dir: a half-built stage and a half-deleted old tree are removed; an
 // install dir moved aside by the two-rename fallback is moved back.
-func (in *Installer) recoverInstallDir() error {
-	dst := in.host(in.opts.InstallDir)
+func (in *Installer) recoverInstallDir(dst string) error {
 	for _, p := range []string{dst + stageSuffix, dst + trashSuffix} {
 		if _, err := removeIfExists(in.ops, p); err != nil {
 			return err
@@ -270,16 +224,16 @@ func (in *Installer) recoverInstallDir() error {
 	return nil
 }
 
-// installArtifacts makes the install dir equal to the artifacts: it builds
-// the new tree next to it, then swaps the two directories atomically. Files
-// in use keep their inode, so a running shim is never rewritten ("text file
-// busy" cannot happen).
-func (in *Installer) installArtifacts() (bool, error) {
-	dst := in.host(in.opts.InstallDir)
-	if err := in.recoverInstallDir(); err != nil {
+// installArtifacts makes the sandbox's install dir equal to its tree: it
+// builds the new tree beside it (same mount), then swaps the two
+// directories atomically. Files in use keep their inode, so a running shim
+// is never rewritten ("text file busy" cannot happen).
+func (in *Installer) installArtifacts(s Sandbox) (bool, error) {
+	dst := in.host(s.InstallDir)
+	if err := in.recoverInstallDir(dst); err != nil {
 		return false, err
 	}
-	same, err := in.treesEqual(in.opts.ArtifactsDir, dst)
+	same, err := in.treesEqual(s, dst)
 	if err != nil || same {
 		return false, err
 	}
@@ -287,7 +241,7 @@ func (in *Installer) installArtifacts() (bool, error) {
 		return false, fmt.Errorf("creating %s: %w", filepath.Dir(dst), err)
 	}
 	stage := dst + stageSuffix
-	if err := in.copyTree(in.opts.ArtifactsDir, stage); err != nil {
+	if err := in.copyTree(s, stage); err != nil {
 		return false, err
 	}
 	if _, err := in.ops.Lstat(dst); errors.Is(err, fs.ErrNotExist) {
@@ -314,4 +268,25 @@ func (in *Installer) installArtifacts() (bool, error) {
 		return false, fmt.Errorf("removing the previous install %s: %w", stage, err)
 	}
 	return true, nil
+}
+
+// checkInstallDirOwner refuses to replace an install dir the installer did
+// not create (another installer's, e.g. kata-deploy's /opt/kata), unless it
+// already holds exactly our tree.
+func (in *Installer) checkInstallDirOwner(s Sandbox, rec record) error {
+	if slices.Contains(rec.InstallDirs, s.InstallDir) {
+		return nil
+	}
+	dst := in.host(s.InstallDir)
+	entries, err := in.ops.ReadDir(dst)
+	if errors.Is(err, fs.ErrNotExist) || (err == nil && len(entries) == 0) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("reading %s: %w", s.InstallDir, err)
+	}
+	if same, err := in.treesEqual(s, dst); err != nil || same {
+		return err
+	}
+	return fmt.Errorf("%s already holds files that mtscn-node did not install (another installer's, such as kata-deploy's?); refusing to replace them: choose another --install-dir/--gvisor-install-dir, or remove that installation first", s.InstallDir)
 }

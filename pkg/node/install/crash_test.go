@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/mtscn/mtscn/pkg/node/containerd"
 	v1 "k8s.io/api/core/v1"
 	"k8s.io/klog/v2/ktesting"
 
@@ -53,7 +54,7 @@ func checkOldOrNew(t *testing.T, root string, a, b map[string]string) {
 			bad = append(bad, p+" is "+g+", neither old ("+a[p]+") nor new ("+b[p]+")")
 			continue
 		}
-		if strings.HasPrefix(p, "opt/kata/") {
+		if strings.HasPrefix(p, "opt/mtscn/kata/") {
 			switch {
 			case inA && inB:
 				installDir[p] = 2
@@ -77,16 +78,16 @@ func checkOldOrNew(t *testing.T, root string, a, b map[string]string) {
 	cfg := filepath.Join(root, DefaultContainerdConfig)
 	if _, ok := got["etc/containerd/config.toml"]; ok {
 		doc := readTOML(t, cfg)
-		imports, _ := stringList(cfg, "imports", doc["imports"])
+		imports, _ := containerd.StringList(cfg, "imports", doc["imports"])
 		for _, imp := range imports {
-			if imp == DefaultDropIn && got["etc/containerd/conf.d/mtscn-kata.toml"] == "" {
+			if imp == DefaultDropIn && got["etc/containerd/conf.d/mtscn.toml"] == "" {
 				bad = append(bad, "config.toml imports the drop-in, which does not exist")
 			}
 		}
 	}
-	if got["etc/containerd/conf.d/mtscn-kata.toml"] != "" {
+	if got["etc/containerd/conf.d/mtscn.toml"] != "" {
 		readTOML(t, filepath.Join(root, DefaultDropIn))
-		if got["opt/kata/bin/containerd-shim-kata-v2"] == "" {
+		if got["opt/mtscn/kata/bin/containerd-shim-kata-v2"] == "" {
 			bad = append(bad, "the drop-in exists but the shim it names does not")
 		}
 	}

@@ -4,8 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"sort"
-	"strings"
 	"time"
 
 	"google.golang.org/grpc"
@@ -86,23 +86,51 @@ func (c CRIVerifier) Runtimes(ctx context.Context) (map[string]string, error) {
 	}
 }
 
-// Verify implements Verifier.
-func (c CRIVerifier) Verify(ctx context.Context, handlers []string) error {
-	runtimes, err := c.Runtimes(ctx)
+// Version returns containerd's version as the CRI reports it ("v1.6.20",
+// "2.2.9").
+func (c CRIVerifier) Version(ctx context.Context) (string, error) {
+	conn, err := grpc.NewClient("unix://"+c.Socket, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
-		return fmt.Errorf("verifying the handlers through the CRI: %w", err)
+		return "", fmt.Errorf("connecting to containerd at %s: %w", c.Socket, err)
 	}
-	var missing []string
-	for _, h := range handlers {
-		if !strings.HasPrefix(runtimes[h], "io.containerd.kata") {
-			missing = append(missing, h)
+	defer conn.Close()
+	resp, err := runtimeapi.NewRuntimeServiceClient(conn).Version(ctx, &runtimeapi.VersionRequest{})
+	if err != nil {
+		return "", fmt.Errorf("asking containerd's CRI at %s for its version: %w", c.Socket, err)
+	}
+	return resp.GetRuntimeVersion(), nil
+}
+
+// SandboxLister finds running pod sandboxes.
+type SandboxLister interface {
+	// RunningSandboxes returns the pods (namespace/name) whose sandbox is
+	// ready and runs with one of the handlers.
+	RunningSandboxes(ctx context.Context, handlers []string) ([]string, error)
+}
+
+// RunningSandboxes implements SandboxLister through the CRI.
+func (c CRIVerifier) RunningSandboxes(ctx context.Context, handlers []string) ([]string, error) {
+	conn, err := grpc.NewClient("unix://"+c.Socket, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		return nil, fmt.Errorf("connecting to containerd at %s: %w", c.Socket, err)
+	}
+	defer conn.Close()
+	callCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	resp, err := runtimeapi.NewRuntimeServiceClient(conn).ListPodSandbox(callCtx, &runtimeapi.ListPodSandboxRequest{
+		Filter: &runtimeapi.PodSandboxFilter{State: &runtimeapi.PodSandboxStateValue{State: runtimeapi.PodSandboxState_SANDBOX_READY}},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("listing pod sandboxes through containerd's CRI at %s: %w", c.Socket, err)
+	}
+	var out []string
+	for _, s := range resp.GetItems() {
+		if slices.Contains(handlers, s.GetRuntimeHandler()) {
+			out = append(out, s.GetMetadata().GetNamespace()+"/"+s.GetMetadata().GetName()+" ("+s.GetRuntimeHandler()+")")
 		}
 	}
-	if len(missing) > 0 {
-		sort.Strings(missing)
-		return fmt.Errorf("containerd's CRI does not serve %s (it serves %v): check containerd's log; the drop-in may be overridden or containerd was not restarted", strings.Join(missing, ", "), sortedKeysOf(runtimes))
-	}
-	return nil
+	sort.Strings(out)
+	return out, nil
 }
 
 func sortedKeysOf(m map[string]string) []string {

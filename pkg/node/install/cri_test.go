@@ -116,7 +116,7 @@ func TestInstallRestartsAndVerifiesRealContainerd(t *testing.T) {
 	// keeps running with the old config): the running daemon does not
 	// serve the handlers, so the install fails and the node stays out.
 	_, err = env.installer(t, nil).Install(ctx)
-	if err == nil || !strings.Contains(err.Error(), "containerd's CRI does not serve kata-clh, kata-qemu, kata-qemu-runtime-rs (it serves [runc])") {
+	if err == nil || !strings.Contains(err.Error(), "install rolled back: containerd does not serve kata-clh, kata-qemu, kata-qemu-runtime-rs (it serves [runc])") {
 		t.Fatalf("Install without a real restart = %v, want the unserved handlers named", err)
 	}
 	if got := env.node.Labels[wellknown.LabelSandboxRuntime]; got != wellknown.SandboxRuntimeFailed {

@@ -13,25 +13,27 @@ import (
 
 // DaemonOptions configure Serve.
 type DaemonOptions struct {
-	// RetryInterval is the wait between failed install attempts.
+	// RetryInterval is the first wait after a failed install; it doubles
+	// after each failure up to MaxRetryInterval.
 	RetryInterval time.Duration
-	// UninstallTimeout bounds the uninstall run after ctx is cancelled.
-	UninstallTimeout time.Duration
-	// UninstallOnStop runs Uninstall when ctx is cancelled (SIGTERM), as
-	// kata-deploy's DaemonSet does.
-	UninstallOnStop bool
+	// MaxRetryInterval caps the wait between attempts (default 30m).
+	MaxRetryInterval time.Duration
 }
 
 // Serve is the DaemonSet mode: it serves /healthz (alive) and /readyz (200
-// only once the install is verified) on ln, installs (retrying until it
-// succeeds), waits for ctx to be cancelled, and then uninstalls.
+// only once the install is verified) on ln, installs (retrying with
+// exponential backoff until it succeeds) and then waits for ctx to be
+// cancelled. Stopping never uninstalls: a DaemonSet rollout or a deleted
+// pod leaves the runtimes in place; `mtscn-node uninstall` is the explicit
+// action. After a rollback it does not restart containerd again for the
+// same plan.
 func (in *Installer) Serve(ctx context.Context, ln net.Listener, o DaemonOptions) error {
 	logger := klog.FromContext(ctx)
 	if o.RetryInterval <= 0 {
 		o.RetryInterval = 30 * time.Second
 	}
-	if o.UninstallTimeout <= 0 {
-		o.UninstallTimeout = 5 * time.Minute
+	if o.MaxRetryInterval <= 0 {
+		o.MaxRetryInterval = 30 * time.Minute
 	}
 	var ready atomic.Bool
 	mux := http.NewServeMux()
@@ -40,7 +42,7 @@ func (in *Installer) Serve(ctx context.Context, ln net.Listener, o DaemonOptions
 	})
 	mux.HandleFunc("/readyz", func(w http.ResponseWriter, _ *http.Request) {
 		if !ready.Load() {
-			http.Error(w, "kata install not verified yet", http.StatusServiceUnavailable)
+			http.Error(w, "sandbox install not verified yet", http.StatusServiceUnavailable)
 			return
 		}
 		_, _ = w.Write([]byte("ok\n"))
@@ -54,40 +56,33 @@ func (in *Installer) Serve(ctx context.Context, ln net.Listener, o DaemonOptions
 		_ = srv.Shutdown(shutdownCtx)
 	}()
 
+	wait := o.RetryInterval
 	for {
-		if _, err := in.Install(ctx); err == nil {
+		if _, err := in.installOnce(ctx, true); err == nil {
 			break
 		} else if ctx.Err() == nil {
-			logger.Error(err, "kata install failed; retrying", "retryInterval", o.RetryInterval)
+			logger.Error(err, "sandbox install failed; retrying", "retryIn", wait, "rolledBack", errors.Is(err, ErrRolledBack))
 		}
 		select {
 		case <-ctx.Done():
-			return in.stop(ctx, o, &ready)
+			return nil
 		case err := <-serveErr:
 			return err
-		case <-time.After(o.RetryInterval):
+		case <-time.After(wait):
 		}
+		wait = min(2*wait, o.MaxRetryInterval)
 	}
 	ready.Store(true)
-	logger.Info("kata installed; ready")
+	logger.Info("sandbox runtimes installed; ready")
 	select {
 	case <-ctx.Done():
+		ready.Store(false)
+		logger.Info("stopping; the sandbox runtimes stay installed (uninstall with `mtscn-node uninstall`)")
+		return nil
 	case err := <-serveErr:
 		if !errors.Is(err, http.ErrServerClosed) {
 			return err
 		}
-	}
-	return in.stop(ctx, o, &ready)
-}
-
-func (in *Installer) stop(ctx context.Context, o DaemonOptions, ready *atomic.Bool) error {
-	ready.Store(false)
-	if !o.UninstallOnStop {
 		return nil
 	}
-	klog.FromContext(ctx).Info("stopping: uninstalling kata")
-	uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), o.UninstallTimeout)
-	defer cancel()
-	_, err := in.Uninstall(uctx)
-	return err
 }

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/klog/v2/ktesting"
 
@@ -29,8 +30,9 @@ func status(t *testing.T, url string) int {
 }
 
 // The DaemonSet mode keeps retrying a failing install with /readyz at 503,
-// becomes ready once the host is fixed, and uninstalls on stop.
-func TestServeRetriesUntilInstalledAndUninstallsOnStop(t *testing.T) {
+// becomes ready once the host is fixed, and does not uninstall on stop
+// (issue 14 item 9: a DaemonSet rollout must not uninstall).
+func TestServeRetriesUntilInstalledAndKeepsInstallOnStop(t *testing.T) {
 	_, ctx := ktesting.NewTestContext(t)
 	env := newEnv(t, "unparsable")
 	in := env.installer(t, nil)
@@ -43,7 +45,7 @@ func TestServeRetriesUntilInstalledAndUninstallsOnStop(t *testing.T) {
 	defer stop()
 	done := make(chan error, 1)
 	go func() {
-		done <- in.Serve(runCtx, ln, DaemonOptions{RetryInterval: 20 * time.Millisecond, UninstallOnStop: true})
+		done <- in.Serve(runCtx, ln, DaemonOptions{RetryInterval: 20 * time.Millisecond, MaxRetryInterval: 40 * time.Millisecond})
 	}()
 
 	// Failing: alive, not ready, node marked failed.
@@ -82,7 +84,9 @@ func TestServeRetriesUntilInstalledAndUninstallsOnStop(t *testing.T) {
 		t.Errorf("ready but %s=%q with %d taints", wellknown.LabelSandboxRuntime, state, taints)
 	}
 
-	// SIGTERM: uninstall, config.toml back to what the operator wrote.
+	// SIGTERM (a rollout): the runtimes stay, no restart.
+	restarts := env.restarter.n()
+	installed := snapshot(t, env.root)
 	stop()
 	select {
 	case err := <-done:
@@ -92,12 +96,18 @@ func TestServeRetriesUntilInstalledAndUninstallsOnStop(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("Serve did not return after stop")
 	}
-	got, err := os.ReadFile(cfg)
-	if err != nil || string(got) != string(fixed) {
-		t.Errorf("config.toml after stop is not what it was before the install (err=%v)", err)
+	if diff := cmp.Diff(installed, snapshot(t, env.root)); diff != "" {
+		t.Errorf("stopping Serve changed the host (-before,+after):\n%s", diff)
 	}
-	if _, ok := env.node.Labels[wellknown.LabelSandboxRuntime]; ok {
-		t.Errorf("labels after stop = %v, want ours removed", env.node.Labels)
+	if env.restarter.n() != restarts {
+		t.Errorf("stopping Serve restarted containerd")
+	}
+	if env.node.Labels[wellknown.LabelSandboxRuntime] != wellknown.SandboxRuntimeTrue {
+		t.Errorf("labels after stop = %v, want still installed", env.node.Labels)
+	}
+	got, err := os.ReadFile(cfg)
+	if err != nil || string(got) == string(fixed) {
+		t.Errorf("config.toml after stop: %v", err)
 	}
 }
 
@@ -105,7 +115,7 @@ func TestSystemdRestarterWithoutSystemd(t *testing.T) {
 	_, ctx := ktesting.NewTestContext(t)
 	root := t.TempDir()
 	err := SystemdRestarter{HostRoot: root}.Restart(ctx, "containerd.service")
-	want := "restarting containerd.service through systemd: no systemd socket at " + filepath.Join(root, "run/systemd/private") + " (use --restart=none on hosts without systemd)"
+	want := "restarting containerd.service through systemd: no systemd socket at " + filepath.Join(root, "run/systemd/private") + " (use --restart-mode=signal, command or none on hosts without systemd)"
 	if err == nil || !strings.HasPrefix(err.Error(), want) {
 		t.Errorf("Restart() = %v, want prefix %q", err, want)
 	}
@@ -136,12 +146,12 @@ func BenchmarkPlanContainerd(b *testing.B) {
 		b.Run(fixture, func(b *testing.B) {
 			env := newEnv(b, fixture)
 			in := env.installer(b, nil)
-			shims, err := in.discoverShims()
+			sbs, err := in.sandboxes()
 			if err != nil {
 				b.Fatal(err)
 			}
 			for b.Loop() {
-				if _, err := in.planContainerd(shims); err != nil {
+				if _, err := in.planContainerd(sbs, record{}, 0); err != nil {
 					b.Fatal(err)
 				}
 			}

@@ -1,20 +1,23 @@
-// Package install puts Kata Containers on a node and takes it off again, the
-// way kata-deploy does, with the guarantees a platform team needs:
+// Package install puts sandbox runtimes (Kata Containers, gVisor) into a
+// node's containerd and takes them off again, with the guarantees a
+// platform team needs (docs/node-agent.md, README.md in this directory):
 //
-//   - the node is claimed (mtscn.io/sandbox-runtime=pending,
-//     katacontainers.io/kata-runtime=false) before the host is touched, and
-//     labelled ready and untainted only after containerd is verified to list
-//     every installed handler;
-//   - the Kata artifacts are staged next to the install directory and swapped
-//     in with a rename, so a binary in use is never rewritten in place;
-//   - containerd's configuration is edited as TOML (github.com/pelletier/go-toml/v2),
-//     parsed before and after every change, backed up before the first change,
-//     and written with temp file + fsync + rename;
-//   - uninstall restores config.toml byte for byte, is safe to run twice and
-//     after an install that stopped half way.
+//   - the node is claimed (mtscn.io/sandbox-runtime=pending) before the host
+//     is touched, and labelled ready and untainted only after the CRI of the
+//     restarted containerd serves every new handler and every runtime it
+//     served before (runc first); otherwise the previous config is put back;
+//   - containerd's config chain is read with pkg/node/containerd and edited
+//     as TOML in the layout that keeps the user's file authoritative on
+//     containerd 1.x (runtimes inline) and 2.x (a drop-in), backed up before
+//     the first change, written with temp file + fsync + rename, keeping
+//     mode, owner and symlinks;
+//   - artifacts are staged beside the install dir on the same mount and
+//     swapped in with a rename, so a binary in use is never rewritten;
+//   - uninstall is explicit, refuses while sandboxes run (unless forced),
+//     restores the config byte for byte or keeps the admin's later edits,
+//     and is safe to run twice and after a crash.
 //
-// Every host file operation goes through the Ops interface so that tests can
-// inject a failure after any single operation, and every node change goes
-// through the Node interface so host-only tests run without a cluster.
-// README.md in this directory documents the lifecycle.
+// Every host file operation goes through Ops so that tests can inject a
+// failure after any single operation, and every node change goes through
+// Node so host-only tests run without a cluster.
 package install

@@ -135,12 +135,17 @@ func (r *countingRestarter) n() int {
 	return r.count
 }
 
-// recordingVerifier records the handlers it was asked about and accepts.
-type recordingVerifier struct{ calls [][]string }
+// recordingVerifier counts the checks and does not check (like
+// --verify=none); it finds no running sandbox.
+type recordingVerifier struct{ calls int }
 
-func (v *recordingVerifier) Verify(_ context.Context, handlers []string) error {
-	v.calls = append(v.calls, handlers)
-	return nil
+func (v *recordingVerifier) Runtimes(context.Context) (map[string]string, error) {
+	v.calls++
+	return nil, nil
+}
+
+func (v *recordingVerifier) RunningSandboxes(context.Context, []string) ([]string, error) {
+	return nil, nil
 }
 
 var errCrash = errors.New("injected crash")
@@ -221,6 +226,7 @@ type testEnv struct {
 	node      *MemoryNode
 	restarter *countingRestarter
 	verifier  Verifier
+	lister    SandboxLister
 }
 
 func newEnv(t testing.TB, fixture string) *testEnv {
@@ -230,6 +236,7 @@ func newEnv(t testing.TB, fixture string) *testEnv {
 		node:      &MemoryNode{Labels: map[string]string{"kubernetes.io/hostname": "n1"}, Taints: []v1.Taint{startupTaint}},
 		restarter: &countingRestarter{},
 		verifier:  &recordingVerifier{},
+		lister:    &recordingVerifier{},
 	}
 }
 
@@ -242,7 +249,11 @@ func (e *testEnv) installer(t testing.TB, ops Ops, mutate ...func(*Options)) *In
 	for _, m := range mutate {
 		m(&o)
 	}
-	in, err := New(o, WithOps(ops), WithNode(e.node), WithRestarter(e.restarter), WithVerifier(e.verifier))
+	opts := []Option{WithOps(ops), WithNode(e.node), WithRestarter(e.restarter), WithVerifier(e.verifier)}
+	if e.lister != nil {
+		opts = append(opts, WithSandboxLister(e.lister))
+	}
+	in, err := New(o, opts...)
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
@@ -320,4 +331,17 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+func readTOML(t testing.TB, p string) map[string]any {
+	t.Helper()
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc, err := parseTOML(p, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return doc
 }

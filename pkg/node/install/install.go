@@ -1,20 +1,16 @@
 package install
 
 import (
-	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
 	"path"
 	"path/filepath"
+	"regexp"
 	"slices"
-	"sort"
-	"strings"
-	"syscall"
+	"strconv"
+	"time"
 
 	v1 "k8s.io/api/core/v1"
 	"k8s.io/klog/v2"
@@ -22,336 +18,364 @@ import (
 	"github.com/mtscn/mtscn/pkg/wellknown"
 )
 
-// Files in the state dir.
-const (
-	recordFile   = "state.json"
-	backupFile   = "config.toml.orig"
-	absentMarker = "config.toml.absent"
-)
+// ErrRolledBack marks an install that was rolled back earlier with the same
+// plan: Serve does not restart containerd for it again.
+var ErrRolledBack = errors.New("this install was rolled back before and nothing changed since")
 
-// Installer installs and uninstalls Kata on one node.
-type Installer struct {
-	opts      Options
-	ops       Ops
-	node      Node
-	restarter Restarter
-	verifier  Verifier
-}
-
-// Option configures an Installer.
-type Option func(*Installer)
-
-// WithOps replaces the file system operations (tests inject faults).
-func WithOps(ops Ops) Option { return func(in *Installer) { in.ops = ops } }
-
-// WithNode sets the Node the installer labels.
-func WithNode(n Node) Option { return func(in *Installer) { in.node = n } }
-
-// WithRestarter sets how containerd is restarted.
-func WithRestarter(r Restarter) Option { return func(in *Installer) { in.restarter = r } }
-
-// WithVerifier sets how the handlers are verified.
-func WithVerifier(v Verifier) Option { return func(in *Installer) { in.verifier = v } }
-
-// New returns an Installer. Without options it works on the real file
-// system, restarts containerd through systemd, verifies with the host's
-// `containerd config dump`, and keeps node changes in memory.
-func New(opts Options, options ...Option) (*Installer, error) {
-	opts.SetDefaults()
-	if err := opts.Validate(); err != nil {
-		return nil, err
-	}
-	in := &Installer{opts: opts, ops: OSOps{}, node: &MemoryNode{}, restarter: SystemdRestarter{HostRoot: opts.HostRoot}}
-	in.verifier = DumpVerifier{Command: DefaultDumpCommand(opts.HostRoot), Config: opts.ContainerdConfig}
-	for _, o := range options {
-		o(in)
-	}
-	return in, nil
-}
-
-// DefaultDumpCommand is the containerd command for DumpVerifier: the host's
-// binary, through chroot when the host is mounted elsewhere.
-func DefaultDumpCommand(hostRoot string) []string {
-	if filepath.Clean(hostRoot) == "/" {
-		return []string{"containerd"}
-	}
-	return []string{"chroot", hostRoot, "containerd"}
-}
-
-// Result says what a run did.
-type Result struct {
-	// Changed lists the host paths written or removed, in order.
-	Changed []string
-	// Restarted is true when containerd was restarted.
-	Restarted bool
-	// Handlers are the handlers installed (or removed) by mtscn-node.
-	Handlers []string
-	// UserHandlers were already configured by someone else and were kept.
-	UserHandlers []string
-}
-
-// record is what the installer remembers between install and uninstall.
-type record struct {
-	// Handlers ever installed, so that uninstall removes their labels.
-	Handlers []string `json:"handlers"`
-	// WrittenConfigSHA256 is the hash of the config.toml the install
-	// writes: uninstall restores the backup only over that content (or the
-	// original), and otherwise removes just the imports entry.
-	WrittenConfigSHA256 string `json:"writtenConfigSHA256,omitempty"`
-	// CreatedDropInDir is true when the install created the drop-in's
-	// directory (uninstall removes it when empty).
-	CreatedDropInDir bool `json:"createdDropInDir,omitempty"`
-}
-
-func (in *Installer) host(p string) string { return filepath.Join(in.opts.HostRoot, p) }
-
-func (in *Installer) dropInPath() string { return path.Clean(in.opts.DropIn) }
-
-func (in *Installer) statePath(name string) string {
-	return in.host(path.Join(in.opts.StateDir, name))
-}
-
-func sha(b []byte) string {
-	s := sha256.Sum256(b)
-	return hex.EncodeToString(s[:])
-}
-
-func (in *Installer) loadRecord() (record, bool, error) {
-	var r record
-	b, ok, err := readOptional(in.ops, in.statePath(recordFile))
-	if err != nil || !ok {
-		return r, false, err
-	}
-	if err := json.Unmarshal(b, &r); err != nil {
-		return r, false, fmt.Errorf("reading %s: %w; remove it to start over", in.statePath(recordFile), err)
-	}
-	return r, true, nil
-}
-
-func (in *Installer) saveRecord(r record) error {
-	b, err := json.MarshalIndent(r, "", "  ")
-	if err != nil {
-		return err
-	}
-	cur, _, err := readOptional(in.ops, in.statePath(recordFile))
-	if err != nil || bytes.Equal(cur, b) {
-		return err
-	}
-	return writeFileAtomic(in.ops, in.statePath(recordFile), b, 0o600)
-}
-
-// note logs a change and records it as an Event on the Node.
-func (in *Installer) note(ctx context.Context, eventType, reason, msg string, kv ...any) {
-	klog.FromContext(ctx).WithCallDepth(1).Info(msg, append([]any{"reason", reason, "type", eventType}, kv...)...)
-	text := msg
-	for i := 0; i+1 < len(kv); i += 2 {
-		text += fmt.Sprintf(" %v=%v", kv[i], kv[i+1])
-	}
-	in.node.Event(ctx, eventType, reason, text)
-}
-
-func (in *Installer) applyNode(ctx context.Context, c NodeChange) error {
-	changed, err := in.node.Apply(ctx, c)
-	if err != nil {
-		return err
-	}
-	if changed {
-		klog.FromContext(ctx).Info("node updated", "setLabels", c.Set, "removedLabels", c.Remove, "removedTaints", c.RemoveTaints)
-	}
-	return nil
-}
-
-// fail marks the node failed and returns err.
-func (in *Installer) fail(ctx context.Context, err error, handlers []string) error {
-	klog.FromContext(ctx).Error(err, "kata install failed")
-	in.node.Event(ctx, v1.EventTypeWarning, "KataInstallFailed", "kata install failed: "+err.Error())
-	c := NodeChange{Set: map[string]string{wellknown.LabelSandboxRuntime: wellknown.SandboxRuntimeFailed, wellknown.LabelKataRuntime: "false"}, Remove: runtimeLabels(handlers)}
-	if nerr := in.applyNode(ctx, c); nerr != nil {
-		return errors.Join(err, nerr)
-	}
-	return err
-}
-
-// Install puts Kata on the node. It is idempotent: a second run with the
-// same artifacts writes nothing and does not restart containerd.
+// Install puts the sandbox runtimes on the node. It is idempotent: a
+// second run with the same artifacts writes nothing and does not restart
+// containerd.
 func (in *Installer) Install(ctx context.Context) (*Result, error) {
-	res, err := in.install(ctx)
+	return in.installOnce(ctx, false)
+}
+
+func (in *Installer) installOnce(ctx context.Context, skipRolledBack bool) (*Result, error) {
+	res, err := in.install(ctx, skipRolledBack)
 	if err != nil {
-		// The record names the handlers of earlier installs, when readable.
 		rec, _, _ := in.loadRecord()
 		return res, in.fail(ctx, err, sortedUnion(rec.Handlers, res.Handlers))
 	}
 	return res, nil
 }
 
-// claim takes the node out of Kata service before the host or containerd
-// changes: pending, kata-runtime=false, no runtime labels.
-func (in *Installer) claim(ctx context.Context, handlers []string) error {
-	return in.applyNode(ctx, NodeChange{
-		Set:    map[string]string{wellknown.LabelSandboxRuntime: wellknown.SandboxRuntimePending, wellknown.LabelKataRuntime: "false"},
-		Remove: runtimeLabels(handlers),
-	})
-}
-
-func runtimeLabels(handlers []string) []string {
-	var out []string
-	for _, h := range handlers {
-		out = append(out, wellknown.LabelRuntimePrefix+h)
+// detectMajor returns containerd's major version: the option, else what
+// the CRI reports, else 0 (inferred from the config version).
+func (in *Installer) detectMajor(ctx context.Context) int {
+	if in.opts.ContainerdMajor != 0 {
+		return in.opts.ContainerdMajor
 	}
-	return out
+	v, ok := in.verifier.(interface {
+		Version(context.Context) (string, error)
+	})
+	if !ok {
+		return 0
+	}
+	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	ver, err := v.Version(cctx)
+	if err != nil {
+		klog.FromContext(ctx).Info("cannot ask containerd for its version; inferring it from the config version", "err", err)
+		return 0
+	}
+	m := regexp.MustCompile(`^v?(\d+)\.`).FindStringSubmatch(ver)
+	if m == nil {
+		return 0
+	}
+	n, _ := strconv.Atoi(m[1])
+	return n
 }
 
-func (in *Installer) install(ctx context.Context) (*Result, error) {
+// servedNow asks containerd which runtimes it serves, briefly; nil when it
+// cannot tell.
+func (in *Installer) servedNow(ctx context.Context) map[string]string {
+	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	served, err := in.verifier.Runtimes(cctx)
+	if err != nil {
+		klog.FromContext(ctx).Info("cannot read the runtimes containerd serves now; using its config files", "err", err)
+		return nil
+	}
+	return served
+}
+
+func (in *Installer) install(ctx context.Context, skipRolledBack bool) (*Result, error) {
 	logger := klog.FromContext(ctx)
 	res := &Result{}
-	shims, err := in.discoverShims()
+	sbs, err := in.sandboxes()
 	if err != nil {
 		return res, err
 	}
-	plan, err := in.planContainerd(shims)
-	if err != nil {
-		return res, err
-	}
-	res.Handlers, res.UserHandlers = plan.handlers, plan.userHandlers
-
-	if err := in.removeTemps(); err != nil {
-		return res, err
-	}
-	// Work out whether the host needs any change before touching anything.
-	dst := in.host(in.opts.InstallDir)
-	artifactsSame, err := in.treesEqual(in.opts.ArtifactsDir, dst)
-	if err != nil {
-		return res, err
-	}
-	var leftovers bool
-	for _, p := range []string{dst + stageSuffix, dst + oldSuffix, dst + trashSuffix} {
-		if _, err := in.ops.Lstat(p); err == nil {
-			leftovers = true
-		}
-	}
-	dropInHost := in.host(in.dropInPath())
-	curDropIn, _, err := readOptional(in.ops, dropInHost)
-	if err != nil {
-		return res, err
-	}
-	dropInSame := bytes.Equal(curDropIn, plan.dropIn) && curDropIn != nil
-	configSame := bytes.Equal(plan.configOld, plan.configNew) && plan.configExists
 	rec, _, err := in.loadRecord()
 	if err != nil {
 		return res, err
 	}
-	stale := slices.DeleteFunc(slices.Clone(rec.Handlers), func(h string) bool { return slices.Contains(plan.handlers, h) })
-
-	if !artifactsSame || leftovers || !dropInSame || !configSame {
-		// Claim the node before touching the host: no Kata pod may land
-		// while containerd's config and the artifacts change.
-		if err := in.claim(ctx, sortedUnion(rec.Handlers, plan.handlers)); err != nil {
-			return res, err
-		}
-		in.note(ctx, v1.EventTypeNormal, "KataInstalling", "installing kata", "handlers", fmt.Sprint(plan.handlers))
-		for _, h := range plan.userHandlers {
-			in.note(ctx, v1.EventTypeNormal, "KataHandlerKept", "a runtime with this handler is already configured; kept it as it is", "handler", h)
-		}
-
-		// Remember what uninstall needs before the first host change.
-		rec.Handlers = sortedUnion(rec.Handlers, plan.handlers)
-		rec.WrittenConfigSHA256 = sha(plan.configNew)
-		if _, err := in.ops.Lstat(filepath.Dir(dropInHost)); errors.Is(err, fs.ErrNotExist) {
-			rec.CreatedDropInDir = true
-		}
-		if err := in.saveRecord(rec); err != nil {
-			return res, fmt.Errorf("saving the install record: %w", err)
-		}
-		if !configSame {
-			if err := in.backupConfig(ctx, plan); err != nil {
-				return res, err
-			}
-		}
-		changed, err := in.installArtifacts()
-		if err != nil {
-			return res, err
-		}
-		if changed {
-			res.Changed = append(res.Changed, in.opts.InstallDir)
-			in.note(ctx, v1.EventTypeNormal, "KataArtifactsInstalled", "installed kata artifacts", "from", in.opts.ArtifactsDir, "to", in.opts.InstallDir)
-		}
-		if !dropInSame {
-			if err := writeFileAtomic(in.ops, dropInHost, plan.dropIn, 0o644); err != nil {
-				return res, err
-			}
-			if err := in.checkTOML(dropInHost); err != nil {
-				return res, err
-			}
-			res.Changed = append(res.Changed, in.dropInPath())
-			in.note(ctx, v1.EventTypeNormal, "ContainerdDropInWritten", "wrote containerd drop-in", "path", in.dropInPath(), "configVersion", plan.version)
-		}
-		if !configSame {
-			if err := writeFileAtomic(in.ops, in.host(in.opts.ContainerdConfig), plan.configNew, 0o644); err != nil {
-				return res, err
-			}
-			if err := in.checkTOML(in.host(in.opts.ContainerdConfig)); err != nil {
-				return res, err
-			}
-			res.Changed = append(res.Changed, in.opts.ContainerdConfig)
-			in.note(ctx, v1.EventTypeNormal, "ContainerdConfigImportAdded", "added the drop-in to containerd's imports", "path", in.opts.ContainerdConfig, "import", in.dropInPath())
-		}
-		if !dropInSame || !configSame {
-			if err := in.restarter.Restart(ctx, in.opts.ContainerdUnit); err != nil {
-				return res, err
-			}
-			res.Restarted = true
-			in.note(ctx, v1.EventTypeNormal, "ContainerdRestarted", "restarted containerd", "unit", in.opts.ContainerdUnit)
-		}
-	} else {
-		logger.V(2).Info("kata already installed; host unchanged", "handlers", plan.handlers)
-	}
-
-	if err := in.verifier.Verify(ctx, plan.handlers); err != nil {
-		if res.Restarted {
-			return res, err
-		}
-		// The files are right but containerd does not serve them: a
-		// previous run wrote them and stopped before the restart (or
-		// someone restarted containerd with another config). Restart once.
-		logger.Info("containerd does not serve the handlers although its files are in place; restarting it", "err", err)
-		if cerr := in.claim(ctx, sortedUnion(rec.Handlers, plan.handlers)); cerr != nil {
-			return res, errors.Join(err, cerr)
-		}
-		if rerr := in.restarter.Restart(ctx, in.opts.ContainerdUnit); rerr != nil {
-			return res, errors.Join(err, rerr)
-		}
-		res.Restarted = true
-		in.note(ctx, v1.EventTypeNormal, "ContainerdRestarted", "restarted containerd, which did not serve the handlers", "unit", in.opts.ContainerdUnit)
-		if err := in.verifier.Verify(ctx, plan.handlers); err != nil {
-			return res, err
-		}
-	}
-	set := map[string]string{wellknown.LabelSandboxRuntime: wellknown.SandboxRuntimeTrue, wellknown.LabelKataRuntime: "true"}
-	for _, h := range plan.handlers {
-		set[wellknown.LabelRuntimePrefix+h] = "true"
-	}
-	var remove []string
-	for _, h := range stale {
-		remove = append(remove, wellknown.LabelRuntimePrefix+h)
-	}
-	changed, err := in.node.Apply(ctx, NodeChange{Set: set, Remove: remove, RemoveTaints: []string{wellknown.TaintSandboxNotReady}})
+	plan, err := in.planContainerd(sbs, rec, in.detectMajor(ctx))
 	if err != nil {
 		return res, err
 	}
-	if changed || len(res.Changed) > 0 || res.Restarted {
-		in.note(ctx, v1.EventTypeNormal, "KataInstalled", "kata installed and verified; node labelled and startup taint removed", "handlers", fmt.Sprint(plan.handlers))
+	res.Handlers, res.UserHandlers = plan.handlers, plan.userHandlers
+	for _, s := range sbs {
+		if err := in.checkInstallDirOwner(s, rec); err != nil {
+			return res, err
+		}
 	}
-	return res, nil
+	if err := in.removeTemps(); err != nil {
+		return res, err
+	}
+
+	// Work out whether the host needs any change before touching anything.
+	artifactsSame := true
+	for _, s := range sbs {
+		dst := in.host(s.InstallDir)
+		same, err := in.treesEqual(s, dst)
+		if err != nil {
+			return res, err
+		}
+		for _, p := range []string{dst + stageSuffix, dst + oldSuffix, dst + trashSuffix} {
+			if _, err := in.ops.Lstat(p); err == nil {
+				same = false
+			}
+		}
+		artifactsSame = artifactsSame && same
+	}
+	configChanges := plan.editChanges() || plan.dropInChanges()
+	if skipRolledBack && rec.RolledBack == plan.hash && configChanges {
+		return res, fmt.Errorf("%w: fix what made containerd fail (see the SandboxInstallFailed Event and containerd's log), change the config or the artifacts, or run `mtscn-node install` once by hand", ErrRolledBack)
+	}
+
+	// Which runtimes containerd serves before any change: all of them
+	// must still be served after the install (runc above all).
+	keep := plan.chainServed
+	if served := in.servedNow(ctx); served != nil {
+		// Our own handlers of an earlier install that this plan drops
+		// need not survive, and ours are checked by type below;
+		// everything else must (runc above all).
+		keep = keep[:0:0]
+		for h := range served {
+			if !slices.Contains(rec.Handlers, h) && !slices.Contains(plan.handlers, h) {
+				keep = append(keep, h)
+			}
+		}
+	}
+	res.Kept = keep
+	stale := slices.DeleteFunc(slices.Clone(rec.Handlers), func(h string) bool { return slices.Contains(plan.handlers, h) })
+
+	if !artifactsSame || configChanges {
+		if err := in.applyChanges(ctx, sbs, plan, &rec, res); err != nil {
+			return res, err
+		}
+	} else {
+		logger.V(2).Info("sandbox runtimes already installed; host unchanged", "handlers", plan.handlers)
+	}
+
+	if err := in.verifyServed(ctx, keep, plan); err != nil {
+		switch {
+		case res.Restarted:
+			// Our change made containerd lose a runtime or not serve
+			// ours: put the previous config back.
+			return res, in.rollback(ctx, plan, &rec, res, err)
+		case !configChanges:
+			// The files are right but containerd does not serve them: a
+			// previous run wrote them and stopped before the restart (or
+			// someone restarted containerd with another config). Restart
+			// once.
+			logger.Info("containerd does not serve the runtimes although its files are in place; restarting it", "err", err)
+			if cerr := in.claim(ctx, sortedUnion(rec.Handlers, plan.handlers)); cerr != nil {
+				return res, errors.Join(err, cerr)
+			}
+			if rerr := in.restart(ctx, res, "restarted containerd, which did not serve the runtimes"); rerr != nil {
+				return res, errors.Join(err, rerr)
+			}
+			if err := in.verifyServed(ctx, keep, plan); err != nil {
+				return res, err
+			}
+		default:
+			return res, err
+		}
+	}
+	if rec.RolledBack != "" {
+		rec.RolledBack = ""
+		if err := in.saveRecord(rec); err != nil {
+			return res, err
+		}
+	}
+	return res, in.labelReady(ctx, plan, stale, res)
+}
+
+// applyChanges claims the node and changes the host: record, backup,
+// artifacts, drop-in, config, restart.
+func (in *Installer) applyChanges(ctx context.Context, sbs []Sandbox, plan *containerdPlan, rec *record, res *Result) error {
+	// Claim the node before touching the host: no sandbox pod may land
+	// while containerd's config and the artifacts change.
+	if err := in.claim(ctx, sortedUnion(rec.Handlers, plan.handlers)); err != nil {
+		return err
+	}
+	in.note(ctx, v1.EventTypeNormal, "SandboxInstalling", "installing sandbox runtimes", "handlers", fmt.Sprint(plan.handlers), "layout", plan.layout)
+	for _, h := range plan.userHandlers {
+		in.note(ctx, v1.EventTypeNormal, "SandboxHandlerKept", "a runtime with this handler is already configured; kept it as it is", "handler", h)
+	}
+
+	// Remember what uninstall needs before the first host change.
+	rec.Handlers = sortedUnion(rec.Handlers, plan.handlers)
+	rec.Added = sortedUnion(nil, plan.added)
+	rec.AddedImport = plan.addedImport
+	if plan.editChanges() {
+		if rec.EditedFile == "" {
+			rec.EditedFile, rec.EditedAbsent = plan.editPath, !plan.editExists
+		} else if rec.EditedFile != plan.editPath {
+			return fmt.Errorf("the installer edited %s before and would now edit %s (containerd's config chain changed); run `mtscn-node uninstall` first", rec.EditedFile, plan.editPath)
+		}
+		if s := sha(plan.editNew); !slices.Contains(rec.Written, s) {
+			rec.Written = append(rec.Written, s)
+		}
+	}
+	for _, s := range sbs {
+		if !slices.Contains(rec.InstallDirs, s.InstallDir) {
+			rec.InstallDirs = append(rec.InstallDirs, s.InstallDir)
+		}
+	}
+	dropInHost := in.host(in.dropInPath())
+	if plan.dropIn != nil {
+		if _, err := in.ops.Lstat(filepath.Dir(dropInHost)); errors.Is(err, fs.ErrNotExist) {
+			rec.CreatedDropInDir = true
+		}
+	}
+	if err := in.saveRecord(*rec); err != nil {
+		return fmt.Errorf("saving the install record: %w", err)
+	}
+	if plan.editChanges() {
+		if err := in.backupConfig(ctx, plan); err != nil {
+			return err
+		}
+	}
+	for _, s := range sbs {
+		changed, err := in.installArtifacts(s)
+		if err != nil {
+			return err
+		}
+		if changed {
+			res.Changed = append(res.Changed, s.InstallDir)
+			in.note(ctx, v1.EventTypeNormal, "SandboxArtifactsInstalled", "installed sandbox artifacts", "sandbox", s.Name, "from", s.ArtifactsDir, "to", s.InstallDir)
+		}
+	}
+	if err := in.writeContainerdFiles(ctx, plan.dropIn, plan.editNew, plan, res); err != nil {
+		return err
+	}
+	if plan.editChanges() || plan.dropInChanges() {
+		return in.restart(ctx, res, "restarted containerd")
+	}
+	return nil
+}
+
+// writeContainerdFiles makes the drop-in and the edited file hold dropIn
+// and edit (nil dropIn: no drop-in; nil edit: leave the file alone).
+func (in *Installer) writeContainerdFiles(ctx context.Context, dropIn, edit []byte, plan *containerdPlan, res *Result) error {
+	dropInHost := in.host(in.dropInPath())
+	cur, exists, err := readOptional(in.ops, dropInHost)
+	if err != nil {
+		return err
+	}
+	switch {
+	case dropIn == nil && exists:
+		if err := in.ops.Remove(dropInHost); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("removing %s: %w", in.dropInPath(), err)
+		}
+		res.Changed = append(res.Changed, in.dropInPath())
+	case dropIn != nil && (!exists || string(cur) != string(dropIn)):
+		if err := writeFileAtomic(in.ops, dropInHost, dropIn, 0o644); err != nil {
+			return err
+		}
+		if err := in.checkTOML(dropInHost); err != nil {
+			return err
+		}
+		res.Changed = append(res.Changed, in.dropInPath())
+		in.note(ctx, v1.EventTypeNormal, "ContainerdDropInWritten", "wrote containerd drop-in", "path", in.dropInPath(), "configVersion", plan.version)
+	}
+	if edit == nil {
+		return nil
+	}
+	p := in.host(plan.editPath)
+	cur, exists, err = readOptional(in.ops, p)
+	if err != nil || (exists && string(cur) == string(edit)) {
+		return err
+	}
+	if err := writeFileAs(in.ops, p, edit, plan.editMode, plan.uid, plan.gid); err != nil {
+		return err
+	}
+	if err := in.checkTOML(p); err != nil {
+		return err
+	}
+	res.Changed = append(res.Changed, plan.editPath)
+	in.note(ctx, v1.EventTypeNormal, "ContainerdConfigEdited", "edited containerd's config", "path", plan.editPath, "layout", plan.layout)
+	return nil
+}
+
+func (in *Installer) restart(ctx context.Context, res *Result, msg string) error {
+	if err := in.restarter.Restart(ctx, in.opts.ContainerdUnit); err != nil {
+		return fmt.Errorf("restarting containerd: %w", err)
+	}
+	res.Restarted = true
+	in.note(ctx, v1.EventTypeNormal, "ContainerdRestarted", msg, "unit", in.opts.ContainerdUnit)
+	return nil
+}
+
+// verifyServed checks that containerd serves every runtime in keep and
+// every handler of the plan.
+func (in *Installer) verifyServed(ctx context.Context, keep []string, plan *containerdPlan) error {
+	served, err := in.verifier.Runtimes(ctx)
+	if err != nil {
+		return fmt.Errorf("verifying the runtimes containerd serves: %w", err)
+	}
+	if served == nil {
+		return nil // --verify=none
+	}
+	want := map[string]string{}
+	for _, h := range plan.handlers {
+		want[h] = plan.types[h]
+	}
+	return checkServed(served, keep, want)
+}
+
+// rollback puts containerd's previous config back after a failed
+// verification, restarts containerd, checks it serves what it served
+// before, and records the plan so that Serve does not retry it in a loop.
+func (in *Installer) rollback(ctx context.Context, plan *containerdPlan, rec *record, res *Result, cause error) error {
+	var old []byte
+	if plan.editExists {
+		old = plan.editOld
+	}
+	var oldDropIn []byte
+	if plan.dropInExists {
+		oldDropIn = plan.dropInOld
+	}
+	errs := []error{cause}
+	if err := in.writeContainerdFiles(ctx, oldDropIn, old, plan, res); err != nil {
+		errs = append(errs, fmt.Errorf("rolling back: %w", err))
+	}
+	if !plan.editExists {
+		if _, err := removeIfExists(in.ops, in.host(plan.editPath)); err != nil {
+			errs = append(errs, fmt.Errorf("rolling back: %w", err))
+		}
+	}
+	if err := in.restart(ctx, res, "restarted containerd with its previous config (rollback)"); err != nil {
+		errs = append(errs, fmt.Errorf("rolling back: %w", err))
+	}
+	rec.RolledBack = plan.hash
+	if err := in.saveRecord(*rec); err != nil {
+		errs = append(errs, err)
+	}
+	res.RolledBack = true
+	in.note(ctx, v1.EventTypeWarning, "ContainerdConfigRolledBack", "containerd did not serve every runtime after the change; put its previous config back", "err", cause.Error())
+	return fmt.Errorf("install rolled back: %w", errors.Join(errs...))
+}
+
+// labelReady labels the node and lifts the startup taint.
+func (in *Installer) labelReady(ctx context.Context, plan *containerdPlan, stale []string, res *Result) error {
+	set := map[string]string{wellknown.LabelSandboxRuntime: wellknown.SandboxRuntimeTrue}
+	if in.hasKata() {
+		set[wellknown.LabelKataRuntime] = "true"
+	}
+	for _, h := range plan.handlers {
+		set[wellknown.LabelRuntimePrefix+h] = "true"
+	}
+	changed, err := in.node.Apply(ctx, NodeChange{Set: set, Remove: runtimeLabels(stale), RemoveTaints: []string{wellknown.TaintSandboxNotReady}})
+	if err != nil {
+		return err
+	}
+	if changed || len(res.Changed) > 0 || res.Restarted {
+		in.note(ctx, v1.EventTypeNormal, "SandboxInstalled", "sandbox runtimes installed and verified; node labelled and startup taint removed", "handlers", fmt.Sprint(plan.handlers), "kept", fmt.Sprint(res.Kept))
+	}
+	return nil
 }
 
 // removeTemps removes the temp files a crashed run may have left next to
-// the files the installer writes. They are never loaded by containerd
-// (hidden, not *.toml) but must not pile up.
+// the files the installer writes.
 func (in *Installer) removeTemps() error {
-	for _, p := range []string{
-		in.host(in.opts.ContainerdConfig), in.host(in.dropInPath()),
-		in.statePath(recordFile), in.statePath(backupFile), in.statePath(absentMarker),
-	} {
+	paths := []string{in.host(in.opts.ContainerdConfig), in.host(in.dropInPath()), in.statePath(recordFile), in.statePath(backupFile)}
+	if real, err := in.root().Resolve(path.Clean(in.opts.ContainerdConfig)); err == nil {
+		paths = append(paths, in.host(real))
+	}
+	for _, p := range paths {
 		if _, err := removeIfExists(in.ops, tempName(p)); err != nil {
 			return err
 		}
@@ -369,217 +393,15 @@ func (in *Installer) checkTOML(p string) error {
 	return err
 }
 
-// backupConfig saves config.toml (or the fact that there was none) once,
-// before its first change.
+// backupConfig saves the file about to be edited once, before its first
+// change (0600: it may hold registry credentials).
 func (in *Installer) backupConfig(ctx context.Context, plan *containerdPlan) error {
-	for _, name := range []string{backupFile, absentMarker} {
-		if _, err := in.ops.Lstat(in.statePath(name)); err == nil {
-			return nil
-		}
-	}
-	if plan.configExists {
-		if err := writeFileAtomic(in.ops, in.statePath(backupFile), plan.configOld, 0o600); err != nil {
-			return fmt.Errorf("backing up %s: %w", in.opts.ContainerdConfig, err)
-		}
-		in.note(ctx, v1.EventTypeNormal, "ContainerdConfigBackedUp", "backed up containerd's config", "path", in.opts.ContainerdConfig, "backup", path.Join(in.opts.StateDir, backupFile))
+	if _, err := in.ops.Lstat(in.statePath(backupFile)); err == nil || !plan.editExists {
 		return nil
 	}
-	if err := writeFileAtomic(in.ops, in.statePath(absentMarker), nil, 0o600); err != nil {
-		return fmt.Errorf("recording that %s does not exist: %w", in.opts.ContainerdConfig, err)
+	if err := writeFileAtomic(in.ops, in.statePath(backupFile), plan.editOld, 0o600); err != nil {
+		return fmt.Errorf("backing up %s: %w", plan.editPath, err)
 	}
+	in.note(ctx, v1.EventTypeNormal, "ContainerdConfigBackedUp", "backed up containerd's config", "path", plan.editPath, "backup", path.Join(in.opts.StateDir, backupFile))
 	return nil
-}
-
-const trashSuffix = ".mtscn-trash"
-
-// Uninstall reverses Install: labels first (so no Kata pod lands), then
-// config.toml restored byte for byte, the drop-in and the artifacts
-// removed, containerd restarted, and the labels dropped. It is safe to run
-// twice and after an install that stopped half way.
-func (in *Installer) Uninstall(ctx context.Context) (*Result, error) {
-	res, err := in.uninstall(ctx)
-	if err != nil {
-		klog.FromContext(ctx).Error(err, "kata uninstall failed")
-		in.node.Event(ctx, v1.EventTypeWarning, "KataUninstallFailed", "kata uninstall failed: "+err.Error())
-	}
-	return res, err
-}
-
-func (in *Installer) uninstall(ctx context.Context) (*Result, error) {
-	res := &Result{}
-	rec, _, err := in.loadRecord()
-	if err != nil {
-		return res, err
-	}
-	if err := in.removeTemps(); err != nil {
-		return res, err
-	}
-	handlers := rec.Handlers
-	// The drop-in names our handlers too (a record lost to a crash): those
-	// whose shim runs from the install dir.
-	dropInHost := in.host(in.dropInPath())
-	dropIn, hasDropIn, err := readOptional(in.ops, dropInHost)
-	if err != nil {
-		return res, err
-	}
-	if doc, err := parseTOML(dropInHost, dropIn); hasDropIn && err == nil {
-		for _, p := range []string{PluginCRIv2, PluginCRIv3} {
-			for h, rt := range table(doc, "plugins", p, "containerd", "runtimes") {
-				m, _ := rt.(map[string]any)
-				if bin, _ := m["runtime_path"].(string); strings.HasPrefix(bin, path.Clean(in.opts.InstallDir)+"/") {
-					handlers = sortedUnion(handlers, []string{h})
-				}
-			}
-		}
-	}
-	res.Handlers = handlers
-
-	var remove []string
-	for _, h := range handlers {
-		remove = append(remove, wellknown.LabelRuntimePrefix+h)
-	}
-	// Take the node out of service before touching the host, unless there
-	// is nothing of ours on it (a second uninstall changes nothing).
-	dst := in.host(in.opts.InstallDir)
-	installed := hasDropIn
-	for _, p := range []string{in.statePath(""), dst} {
-		if _, err := in.ops.Lstat(p); err == nil {
-			installed = true
-		}
-	}
-	if installed {
-		set := map[string]string{wellknown.LabelKataRuntime: "false", wellknown.LabelSandboxRuntime: wellknown.SandboxRuntimeUninstalling}
-		if err := in.applyNode(ctx, NodeChange{Set: set, Remove: remove}); err != nil {
-			return res, err
-		}
-		in.note(ctx, v1.EventTypeNormal, "KataUninstalling", "uninstalling kata", "handlers", fmt.Sprint(handlers))
-	}
-
-	configChanged, err := in.restoreConfig(ctx, rec)
-	if err != nil {
-		return res, err
-	}
-	if configChanged {
-		res.Changed = append(res.Changed, in.opts.ContainerdConfig)
-	}
-	removed, err := removeIfExists(in.ops, dropInHost)
-	if err != nil {
-		return res, err
-	}
-	if removed {
-		res.Changed = append(res.Changed, in.dropInPath())
-		in.note(ctx, v1.EventTypeNormal, "ContainerdDropInRemoved", "removed containerd drop-in", "path", in.dropInPath())
-	}
-	if removed || configChanged {
-		if err := in.restarter.Restart(ctx, in.opts.ContainerdUnit); err != nil {
-			return res, err
-		}
-		res.Restarted = true
-		in.note(ctx, v1.EventTypeNormal, "ContainerdRestarted", "restarted containerd", "unit", in.opts.ContainerdUnit)
-	}
-	if rec.CreatedDropInDir {
-		if err := in.ops.Remove(filepath.Dir(dropInHost)); err == nil {
-			res.Changed = append(res.Changed, path.Dir(in.dropInPath()))
-		} else if !errors.Is(err, fs.ErrNotExist) && !errors.Is(err, syscall.ENOTEMPTY) && !errors.Is(err, syscall.EEXIST) {
-			return res, fmt.Errorf("removing %s: %w", filepath.Dir(dropInHost), err)
-		}
-	}
-
-	// The artifacts: move aside atomically, then delete.
-	if _, err := removeIfExists(in.ops, dst+stageSuffix); err != nil {
-		return res, err
-	}
-	if _, err := removeIfExists(in.ops, dst+oldSuffix); err != nil {
-		return res, err
-	}
-	if _, err := in.ops.Lstat(dst); err == nil {
-		if _, err := removeIfExists(in.ops, dst+trashSuffix); err != nil {
-			return res, err
-		}
-		if err := in.ops.Rename(dst, dst+trashSuffix); err != nil {
-			return res, fmt.Errorf("moving %s aside: %w", dst, err)
-		}
-		res.Changed = append(res.Changed, in.opts.InstallDir)
-		in.note(ctx, v1.EventTypeNormal, "KataArtifactsRemoved", "removed kata artifacts", "path", in.opts.InstallDir)
-	}
-	if _, err := removeIfExists(in.ops, dst+trashSuffix); err != nil {
-		return res, err
-	}
-
-	// The bookkeeping goes last: the record, then the backup, then the dir.
-	for _, name := range []string{recordFile, backupFile, absentMarker} {
-		if _, err := removeIfExists(in.ops, in.statePath(name)); err != nil {
-			return res, err
-		}
-	}
-	if _, err := removeIfExists(in.ops, in.statePath("")); err != nil {
-		return res, err
-	}
-
-	changed, err := in.node.Apply(ctx, NodeChange{Remove: append([]string{wellknown.LabelSandboxRuntime, wellknown.LabelKataRuntime}, remove...)})
-	if err != nil {
-		return res, err
-	}
-	if changed || len(res.Changed) > 0 {
-		in.note(ctx, v1.EventTypeNormal, "KataUninstalled", "kata uninstalled; node labels removed", "handlers", fmt.Sprint(handlers))
-	}
-	return res, nil
-}
-
-// restoreConfig puts config.toml back as it was before the install.
-func (in *Installer) restoreConfig(ctx context.Context, rec record) (bool, error) {
-	cfg := in.host(in.opts.ContainerdConfig)
-	cur, exists, err := readOptional(in.ops, cfg)
-	if err != nil {
-		return false, err
-	}
-	orig, hasBackup, err := readOptional(in.ops, in.statePath(backupFile))
-	if err != nil {
-		return false, err
-	}
-	_, wasAbsent, err := readOptional(in.ops, in.statePath(absentMarker))
-	if err != nil {
-		return false, err
-	}
-	ours := exists && rec.WrittenConfigSHA256 != "" && sha(cur) == rec.WrittenConfigSHA256
-	switch {
-	case hasBackup && exists && bytes.Equal(cur, orig):
-		return false, nil
-	case hasBackup && (ours || !exists):
-		if err := writeFileAtomic(in.ops, cfg, orig, 0o644); err != nil {
-			return false, fmt.Errorf("restoring %s: %w", in.opts.ContainerdConfig, err)
-		}
-		in.note(ctx, v1.EventTypeNormal, "ContainerdConfigRestored", "restored containerd's config from the backup", "path", in.opts.ContainerdConfig)
-		return true, nil
-	case wasAbsent && ours:
-		if err := in.ops.Remove(cfg); err != nil {
-			return false, fmt.Errorf("removing %s, which the install created: %w", in.opts.ContainerdConfig, err)
-		}
-		in.note(ctx, v1.EventTypeNormal, "ContainerdConfigRemoved", "removed containerd's config, which the install created", "path", in.opts.ContainerdConfig)
-		return true, nil
-	case !exists:
-		return false, nil
-	}
-	// config.toml changed since the install (or there is no backup):
-	// keep the user's change, remove only our imports entry.
-	out, changed, err := withoutImport(cfg, cur, in.dropInPath())
-	if err != nil || !changed {
-		return false, err
-	}
-	if err := writeFileAtomic(in.ops, cfg, out, 0o644); err != nil {
-		return false, fmt.Errorf("editing %s: %w", in.opts.ContainerdConfig, err)
-	}
-	in.note(ctx, v1.EventTypeWarning, "ContainerdConfigEdited", "containerd's config changed after the install; kept the change and removed only the drop-in import", "path", in.opts.ContainerdConfig)
-	return true, nil
-}
-
-func sortedUnion(a, b []string) []string {
-	out := slices.Clone(a)
-	for _, s := range b {
-		if !slices.Contains(out, s) {
-			out = append(out, s)
-		}
-	}
-	sort.Strings(out)
-	return out
 }

@@ -2,13 +2,16 @@ package install
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
 	v1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
@@ -69,6 +72,9 @@ type Node interface {
 type KubeNode struct {
 	Client kubernetes.Interface
 	Name   string
+
+	mu     sync.Mutex
+	counts map[string]int32 // Event repeats seen by this process, by name
 }
 
 var _ Node = &KubeNode{}
@@ -97,11 +103,22 @@ func (k *KubeNode) Apply(ctx context.Context, c NodeChange) (bool, error) {
 
 // Event implements Node. The Event goes to the default namespace with the
 // node's name as UID, as the kubelet's node events do, so that `kubectl
-// describe node` shows it.
+// describe node` shows it. There is one Event per node and reason: a
+// repeated reason updates its count, message and time instead of adding an
+// Event each retry.
 func (k *KubeNode) Event(ctx context.Context, eventType, reason, message string) {
 	now := metav1.NewTime(time.Now())
+	events := k.Client.CoreV1().Events(metav1.NamespaceDefault)
+	name := k.Name + "." + strings.ToLower(reason) + ".mtscn"
+	k.mu.Lock()
+	if k.counts == nil {
+		k.counts = map[string]int32{}
+	}
+	k.counts[name]++
+	count := k.counts[name]
+	k.mu.Unlock()
 	ev := &v1.Event{
-		ObjectMeta: metav1.ObjectMeta{GenerateName: k.Name + ".", Namespace: metav1.NamespaceDefault},
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: metav1.NamespaceDefault},
 		InvolvedObject: v1.ObjectReference{
 			APIVersion: "v1", Kind: "Node", Name: k.Name, UID: types.UID(k.Name),
 		},
@@ -115,7 +132,17 @@ func (k *KubeNode) Event(ctx context.Context, eventType, reason, message string)
 		ReportingController: "mtscn.io/mtscn-node",
 		ReportingInstance:   "mtscn-node-" + k.Name,
 	}
-	if _, err := k.Client.CoreV1().Events(metav1.NamespaceDefault).Create(ctx, ev, metav1.CreateOptions{}); err != nil {
+	_, err := events.Create(ctx, ev, metav1.CreateOptions{})
+	if apierrors.IsAlreadyExists(err) {
+		// A repeat (a retry, or an earlier run of the agent): count it
+		// on the one Event (RBAC: events create and patch).
+		if count < 2 {
+			count = 2
+		}
+		patch, _ := json.Marshal(map[string]any{"count": count, "message": message, "type": eventType, "lastTimestamp": now})
+		_, err = events.Patch(ctx, name, types.MergePatchType, patch, metav1.PatchOptions{})
+	}
+	if err != nil {
 		klog.FromContext(ctx).Error(err, "recording event on node failed", "node", k.Name, "reason", reason)
 	}
 }

@@ -40,6 +40,8 @@ type Ops interface {
 	// Exchange atomically swaps two paths (renameat2 RENAME_EXCHANGE). It
 	// returns ErrExchangeUnsupported when the file system cannot do it.
 	Exchange(a, b string) error
+	// Chown sets a file's owner (uid, gid; -1 keeps one).
+	Chown(path string, uid, gid int) error
 	// Remove removes a file or an empty directory.
 	Remove(path string) error
 	// RemoveAll removes path and everything below it.
@@ -130,6 +132,9 @@ func (o OSOps) Exchange(a, b string) error {
 	return syncDir(filepath.Dir(b))
 }
 
+// Chown implements Ops.
+func (OSOps) Chown(path string, uid, gid int) error { return os.Lchown(path, uid, gid) }
+
 // Remove implements Ops.
 func (OSOps) Remove(path string) error { return os.Remove(path) }
 
@@ -150,6 +155,12 @@ func syncDir(dir string) error {
 // new content, never a partial one, and a running binary at path keeps its
 // old inode (no "text file busy").
 func writeFileAtomic(ops Ops, path string, data []byte, perm fs.FileMode) error {
+	return writeFileAs(ops, path, data, perm, -1, -1)
+}
+
+// writeFileAs is writeFileAtomic with an owner for the new file (-1 keeps
+// this process's): a file the installer rewrites keeps its mode and owner.
+func writeFileAs(ops Ops, path string, data []byte, perm fs.FileMode, uid, gid int) error {
 	dir := filepath.Dir(path)
 	if err := ops.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("creating directory %s: %w", dir, err)
@@ -161,6 +172,11 @@ func writeFileAtomic(ops Ops, path string, data []byte, perm fs.FileMode) error 
 	}
 	if err := ops.CreateFile(tmp, bytes.NewReader(data), perm); err != nil {
 		return fmt.Errorf("writing %s: %w", tmp, err)
+	}
+	if uid >= 0 || gid >= 0 {
+		if err := ops.Chown(tmp, uid, gid); err != nil {
+			return fmt.Errorf("keeping the owner of %s: %w", path, err)
+		}
 	}
 	if err := ops.Rename(tmp, path); err != nil {
 		return fmt.Errorf("renaming %s to %s: %w", tmp, path, err)

@@ -34,7 +34,7 @@ type SystemdRestarter struct {
 func (s SystemdRestarter) Restart(ctx context.Context, unit string) error {
 	socket := filepath.Join(s.HostRoot, "run/systemd/private")
 	if _, err := os.Stat(socket); err != nil {
-		return fmt.Errorf("restarting %s through systemd: no systemd socket at %s (use --restart=none on hosts without systemd): %w", unit, socket, err)
+		return fmt.Errorf("restarting %s through systemd: no systemd socket at %s (use --restart-mode=signal, command or none on hosts without systemd): %w", unit, socket, err)
 	}
 	conn, err := sddbus.NewConnection(func() (*dbus.Conn, error) {
 		c, err := dbus.Dial("unix:path="+socket, dbus.WithContext(ctx))

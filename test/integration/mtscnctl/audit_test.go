@@ -68,7 +68,7 @@ type auditJSON struct {
 
 // auditCluster builds five nodes and five tenants. With broken=true, pods
 // are bound directly (spec.nodeName, no scheduler) so that each of I1, I2,
-// I3, I4 and overcommit is violated exactly once, each on its own node;
+// I3, I4, F1, F2 and F3 is violated exactly once, each on its own node;
 // with broken=false the same pods are spread legally.
 func auditCluster(t *testing.T, cp *harness.ControlPlane, broken bool) {
 	cp.CreateRuntimeClass(t, "kata-qemu", "kata-qemu", v1.ResourceList{v1.ResourceMemory: resource.MustParse("320Mi"), v1.ResourceCPU: resource.MustParse("250m")}, nil)
@@ -78,13 +78,17 @@ func auditCluster(t *testing.T, cp *harness.ControlPlane, broken bool) {
 	cp.CreateNamespace(t, "strict", map[string]string{wellknown.LabelSandboxPolicy: wellknown.SandboxRequired})
 	cp.CreateNamespace(t, "charlie", nil)
 	// An infrastructure pod on every node must never count.
-	for _, n := range []string{"n-i1", "n-i2", "n-i3", "n-i4", "n-oc", "n-spare"} {
+	for _, n := range []string{"n-i1", "n-i2", "n-i3", "n-i4", "n-f1", "n-f2", "n-f3", "n-spare"} {
 		node := st.MakeNode().Name(n).Capacity(map[v1.ResourceName]string{v1.ResourceCPU: "16", v1.ResourceMemory: "32Gi"})
-		if n == "n-i4" {
+		switch n {
+		case "n-i4":
 			node = node.Label(wellknown.LabelCotenancySafe, "false")
-		}
-		if n == "n-oc" {
+		case "n-f1":
 			node = st.MakeNode().Name(n).Capacity(map[v1.ResourceName]string{v1.ResourceCPU: "16", v1.ResourceMemory: "4Gi"})
+		case "n-f2":
+			node = st.MakeNode().Name(n).Capacity(map[v1.ResourceName]string{v1.ResourceCPU: "16", v1.ResourceMemory: "32Gi", wellknown.ResourceSandboxMemory: "2Gi"})
+		case "n-f3":
+			node = st.MakeNode().Name(n).Capacity(map[v1.ResourceName]string{v1.ResourceCPU: "16", v1.ResourceMemory: "32Gi", wellknown.ResourceSandboxes: "1"})
 		}
 		cp.CreateNode(t, node.Obj())
 		cp.CreatePod(t, st.MakePod().Namespace("kube-system").Name("agent-"+n).Node(n).Obj())
@@ -122,10 +126,15 @@ func auditCluster(t *testing.T, cp *harness.ControlPlane, broken bool) {
 	// I4: two tenants' VMs on a cotenancy-unsafe node.
 	cp.CreatePod(t, kata("alpha", "vm-1", "n-i4"))
 	cp.CreatePod(t, kata("bravo", "vm-3", place("n-i4", "n-spare")))
-	// Overcommit: 2 VMs of 2Gi + 1Gi + VMM each on a 4Gi node, while
+	// F1: 2 VMs of 2Gi + 1Gi + VMM each on a 4Gi node, while
 	// requests + overhead (2 × 576Mi) fit easily.
-	cp.CreatePod(t, kata("charlie", "vm-1", "n-oc"))
-	cp.CreatePod(t, kata("charlie", "vm-2", place("n-oc", "n-spare")))
+	cp.CreatePod(t, kata("charlie", "vm-1", "n-f1"))
+	cp.CreatePod(t, kata("charlie", "vm-2", place("n-f1", "n-spare")))
+	// F2: a kata-qemu guest of 3Gi in /dev/shm on a node that can back 2Gi.
+	cp.CreatePod(t, kata("charlie", "vm-3", place("n-f2", "n-spare")))
+	// F3: two VMs on a node with one VM slot.
+	cp.CreatePod(t, kata("charlie", "vm-4", "n-f3"))
+	cp.CreatePod(t, kata("charlie", "vm-5", place("n-f3", "n-spare")))
 }
 
 func TestAuditReportsEachViolation(t *testing.T) {
@@ -146,7 +155,7 @@ func TestAuditReportsEachViolation(t *testing.T) {
 	for _, v := range got.Violations {
 		findings = append(findings, finding{v.Rule, v.Node})
 	}
-	want := []finding{{"I1", "n-i1"}, {"I2", "n-i2"}, {"I3", "n-i3"}, {"I4", "n-i4"}, {"Overcommit", "n-oc"}}
+	want := []finding{{"I1", "n-i1"}, {"I2", "n-i2"}, {"I3", "n-i3"}, {"I4", "n-i4"}, {"F1", "n-f1"}, {"F2", "n-f2"}, {"F3", "n-f3"}}
 	if diff := cmp.Diff(want, findings); diff != "" {
 		t.Errorf("violations (-want,+got):\n%s\nfull output:\n%s", diff, stdout)
 	}
@@ -154,11 +163,11 @@ func TestAuditReportsEachViolation(t *testing.T) {
 		if v.Rule == "I3" && !cmp.Equal(v.Pods, []string{"strict/runc-1"}) {
 			t.Errorf("I3 names pods %v, want [strict/runc-1]", v.Pods)
 		}
-		if v.Rule == "Overcommit" && !strings.Contains(v.Message, "4Gi") {
+		if v.Rule == "F1" && !strings.Contains(v.Message, "4Gi") {
 			t.Errorf("overcommit message %q does not name the node's 4Gi", v.Message)
 		}
 	}
-	if !strings.Contains(stderr, "5 violation(s) found") {
+	if !strings.Contains(stderr, "7 violation(s) found") {
 		t.Errorf("stderr %q does not say how many violations were found", stderr)
 	}
 
@@ -167,7 +176,7 @@ func TestAuditReportsEachViolation(t *testing.T) {
 	if code != 1 {
 		t.Errorf("table: exit code = %d, want 1", code)
 	}
-	for _, rule := range []string{"I1 ", "I2 ", "I3 ", "I4 ", "Overcommit "} {
+	for _, rule := range []string{"I1 ", "I2 ", "I3 ", "I4 ", "F1 ", "F2 ", "F3 "} {
 		if !strings.Contains(table, rule) {
 			t.Errorf("table output lacks rule %q:\n%s", rule, table)
 		}
@@ -183,7 +192,7 @@ func TestAuditCleanCluster(t *testing.T) {
 	if code != 0 {
 		t.Errorf("exit code = %d, want 0\nstdout: %s\nstderr: %s", code, stdout, stderr)
 	}
-	if !strings.Contains(stdout, "audited 6 nodes, 15 pods") || !strings.Contains(stdout, "no violations") {
+	if !strings.Contains(stdout, "audited 8 nodes, 20 pods") || !strings.Contains(stdout, "no violations") {
 		t.Errorf("unexpected report:\n%s", stdout)
 	}
 	jsonOut, _, code := runAudit(t, "--kubeconfig", kubeconfig, "-o", "json")
@@ -194,8 +203,8 @@ func TestAuditCleanCluster(t *testing.T) {
 	if err := json.Unmarshal([]byte(jsonOut), &got); err != nil {
 		t.Fatal(err)
 	}
-	if got.Nodes != 6 || len(got.Violations) != 0 {
-		t.Errorf("json report: %d nodes, violations %v; want 6 nodes, none", got.Nodes, got.Violations)
+	if got.Nodes != 8 || len(got.Violations) != 0 {
+		t.Errorf("json report: %d nodes, violations %v; want 8 nodes, none", got.Nodes, got.Violations)
 	}
 }
 

@@ -49,10 +49,10 @@ func TestDemo(t *testing.T) {
 		"== Placements by mtscn-scheduler (node × tenant × runtime)",
 		"== Pending pods and why",
 		"== Memory per node",
-		"== Audit (I1-I4, overcommit)",
+		"== Audit (I1-I4, F1-F3)",
 		"== The same workload under default-scheduler",
 		"== Summary",
-		"no violations: I1-I4 hold on every node and no node is overcommitted",
+		"no violations: I1-I4 hold on every node and no node holds more than it has (F1-F3)",
 		// I3: globex requires sandboxes, its runc pod is refused.
 		"globex/migrate-runc (runc): 0/6 nodes are available\n    tenant requires a sandboxed runtime class\n",
 	} {
@@ -162,7 +162,7 @@ func checkDefault(t *testing.T, s *demo.Summary, report string) {
 		}
 		found = true
 		fields := strings.Fields(strings.TrimPrefix(line, "isolation violations (I1-I4)"))
-		want := []string{"0", fmt.Sprint(len(s.Default.Violations) - countRule(s.Default.Violations, audit.RuleOvercommit))}
+		want := []string{"0", fmt.Sprint(len(s.Default.Violations) - countRule(s.Default.Violations, audit.RuleF1) - countRule(s.Default.Violations, audit.RuleF2) - countRule(s.Default.Violations, audit.RuleF3))}
 		if diff := cmp.Diff(want, fields); diff != "" {
 			t.Errorf("summary row %q (-want,+got):\n%s", line, diff)
 		}

@@ -4,7 +4,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -57,13 +56,7 @@ type fixture struct{ name string }
 
 func (f *fixture) apply(o *discover.Options) {
 	o.HostRoot = filepath.Join(harness.RepoRoot(), "pkg", "node", "discover", "testdata", f.name)
-	o.ProbeKVM = func(path string) (discover.KVMProbe, error) {
-		if _, err := os.Stat(path); err != nil {
-			return discover.KVMProbe{}, err
-		}
-		return discover.KVMProbe{APIVersion: discover.KVMAPIVersion, CreateVM: true}, nil
-	}
-	o.Statfs = func(string) (int64, bool, error) { return 0, false, nil }
+	discover.UseFixtureDevices(o)
 }
 
 // newAgent builds an agent on fixture f whose fixture can be switched
@@ -125,7 +118,7 @@ func TestPublishNodeFeature(t *testing.T) {
 	if diff := cmp.Diff(wantOwner, nf.OwnerReferences); diff != "" {
 		t.Errorf("owner references (-want,+got):\n%s", diff)
 	}
-	wantKVM := map[string]string{"usable": "true", "api_version": "12", "module": "kvm_intel"}
+	wantKVM := map[string]string{"usable": "true", "vhost_vsock": "true", "api_version": "12", "module": "kvm_intel"}
 	if diff := cmp.Diff(wantKVM, nf.Spec.Features.Attributes[wellknown.FeatureKVM].Elements); diff != "" {
 		t.Errorf("mtscn.kvm (-want,+got):\n%s", diff)
 	}
@@ -216,10 +209,11 @@ func TestPublishNodeLabels(t *testing.T) {
 		"team": "a", "mtscn.io/pool": "gold",
 		// From the fixture.
 		"mtscn.io/kvm": "true", "mtscn.io/virt-mode": "hardware", "mtscn.io/iommu": "true", "mtscn.io/qat-vfio": "true",
-		"mtscn.io/runtime.kata-qemu": "true", "mtscn.io/runtime.kata-clh": "true",
+		"mtscn.io/runtime.kata-qemu": "true", "mtscn.io/runtime.kata-clh": "true", "mtscn.io/cotenancy-safe": "true",
 		"mtscn.io/kata.kata-qemu.default-memory": "4096", "mtscn.io/kata.kata-qemu.sizing": "hotplug", "mtscn.io/kata.kata-qemu.shm-backed": "true",
 		"mtscn.io/kata.kata-clh.default-memory": "2048", "mtscn.io/kata.kata-clh.sizing": "hotplug", "mtscn.io/kata.kata-clh.shm-backed": "false",
-		// Stale agent labels (kata-old, cotenancy-safe) are gone.
+		// The stale agent label (kata-old) is gone; cotenancy-safe is
+		// rewritten with the agent's verdict.
 	}
 	if diff := cmp.Diff(want, withoutHostLabels(labels())); diff != "" {
 		t.Errorf("node labels (-want,+got):\n%s", diff)
@@ -238,7 +232,8 @@ func TestPublishNodeLabels(t *testing.T) {
 	if err := a.RunOnce(ctx); err != nil {
 		t.Fatalf("publish after the change: %v", err)
 	}
-	if diff := cmp.Diff(map[string]string{"team": "a", "mtscn.io/pool": "gold"}, withoutHostLabels(labels())); diff != "" {
+	// A VM's mitigations say "SMT Host state unknown": not safe.
+	if diff := cmp.Diff(map[string]string{"team": "a", "mtscn.io/pool": "gold", "mtscn.io/cotenancy-safe": "false"}, withoutHostLabels(labels())); diff != "" {
 		t.Errorf("node labels after losing KVM (-want,+got):\n%s", diff)
 	}
 

@@ -152,6 +152,8 @@ func TestDaemonSetLifecycle(t *testing.T) {
 	in, err := install.New(install.Options{
 		HostRoot:     root,
 		ArtifactsDir: filepath.Join(harness.RepoRoot(), "pkg/node/install/testdata/artifacts"),
+		// No CRI to list running sandboxes on a fixture host.
+		Force: true,
 	}, install.WithNode(&install.KubeNode{Client: cp.Client, Name: nodeName}), install.WithRestarter(restarter), install.WithVerifier(verifier(t, root)))
 	if err != nil {
 		t.Fatal(err)
@@ -165,7 +167,7 @@ func TestDaemonSetLifecycle(t *testing.T) {
 	defer sigterm()
 	done := make(chan error, 1)
 	go func() {
-		done <- in.Serve(daemonCtx, ln, install.DaemonOptions{RetryInterval: time.Second, UninstallOnStop: true})
+		done <- in.Serve(daemonCtx, ln, install.DaemonOptions{RetryInterval: time.Second})
 	}()
 
 	// Mid-install: claimed, still tainted, not ready, pod pending.
@@ -222,15 +224,16 @@ func TestDaemonSetLifecycle(t *testing.T) {
 		t.Errorf("pod bound to %q, want %s", got, nodeName)
 	}
 	wantEvents := []string{
-		"Normal KataInstalling", "Normal ContainerdConfigBackedUp", "Normal KataArtifactsInstalled",
-		"Normal ContainerdDropInWritten", "Normal ContainerdConfigImportAdded", "Normal ContainerdRestarted", "Normal KataInstalled",
+		"Normal SandboxInstalling", "Normal ContainerdConfigBackedUp", "Normal SandboxArtifactsInstalled",
+		"Normal ContainerdConfigEdited", "Normal ContainerdRestarted", "Normal SandboxInstalled",
 	}
 	// Event timestamps have a one-second resolution: compare as a set.
 	if diff := cmp.Diff(wantEvents, reasons(nodeEvents(t, cp)), cmpopts.SortSlices(func(a, b string) bool { return a < b })); diff != "" {
 		t.Errorf("events on the node (-want,+got):\n%s", diff)
 	}
 
-	// SIGTERM: uninstall, labels removed, config.toml restored.
+	// SIGTERM (a DaemonSet rollout) leaves the runtimes installed; the
+	// explicit uninstall removes them.
 	sigterm()
 	select {
 	case err := <-done:
@@ -244,6 +247,16 @@ func TestDaemonSetLifecycle(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if node.Labels[wellknown.LabelSandboxRuntime] != wellknown.SandboxRuntimeTrue || restarter.count != 1 {
+		t.Errorf("after SIGTERM: labels %v, restarts %d; want still installed, one restart", node.Labels, restarter.count)
+	}
+	if _, err := in.Uninstall(ctx); err != nil {
+		t.Fatalf("Uninstall: %v", err)
+	}
+	node, err = cp.Client.CoreV1().Nodes().Get(ctx, nodeName, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
 	if diff := cmp.Diff(map[string]string{"kubernetes.io/hostname": nodeName}, node.Labels); diff != "" {
 		t.Errorf("labels after uninstall (-want,+got):\n%s", diff)
 	}
@@ -251,15 +264,15 @@ func TestDaemonSetLifecycle(t *testing.T) {
 	if err != nil || string(got) != string(origConfig) {
 		t.Errorf("config.toml not restored byte for byte (err=%v)", err)
 	}
-	if _, err := os.Stat(filepath.Join(root, "opt/kata")); !os.IsNotExist(err) {
-		t.Errorf("/opt/kata still there after uninstall: %v", err)
+	if _, err := os.Stat(filepath.Join(root, "opt/mtscn/kata")); !os.IsNotExist(err) {
+		t.Errorf("/opt/mtscn/kata still there after uninstall: %v", err)
 	}
 	if restarter.count != 2 {
 		t.Errorf("containerd restarts = %d, want 2 (install, uninstall)", restarter.count)
 	}
 	last := reasons(nodeEvents(t, cp))
-	if !slices.Contains(last, "Normal KataUninstalled") {
-		t.Errorf("events after uninstall = %q, want KataUninstalled", last)
+	if !slices.Contains(last, "Normal SandboxUninstalled") {
+		t.Errorf("events after uninstall = %q, want SandboxUninstalled", last)
 	}
 }
 
@@ -292,8 +305,8 @@ func TestFailedInstallKeepsNodeOutOfService(t *testing.T) {
 		t.Errorf("taints (-want,+got):\n%s", diff)
 	}
 	events := nodeEvents(t, cp)
-	if len(events) != 1 || events[0].Type != v1.EventTypeWarning || events[0].Reason != "KataInstallFailed" ||
+	if len(events) != 1 || events[0].Type != v1.EventTypeWarning || events[0].Reason != "SandboxInstallFailed" ||
 		!strings.Contains(events[0].Message, "etc/containerd/config.toml is not valid TOML") {
-		t.Errorf("events = %+v, want one Warning KataInstallFailed naming config.toml", events)
+		t.Errorf("events = %+v, want one Warning SandboxInstallFailed naming config.toml", events)
 	}
 }

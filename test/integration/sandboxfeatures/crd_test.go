@@ -82,7 +82,7 @@ func agentNodeFeature() *nfdv1alpha1.NodeFeature {
 	f.Attributes[wellknown.FeatureKVM] = nfdv1alpha1.NewAttributeFeatures(map[string]string{
 		wellknown.KVMUsable: "true", wellknown.KVMAPIVersion: "12", wellknown.KVMModule: wellknown.ModuleKVMPVM})
 	f.Attributes[wellknown.FeatureCPU] = nfdv1alpha1.NewAttributeFeatures(map[string]string{
-		wellknown.CPUHypervisor: "true", wellknown.CPUSMTActive: "false"})
+		wellknown.CPUHypervisor: "true", wellknown.CPUSMTActive: "false", wellknown.CPUCotenancySafe: "true"})
 	f.Attributes[wellknown.FeatureVulnerability] = nfdv1alpha1.NewAttributeFeatures(map[string]string{
 		"l1tf": "Mitigation: PTE Inversion; VMX: conditional cache flushes, SMT vulnerable", "spec_rstack_overflow": "Vulnerable: Safe RET, no microcode"})
 	f.Attributes[wellknown.FeatureIOMMU] = nfdv1alpha1.NewAttributeFeatures(map[string]string{
@@ -95,7 +95,7 @@ func agentNodeFeature() *nfdv1alpha1.NodeFeature {
 		wellknown.QATClass: "0b4000", wellknown.QATDriver: wellknown.DriverVFIOPCI, wellknown.QATIOMMUGroup: "180"}))
 	f.Instances[wellknown.FeatureRuntime] = nfdv1alpha1.NewInstanceFeatures(
 		*nfdv1alpha1.NewInstanceFeature(map[string]string{
-			wellknown.RuntimeHandler: "kata-qemu", wellknown.RuntimeType: "io.containerd.kata-qemu.v2",
+			wellknown.RuntimeHandler: "kata-qemu", wellknown.RuntimeType: "io.containerd.kata-qemu.v2", wellknown.RuntimeSandbox: wellknown.SandboxKata,
 			wellknown.RuntimeConfigPath:       "/opt/kata/share/defaults/kata-containers/configuration-qemu.toml",
 			wellknown.RuntimeDefaultMemoryMiB: "2048", wellknown.RuntimeDefaultVCPUs: "1"}),
 		*nfdv1alpha1.NewInstanceFeature(map[string]string{wellknown.RuntimeHandler: "runc", wellknown.RuntimeType: "io.containerd.runc.v2"}))

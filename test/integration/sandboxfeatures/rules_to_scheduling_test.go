@@ -21,13 +21,13 @@ func vmFeatures(module string) *nfdv1alpha1.Features {
 		kvm = map[string]string{wellknown.KVMUsable: "true", wellknown.KVMAPIVersion: "12", wellknown.KVMModule: module}
 	}
 	f.Attributes[wellknown.FeatureKVM] = nfdv1alpha1.NewAttributeFeatures(kvm)
-	f.Attributes[wellknown.FeatureCPU] = nfdv1alpha1.NewAttributeFeatures(map[string]string{wellknown.CPUHypervisor: "true", wellknown.CPUSMTActive: "false"})
+	f.Attributes[wellknown.FeatureCPU] = nfdv1alpha1.NewAttributeFeatures(map[string]string{wellknown.CPUHypervisor: "true", wellknown.CPUSMTActive: "false", wellknown.CPUCotenancySafe: "true"})
 	f.Attributes[wellknown.FeatureIOMMU] = nfdv1alpha1.NewAttributeFeatures(map[string]string{wellknown.IOMMUEnabled: "false", wellknown.IOMMUGroups: "0"})
 	f.Attributes[wellknown.FeatureCapacity] = nfdv1alpha1.NewAttributeFeatures(map[string]string{
 		wellknown.CapacityMemoryBytes: "137438953472", wellknown.CapacityShmBytes: "68719476736",
 		wellknown.CapacitySandboxMemoryBytes: "68719476736", wellknown.CapacitySandboxes: "16"})
 	f.Instances[wellknown.FeatureRuntime] = nfdv1alpha1.NewInstanceFeatures(
-		*nfdv1alpha1.NewInstanceFeature(map[string]string{wellknown.RuntimeHandler: "kata-qemu", wellknown.RuntimeType: "io.containerd.kata-qemu.v2"}),
+		*nfdv1alpha1.NewInstanceFeature(map[string]string{wellknown.RuntimeHandler: "kata-qemu", wellknown.RuntimeType: "io.containerd.kata-qemu.v2", wellknown.RuntimeSandbox: wellknown.SandboxKata}),
 		*nfdv1alpha1.NewInstanceFeature(map[string]string{wellknown.RuntimeHandler: "runc", wellknown.RuntimeType: "io.containerd.runc.v2"}))
 	return f
 }

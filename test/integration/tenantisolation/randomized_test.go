@@ -22,11 +22,11 @@ import (
 )
 
 // The randomized test runs shortScenarios seeded scenarios in a normal run,
-// longScenarios with MTSCN_TEST_LONG=1 (make test-long). MTSCN_SEED=<n>
-// replays one scenario.
+// longScenarios with MTSCN_TEST_LONG=1 (make test-long), several at once
+// (go test -parallel). MTSCN_SEED=<n> replays one scenario.
 const (
 	shortScenarios = 4
-	longScenarios  = 200
+	longScenarios  = 1000
 )
 
 // scenario is one randomly generated cluster history.
@@ -38,10 +38,16 @@ type scenario struct {
 	steps      []step
 }
 
-// step creates a pod, or deletes a bound one.
+// step is one event of a scenario (randomized_events_test.go): create a
+// pod, delete a bound or a nominated one, relax a namespace's or a node's
+// policy, take a runtime handler off a node and back, delete a
+// RuntimeClass and create it again.
 type step struct {
-	pod    *v1.Pod // create
-	delete int     // else delete the delete-th bound pod (modulo), if any
+	kind   stepKind
+	pod    *v1.Pod // stepCreate
+	delete int     // stepDelete, stepDeleteNominated: the delete-th pod (modulo), if any
+	target int     // the namespace or node index (modulo)
+	rc     string  // stepDeleteRC, stepRecreateRC: the scenario's RuntimeClass
 }
 
 var tenantKeys = []string{wellknown.LabelTenant, "capsule.clastix.io/tenant", "projectcapsule.dev/tenant", ""}
@@ -77,16 +83,18 @@ func generate(seed uint64) scenario {
 		}
 		s.nodes = append(s.nodes, makeNode(fmt.Sprintf("%s-n%d", s.group, i), s.group, labels))
 	}
-	runtimes := []string{"", rcRunc, rcKata, rcKata, rcCLH}
+	runtimes := []string{"", s.rc(rcRunc), s.rc(rcKata), s.rc(rcKata), s.rc(rcCLH)}
 	priorities := []string{"", "", pcMid, pcHigh}
 	pods := 6 + r.IntN(12)
+	events := newEventGen()
 	for i := range pods {
-		if i > 2 && r.IntN(6) == 0 {
-			s.steps = append(s.steps, step{delete: r.IntN(100)})
+		if i > 2 {
+			s.steps = append(s.steps, events.next(r, s)...)
 		}
 		ns := s.namespaces[r.IntN(len(s.namespaces))].Name
 		s.steps = append(s.steps, step{pod: makePod(ns, fmt.Sprintf("p%d", i), s.group, runtimes[r.IntN(len(runtimes))], priorities[r.IntN(len(priorities))])})
 	}
+	s.steps = append(s.steps, events.restore(s)...)
 	return s
 }
 
@@ -100,8 +108,8 @@ func (s scenario) String() string {
 		fmt.Fprintf(&b, "  node %s cotenancy-safe=%q\n", n.Name, n.Labels[wellknown.LabelCotenancySafe])
 	}
 	for _, st := range s.steps {
-		if st.pod == nil {
-			fmt.Fprintf(&b, "  delete bound pod #%d\n", st.delete)
+		if st.kind != stepCreate {
+			fmt.Fprintf(&b, "  %s\n", st.describe(s))
 			continue
 		}
 		rc := ""
@@ -149,14 +157,22 @@ func scenarioSeeds(t *testing.T) []uint64 {
 func TestRandomized(t *testing.T) {
 	cp := setupCluster(t)
 	opts := auditOptions()
+	parallel := os.Getenv("MTSCN_TEST_LONG") == "1"
 	for _, seed := range scenarioSeeds(t) {
 		s := generate(seed)
-		ok := t.Run(fmt.Sprintf("seed=%d", seed), func(t *testing.T) {
+		t.Run(fmt.Sprintf("seed=%d", seed), func(t *testing.T) {
+			t.Cleanup(func() {
+				if t.Failed() {
+					t.Logf("replay with: MTSCN_SEED=%d go test ./test/integration/tenantisolation -run 'TestRandomized'\n%s", seed, s)
+				}
+			})
+			if parallel {
+				// Scenarios share the scheduler but nothing else: each has
+				// its own nodes, namespaces and RuntimeClasses.
+				t.Parallel()
+			}
 			runScenario(t, cp, s, opts)
 		})
-		if !ok {
-			t.Logf("replay with: MTSCN_SEED=%d go test ./test/integration/tenantisolation -run 'TestRandomized'\n%s", seed, s)
-		}
 	}
 }
 
@@ -183,21 +199,16 @@ func runScenario(t *testing.T, cp *harness.ControlPlane, s scenario, opts audit.
 	for _, n := range s.nodes {
 		cp.CreateNode(t, n)
 	}
+	createRuntimeClasses(t, cp, s)
 	go fakeKubelet(ctx, cp, nsNames...)
 	defer cleanup(t, cp, s, nsNames)
 
 	for _, st := range s.steps {
-		if st.pod != nil {
-			cp.CreatePod(t, st.pod.DeepCopy())
-			time.Sleep(20 * time.Millisecond)
-			continue
+		if err := apply(cp, s, nsNames, st); err != nil {
+			t.Fatalf("%s: %v", st.describe(s), err)
 		}
-		bound := boundPods(t, cp, nsNames)
-		if len(bound) > 0 {
-			p := bound[st.delete%len(bound)]
-			if err := forceDelete(cp.Ctx, cp, p.Namespace, p.Name); err != nil {
-				t.Fatal(err)
-			}
+		if st.kind == stepCreate {
+			time.Sleep(20 * time.Millisecond)
 		}
 	}
 
@@ -266,22 +277,6 @@ func scheduledCondition(p *v1.Pod) string {
 		}
 	}
 	return "no PodScheduled condition"
-}
-
-func boundPods(t *testing.T, cp *harness.ControlPlane, namespaces []string) []*v1.Pod {
-	var out []*v1.Pod
-	for _, ns := range namespaces {
-		pods, err := cp.Client.CoreV1().Pods(ns).List(cp.Ctx, metav1.ListOptions{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		for i := range pods.Items {
-			if p := &pods.Items[i]; p.Spec.NodeName != "" && p.DeletionTimestamp == nil {
-				out = append(out, p)
-			}
-		}
-	}
-	return out
 }
 
 // snapshot reads the scenario's part of the cluster from the API server.
@@ -354,6 +349,11 @@ func cleanup(t *testing.T, cp *harness.ControlPlane, s scenario, namespaces []st
 	for _, n := range s.nodes {
 		if err := cp.Client.CoreV1().Nodes().Delete(cp.Ctx, n.Name, metav1.DeleteOptions{}); err != nil {
 			t.Errorf("deleting node %s: %v", n.Name, err)
+		}
+	}
+	for _, rc := range scenarioRuntimeClasses {
+		if err := cp.Client.NodeV1().RuntimeClasses().Delete(cp.Ctx, s.rc(rc.name), metav1.DeleteOptions{}); err != nil {
+			t.Errorf("deleting RuntimeClass %s: %v", s.rc(rc.name), err)
 		}
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/utils/ptr"
 
+	"github.com/mtscn/mtscn/pkg/apis/config/validation"
 	"github.com/mtscn/mtscn/pkg/wellknown"
 )
 
@@ -35,12 +36,15 @@ func mi(n int64) *resource.Quantity {
 // wins, so exact handlers come before the kata* fallback.
 //
 //   - Hotplug is the Go runtime's arithmetic: guest = default_memory (2048Mi)
+//
 //   - Σ limits. kata-qemu and kata-clh hot-plug the limits; kata-fc and
 //     kata-qemu-nvidia-gpu set static_sandbox_resource_mgmt and add the same
 //     sum at boot, so they size alike.
+//
 //   - Static is runtime-rs (kata-qemu-runtime-rs, kata-cloud-hypervisor,
 //     kata-dragonball) and the TEE shims: guest = Σ limits + overhead_memory
 //     (32Mi, 128Mi for TDX/SNP) when a limit is set, else default_memory.
+//
 //   - OffNode is peer pods (kata-remote): the VM runs in the cloud.
 //
 //   - UserSpace is gVisor (runsc, gvisor): no VM; the sandbox's own memory
@@ -146,7 +150,17 @@ func SetDefaults_TenantIsolationArgs(obj *TenantIsolationArgs) {
 func SetDefaults_SandboxOverheadArgs(obj *SandboxOverheadArgs) {
 	setDefaultClassification(&obj.SandboxClassification)
 	if obj.Profiles == nil {
-		obj.Profiles = DefaultProfiles()
+		// Only the profiles that can apply: a profile whose handler is not
+		// sandboxed is a validation error (e.g. the gVisor profiles when
+		// sandboxedHandlers names only kata*).
+		for _, p := range DefaultProfiles() {
+			if validation.PatternCovered(obj.SandboxedHandlers, p.Handler) {
+				obj.Profiles = append(obj.Profiles, p)
+			}
+		}
+		if obj.Profiles == nil {
+			obj.Profiles = []HypervisorProfile{}
+		}
 	}
 	for i := range obj.Profiles {
 		p := &obj.Profiles[i]

@@ -60,7 +60,7 @@ func vms(n int, namespace, runtimeClass, node string) []*v1.Pod {
 	return out
 }
 
-func TestCheckOvercommit(t *testing.T) {
+func TestCheckResources(t *testing.T) {
 	cfg := tenancy.Config{
 		TenantLabelKeys:   configv1.DefaultTenantLabelKeys,
 		SandboxedHandlers: configv1.DefaultSandboxedHandlers,
@@ -79,14 +79,14 @@ func TestCheckOvercommit(t *testing.T) {
 		{
 			name: "nine VMs the default scheduler would bind commit 23.4Gi",
 			snap: ocSnapshot(eight, vms(9, "a", "kata-qemu", "n")...),
-			want: []Violation{{Rule: RuleOvercommit, Node: "n", Tenants: []string{"A"},
+			want: []Violation{{Rule: RuleF1, Node: "n", Tenants: []string{"A"},
 				Pods:    []string{"a/kata-qemu-0", "a/kata-qemu-1", "a/kata-qemu-2", "a/kata-qemu-3", "a/kata-qemu-4", "a/kata-qemu-5", "a/kata-qemu-6", "a/kata-qemu-7", "a/kata-qemu-8"},
 				Message: "node n: pods commit 23.4Gi (VM footprints included) but allocatable memory is 8Gi"}},
 		},
 		{
 			name: "runc pods fit by requests, one VM tips the node over",
 			snap: ocSnapshot(eight, append(vms(1, "b", "kata-qemu", "n"), ocPod("a", "web", "", "6Gi", "n"))...),
-			want: []Violation{{Rule: RuleOvercommit, Node: "n", Tenants: []string{"A", "namespace/b"}, Pods: []string{"a/web", "b/kata-qemu-0"},
+			want: []Violation{{Rule: RuleF1, Node: "n", Tenants: []string{"A", "namespace/b"}, Pods: []string{"a/web", "b/kata-qemu-0"},
 				Message: "node n: pods commit 8.6Gi (VM footprints included) but allocatable memory is 8Gi"}},
 		},
 		{
@@ -107,21 +107,34 @@ func TestCheckOvercommit(t *testing.T) {
 			name: "shm-backed guests exceed sandbox-memory; CLH guests do not count",
 			snap: ocSnapshot([]*v1.Node{ocNode("n", "64Gi", map[v1.ResourceName]string{wellknown.ResourceSandboxMemory: "4Gi"}, nil)},
 				append(vms(2, "a", "kata-qemu", "n"), vms(4, "a", "kata-clh", "n")...)...),
-			want: []Violation{{Rule: RuleOvercommit, Node: "n", Tenants: []string{"A"},
+			want: []Violation{{Rule: RuleF2, Node: "n", Tenants: []string{"A"},
 				Pods:    []string{"a/kata-clh-0", "a/kata-clh-1", "a/kata-clh-2", "a/kata-clh-3", "a/kata-qemu-0", "a/kata-qemu-1"},
 				Message: "node n: /dev/shm-backed VM guests need 5Gi but mtscn.io/sandbox-memory is 4Gi"}},
 		},
 		{
+			name: "F3: three VMs on a node with two VM slots; gVisor-less runc pods and off-node VMs take none",
+			snap: ocSnapshot([]*v1.Node{ocNode("n", "64Gi", map[v1.ResourceName]string{wellknown.ResourceSandboxes: "2"}, nil)},
+				append(vms(3, "a", "kata-clh", "n"), ocPod("a", "web", "", "1Gi", "n"))...),
+			want: []Violation{{Rule: RuleF3, Node: "n", Tenants: []string{"A"},
+				Pods:    []string{"a/kata-clh-0", "a/kata-clh-1", "a/kata-clh-2", "a/web"},
+				Message: "node n runs 3 VMs but mtscn.io/sandboxes is 2"}},
+		},
+		{
+			name: "F3: two VMs fit two slots",
+			snap: ocSnapshot([]*v1.Node{ocNode("n", "64Gi", map[v1.ResourceName]string{wellknown.ResourceSandboxes: "2"}, nil)},
+				append(vms(2, "a", "kata-clh", "n"), ocPod("a", "web", "", "1Gi", "n"))...),
+		},
+		{
 			name: "running VMs whose RuntimeClass was deleted still count as VMs, sized by the class name's handler",
 			snap: ocSnapshot(eight, vms(9, "a", "kata-gone", "n")...),
-			want: []Violation{{Rule: RuleOvercommit, Node: "n", Tenants: []string{"A"},
+			want: []Violation{{Rule: RuleF1, Node: "n", Tenants: []string{"A"},
 				Pods:    []string{"a/kata-gone-0", "a/kata-gone-1", "a/kata-gone-2", "a/kata-gone-3", "a/kata-gone-4", "a/kata-gone-5", "a/kata-gone-6", "a/kata-gone-7", "a/kata-gone-8"},
 				Message: "node n: pods commit 23.4Gi (VM footprints included) but allocatable memory is 8Gi"}},
 		},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			got, err := CheckOvercommit(tc.snap, OvercommitOptions{Tenancy: cfg})
+			got, err := CheckResources(tc.snap, ResourceOptions{Tenancy: cfg})
 			if err != nil {
 				t.Fatal(err)
 			}

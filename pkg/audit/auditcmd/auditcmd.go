@@ -1,0 +1,130 @@
+package auditcmd
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+
+	"github.com/spf13/cobra"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/mtscn/mtscn/pkg/audit"
+)
+
+// Report is the -o json document.
+type Report struct {
+	// Policy is what was checked and where it came from.
+	Policy         *audit.Policy     `json:"policy"`
+	Nodes          int               `json:"nodes"`
+	Pods           int               `json:"pods"`
+	Namespaces     int               `json:"namespaces"`
+	RuntimeClasses int               `json:"runtimeClasses"`
+	Violations     []audit.Violation `json:"violations"`
+}
+
+// NewCommand returns the audit command. It fails (exit 1 under
+// component-base's cli.Run) when it finds a violation.
+func NewCommand() *cobra.Command {
+	var kubeconfig, cfgPath, profile, output string
+	cmd := &cobra.Command{
+		Use:   "audit",
+		Short: "Check a live cluster against the isolation invariant (I1-I4) and the VM limits (F1-F3)",
+		Long: `audit lists the cluster's nodes, pods, namespaces and runtime classes and
+reports every violation of the rules mtscn-scheduler enforces
+(docs/design.md): I1 shared-kernel pods alone with their tenant, I2 exclusive
+tenants alone, I3 sandbox=required tenants sandboxed, I4 no tenants sharing a
+cotenancy-unsafe node, and F1 committed memory (Kata VM footprints included)
+within allocatable memory, F2 /dev/shm-backed guests within
+mtscn.io/sandbox-memory, F3 VMs within mtscn.io/sandboxes.
+
+It classifies and sizes pods with the args of the scheduler's own
+configuration (--scheduler-config, the file mtscn-scheduler runs with, and
+--profile, one of its profiles), decoded and validated as the scheduler
+does; without --scheduler-config it uses the plugins' defaults, which the
+shipped manifests/scheduler/scheduler-config.yaml spells out. The first line
+of the report says which configuration and profile it used.
+
+Pods bound by any scheduler count. It exits 1 when it finds anything, so it
+can run in CI or as a CronJob.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if output != "table" && output != "json" {
+				return fmt.Errorf("--output %q: want table or json", output)
+			}
+			policy, err := loadPolicy(cfgPath, profile)
+			if err != nil {
+				return err
+			}
+			rules := clientcmd.NewDefaultClientConfigLoadingRules()
+			rules.ExplicitPath = kubeconfig
+			restCfg, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, &clientcmd.ConfigOverrides{}).ClientConfig()
+			if err != nil {
+				return fmt.Errorf("loading kubeconfig: %w", err)
+			}
+			client, err := kubernetes.NewForConfig(restCfg)
+			if err != nil {
+				return fmt.Errorf("creating client: %w", err)
+			}
+			snap, err := audit.ReadSnapshot(cmd.Context(), client)
+			if err != nil {
+				return err
+			}
+			violations, err := audit.Audit(*snap, policy)
+			if err != nil {
+				return err
+			}
+			report := Report{
+				Policy: policy,
+				Nodes:  len(snap.Nodes), Pods: len(snap.Pods), Namespaces: len(snap.Namespaces), RuntimeClasses: len(snap.RuntimeClasses),
+				Violations: violations,
+			}
+			if err := Write(cmd.OutOrStdout(), output, report); err != nil {
+				return err
+			}
+			if n := len(report.Violations); n > 0 {
+				return fmt.Errorf("%d violation(s) found", n)
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&kubeconfig, "kubeconfig", "", "kubeconfig of the cluster to audit (default: $KUBECONFIG, then ~/.kube/config, then in-cluster)")
+	cmd.Flags().StringVarP(&output, "output", "o", "table", "output format: table or json")
+	cmd.Flags().StringVar(&cfgPath, "scheduler-config", "",
+		"the KubeSchedulerConfiguration file mtscn-scheduler runs with (its --config): audit applies its TenantIsolation and SandboxOverhead args (default: the plugins' default args)")
+	cmd.Flags().StringVar(&profile, "profile", "",
+		"the profile (schedulerName) of --scheduler-config to audit (default: the only profile that enables TenantIsolation)")
+	return cmd
+}
+
+func loadPolicy(cfgPath, profile string) (*audit.Policy, error) {
+	if cfgPath == "" {
+		p, err := audit.DefaultPolicy()
+		if err != nil {
+			return nil, err
+		}
+		if profile != "" && profile != p.Profile {
+			return nil, fmt.Errorf("--profile %q needs --scheduler-config: the built-in defaults have one profile, %q", profile, p.Profile)
+		}
+		return p, nil
+	}
+	return audit.LoadPolicy(cfgPath, profile)
+}
+
+// Write prints the report as a table (the policy line, counts, the
+// violations) or as JSON.
+func Write(w io.Writer, format string, r Report) error {
+	if format == "json" {
+		if r.Violations == nil {
+			r.Violations = []audit.Violation{}
+		}
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(r)
+	}
+	if _, err := fmt.Fprintf(w, "policy: %s\naudited %d nodes, %d pods, %d namespaces, %d runtime classes\n",
+		r.Policy, r.Nodes, r.Pods, r.Namespaces, r.RuntimeClasses); err != nil {
+		return err
+	}
+	return audit.WriteViolations(w, r.Violations)
+}

@@ -1,0 +1,11 @@
+package install
+
+import (
+	"os"
+	"syscall"
+)
+
+func fileOwnerIDs(fi os.FileInfo) (int, int) {
+	st := fi.Sys().(*syscall.Stat_t)
+	return int(st.Uid), int(st.Gid)
+}
