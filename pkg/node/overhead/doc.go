@@ -1,0 +1,24 @@
+// Package overhead measures what a sandbox really costs the host: for each
+// running sandboxed pod on the node it reads the memory charged to the pod's
+// cgroup beyond its containers' cgroups (the sandbox container, the shim,
+// the VMM or the gVisor sentry and gofer, whatever the runtime puts there),
+// groups the samples by runtime handler and keeps a bounded window of them
+// per handler (p50, p95, max, count).
+//
+// Memory is the working set as the kubelet computes it: usage minus
+// inactive file pages (cgroup v1 memory.usage_in_bytes minus
+// total_inactive_file from memory.stat; cgroup v2 memory.current minus
+// inactive_file). Both kubelet cgroup drivers are understood:
+//
+//	cgroupfs: <root>[/memory]/kubepods[/burstable|/besteffort]/pod<uid>/<container-id>
+//	systemd:  <root>[/memory]/kubepods.slice[/kubepods-burstable.slice]/kubepods[-burstable]-pod<uid_>.slice/cri-containerd-<id>.scope
+//
+// Host files are read through pkg/node/hostpath (bounded, regular files
+// only), so a fixture tree stands in for the host in tests.
+//
+// Caveat: with gVisor the workload's own memory lives in the sentry, which
+// runs in the sandbox (pause) container's cgroup, so for gVisor the figure
+// is the sandbox's whole footprint minus what its containers' cgroups are
+// charged; it is the overhead only for pods whose workload is small. See
+// docs/vm-footprint.md for the static model this is compared with.
+package overhead
