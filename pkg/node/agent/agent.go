@@ -28,6 +28,7 @@ import (
 	nfdrules "github.com/mtscn/mtscn/nfd-rules"
 	"github.com/mtscn/mtscn/pkg/node/discover"
 	"github.com/mtscn/mtscn/pkg/node/kubeclient"
+	"github.com/mtscn/mtscn/pkg/node/overhead"
 	"github.com/mtscn/mtscn/pkg/version"
 	"github.com/mtscn/mtscn/pkg/wellknown"
 )
@@ -53,6 +54,10 @@ type Agent struct {
 
 	mu   sync.Mutex
 	last *discover.Result
+
+	// windows hold the observed sandbox overhead per handler (overhead.go).
+	windows         *overhead.Windows
+	overheadMetrics overheadMetrics
 }
 
 // WithReadiness adds a check to /readyz: it answers 200 only when the
@@ -79,7 +84,8 @@ func New(cfg Config, opts ...Option) (*Agent, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("invalid configuration: %w", err)
 	}
-	a := &Agent{cfg: cfg, discoverOpts: cfg.discoverOptions(), metrics: newMetrics()}
+	a := &Agent{cfg: cfg, discoverOpts: cfg.discoverOptions(), metrics: newMetrics(), windows: overhead.NewWindows(0)}
+	a.overheadMetrics = newOverheadMetrics(a.metrics.registry)
 	for _, o := range opts {
 		o(a)
 	}
@@ -105,6 +111,7 @@ func New(cfg Config, opts ...Option) (*Agent, error) {
 		if a.nfdClient, err = nfdclient.NewForConfig(jsonRC); err != nil {
 			return nil, fmt.Errorf("creating NodeFeature client: %w", err)
 		}
+		needKube = a.kubeClient == nil // pods and RuntimeClasses for the observed overhead
 	}
 	if needKube {
 		if a.kubeClient, err = kubernetes.NewForConfig(rc); err != nil {
@@ -161,6 +168,7 @@ func (a *Agent) Run(ctx context.Context) error {
 // RunOnce discovers the node's features and publishes them if they changed.
 func (a *Agent) RunOnce(ctx context.Context) error {
 	res := a.Discover(ctx)
+	a.sampleOverhead(ctx, res)
 	if err := a.Publish(ctx, res); err != nil {
 		a.metrics.publishErrors.Inc()
 		return err
@@ -214,6 +222,8 @@ func (a *Agent) publishNodeFeature(ctx context.Context, res *discover.Result) (s
 	client := a.nfdClient.NfdV1alpha1().NodeFeatures(a.cfg.Namespace)
 	name := NodeFeatureName(a.cfg.NodeName)
 	spec := nfdv1alpha1.NodeFeatureSpec{Features: *res.Features(), Labels: discover.KataLabels(res)}
+	a.addOverheadFeature(&spec.Features)
+	maps.Copy(spec.Labels, a.overheadLabels())
 
 	cur, err := client.Get(ctx, name, metav1.GetOptions{})
 	if apierrors.IsNotFound(err) {
@@ -281,6 +291,7 @@ func (a *Agent) publishNodeLabels(ctx context.Context, res *discover.Result) (st
 		}
 	}
 	maps.Copy(want, discover.KataLabels(res))
+	maps.Copy(want, a.overheadLabels())
 	result := resultUnchanged
 	err = retry.RetryOnConflict(retry.DefaultRetry, func() error {
 		node, err := a.kubeClient.CoreV1().Nodes().Get(ctx, a.cfg.NodeName, metav1.GetOptions{})
