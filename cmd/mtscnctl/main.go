@@ -20,7 +20,7 @@ import (
 var subcommands []func() *cobra.Command
 
 func newRootCommand() *cobra.Command {
-	return cmdutil.NewRoot("mtscnctl", "mtscn's operator CLI: demo, simulate, audit", subcommands)
+	return asPlugin(cmdutil.NewRoot("mtscnctl", "mtscn's operator CLI: demo, simulate, audit", subcommands), os.Args[0])
 }
 
 func main() {

@@ -11,14 +11,14 @@ import (
 // flags its documentation and the Makefile use.
 func TestSubcommands(t *testing.T) {
 	want := map[string][]string{
-		"audit":    {"kubeconfig", "log-file", "output", "scheduler-config"},
+		"audit":    {"context", "kubeconfig", "log-file", "output", "scheduler-config"},
 		"demo":     {"compare", "data-dir", "keep", "log-file", "scheduler-config"},
 		"simulate": {"data-dir", "filename", "log-file", "scheduler-config"},
 	}
 	got := map[string][]string{}
 	for _, c := range newRootCommand().Commands() {
 		var flags []string
-		for _, name := range []string{"compare", "data-dir", "filename", "keep", "kubeconfig", "log-file", "output", "scheduler-config"} {
+		for _, name := range []string{"compare", "context", "data-dir", "filename", "keep", "kubeconfig", "log-file", "output", "scheduler-config"} {
 			if c.Flags().Lookup(name) != nil {
 				flags = append(flags, name)
 			}

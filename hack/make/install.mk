@@ -26,3 +26,21 @@ fuzz-node-containerd:
 # planning containerd's files.
 bench-node-install:
 	$(GO) test -run '^$$' -bench . -benchmem -count 5 ./pkg/node/install/
+
+# `make install`: the three binaries into $(DESTDIR)$(PREFIX)/bin, and
+# mtscnctl a second time as the kubectl plugin kubectl-mtscn (a symlink), so
+# that `kubectl mtscn audit --context CTX` works with the user's kubeconfig
+# (cmd/mtscnctl/README.md). install-files installs what bin/ holds without
+# building (INSTALL_BINS picks the binaries).
+PREFIX ?= /usr/local
+INSTALL_BINS ?= mtscn-scheduler mtscn-node mtscnctl
+.PHONY: install install-files
+
+install: build
+	$(MAKE) --no-print-directory install-files
+
+install-files:
+	install -d "$(DESTDIR)$(PREFIX)/bin"
+	for b in $(INSTALL_BINS); do install -m 0755 "$(BIN)/$$b" "$(DESTDIR)$(PREFIX)/bin/$$b" || exit 1; done
+	@if [[ " $(INSTALL_BINS) " == *" mtscnctl "* ]]; then \
+	  ln -sfn mtscnctl "$(DESTDIR)$(PREFIX)/bin/kubectl-mtscn" && echo "kubectl-mtscn -> mtscnctl in $(DESTDIR)$(PREFIX)/bin (kubectl mtscn audit)"; fi

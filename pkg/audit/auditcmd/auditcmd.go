@@ -7,7 +7,6 @@ import (
 
 	"github.com/spf13/cobra"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/mtscn/mtscn/pkg/audit"
 )
@@ -26,7 +25,8 @@ type Report struct {
 // NewCommand returns the audit command. It fails (exit 1 under
 // component-base's cli.Run) when it finds a violation.
 func NewCommand() *cobra.Command {
-	var kubeconfig, cfgPath, profile, output string
+	var cfgPath, profile, output string
+	var kube *kubeFlags
 	cmd := &cobra.Command{
 		Use:   "audit",
 		Short: "Check a live cluster against the isolation invariant (I1-I4) and the VM limits (F1-F3)",
@@ -56,11 +56,9 @@ can run in CI or as a CronJob.`,
 			if err != nil {
 				return err
 			}
-			rules := clientcmd.NewDefaultClientConfigLoadingRules()
-			rules.ExplicitPath = kubeconfig
-			restCfg, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, &clientcmd.ConfigOverrides{}).ClientConfig()
+			restCfg, err := kube.restConfig()
 			if err != nil {
-				return fmt.Errorf("loading kubeconfig: %w", err)
+				return err
 			}
 			client, err := kubernetes.NewForConfig(restCfg)
 			if err != nil {
@@ -88,7 +86,7 @@ can run in CI or as a CronJob.`,
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&kubeconfig, "kubeconfig", "", "kubeconfig of the cluster to audit (default: $KUBECONFIG, then ~/.kube/config, then in-cluster)")
+	kube = addKubeFlags(cmd.Flags())
 	cmd.Flags().StringVarP(&output, "output", "o", "table", "output format: table or json")
 	cmd.Flags().StringVar(&cfgPath, "scheduler-config", "",
 		"the KubeSchedulerConfiguration file mtscn-scheduler runs with (its --config): audit applies its TenantIsolation and SandboxOverhead args (default: the plugins' default args)")
