@@ -16,8 +16,8 @@ import (
 
 func boundsNode(name string) *v1.Node {
 	return &v1.Node{ObjectMeta: metav1.ObjectMeta{Name: name}, Status: v1.NodeStatus{Allocatable: v1.ResourceList{
-		v1.ResourceMemory:         resource.MustParse("64Gi"),
-		"mtscn.io/sandbox-memory": resource.MustParse("32Gi"),
+		v1.ResourceMemory:               resource.MustParse("64Gi"),
+		wellknown.ResourceSandboxMemory: resource.MustParse("32Gi"),
 	}}}
 }
 

@@ -10,6 +10,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/util/workqueue"
 
+	"github.com/mtscn/mtscn/bench/workload"
 	"github.com/mtscn/mtscn/pkg/audit"
 	"github.com/mtscn/mtscn/pkg/devcluster"
 	"github.com/mtscn/mtscn/pkg/simulate"
@@ -62,8 +63,8 @@ func (r *runner) settleAndAudit(ctx context.Context, start time.Time, total int)
 		return Placement{}, err
 	}
 	p.Settled, p.Seconds = settled, seconds
-	progressf(r.opts.Progress, "%s: %d nodes used (lower bounds: memory %d, tenancy %d), %d violations, %d overcommitted nodes, %d pending",
-		r.profile, p.NodesUsed, p.LowerBound, p.TenancyLowerBound, p.TotalViolations(), p.OvercommittedNodes, p.Pending)
+	progressf(r.opts.Progress, "%s: %d nodes used %v (lower bounds: memory %d, tenancy %d), %d violations, %d overcommitted nodes, %d pending",
+		r.profile, p.NodesUsed, p.NodesUsedByClass, p.LowerBound, p.TenancyLowerBound, p.TotalViolations(), p.OvercommittedNodes, p.Pending)
 	return p, nil
 }
 
@@ -89,6 +90,14 @@ func auditSnapshot(snap audit.Snapshot, iso audit.IsolationOptions, model *vmsiz
 		used[pod.Spec.NodeName] = true
 	}
 	p.NodesUsed = len(used)
+	for _, n := range snap.Nodes {
+		if used[n.Name] {
+			if p.NodesUsedByClass == nil {
+				p.NodesUsedByClass = map[string]int{}
+			}
+			p.NodesUsedByClass[n.Labels[workload.LabelClass]]++
+		}
+	}
 	b, err := LowerBounds(snap, iso.Tenancy, model)
 	if err != nil {
 		return Placement{}, err

@@ -75,7 +75,7 @@ func AssignPools(objs *workload.Objects, cfg tenancy.Config, model *vmsize.Model
 	}
 	free := map[string][]*v1.Node{}
 	for _, n := range objs.Nodes {
-		class := n.Labels["bench.mtscn.io/class"]
+		class := n.Labels[workload.LabelClass]
 		free[class] = append(free[class], n)
 	}
 	reserved := 0

@@ -4,10 +4,13 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+	"runtime/pprof"
 	"time"
 
 	"k8s.io/klog/v2"
-	schedconfig "k8s.io/kubernetes/pkg/scheduler/apis/config"
 
 	"github.com/mtscn/mtscn/bench/workload"
 	"github.com/mtscn/mtscn/pkg/audit"
@@ -28,6 +31,9 @@ type Options struct {
 	// mtscn profile runs it; the audit applies its TenantIsolation and
 	// SandboxOverhead args to every profile's placement.
 	SchedulerConfig string
+	// SpreadSchedulerConfig is the spreading alternative's path, which
+	// ProfileMtscnSpread runs.
+	SpreadSchedulerConfig string
 	// Progress receives one line per step; nil discards them.
 	Progress io.Writer
 	// Timeout bounds the wait for one profile's scheduler to settle
@@ -41,6 +47,12 @@ type Options struct {
 	Churn bool
 	// Seed seeds the churn phase's random choices.
 	Seed uint64
+	// HeapProfileDir, when set, receives heap-<profile>.pprof, written
+	// after the first placement settled while the control plane and the
+	// scheduler (with their caches) are still running. The scheduler runs
+	// in this process, so `go tool pprof -sample_index=inuse_space` shows
+	// what the plugins' caches hold.
+	HeapProfileDir string
 }
 
 // Placement is the audit of one placement of the workload.
@@ -51,6 +63,9 @@ type Placement struct {
 	Pending int `json:"pending"`
 	// NodesUsed is the number of nodes running at least one pod.
 	NodesUsed int `json:"nodesUsed"`
+	// NodesUsedByClass splits NodesUsed by the workload's node class
+	// (bench.mtscn.io/class: hw, nested, tdx, qat, plain).
+	NodesUsedByClass map[string]int `json:"nodesUsedByClass,omitempty"`
 	// LowerBound is Bounds.Memory: the fewest nodes whose allocatable
 	// memory holds the memory every pod commits (VM footprints per
 	// pkg/vmsize), largest nodes first; it ignores every other constraint.
@@ -141,17 +156,17 @@ func Run(ctx context.Context, opts Options) ([]Result, error) {
 	if opts.Timeout == 0 {
 		opts.Timeout = 4 * time.Minute
 	}
-	shipped, err := devcluster.LoadSchedulerConfig(ctx, opts.SchedulerConfig)
+	cfgs, err := loadConfigs(ctx, opts, profiles)
 	if err != nil {
 		return nil, err
 	}
-	iso, model, err := simulate.Policies(shipped)
+	iso, model, err := simulate.Policies(cfgs.shipped)
 	if err != nil {
 		return nil, err
 	}
 	var results []Result
 	for _, prof := range profiles {
-		res, err := runProfile(ctx, opts, prof, shipped, iso, model)
+		res, err := runProfile(ctx, opts, prof, cfgs, iso, model)
 		if err != nil {
 			return nil, fmt.Errorf("profile %s: %w", prof, err)
 		}
@@ -166,9 +181,9 @@ func progressf(w io.Writer, format string, args ...any) {
 	}
 }
 
-func runProfile(ctx context.Context, opts Options, profile string, shipped *schedconfig.KubeSchedulerConfiguration, iso audit.IsolationOptions, model *vmsize.Model) (*Result, error) {
+func runProfile(ctx context.Context, opts Options, profile string, cfgs configs, iso audit.IsolationOptions, model *vmsize.Model) (*Result, error) {
 	logger := klog.FromContext(ctx)
-	cfg, err := schedulerConfig(profile, shipped)
+	cfg, err := schedulerConfig(profile, cfgs)
 	if err != nil {
 		return nil, err
 	}
@@ -213,6 +228,11 @@ func runProfile(ctx context.Context, opts Options, profile string, shipped *sche
 	if res.Placement, err = r.settleAndAudit(ctx, start, len(objs.Pods)); err != nil {
 		return nil, err
 	}
+	if opts.HeapProfileDir != "" {
+		if err := writeHeapProfile(filepath.Join(opts.HeapProfileDir, "heap-"+profile+".pprof")); err != nil {
+			return nil, err
+		}
+	}
 	if !opts.Churn || !res.Settled {
 		return res, nil
 	}
@@ -221,4 +241,21 @@ func runProfile(ctx context.Context, opts Options, profile string, shipped *sche
 		return nil, fmt.Errorf("churn: %w", err)
 	}
 	return res, nil
+}
+
+// writeHeapProfile writes the live heap after a garbage collection.
+func writeHeapProfile(path string) error {
+	runtime.GC()
+	f, err := os.Create(path)
+	if err != nil {
+		return fmt.Errorf("heap profile: %w", err)
+	}
+	if err := pprof.Lookup("heap").WriteTo(f, 0); err != nil {
+		_ = f.Close()
+		return fmt.Errorf("writing heap profile %s: %w", path, err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("writing heap profile %s: %w", path, err)
+	}
+	return nil
 }

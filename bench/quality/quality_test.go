@@ -8,21 +8,21 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	v1 "k8s.io/api/core/v1"
-	schedconfig "k8s.io/kubernetes/pkg/scheduler/apis/config"
 	"k8s.io/kubernetes/test/utils/ktesting"
 
 	"github.com/mtscn/mtscn/bench/workload"
 	"github.com/mtscn/mtscn/pkg/apis/config"
 	configv1 "github.com/mtscn/mtscn/pkg/apis/config/v1"
 	"github.com/mtscn/mtscn/pkg/audit"
-	"github.com/mtscn/mtscn/pkg/devcluster"
 	"github.com/mtscn/mtscn/pkg/tenancy"
 	"github.com/mtscn/mtscn/pkg/vmsize"
+	"github.com/mtscn/mtscn/pkg/wellknown"
 )
 
 const (
 	shippedRuntimeClasses = "../../manifests/runtimeclasses/runtimeclasses.yaml"
 	shippedConfig         = "../../manifests/scheduler/scheduler-config.yaml"
+	spreadConfig          = "../../manifests/scheduler/scheduler-config-spread.yaml"
 )
 
 func runtimeClasses(t *testing.T) []byte {
@@ -131,7 +131,7 @@ func TestAssignPools(t *testing.T) {
 		}
 		m := n.Status.Capacity[v1.ResourceMemory]
 		capacity[key{tenant, group}] += m.Value()
-		shm := n.Status.Capacity["mtscn.io/sandbox-memory"]
+		shm := n.Status.Capacity[wellknown.ResourceSandboxMemory]
 		shmCapacity[key{tenant, group}] += shm.Value()
 		nodes[key{tenant, group}]++
 	}
@@ -154,36 +154,45 @@ func TestAssignPools(t *testing.T) {
 	}
 }
 
-func TestBinpackConfig(t *testing.T) {
+// TestConfigs: the shipped profile packs by committed memory and the
+// spreading alternative spreads by it; both keep the same isolation args.
+func TestConfigs(t *testing.T) {
 	_, ctx := ktesting.NewTestContext(t)
-	shipped, err := devcluster.LoadSchedulerConfig(ctx, shippedConfig)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := schedulerConfig(ProfileMtscnBinpack, shipped)
+	profiles := []string{workload.ProfileMtscn, ProfileMtscnAllNodes, ProfileMtscnSpread}
+	cfgs, err := loadConfigs(ctx, Options{SchedulerConfig: shippedConfig, SpreadSchedulerConfig: spreadConfig}, profiles)
 	if err != nil {
 		t.Fatal(err)
 	}
 	got := map[string]string{}
-	for _, pc := range cfg.Profiles[0].PluginConfig {
-		switch args := pc.Args.(type) {
-		case *config.SandboxOverheadArgs:
-			got[pc.Name] = string(args.ScoringStrategy)
-		case *schedconfig.NodeResourcesFitArgs:
-			got[pc.Name] = string(args.ScoringStrategy.Type)
+	isolation := map[string]*config.TenantIsolationArgs{}
+	for _, p := range profiles {
+		cfg, err := schedulerConfig(p, cfgs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if pct := cfg.Profiles[0].PercentageOfNodesToScore; (p == ProfileMtscnAllNodes) != (pct != nil && *pct == 100) {
+			t.Errorf("%s: percentageOfNodesToScore %v", p, pct)
+		}
+		for _, pc := range cfg.Profiles[0].PluginConfig {
+			switch args := pc.Args.(type) {
+			case *config.SandboxOverheadArgs:
+				got[p] = string(args.ScoringStrategy)
+			case *config.TenantIsolationArgs:
+				isolation[p] = args
+			}
 		}
 	}
-	want := map[string]string{"SandboxOverhead": "MostCommitted", "NodeResourcesFit": "MostAllocated"}
+	want := map[string]string{workload.ProfileMtscn: "MostCommitted", ProfileMtscnAllNodes: "MostCommitted", ProfileMtscnSpread: "LeastCommitted"}
 	if diff := cmp.Diff(want, got); diff != "" {
-		t.Errorf("binpack scoring (-want,+got):\n%s", diff)
+		t.Errorf("SandboxOverhead scoring (-want,+got):\n%s", diff)
 	}
-	// The shipped configuration itself is untouched.
-	for _, pc := range shipped.Profiles[0].PluginConfig {
-		if args, ok := pc.Args.(*config.SandboxOverheadArgs); ok && args.ScoringStrategy != config.LeastCommitted {
-			t.Errorf("shipped SandboxOverhead scoring changed to %s", args.ScoringStrategy)
-		}
+	if diff := cmp.Diff(isolation[workload.ProfileMtscn], isolation[ProfileMtscnSpread]); diff != "" {
+		t.Errorf("TenantIsolation args differ between the shipped and the spreading profile (-shipped,+spread):\n%s", diff)
 	}
-	if _, err := schedulerConfig("spread-everything", shipped); err == nil || !strings.Contains(err.Error(), "unknown profile") {
+	if _, err := schedulerConfig("spread-everything", cfgs); err == nil || !strings.Contains(err.Error(), "unknown profile") {
 		t.Errorf("unknown profile: got %v", err)
+	}
+	if _, err := loadConfigs(ctx, Options{SchedulerConfig: shippedConfig}, profiles); err == nil {
+		t.Errorf("%s without SpreadSchedulerConfig: no error", ProfileMtscnSpread)
 	}
 }

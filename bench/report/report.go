@@ -298,7 +298,7 @@ func WriteQualityTable(w io.Writer, size string, rs []quality.Result) {
 		}
 	}
 	for _, m := range rs {
-		if m.Profile != workload.ProfileMtscn && m.Profile != quality.ProfileMtscnBinpack {
+		if m.Profile != workload.ProfileMtscn && m.Profile != quality.ProfileMtscnAllNodes && m.Profile != quality.ProfileMtscnSpread {
 			continue
 		}
 		fmt.Fprintf(w, "- %s violations = %d, overcommitted nodes = %d (target 0): %s\n", m.Profile, m.TotalViolations(), m.OvercommittedNodes, verdict(m.TotalViolations() == 0 && m.OvercommittedNodes == 0))

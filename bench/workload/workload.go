@@ -12,6 +12,10 @@ import (
 	"sigs.k8s.io/yaml"
 )
 
+// LabelClass is the node label naming a node's class (NodeClasses);
+// node.yaml sets it.
+const LabelClass = "bench.mtscn.io/class"
+
 // Profile names, as the tables print them.
 const (
 	// ProfileDefault is kube-scheduler's default profile: the speed limit,

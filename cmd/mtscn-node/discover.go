@@ -16,6 +16,7 @@ func newDiscoverCommand() *cobra.Command {
 	var (
 		opts   discover.Options
 		output string
+		runAs  string
 	)
 	cmd := &cobra.Command{
 		Use:   "discover",
@@ -28,6 +29,9 @@ A source that fails is reported under "errors"; the command still exits 0.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := discover.ValidateSources(opts.Sources); err != nil {
 				return fmt.Errorf("--sources: %w", err)
+			}
+			if err := switchUser(cmd.Context(), runAs, opts.HostRoot); err != nil {
+				return err
 			}
 			res := discover.Discover(cmd.Context(), opts)
 			var out []byte
@@ -52,5 +56,7 @@ A source that fails is reported under "errors"; the command still exits 0.`,
 	f.StringVar(&opts.ContainerdConfig, "containerd-config", discover.DefaultContainerdConfig, "containerd's main configuration file, as a host path")
 	f.StringSliceVar(&opts.Sources, "sources", nil, fmt.Sprintf("discovery sources to run (default all: %v)", discover.AllSources))
 	f.StringVarP(&output, "output", "o", "json", "output format: json or yaml")
+	f.StringVar(&opts.CRISocket, "cri-socket", discover.DefaultCRISocket, `containerd's socket as a host path, asked which handlers its CRI serves when it is there ("none": never)`)
+	f.StringVar(&runAs, "run-as", "", runAsHelp)
 	return cmd
 }

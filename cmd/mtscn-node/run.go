@@ -22,6 +22,7 @@ func init() { subcommands = append(subcommands, newRunCommand) }
 // of the flags that override it.
 type runOptions struct {
 	configFile string
+	runAs      string
 	flagCfg    agent.Config
 }
 
@@ -42,6 +43,9 @@ in the flag names' camelCase, e.g. publish, interval, hostRoot) < flags.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := buildConfig(cmd.Flags(), o.configFile, o.flagCfg)
 			if err != nil {
+				return err
+			}
+			if err := switchUser(cmd.Context(), o.runAs, cfg.HostRoot); err != nil {
 				return err
 			}
 			a, err := agent.New(cfg)
@@ -70,6 +74,8 @@ func addRunFlags(f *pflag.FlagSet, o *runOptions) {
 	f.StringVar(&flagCfg.Kubeconfig, "kubeconfig", flagCfg.Kubeconfig, "kubeconfig file (default: in-cluster)")
 	f.StringVar(&flagCfg.HostRoot, "host-root", flagCfg.HostRoot, "directory the host's /proc, /sys, /dev and /etc are read from (/host in the DaemonSet)")
 	f.StringVar(&flagCfg.ContainerdConfig, "containerd-config", flagCfg.ContainerdConfig, "containerd's main configuration file, as a host path")
+	f.StringVar(&flagCfg.CRISocket, "cri-socket", flagCfg.CRISocket, `containerd's socket as a host path, asked which handlers its CRI serves when it is there ("none": never)`)
+	f.StringVar(&o.runAs, "run-as", "", runAsHelp)
 	f.StringSliceVar(&flagCfg.Sources, "sources", flagCfg.Sources, fmt.Sprintf("discovery sources (default all: %v)", discover.AllSources))
 	f.Int64Var(&flagCfg.MaxSandboxes, "max-sandboxes", flagCfg.MaxSandboxes, "cap on the advertised mtscn.io/sandboxes")
 	f.BoolVar(&flagCfg.Oneshot, "oneshot", false, "discover and publish once, then exit")
@@ -85,6 +91,7 @@ var flagFields = map[string]func(dst, src *agent.Config){
 	"kubeconfig":        func(d, s *agent.Config) { d.Kubeconfig = s.Kubeconfig },
 	"host-root":         func(d, s *agent.Config) { d.HostRoot = s.HostRoot },
 	"containerd-config": func(d, s *agent.Config) { d.ContainerdConfig = s.ContainerdConfig },
+	"cri-socket":        func(d, s *agent.Config) { d.CRISocket = s.CRISocket },
 	"sources":           func(d, s *agent.Config) { d.Sources = s.Sources },
 	"max-sandboxes":     func(d, s *agent.Config) { d.MaxSandboxes = s.MaxSandboxes },
 	"oneshot":           func(d, s *agent.Config) { d.Oneshot = s.Oneshot },

@@ -3,7 +3,7 @@
 #   make bench       500 nodes / 5000 pods: scheduler_perf throughput of the
 #                    default, anti-affinity and mtscn profiles, placement
 #                    quality of default, anti-affinity, dedicated-pools, mtscn
-#                    and mtscn-binpack; tables, JSON and an SVG chart in
+#                    and mtscn-spread (with a churn phase); tables, JSON and an SVG chart in
 #                    bench/results/.
 #   make bench-full  the same with 5000 nodes / 10000 pods (scheduler_perf and
 #                    the 5000-node placement quality).
@@ -28,7 +28,7 @@ define bench-run
 	  -perf-scheduling-label-filter=performance,$(1) -data-items-dir=$(BENCH_RESULTS)/perf-$(1) \
 	  > $(BENCH_RESULTS)/perf-$(1)/benchmark.log 2>&1 || { grep -E -- '--- FAIL|Error|panic' $(BENCH_RESULTS)/perf-$(1)/benchmark.log | head -20; exit 1; }
 	@grep -E '^(ok|PASS)' $(BENCH_RESULTS)/perf-$(1)/benchmark.log
-	@echo "== placement quality ($(1)): default, anti-affinity, dedicated-pools, mtscn, mtscn-binpack"
+	@echo "== placement quality ($(1)): default, anti-affinity, dedicated-pools, mtscn, mtscn-spread; then churn"
 	$(GO) run ./bench/cmd/benchreport quality -size $(1) -timeout $(BENCH_QUALITY_TIMEOUT) $(BENCH_QUALITY_FLAGS) -out $(BENCH_RESULTS)/quality-$(1).json > /dev/null
 	@echo "== report"
 	$(GO) run ./bench/cmd/benchreport report -size $(1) -perf $(BENCH_RESULTS)/perf-$(1) -quality $(BENCH_RESULTS)/quality-$(1).json -out $(BENCH_RESULTS)

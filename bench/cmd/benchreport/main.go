@@ -60,8 +60,10 @@ func runQuality(args []string) error {
 	profiles := fs.String("profiles", strings.Join(quality.Profiles, ","), "comma-separated profiles")
 	rcPath := fs.String("runtime-classes", "manifests/runtimeclasses/runtimeclasses.yaml", "RuntimeClass manifests")
 	cfgPath := fs.String("scheduler-config", "manifests/scheduler/scheduler-config.yaml", "the shipped scheduler configuration")
+	spreadPath := fs.String("spread-scheduler-config", "manifests/scheduler/scheduler-config-spread.yaml", "the spreading alternative (profile mtscn-spread)")
 	timeout := fs.Duration("timeout", 4*time.Minute, "how long to wait for one profile's scheduler to settle before auditing the placement as it stands")
 	churn := fs.Bool("churn", true, "after each settled placement, delete a third of the pods at random, create as many new ones and audit again")
+	heapDir := fs.String("heap-profile-dir", "", "write heap-<profile>.pprof here once each profile's placement settled (the scheduler's caches are live then)")
 	seed := fs.Uint64("seed", 1, "seed of the churn phase's random choices (the same for every profile)")
 	klog.InitFlags(fs)
 	_ = fs.Set("v", "0")
@@ -81,14 +83,16 @@ func runQuality(args []string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Hour)
 	defer cancel()
 	results, err := quality.Run(ctx, quality.Options{
-		Size:            sz,
-		Profiles:        strings.Split(*profiles, ","),
-		RuntimeClasses:  rcs,
-		SchedulerConfig: *cfgPath,
-		Progress:        os.Stderr,
-		Timeout:         *timeout,
-		Churn:           *churn,
-		Seed:            *seed,
+		Size:                  sz,
+		Profiles:              strings.Split(*profiles, ","),
+		RuntimeClasses:        rcs,
+		SchedulerConfig:       *cfgPath,
+		SpreadSchedulerConfig: *spreadPath,
+		Progress:              os.Stderr,
+		Timeout:               *timeout,
+		Churn:                 *churn,
+		Seed:                  *seed,
+		HeapProfileDir:        *heapDir,
 	})
 	if err != nil {
 		return err

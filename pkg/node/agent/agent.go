@@ -54,6 +54,9 @@ type Agent struct {
 
 	mu   sync.Mutex
 	last *discover.Result
+	// lastErrors are the source errors of the previous discovery: an
+	// Event is recorded only when one appears or changes.
+	lastErrors map[string]string
 
 	// windows hold the observed sandbox overhead per handler (overhead.go).
 	windows         *overhead.Windows
@@ -97,7 +100,9 @@ func New(cfg Config, opts ...Option) (*Agent, error) {
 		a.rules = rules
 	}
 	needNFD := cfg.Publish == PublishNodeFeature && a.nfdClient == nil
-	needKube := cfg.Publish == PublishNodeLabels && a.kubeClient == nil
+	// The Kubernetes client labels the Node in node-labels mode and
+	// records Events about it (a discovery source that fails) in both.
+	needKube := a.kubeClient == nil && (cfg.Publish == PublishNodeLabels || needNFD)
 	if !needNFD && !needKube {
 		return a, nil
 	}
@@ -168,6 +173,10 @@ func (a *Agent) Run(ctx context.Context) error {
 // RunOnce discovers the node's features and publishes them if they changed.
 func (a *Agent) RunOnce(ctx context.Context) error {
 	res := a.Discover(ctx)
+	if err := ctx.Err(); err != nil {
+		// Sources cut short by the shutdown: never publish a partial result.
+		return fmt.Errorf("discovery interrupted: %w", err)
+	}
 	a.sampleOverhead(ctx, res)
 	if err := a.Publish(ctx, res); err != nil {
 		a.metrics.publishErrors.Inc()
@@ -181,6 +190,9 @@ func (a *Agent) RunOnce(ctx context.Context) error {
 func (a *Agent) Discover(ctx context.Context) *discover.Result {
 	start := time.Now()
 	res := discover.Discover(ctx, a.discoverOpts)
+	if ctx.Err() != nil {
+		return res // interrupted: neither metrics nor Events
+	}
 	a.metrics.discoveryDuration.Observe(time.Since(start).Seconds())
 	for _, s := range discover.AllSources {
 		v := 0.0
@@ -191,8 +203,50 @@ func (a *Agent) Discover(ctx context.Context) *discover.Result {
 	}
 	a.mu.Lock()
 	a.last = res
+	prev := a.lastErrors
+	a.lastErrors = res.Errors
 	a.mu.Unlock()
+	a.recordSourceErrors(ctx, prev, res.Errors)
 	return res
+}
+
+// EventReasonDiscoveryFailed is the reason of the Warning Event recorded on
+// the Node when a discovery source fails (e.g. /dev/kvm exists but the
+// agent may not open it).
+const EventReasonDiscoveryFailed = "DiscoveryFailed"
+
+// recordSourceErrors records a Warning Event on the agent's Node for each
+// source error that appeared or changed since the previous discovery; the
+// metric mtscn_node_source_errors and the log report every round. Without
+// a Kubernetes client (publish none, or a test) it does nothing.
+func (a *Agent) recordSourceErrors(ctx context.Context, prev, cur map[string]string) {
+	if a.kubeClient == nil || a.cfg.NodeName == "" {
+		return
+	}
+	logger := klog.FromContext(ctx)
+	for _, source := range discover.AllSources {
+		msg, failed := cur[source]
+		if !failed || prev[source] == msg {
+			continue
+		}
+		text := "discovery source " + source + " failed: " + msg
+		if len(text) > 1024 {
+			text = text[:1021] + "..."
+		}
+		now := metav1.Now()
+		ev := &v1.Event{
+			ObjectMeta:     metav1.ObjectMeta{GenerateName: a.cfg.NodeName + ".", Namespace: metav1.NamespaceDefault},
+			InvolvedObject: v1.ObjectReference{APIVersion: "v1", Kind: "Node", Name: a.cfg.NodeName},
+			Reason:         EventReasonDiscoveryFailed,
+			Message:        text,
+			Type:           v1.EventTypeWarning,
+			Source:         v1.EventSource{Component: "mtscn-node", Host: a.cfg.NodeName},
+			FirstTimestamp: now, LastTimestamp: now, Count: 1,
+		}
+		if _, err := a.kubeClient.CoreV1().Events(metav1.NamespaceDefault).Create(ctx, ev, metav1.CreateOptions{}); err != nil {
+			logger.Error(err, "recording an Event about a failed discovery source", "node", a.cfg.NodeName, "source", source)
+		}
+	}
 }
 
 // Publish writes res in the configured mode.

@@ -3,10 +3,12 @@ package agent
 import (
 	"context"
 	"io"
+	"io/fs"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -171,4 +173,44 @@ func metricsText(t *testing.T, a *Agent) string {
 	rec := httptest.NewRecorder()
 	a.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
 	return rec.Body.String()
+}
+
+// TestSourceErrorsAreEvents: a discovery source that fails (here /dev/kvm
+// exists but the agent may not open it) is a Warning Event on the Node,
+// recorded once while the error stays the same, and the source's error
+// metric is 1.
+func TestSourceErrorsAreEvents(t *testing.T) {
+	_, ctx := ktesting.NewTestContext(t)
+	cfg := DefaultConfig()
+	cfg.NodeName, cfg.ListenAddress = "worker-1", ""
+	kube := fake.NewSimpleClientset()
+	a, err := New(cfg, WithNFDClient(nfdfake.NewSimpleClientset()), WithKubeClient(kube), WithDiscoverOptions(func(o *discover.Options) {
+		fixtureHost("intel-qat-baremetal")(o)
+		o.ProbeKVM = func(p string) (discover.KVMProbe, error) {
+			return discover.KVMProbe{}, &fs.PathError{Op: "open", Path: p, Err: syscall.EACCES}
+		}
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		if err := a.RunOnce(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	events, err := kube.CoreV1().Events(metav1.NamespaceDefault).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(events.Items) != 1 {
+		t.Fatalf("%d events, want 1 (the same error twice): %+v", len(events.Items), events.Items)
+	}
+	ev := events.Items[0]
+	if ev.Type != v1.EventTypeWarning || ev.Reason != EventReasonDiscoveryFailed || ev.InvolvedObject.Kind != "Node" || ev.InvolvedObject.Name != "worker-1" ||
+		!strings.Contains(ev.Message, "discovery source kvm failed: open ") || !strings.Contains(ev.Message, "permission denied") {
+		t.Errorf("event %+v", ev)
+	}
+	if m := metricsText(t, a); !strings.Contains(m, `mtscn_node_source_errors{source="kvm"} 1`) {
+		t.Errorf("metric mtscn_node_source_errors{source=\"kvm\"} is not 1:\n%s", m)
+	}
 }

@@ -51,10 +51,11 @@ type Config struct {
 	ListenAddress string `json:"listenAddress,omitempty"`
 	// Kubeconfig is a kubeconfig file; empty means in-cluster.
 	Kubeconfig string `json:"kubeconfig,omitempty"`
-	// HostRoot, ContainerdConfig, Sources and MaxSandboxes configure
+	// HostRoot, ContainerdConfig, CRISocket, Sources and MaxSandboxes configure
 	// discovery (see discover.Options).
 	HostRoot         string   `json:"hostRoot,omitempty"`
 	ContainerdConfig string   `json:"containerdConfig,omitempty"`
+	CRISocket        string   `json:"criSocket,omitempty"`
 	Sources          []string `json:"sources,omitempty"`
 	MaxSandboxes     int64    `json:"maxSandboxes,omitempty"`
 	// Oneshot discovers and publishes once, then exits.
@@ -74,6 +75,7 @@ func DefaultConfig() Config {
 		ListenAddress:    DefaultListenAddress,
 		HostRoot:         "/",
 		ContainerdConfig: discover.DefaultContainerdConfig,
+		CRISocket:        discover.DefaultCRISocket,
 		MaxSandboxes:     discover.DefaultMaxSandboxes,
 	}
 	if c.Namespace == "" {
@@ -135,6 +137,7 @@ func (c *Config) discoverOptions() discover.Options {
 	return discover.Options{
 		HostRoot:         c.HostRoot,
 		ContainerdConfig: c.ContainerdConfig,
+		CRISocket:        c.CRISocket,
 		Sources:          c.Sources,
 		MaxSandboxes:     c.MaxSandboxes,
 	}
