@@ -39,22 +39,23 @@ const (
 // expires (the shipped leaseDuration) and finish the run.
 func TestFailoverKillLeader(t *testing.T) {
 	f := setup(t)
-	leader := f.waitForLeader(t, nil)
+	leader := f.waitForLeader(t, nil, 0)
 	f.createPods(t)
 	f.waitBound(t, failAfter, 3*time.Minute)
 
 	killedAt := time.Now()
 	bound := f.watch.boundCount()
-	if err := leader.kill(); err != nil {
+	run, err := leader.kill()
+	if err != nil {
 		t.Fatal(err)
 	}
 	t.Logf("SIGKILL to the leader (%s) with %d of %d pods bound", leader.name, bound, f.total)
-	next := f.waitForLeader(t, leader)
-	_, since := next.leader()
+	next := f.waitForLeader(t, leader, run)
+	_, nextRun, since := next.leader()
 	f.waitBound(t, f.total, 3*time.Minute)
 	all := f.watch.lastBind()
-	t.Logf("failover: %s took the lease %.1fs after the kill; all %d pods bound %.1fs after the kill",
-		next.name, since.Sub(killedAt).Seconds(), f.total, all.Sub(killedAt).Seconds())
+	t.Logf("failover: %s (process %d) took the lease %.1fs after the kill; all %d pods bound %.1fs after the kill",
+		next.name, nextRun, since.Sub(killedAt).Seconds(), f.total, all.Sub(killedAt).Seconds())
 	f.verify(t)
 }
 
@@ -64,7 +65,7 @@ func TestFailoverKillLeader(t *testing.T) {
 // run completes.
 func TestFailoverRestartAPIServer(t *testing.T) {
 	f := setup(t)
-	f.waitForLeader(t, nil)
+	f.waitForLeader(t, nil, 0)
 	f.createPods(t)
 	f.waitBound(t, failAfter, 3*time.Minute)
 
@@ -216,13 +217,14 @@ func (f *fixture) createPods(t *testing.T) {
 	t.Logf("created %d pods in %.1fs", len(f.pods), time.Since(start).Seconds())
 }
 
-// waitForLeader waits until a replica other than not holds the lease.
-func (f *fixture) waitForLeader(t *testing.T, not *replica) *replica {
+// waitForLeader waits until a process other than process notRun of slot
+// not holds the lease.
+func (f *fixture) waitForLeader(t *testing.T, not *replica, notRun int) *replica {
 	t.Helper()
 	var leader *replica
 	err := wait.PollUntilContextTimeout(f.ctx, 100*time.Millisecond, 2*time.Minute, true, func(context.Context) (bool, error) {
 		for _, r := range f.replicas {
-			if ok, _ := r.leader(); ok && r != not {
+			if ok, run, _ := r.leader(); ok && !(r == not && run == notRun) {
 				leader = r
 				return true, nil
 			}

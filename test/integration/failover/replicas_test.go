@@ -133,21 +133,23 @@ func (r *replica) start() error {
 	return nil
 }
 
-// leader reports whether the current process holds the lease, and since
-// when.
-func (r *replica) leader() (bool, time.Time) {
+// leader reports whether the slot's current process holds the lease,
+// which process that is (its run number) and since when.
+func (r *replica) leader() (bool, int, time.Time) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return !r.leaderAt.IsZero(), r.leaderAt
+	return !r.leaderAt.IsZero(), r.run, r.leaderAt
 }
 
 // kill sends SIGKILL to the current process: no lease release, no
-// cleanup, as when a node dies or the OOM killer strikes.
-func (r *replica) kill() error {
+// cleanup, as when a node dies or the OOM killer strikes. It returns the
+// killed process's run number; the slot then starts a new process, which
+// may win the lease as well as the other replica.
+func (r *replica) kill() (int, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.leaderAt = time.Time{}
-	return r.cmd.Process.Signal(syscall.SIGKILL)
+	return r.run, r.cmd.Process.Signal(syscall.SIGKILL)
 }
 
 func (r *replica) stop() {
