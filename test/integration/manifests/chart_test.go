@@ -88,12 +88,16 @@ func comparable(t *testing.T, objs []*unstructured.Unstructured) map[string]any 
 			_ = unstructured.SetNestedSlice(o.Object, vols, "spec", "template", "spec", "volumes")
 		case "ConfigMap":
 			if o.GetName() == "mtscn-scheduler-config" {
-				text, _, _ := unstructured.NestedString(o.Object, "data", "scheduler-config.yaml")
-				var cfg any
-				if err := yaml.Unmarshal([]byte(text), &cfg); err != nil {
-					t.Fatalf("%s: scheduler-config.yaml: %v", describe(o), err)
+				data, _, _ := unstructured.NestedStringMap(o.Object, "data")
+				parsed := map[string]any{}
+				for name, text := range data {
+					var cfg any
+					if err := yaml.Unmarshal([]byte(text), &cfg); err != nil {
+						t.Fatalf("%s: %s: %v", describe(o), name, err)
+					}
+					parsed[name+" (parsed)"] = cfg
 				}
-				o.Object["data"] = map[string]any{"scheduler-config.yaml (parsed)": cfg}
+				o.Object["data"] = parsed
 			}
 		}
 		key := describe(o)
@@ -156,7 +160,7 @@ func TestChartFilesUpToDate(t *testing.T) {
 // TestChartLint runs Helm's own linter (`helm lint`) on the chart with its
 // defaults and with the other choices.
 func TestChartLint(t *testing.T) {
-	for _, values := range []map[string]any{nil, chartValues(`{scheduler: {profile: pack}, nfd: {enabled: false}}`)} {
+	for _, values := range []map[string]any{nil, chartValues(`{scheduler: {profile: spread}, nfd: {enabled: false}}`)} {
 		linter := lint.All(chartDir(), values, "default", false)
 		for _, msg := range linter.Messages {
 			if msg.Severity >= support.WarningSev {
@@ -180,7 +184,7 @@ func TestChartValues(t *testing.T) {
 	objs := renderChart(t, chartValues(`
 image: {repository: registry.example/mtscn, tag: v1.2.3, pullPolicy: Always}
 scheduler:
-  profile: pack
+  profile: spread
   tenantLabelKeys: [example.com/team]
 sandboxRuntimes: [kata-qemu, kata-qemu-tdx]
 installer: {sandboxes: [gvisor, kata]}
@@ -206,31 +210,37 @@ namespace: {create: false}
 		}
 	})
 	t.Run("scheduler configuration", func(t *testing.T) {
-		cfg := loadChartConfig(t, objs)
-		var fit, overhead, tenant bool
-		for _, pc := range cfg.Profiles[0].PluginConfig {
-			switch args := pc.Args.(type) {
-			case *schedconfig.NodeResourcesFitArgs:
-				fit = true
-				if args.ScoringStrategy == nil || args.ScoringStrategy.Type != schedconfig.MostAllocated || len(args.ScoringStrategy.Resources) == 0 {
-					t.Errorf("profile pack: NodeResourcesFit scoring %+v, want MostAllocated over cpu and memory", args.ScoringStrategy)
-				}
-			}
-			switch pc.Name {
-			case "SandboxOverhead":
-				overhead = true
-				if !strings.Contains(mustJSON(t, pc.Args), `"ScoringStrategy":"MostCommitted"`) {
-					t.Errorf("profile pack: SandboxOverhead args %s, want scoringStrategy MostCommitted", mustJSON(t, pc.Args))
-				}
-			case "TenantIsolation":
-				tenant = true
-				if !strings.Contains(mustJSON(t, pc.Args), `"TenantLabelKeys":["example.com/team"]`) {
-					t.Errorf("TenantIsolation args %s, want tenantLabelKeys [example.com/team]", mustJSON(t, pc.Args))
-				}
-			}
+		dep := find(objs, "Deployment", "mtscn-system", "mtscn-scheduler")
+		if dep == nil {
+			t.Fatal("no Deployment mtscn-system/mtscn-scheduler")
 		}
-		if !fit || !overhead || !tenant {
-			t.Errorf("configuration lacks args: NodeResourcesFit %v, SandboxOverhead %v, TenantIsolation %v", fit, overhead, tenant)
+		d := convert[appsv1.Deployment](t, dep)
+		if !slices.Contains(d.Spec.Template.Spec.Containers[0].Args, "--config=/etc/mtscn/scheduler-config-spread.yaml") {
+			t.Errorf("profile spread: scheduler args %v do not load scheduler-config-spread.yaml", d.Spec.Template.Spec.Containers[0].Args)
+		}
+		if d.Spec.Template.Annotations["checksum/config"] == "" {
+			t.Error("the scheduler's pod template has no checksum/config annotation: changing values would not roll it")
+		}
+		for file, wantScoring := range map[string]string{"scheduler-config.yaml": "MostCommitted", "scheduler-config-spread.yaml": "LeastCommitted"} {
+			cfg := loadChartConfig(t, objs, file)
+			var overhead, tenant bool
+			for _, pc := range cfg.Profiles[0].PluginConfig {
+				switch pc.Name {
+				case "SandboxOverhead":
+					overhead = true
+					if !strings.Contains(mustJSON(t, pc.Args), `"ScoringStrategy":"`+wantScoring+`"`) {
+						t.Errorf("%s: SandboxOverhead args %s, want scoringStrategy %s", file, mustJSON(t, pc.Args), wantScoring)
+					}
+				case "TenantIsolation":
+					tenant = true
+					if !strings.Contains(mustJSON(t, pc.Args), `"TenantLabelKeys":["example.com/team"]`) {
+						t.Errorf("%s: TenantIsolation args %s, want tenantLabelKeys [example.com/team]", file, mustJSON(t, pc.Args))
+					}
+				}
+			}
+			if !overhead || !tenant {
+				t.Errorf("%s lacks args: SandboxOverhead %v, TenantIsolation %v", file, overhead, tenant)
+			}
 		}
 		vap := find(objs, "ValidatingAdmissionPolicy", "", "mtscn-namespace-labels")
 		if vap == nil {
@@ -238,10 +248,6 @@ namespace: {create: false}
 		}
 		if !strings.Contains(mustJSON(t, vap.Object["spec"]), `"expression":"['example.com/team']","name":"tenantLabelKeys"`) {
 			t.Errorf("mtscn-namespace-labels does not protect the tenant label keys the scheduler reads: %s", mustJSON(t, vap.Object["spec"]))
-		}
-		dep := find(objs, "Deployment", "mtscn-system", "mtscn-scheduler")
-		if dep == nil || dep.Object["spec"].(map[string]any)["template"].(map[string]any)["metadata"].(map[string]any)["annotations"].(map[string]any)["checksum/config"] == nil {
-			t.Error("the scheduler's pod template has no checksum/config annotation: changing values would not roll it")
 		}
 	})
 	t.Run("sandbox runtimes", func(t *testing.T) {
@@ -302,14 +308,18 @@ func mustJSON(t *testing.T, v any) string {
 
 // loadChartConfig loads the rendered scheduler ConfigMap the way
 // mtscn-scheduler does (strict decoding, defaults, validation).
-func loadChartConfig(t *testing.T, objs []*unstructured.Unstructured) *schedconfig.KubeSchedulerConfiguration {
+func loadChartConfig(t *testing.T, objs []*unstructured.Unstructured, file string) *schedconfig.KubeSchedulerConfiguration {
 	t.Helper()
 	cm := find(objs, "ConfigMap", "mtscn-system", "mtscn-scheduler-config")
 	if cm == nil {
 		t.Fatal("the chart renders no ConfigMap mtscn-system/mtscn-scheduler-config")
 	}
-	path := filepath.Join(t.TempDir(), "scheduler-config.yaml")
-	if err := os.WriteFile(path, []byte(convert[v1.ConfigMap](t, cm).Data["scheduler-config.yaml"]), 0o644); err != nil {
+	text, ok := convert[v1.ConfigMap](t, cm).Data[file]
+	if !ok {
+		t.Fatalf("ConfigMap mtscn-scheduler-config has no %s", file)
+	}
+	path := filepath.Join(t.TempDir(), file)
+	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	return harness.LoadConfig(t, path)
@@ -343,7 +353,7 @@ func TestChartInstall(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := applier.Apply(cp.Ctx, renderChart(t, chartValues(`{nfd: {enabled: false}, scheduler: {profile: pack}}`)), false); err != nil {
+	if err := applier.Apply(cp.Ctx, renderChart(t, chartValues(`{nfd: {enabled: false}, scheduler: {profile: spread}}`)), false); err != nil {
 		t.Fatalf("chart with nfd.enabled=false on a cluster without NFD: %v", err)
 	}
 	cp.InstallCRDs(t, nfdCRDs(t))
@@ -361,9 +371,9 @@ func TestChartInstall(t *testing.T) {
 	u.SetNamespace("mtscn-system")
 	u.SetName("mtscn-scheduler-config")
 	u.Object["data"] = map[string]any{"scheduler-config.yaml": cm.Data["scheduler-config.yaml"]}
-	cfg := loadChartConfig(t, []*unstructured.Unstructured{u})
+	cfg := loadChartConfig(t, []*unstructured.Unstructured{u}, "scheduler-config.yaml")
 	for _, pc := range cfg.Profiles[0].PluginConfig {
-		if pc.Name == "SandboxOverhead" && !strings.Contains(mustJSON(t, pc.Args), `"ScoringStrategy":"LeastCommitted"`) {
+		if pc.Name == "SandboxOverhead" && !strings.Contains(mustJSON(t, pc.Args), `"ScoringStrategy":"MostCommitted"`) {
 			t.Errorf("after the upgrade to the defaults, SandboxOverhead args are %s", mustJSON(t, pc.Args))
 		}
 		if pc.Name == "TenantIsolation" && !strings.Contains(mustJSON(t, pc.Args), mustJSON(t, configv1.DefaultTenantLabelKeys)) {

@@ -31,35 +31,26 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
 {{- toJson $names }}
 {{- end }}
 
-{{/* The scheduler configuration: files/config/scheduler-config.yaml with the scheduler.* values. */}}
-{{- define "mtscn.schedulerConfig" -}}
-{{- $cfg := .Files.Get "files/config/scheduler-config.yaml" | fromYaml }}
-{{- if hasKey $cfg "Error" }}{{ fail (printf "files/config/scheduler-config.yaml: %s" $cfg.Error) }}{{ end }}
-{{- $pack := eq .Values.scheduler.profile "pack" }}
+{{/*
+The scheduler configuration files (files/config/*.yaml, the kustomize
+configMapGenerator's files) with scheduler.tenantLabelKeys applied, as a
+dict from file name to text.
+*/}}
+{{- define "mtscn.schedulerConfigs" -}}
+{{- $out := dict }}
+{{- range $path, $_ := .Files.Glob "files/config/*.yaml" }}
+{{- $cfg := $.Files.Get $path | fromYaml }}
+{{- if hasKey $cfg "Error" }}{{ fail (printf "%s: %s" $path $cfg.Error) }}{{ end }}
 {{- range $p := $cfg.profiles }}
-{{- $fit := dict }}
 {{- range $pc := $p.pluginConfig }}
 {{- if eq $pc.name "TenantIsolation" }}
 {{- $_ := set $pc.args "tenantLabelKeys" $.Values.scheduler.tenantLabelKeys }}
-{{- else if eq $pc.name "SandboxOverhead" }}
-{{- $_ := set $pc.args "scoringStrategy" (ternary "MostCommitted" "LeastCommitted" $pack) }}
-{{- else if eq $pc.name "NodeResourcesFit" }}
-{{- $fit = $pc }}
 {{- end }}
 {{- end }}
-{{- if $pack }}
-{{- if not $fit }}
-{{- $fit = dict "name" "NodeResourcesFit" }}
-{{- $_ := set $p "pluginConfig" (append $p.pluginConfig $fit) }}
 {{- end }}
-{{- $args := get $fit "args" | default dict }}
-{{- $strategy := get $args "scoringStrategy" | default dict }}
-{{- $_ := set $strategy "type" "MostAllocated" }}
-{{- $_ := set $args "scoringStrategy" $strategy }}
-{{- $_ := set $fit "args" $args }}
+{{- $_ := set $out (base $path) (toYaml $cfg) }}
 {{- end }}
-{{- end }}
-{{- toYaml $cfg }}
+{{- toYaml $out }}
 {{- end }}
 
 {{/*
@@ -96,7 +87,17 @@ chart's values applied. Call it as
 {{- end }}
 {{- if and (eq $obj.kind "Deployment") (eq $meta.name "mtscn-scheduler") }}
 {{- $tmeta := $obj.spec.template.metadata }}
-{{- $_ := set $tmeta "annotations" (merge (get $tmeta "annotations" | default dict) (dict "checksum/config" (include "mtscn.schedulerConfig" $ctx | sha256sum))) }}
+{{- $_ := set $tmeta "annotations" (merge (get $tmeta "annotations" | default dict) (dict "checksum/config" (include "mtscn.schedulerConfigs" $ctx | sha256sum))) }}
+{{- /* profile spread: the documented alternative file the ConfigMap also holds. */}}
+{{- if eq $values.scheduler.profile "spread" }}
+{{- range $c := $obj.spec.template.spec.containers }}
+{{- $args := list }}
+{{- range $a := $c.args }}
+{{- $args = append $args (ternary "--config=/etc/mtscn/scheduler-config-spread.yaml" $a (eq $a "--config=/etc/mtscn/scheduler-config.yaml")) }}
+{{- end }}
+{{- $_ := set $c "args" $args }}
+{{- end }}
+{{- end }}
 {{- end }}
 {{- if and (eq $obj.kind "DaemonSet") (eq $meta.name "mtscn-node") (not $values.nfd.enabled) }}
 {{- /* components/node-labels: publish to the Node's labels instead of a NodeFeature. */}}
