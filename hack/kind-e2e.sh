@@ -7,7 +7,7 @@
 #   2. create a kind cluster whose workers register with mtscn's startup taint
 #   3. install NFD + mtscn (manifests/overlays/with-nfd) with that image
 #   4. wait until mtscn-node has installed Kata and NFD has labelled the nodes
-#   5. run test/e2e: Kata pods of several tenants, `mtscnctl audit`, the
+#   5. run test/e2e/kind: Kata pods of several tenants, `mtscnctl audit`, the
 #      admission policies, and a scheduling/sandbox-start latency table
 #
 # Needs: docker, kind (>= 0.27), kubectl, go, and /dev/kvm + /dev/vhost-vsock
@@ -72,7 +72,7 @@ cleanup() {
 
 build_image() {
   log "building ${IMAGE} (Kata ${KATA_VERSION})"
-  docker build --build-arg "KATA_VERSION=${KATA_VERSION}" -f "${ROOT}/test/e2e/Dockerfile" -t "${IMAGE}" "${ROOT}"
+  docker build --build-arg "KATA_VERSION=${KATA_VERSION}" -f "${ROOT}/test/e2e/kind/Dockerfile" -t "${IMAGE}" "${ROOT}"
 }
 
 create_cluster() {
@@ -81,7 +81,7 @@ create_cluster() {
   else
     log "creating kind cluster ${CLUSTER} (${KIND_NODE_IMAGE})"
     kind create cluster --name "${CLUSTER}" --image "${KIND_NODE_IMAGE}" \
-      --config "${ROOT}/test/e2e/kind-config.yaml" --wait 5m
+      --config "${ROOT}/test/e2e/kind/kind-config.yaml" --wait 5m
   fi
   kind get kubeconfig --name "${CLUSTER}" >"${KUBECONFIG_FILE}"
   kind load docker-image "${IMAGE}" --name "${CLUSTER}"
@@ -127,10 +127,10 @@ YAML
 run_tests() {
   log "building mtscnctl"
   (cd "${ROOT}" && go build -o "${WORK}/mtscnctl" ./cmd/mtscnctl)
-  log "running test/e2e"
+  log "running test/e2e/kind"
   (cd "${ROOT}" && MTSCN_E2E_KUBECONFIG="${KUBECONFIG_FILE}" MTSCNCTL="${WORK}/mtscnctl" \
     E2E_REPORT_DIR="${WORK}" E2E_PODS="${E2E_PODS}" \
-    go test -count=1 -v -timeout 90m ./test/e2e/ 2>&1 | tee "${WORK}/e2e.log")
+    go test -count=1 -v -timeout 90m ./test/e2e/kind/ 2>&1 | tee "${WORK}/e2e.log")
   if [[ -s "${WORK}/latency.md" ]]; then
     log "latency (${WORK}/latency.md)"
     cat "${WORK}/latency.md"

@@ -23,10 +23,16 @@ type pki struct {
 	caFile                string
 	serverCert, serverKey string
 	adminCert, adminKey   string
-	serviceAccountKey     string
+	// The client certificate kube-apiserver presents to kubelets (logs,
+	// exec, port-forward).
+	kubeletClientCert, kubeletClientKey string
+	serviceAccountKey                   string
 	// PEM of the CA and of the admin's certificate and key, for the
 	// kubeconfig and the in-process clients.
 	caPEM, adminCertPEM, adminKeyPEM []byte
+	// The CA, to issue further client certificates (IssueKubeconfig).
+	caCert *x509.Certificate
+	caKey  crypto.Signer
 }
 
 // certValidity is long enough for any demo and short enough to be obviously
@@ -65,7 +71,11 @@ func newPKI(dir string) (*pki, error) {
 		serverKey:         filepath.Join(dir, "apiserver.key"),
 		adminCert:         filepath.Join(dir, "admin.crt"),
 		adminKey:          filepath.Join(dir, "admin.key"),
+		kubeletClientCert: filepath.Join(dir, "apiserver-kubelet-client.crt"),
+		kubeletClientKey:  filepath.Join(dir, "apiserver-kubelet-client.key"),
 		serviceAccountKey: filepath.Join(dir, "sa.key"),
+		caCert:            caCert,
+		caKey:             caKey,
 	}
 	p.caPEM = pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER})
 	if err := os.WriteFile(p.caFile, p.caPEM, 0o644); err != nil {
@@ -106,6 +116,16 @@ func newPKI(dir string) (*pki, error) {
 		return nil, err
 	}
 
+	// As kubeadm's apiserver-kubelet-client: a kubelet that trusts the CA
+	// for client certificates serves the API server's logs and exec calls.
+	certPEM, keyPEM, err = p.issueClient("kube-apiserver-kubelet-client", []string{"system:masters"}, 4)
+	if err != nil {
+		return nil, fmt.Errorf("issuing kubelet client certificate: %w", err)
+	}
+	if err := writePair(p.kubeletClientCert, certPEM, p.kubeletClientKey, keyPEM); err != nil {
+		return nil, err
+	}
+
 	saKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return nil, fmt.Errorf("generating service-account key: %w", err)
@@ -118,6 +138,20 @@ func newPKI(dir string) (*pki, error) {
 		return nil, fmt.Errorf("writing service-account key: %w", err)
 	}
 	return p, nil
+}
+
+// issueClient issues a client certificate for user in groups.
+func (p *pki) issueClient(user string, groups []string, serial int64) (certPEM, keyPEM []byte, err error) {
+	now := time.Now()
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(serial),
+		Subject:      pkix.Name{CommonName: user, Organization: groups},
+		NotBefore:    now.Add(-time.Minute),
+		NotAfter:     now.Add(certValidity),
+		KeyUsage:     x509.KeyUsageDigitalSignature | x509.KeyUsageKeyEncipherment,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
+	}
+	return issue(tmpl, p.caCert, p.caKey)
 }
 
 // issue signs tmpl with the CA and returns the certificate and a fresh key

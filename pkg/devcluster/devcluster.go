@@ -63,6 +63,7 @@ type Cluster struct {
 
 	keepDataDir bool
 	pki         *pki
+	serial      int64
 	etcd        *embed.Etcd
 	cancel      context.CancelFunc
 	apiDone     chan error
@@ -280,6 +281,12 @@ func (c *Cluster) startAPIServer(ctx context.Context, port int) error {
 	s.Authentication.APIAudiences = []string{"https://kubernetes.default.svc"}
 	s.ServiceAccountSigningKeyFile = pki.serviceAccountKey
 	s.Authorization.Modes = []string{"Node", "RBAC"}
+	// Real kubelets (make e2e) serve logs and exec to the API server when
+	// they trust the CA for client certificates; they listen on their
+	// node's InternalIP (their hostnames need not resolve).
+	s.KubeletConfig.TLSClientConfig.CertFile = pki.kubeletClientCert
+	s.KubeletConfig.TLSClientConfig.KeyFile = pki.kubeletClientKey
+	s.KubeletConfig.PreferredAddressTypes = []string{"InternalIP", "Hostname", "InternalDNS", "ExternalDNS", "ExternalIP"}
 	// Without kube-controller-manager nothing would create the default
 	// ServiceAccounts the ServiceAccount admission plugin waits for, and
 	// nothing would lift the not-ready taint TaintNodesByCondition puts on
@@ -378,11 +385,33 @@ func (c *Cluster) waitReady(ctx context.Context) error {
 	return nil
 }
 
+// IssueKubeconfig writes a kubeconfig for this cluster at path whose client
+// certificate, signed by the cluster's CA, authenticates user in groups:
+// e.g. a real kubelet as "system:node:<name>" in "system:nodes", which the
+// Node authorizer and NodeRestriction treat as that node. CAFile is the
+// CA's certificate, for kubelets that authenticate the API server's
+// client certificate.
+func (c *Cluster) IssueKubeconfig(path, user string, groups []string) error {
+	c.serial++
+	certPEM, keyPEM, err := c.pki.issueClient(user, groups, 100+c.serial)
+	if err != nil {
+		return fmt.Errorf("issuing client certificate for %s: %w", user, err)
+	}
+	return writeKubeconfigFor(path, c.APIServerURL, c.pki.caPEM, user, certPEM, keyPEM)
+}
+
+// CAFile is the path of the cluster CA's certificate in DataDir.
+func (c *Cluster) CAFile() string { return c.pki.caFile }
+
 func writeKubeconfig(path, server string, pki *pki) error {
+	return writeKubeconfigFor(path, server, pki.caPEM, "mtscn-admin", pki.adminCertPEM, pki.adminKeyPEM)
+}
+
+func writeKubeconfigFor(path, server string, caPEM []byte, user string, certPEM, keyPEM []byte) error {
 	cfg := clientcmdapi.NewConfig()
-	cfg.Clusters["mtscn-devcluster"] = &clientcmdapi.Cluster{Server: server, CertificateAuthorityData: pki.caPEM}
-	cfg.AuthInfos["mtscn-admin"] = &clientcmdapi.AuthInfo{ClientCertificateData: pki.adminCertPEM, ClientKeyData: pki.adminKeyPEM}
-	cfg.Contexts["mtscn-devcluster"] = &clientcmdapi.Context{Cluster: "mtscn-devcluster", AuthInfo: "mtscn-admin"}
+	cfg.Clusters["mtscn-devcluster"] = &clientcmdapi.Cluster{Server: server, CertificateAuthorityData: caPEM}
+	cfg.AuthInfos[user] = &clientcmdapi.AuthInfo{ClientCertificateData: certPEM, ClientKeyData: keyPEM}
+	cfg.Contexts["mtscn-devcluster"] = &clientcmdapi.Context{Cluster: "mtscn-devcluster", AuthInfo: user}
 	cfg.CurrentContext = "mtscn-devcluster"
 	if err := clientcmd.WriteToFile(*cfg, path); err != nil {
 		return fmt.Errorf("writing kubeconfig: %w", err)

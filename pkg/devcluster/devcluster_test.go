@@ -8,9 +8,11 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
+	authenticationv1 "k8s.io/api/authentication/v1"
 	v1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
@@ -172,5 +174,39 @@ func TestRestartAPIServer(t *testing.T) {
 	}
 	if _, err := client.CoreV1().Namespaces().Get(tCtx, "before", metav1.GetOptions{}); err != nil {
 		t.Errorf("after the restart, through the old kubeconfig: %v", err)
+	}
+}
+
+// TestIssueKubeconfig: a kubeconfig issued for a node authenticates as that
+// node (what make e2e's kubelets use), and the API server has a kubelet
+// client certificate signed by the same CA.
+func TestIssueKubeconfig(t *testing.T) {
+	tCtx := ktesting.Init(t)
+	c, err := Start(tCtx, Options{DataDir: filepath.Join(t.TempDir(), "cluster")})
+	if err != nil {
+		t.Fatalf("Start: %v", err)
+	}
+	t.Cleanup(func() { _ = c.Stop() })
+	path := filepath.Join(t.TempDir(), "node.kubeconfig")
+	if err := c.IssueKubeconfig(path, "system:node:n1", []string{"system:nodes"}); err != nil {
+		t.Fatalf("IssueKubeconfig: %v", err)
+	}
+	cfg, err := clientcmd.BuildConfigFromFlags("", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	client := kubernetes.NewForConfigOrDie(cfg)
+	review, err := client.AuthenticationV1().SelfSubjectReviews().Create(tCtx, &authenticationv1.SelfSubjectReview{}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatalf("SelfSubjectReview as the node: %v", err)
+	}
+	if u := review.Status.UserInfo; u.Username != "system:node:n1" || !slices.Contains(u.Groups, "system:nodes") {
+		t.Errorf("issued kubeconfig authenticates as %q in %v, want system:node:n1 in system:nodes", u.Username, u.Groups)
+	}
+	if _, err := os.Stat(filepath.Join(c.DataDir, "apiserver-kubelet-client.crt")); err != nil {
+		t.Errorf("kubelet client certificate: %v", err)
+	}
+	if c.CAFile() != filepath.Join(c.DataDir, "ca.crt") {
+		t.Errorf("CAFile() = %s", c.CAFile())
 	}
 }

@@ -1,13 +1,10 @@
-// Package e2e runs mtscn end to end on a real cluster with Kata installed:
-// hack/kind-e2e.sh builds a kind cluster on a host with nested
-// virtualization, installs NFD and mtscn, and runs these tests against it
-// with MTSCN_E2E_KUBECONFIG set. Without that variable every test skips,
-// so the package only compiles (and is vetted) in `make verify`.
-//
-// The tests start real Kata pods of several tenants through
-// mtscn-scheduler, check the placements with `mtscnctl audit`, check that
-// the admission policies reject an unsandboxed pod in a sandbox=required
-// namespace, and measure scheduling and sandbox start latency (p50/p99) for
-// Kata and runc under mtscn-scheduler and the default scheduler, written as
-// a Markdown table to $E2E_REPORT_DIR/latency.md.
+// Package e2e checks mtscn on a real node: `make e2e` (hack/e2e/run.sh)
+// brings up the embedded control plane, real kubelets v1.35.4 with
+// containerd, runc and gVisor on this machine, NFD's nfd-master,
+// mtscn-node and mtscn-scheduler, then runs these tests against them with
+// the build tag e2e. Without the tag (make test) only podcgroup's unit
+// tests and the kind suite's helpers compile and run; with the tag but
+// without MTSCN_E2E_KUBECONFIG the suite skips. test/e2e/README.md
+// explains the pieces; the kind-based suite for hosts with nested
+// virtualization lives in test/e2e/kind.
 package e2e
