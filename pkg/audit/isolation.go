@@ -111,19 +111,12 @@ func LegalNodes(snap Snapshot, opts IsolationOptions, pod *v1.Pod) []string {
 
 // memberOf classifies a pod; false for infrastructure pods.
 func memberOf(classifier *tenancy.Classifier, pod *v1.Pod) (member, bool) {
-	m := member{key: pod.Namespace + "/" + pod.Name, tenant: pod.Namespace}
-	nsp, err := classifier.Namespace(pod.Namespace)
-	if err == nil {
-		if nsp.Infrastructure {
-			return member{}, false
-		}
-		m.tenant = nsp.Tenant
-		m.exclusive = nsp.Exclusive
-		m.sandboxReq = nsp.SandboxRequired
+	class := classifier.ClassifyBound(pod)
+	if class.Infrastructure {
+		return member{}, false
 	}
-	rt, err := classifier.Runtime(pod.Spec.RuntimeClassName)
-	m.sharedKernel = err != nil || !rt.Sandboxed
-	return m, true
+	return member{key: pod.Namespace + "/" + pod.Name, tenant: class.Tenant, exclusive: class.Exclusive,
+		sandboxReq: class.SandboxRequired, sharedKernel: class.SharedKernel()}, true
 }
 
 // checkNode checks I1-I4 over the members of one node. node may be nil (a
@@ -168,14 +161,14 @@ func checkNode(name string, node *v1.Node, members []member, opts IsolationOptio
 		out = append(out, Violation{Rule: RuleI2, Node: name, Tenants: tenants, Pods: exclusive,
 			Message: fmt.Sprintf("node %s runs pods of an exclusive tenant (%s) alongside pods of other tenants (tenants: %s)", name, strings.Join(exclusive, ", "), strings.Join(tenants, ", "))})
 	}
-	if !opts.IgnoreSideChannel && node != nil && node.Labels[wellknown.LabelCotenancySafe] == "false" {
+	if !opts.IgnoreSideChannel && node != nil && !tenancy.CotenancySafe(node.Labels) {
 		var all []string
 		for _, m := range members {
 			all = append(all, m.key)
 		}
 		slices.Sort(all)
 		out = append(out, Violation{Rule: RuleI4, Node: name, Tenants: tenants, Pods: all,
-			Message: fmt.Sprintf("node %s is labelled %s=false but runs pods of tenants %s", name, wellknown.LabelCotenancySafe, strings.Join(tenants, ", "))})
+			Message: fmt.Sprintf("node %s is not labelled %s=%s but runs pods of tenants %s", name, wellknown.LabelCotenancySafe, wellknown.ValueTrue, strings.Join(tenants, ", "))})
 	}
 	return out
 }

@@ -85,11 +85,7 @@ func Usage(snap Snapshot, opts ResourceOptions) ([]NodeUsage, error) {
 		if u == nil || tenancy.IsTerminal(pod) {
 			continue
 		}
-		rt, err := classifier.Runtime(pod.Spec.RuntimeClassName)
-		if err != nil {
-			rt = tenancy.Runtime{}
-		}
-		fp := model.PodFootprint(pod, rt, values[pod.Spec.NodeName])
+		fp := model.PodFootprint(pod, classifier.BoundRuntime(pod.Spec.RuntimeClassName), values[pod.Spec.NodeName])
 		u.Counted += fp.Floor
 		u.Committed += fp.Committed
 		u.SharedMemory += fp.SharedMemory
@@ -97,11 +93,7 @@ func Usage(snap Snapshot, opts ResourceOptions) ([]NodeUsage, error) {
 			u.VMs++
 		}
 		u.Pods = append(u.Pods, pod.Namespace+"/"+pod.Name)
-		tenant := pod.Namespace
-		if nsp, err := classifier.Namespace(pod.Namespace); err == nil {
-			tenant = nsp.Tenant
-		}
-		tenants[pod.Spec.NodeName][tenant] = true
+		tenants[pod.Spec.NodeName][classifier.BoundNamespace(pod.Namespace).Tenant] = true
 	}
 	out := make([]NodeUsage, 0, len(byNode))
 	for name, u := range byNode {

@@ -86,7 +86,7 @@ func TestCheckResources(t *testing.T) {
 		{
 			name: "runc pods fit by requests, one VM tips the node over",
 			snap: ocSnapshot(eight, append(vms(1, "b", "kata-qemu", "n"), ocPod("a", "web", "", "6Gi", "n"))...),
-			want: []Violation{{Rule: RuleF1, Node: "n", Tenants: []string{"A", "b"}, Pods: []string{"a/web", "b/kata-qemu-0"},
+			want: []Violation{{Rule: RuleF1, Node: "n", Tenants: []string{"A", "namespace/b"}, Pods: []string{"a/web", "b/kata-qemu-0"},
 				Message: "node n: pods commit 8.6Gi (VM footprints included) but allocatable memory is 8Gi"}},
 		},
 		{
@@ -125,11 +125,11 @@ func TestCheckResources(t *testing.T) {
 				append(vms(2, "a", "kata-clh", "n"), ocPod("a", "web", "", "1Gi", "n"))...),
 		},
 		{
-			name: "a missing RuntimeClass counts requests + overhead",
-			snap: func() Snapshot {
-				s := ocSnapshot(eight, vms(9, "a", "kata-gone", "n")...)
-				return s
-			}(),
+			name: "running VMs whose RuntimeClass was deleted still count as VMs, sized by the class name's handler",
+			snap: ocSnapshot(eight, vms(9, "a", "kata-gone", "n")...),
+			want: []Violation{{Rule: RuleF1, Node: "n", Tenants: []string{"A"},
+				Pods:    []string{"a/kata-gone-0", "a/kata-gone-1", "a/kata-gone-2", "a/kata-gone-3", "a/kata-gone-4", "a/kata-gone-5", "a/kata-gone-6", "a/kata-gone-7", "a/kata-gone-8"},
+				Message: "node n: pods commit 23.4Gi (VM footprints included) but allocatable memory is 8Gi"}},
 		},
 	}
 	for _, tc := range tests {

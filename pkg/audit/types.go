@@ -15,7 +15,7 @@ const (
 	RuleI2 Rule = "I2"
 	// RuleI3: every pod of a sandbox=required tenant is sandboxed.
 	RuleI3 Rule = "I3"
-	// RuleI4: tenants share no node labelled mtscn.io/cotenancy-safe=false.
+	// RuleI4: tenants share only nodes labelled mtscn.io/cotenancy-safe=true.
 	RuleI4 Rule = "I4"
 	// RuleF1: the memory the running pods of a node commit (VM footprints
 	// included) fits its allocatable memory.

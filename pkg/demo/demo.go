@@ -122,7 +122,7 @@ func evaluate(eng *simulate.Engine, res *simulate.Result) (Outcome, error) {
 		if p.Spec.NodeName == "" || kvm[p.Spec.NodeName] {
 			continue
 		}
-		if rt, err := classifier.Runtime(p.Spec.RuntimeClassName); err == nil && rt.Sandboxed && !rt.OffNode {
+		if rt := classifier.BoundRuntime(p.Spec.RuntimeClassName); rt.Sandboxed && !rt.OffNode {
 			o.VMsWithoutKVM = append(o.VMsWithoutKVM, p.Namespace+"/"+p.Name)
 		}
 	}

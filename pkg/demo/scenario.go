@@ -40,9 +40,11 @@ func kataNode(virtMode string, handlers ...string) map[string]string {
 		wellknown.LabelKataRuntime: "true",
 		wellknown.LabelKVM:         "true",
 		wellknown.LabelVirtMode:    virtMode,
-		"kubernetes.io/os":         "linux",
-		"kubernetes.io/arch":       "amd64",
-		"node.kubernetes.io/pool":  "shared",
+		// The agent found no cross-VM leak (I4 fails closed without it).
+		wellknown.LabelCotenancySafe: "true",
+		"kubernetes.io/os":           "linux",
+		"kubernetes.io/arch":         "amd64",
+		"node.kubernetes.io/pool":    "shared",
 	}
 	for _, h := range handlers {
 		l[wellknown.LabelRuntimePrefix+h] = "true"
@@ -84,7 +86,8 @@ var nodeSpecs = []nodeSpec{
 		// is no /dev/kvm: the agent does not label mtscn.io/kvm.
 		name: NodeVMNoKVM, kind: "cloud VM, no KVM",
 		cpu: "8", memory: "12Gi",
-		labels: map[string]string{wellknown.LabelKataRuntime: "true", wellknown.LabelRuntimePrefix + "kata-qemu": "true", "kubernetes.io/os": "linux", "kubernetes.io/arch": "amd64"},
+		labels: map[string]string{wellknown.LabelKataRuntime: "true", wellknown.LabelRuntimePrefix + "kata-qemu": "true", wellknown.LabelCotenancySafe: "true",
+			"kubernetes.io/os": "linux", "kubernetes.io/arch": "amd64"},
 	},
 	{
 		name: NodeMetalLeaky, kind: "bare metal, SMT on, L1TF/MDS vulnerable",

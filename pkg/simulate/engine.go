@@ -229,9 +229,7 @@ func (e *Engine) Schedule(ctx context.Context, pods []*v1.Pod, schedulerName str
 			return nil, fmt.Errorf("pod %s/%s disappeared", want.Namespace, want.Name)
 		}
 		o := Outcome{Namespace: p.Namespace, Name: p.Name, Node: p.Spec.NodeName}
-		if nsp, err := classifier.Namespace(p.Namespace); err == nil {
-			o.Tenant = nsp.Tenant
-		}
+		o.Tenant = classifier.BoundNamespace(p.Namespace).Tenant
 		if p.Spec.RuntimeClassName != nil {
 			o.RuntimeClass = *p.Spec.RuntimeClassName
 		}

@@ -54,13 +54,9 @@ func WritePlacements(w io.Writer, res *Result, iso audit.IsolationOptions) error
 		if p.Spec.NodeName == "" || tenancy.IsTerminal(p) {
 			continue
 		}
-		tenant := p.Namespace
-		if nsp, err := classifier.Namespace(p.Namespace); err == nil {
-			if nsp.Infrastructure {
-				tenant = "(infrastructure)"
-			} else {
-				tenant = nsp.Tenant
-			}
+		tenant := "(infrastructure)"
+		if nsp := classifier.BoundNamespace(p.Namespace); !nsp.Infrastructure {
+			tenant = nsp.Tenant
 		}
 		rc := ""
 		if p.Spec.RuntimeClassName != nil {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"path"
+	"sync"
 
 	v1 "k8s.io/api/core/v1"
 	nodev1 "k8s.io/api/node/v1"
@@ -47,8 +48,9 @@ func ConfigFromClassification(c config.SandboxClassification, tenantLabelKeys, i
 
 // NamespacePolicy is what a Namespace says about its pods.
 type NamespacePolicy struct {
-	// Tenant is the value of the first tenant label found, else the
-	// namespace name.
+	// Tenant identifies the tenant: the value of the first tenant label
+	// found, else NamespaceTenant(namespace), which no label value can
+	// name.
 	Tenant string
 	// Infrastructure pods never block and are never blocked.
 	Infrastructure bool
@@ -69,6 +71,13 @@ type Runtime struct {
 	// OffNode sandboxes run their VM off the node (peer pods); they are
 	// also Sandboxed.
 	OffNode bool
+	// Missing: the RuntimeClass of a pod already on a node is gone and was
+	// never seen by this classifier. Handler is then the class name (kata-
+	// deploy names its classes after their handlers) and Sandboxed says
+	// whether that name matches SandboxedHandlers, so that a running VM is
+	// still sized as one; for isolation such a pod counts as shared-kernel
+	// (see PodClass.SharedKernel).
+	Missing bool
 }
 
 // PodClass is a pod's full classification.
@@ -80,8 +89,18 @@ type PodClass struct {
 // SharedKernel reports whether the pod shares the node's kernel and is not
 // infrastructure: the pods that turn a node into a single-tenant node (I1).
 func (c PodClass) SharedKernel() bool {
-	return !c.Infrastructure && !c.Sandboxed
+	return !c.Infrastructure && (!c.Sandboxed || c.Missing)
 }
+
+// namespaceTenantPrefix starts the tenant of a namespace without tenant
+// labels. Label values cannot contain '/', so no namespace label can
+// claim such a tenant: unlabelled namespace "acme" and a namespace labelled
+// mtscn.io/tenant=acme are two tenants.
+const namespaceTenantPrefix = "namespace/"
+
+// NamespaceTenant returns the tenant of a namespace that carries none of
+// the tenant labels: the namespace itself.
+func NamespaceTenant(namespace string) string { return namespaceTenantPrefix + namespace }
 
 // Classifier classifies pods from Namespaces and RuntimeClasses.
 type Classifier struct {
@@ -89,6 +108,10 @@ type Classifier struct {
 	infra          sets.Set[string]
 	namespaces     corelisters.NamespaceLister
 	runtimeClasses nodelisters.RuntimeClassLister
+	// seen remembers the classification of every RuntimeClass looked up
+	// by name (name -> Runtime), so that pods already running keep their
+	// class's classification after the RuntimeClass is deleted.
+	seen sync.Map
 }
 
 // New returns a Classifier reading from the given listers (typically the
@@ -135,7 +158,7 @@ func (c *Classifier) Namespace(name string) (NamespacePolicy, error) {
 	ns, err := c.namespaces.Get(name)
 	if err != nil {
 		if c.infra.Has(name) {
-			return NamespacePolicy{Tenant: name, Infrastructure: true}, nil
+			return NamespacePolicy{Tenant: NamespaceTenant(name), Infrastructure: true}, nil
 		}
 		if apierrors.IsNotFound(err) {
 			return NamespacePolicy{}, fmt.Errorf("namespace %q: %w", name, ErrNamespaceNotFound)
@@ -147,7 +170,7 @@ func (c *Classifier) Namespace(name string) (NamespacePolicy, error) {
 
 // PolicyOf returns what a Namespace object says about its pods.
 func (c *Classifier) PolicyOf(ns *v1.Namespace) NamespacePolicy {
-	p := NamespacePolicy{Tenant: ns.Name}
+	p := NamespacePolicy{Tenant: NamespaceTenant(ns.Name)}
 	for _, k := range c.cfg.TenantLabelKeys {
 		if v, ok := ns.Labels[k]; ok && v != "" {
 			p.Tenant = v
@@ -173,7 +196,44 @@ func (c *Classifier) Runtime(runtimeClassName *string) (Runtime, error) {
 		}
 		return Runtime{RuntimeClassName: *runtimeClassName}, fmt.Errorf("reading runtime class %q: %w", *runtimeClassName, err)
 	}
-	return c.RuntimeOf(rc), nil
+	rt := c.RuntimeOf(rc)
+	c.seen.Store(rc.Name, rt)
+	return rt, nil
+}
+
+// ClassifyBound classifies a pod that is already on a node (or nominated
+// to one), for the checks of the pods it runs next to. Unlike Classify it
+// never fails: a pod whose Namespace is gone is its namespace's own tenant
+// without policies; a pod whose RuntimeClass is gone keeps the
+// classification this classifier last saw for that class, or else is
+// Missing (see Runtime.Missing). Every plugin, audit and simulate read
+// bound pods through it.
+func (c *Classifier) ClassifyBound(pod *v1.Pod) PodClass {
+	return PodClass{NamespacePolicy: c.BoundNamespace(pod.Namespace), Runtime: c.BoundRuntime(pod.Spec.RuntimeClassName)}
+}
+
+// BoundNamespace is the namespace half of ClassifyBound.
+func (c *Classifier) BoundNamespace(name string) NamespacePolicy {
+	nsp, err := c.Namespace(name)
+	if err != nil {
+		return NamespacePolicy{Tenant: NamespaceTenant(name)}
+	}
+	return nsp
+}
+
+// BoundRuntime is the runtime half of ClassifyBound.
+func (c *Classifier) BoundRuntime(runtimeClassName *string) Runtime {
+	rt, err := c.Runtime(runtimeClassName)
+	if err == nil {
+		return rt
+	}
+	name := *runtimeClassName
+	if v, ok := c.seen.Load(name); ok {
+		return v.(Runtime)
+	}
+	sandboxed := MatchAny(c.cfg.SandboxedHandlers, name)
+	return Runtime{RuntimeClassName: name, Handler: name, Sandboxed: sandboxed,
+		OffNode: sandboxed && MatchAny(c.cfg.OffNodeHandlers, name), Missing: true}
 }
 
 // RuntimeOf classifies a RuntimeClass object. Its mtscn.io/sandboxed label
@@ -207,4 +267,13 @@ func MatchAny(patterns []string, name string) bool {
 // pods hold no node and are ignored by the isolation invariant.
 func IsTerminal(pod *v1.Pod) bool {
 	return pod.Status.Phase == v1.PodSucceeded || pod.Status.Phase == v1.PodFailed
+}
+
+// CotenancySafe reports whether a node with these labels may host pods of
+// more than one tenant as far as CPU side channels go (I4). Only the node
+// agent's explicit mtscn.io/cotenancy-safe=true says so: a node without the
+// label (no agent, or its state unknown) is unsafe, so the check fails
+// closed.
+func CotenancySafe(nodeLabels map[string]string) bool {
+	return nodeLabels[wellknown.LabelCotenancySafe] == wellknown.ValueTrue
 }

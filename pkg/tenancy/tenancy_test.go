@@ -8,6 +8,9 @@ import (
 	v1 "k8s.io/api/core/v1"
 	nodev1 "k8s.io/api/node/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	corelisters "k8s.io/client-go/listers/core/v1"
+	nodelisters "k8s.io/client-go/listers/node/v1"
+	"k8s.io/client-go/tools/cache"
 	"k8s.io/utils/ptr"
 
 	"github.com/mtscn/mtscn/pkg/wellknown"
@@ -55,16 +58,16 @@ func TestNamespace(t *testing.T) {
 		want    NamespacePolicy
 		wantErr error
 	}{
-		{ns: "plain", want: NamespacePolicy{Tenant: "plain"}},
+		{ns: "plain", want: NamespacePolicy{Tenant: "namespace/plain"}},
 		{ns: "both", want: NamespacePolicy{Tenant: "mtscn"}},
 		{ns: "capsule-new", want: NamespacePolicy{Tenant: "acme"}},
 		{ns: "empty-key", want: NamespacePolicy{Tenant: "fallback"}},
 		{ns: "strict", want: NamespacePolicy{Tenant: "s", Exclusive: true, SandboxRequired: true}},
-		{ns: "loose", want: NamespacePolicy{Tenant: "loose"}},
-		{ns: "kube-system", want: NamespacePolicy{Tenant: "kube-system", Infrastructure: true}},
-		{ns: "mtscn-system", want: NamespacePolicy{Tenant: "mtscn-system", Infrastructure: true}},
-		{ns: "monitoring", want: NamespacePolicy{Tenant: "monitoring", Infrastructure: true}},
-		{ns: "not-infra", want: NamespacePolicy{Tenant: "not-infra"}},
+		{ns: "loose", want: NamespacePolicy{Tenant: "namespace/loose"}},
+		{ns: "kube-system", want: NamespacePolicy{Tenant: "namespace/kube-system", Infrastructure: true}},
+		{ns: "mtscn-system", want: NamespacePolicy{Tenant: "namespace/mtscn-system", Infrastructure: true}},
+		{ns: "monitoring", want: NamespacePolicy{Tenant: "namespace/monitoring", Infrastructure: true}},
+		{ns: "not-infra", want: NamespacePolicy{Tenant: "namespace/not-infra"}},
 		{ns: "ghost", wantErr: ErrNamespaceNotFound},
 	}
 	for _, tc := range tests {
@@ -124,10 +127,10 @@ func TestClassify(t *testing.T) {
 		wantErr          error
 	}{
 		{name: "pod labels never name the tenant", pod: pod("both", nil), wantTenant: "mtscn", wantSharedKernel: true},
-		{name: "sandboxed pod", pod: pod("plain", ptr.To("kata")), wantTenant: "plain"},
-		{name: "infrastructure pod is not shared-kernel", pod: pod("kube-system", nil), wantTenant: "kube-system"},
+		{name: "sandboxed pod", pod: pod("plain", ptr.To("kata")), wantTenant: "namespace/plain"},
+		{name: "infrastructure pod is not shared-kernel", pod: pod("kube-system", nil), wantTenant: "namespace/kube-system"},
 		{name: "missing namespace", pod: pod("ghost", nil), wantErr: ErrNamespaceNotFound},
-		{name: "missing runtime class", pod: pod("plain", ptr.To("nope")), wantTenant: "plain", wantErr: ErrRuntimeClassNotFound},
+		{name: "missing runtime class", pod: pod("plain", ptr.To("nope")), wantTenant: "namespace/plain", wantErr: ErrRuntimeClassNotFound},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -152,5 +155,55 @@ func TestIsTerminal(t *testing.T) {
 		if got := IsTerminal(&v1.Pod{Status: v1.PodStatus{Phase: phase}}); got != want {
 			t.Errorf("IsTerminal(%s) = %v, want %v", phase, got, want)
 		}
+	}
+}
+
+// TestUnlabelledNamespaceIsItsOwnTenant: a namespace without tenant labels
+// is its own tenant in a space no label value can name, so an unlabelled
+// namespace "acme" cannot borrow the identity of tenant "acme" (or lend its
+// own) by a label.
+func TestUnlabelledNamespaceIsItsOwnTenant(t *testing.T) {
+	cfg := Config{TenantLabelKeys: []string{wellknown.LabelTenant, wellknown.LabelCapsuleTenant}}
+	c := NewStatic(cfg, []*v1.Namespace{
+		{ObjectMeta: metav1.ObjectMeta{Name: "acme"}},
+		{ObjectMeta: metav1.ObjectMeta{Name: "intruder", Labels: map[string]string{wellknown.LabelTenant: "acme"}}},
+		{ObjectMeta: metav1.ObjectMeta{Name: "capsule", Labels: map[string]string{wellknown.LabelCapsuleTenant: "acme"}}},
+	}, nil)
+	plain, _ := c.Namespace("acme")
+	labelled, _ := c.Namespace("intruder")
+	capsule, _ := c.Namespace("capsule")
+	if plain.Tenant == labelled.Tenant {
+		t.Errorf("unlabelled namespace acme and a namespace labelled %s=acme are both tenant %q, want two tenants", wellknown.LabelTenant, plain.Tenant)
+	}
+	if labelled.Tenant != capsule.Tenant {
+		t.Errorf("tenant labels naming acme give %q and %q, want one tenant", labelled.Tenant, capsule.Tenant)
+	}
+	if gone := c.BoundNamespace("acme-deleted"); gone.Tenant == "acme-deleted" || gone.Tenant == plain.Tenant {
+		t.Errorf("a deleted namespace's pods are tenant %q, want their own namespace tenant", gone.Tenant)
+	}
+}
+
+// TestClassifyBound: pods already on nodes are classified even when their
+// Namespace or RuntimeClass is gone, and a RuntimeClass the classifier saw
+// keeps its classification after deletion (a running VM stays a VM).
+func TestClassifyBound(t *testing.T) {
+	cfg := Config{SandboxedHandlers: []string{"kata*"}, OffNodeHandlers: []string{"kata-remote*"}}
+	kata := &nodev1.RuntimeClass{ObjectMeta: metav1.ObjectMeta{Name: "vm"}, Handler: "kata-clh"}
+	idx := cache.NewIndexer(cache.MetaNamespaceKeyFunc, cache.Indexers{})
+	_ = idx.Add(kata)
+	c := New(cfg, corelisters.NewNamespaceLister(cache.NewIndexer(cache.MetaNamespaceKeyFunc, cache.Indexers{})), nodelisters.NewRuntimeClassLister(idx))
+	pod := func(ns, rc string) *v1.Pod {
+		return &v1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "p"}, Spec: v1.PodSpec{RuntimeClassName: &rc}}
+	}
+	if got := c.ClassifyBound(pod("ns", "vm")); got.Handler != "kata-clh" || !got.Sandboxed || got.SharedKernel() {
+		t.Fatalf("running VM: %+v, want sandboxed kata-clh", got)
+	}
+	_ = idx.Delete(kata)
+	if got := c.ClassifyBound(pod("ns", "vm")); got.Handler != "kata-clh" || !got.Sandboxed || got.Missing || got.SharedKernel() {
+		t.Errorf("running VM after its RuntimeClass was deleted: %+v, want the classification seen before", got)
+	}
+	got := c.ClassifyBound(pod("gone-ns", "kata-qemu"))
+	if got.Tenant != NamespaceTenant("gone-ns") || got.Handler != "kata-qemu" || !got.Sandboxed || !got.Missing || !got.SharedKernel() {
+		t.Errorf("pod of a never-seen RuntimeClass and a missing Namespace: %+v, want its namespace's tenant, sized as kata-qemu, shared-kernel for isolation", got)
 	}
 }

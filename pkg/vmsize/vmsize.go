@@ -245,6 +245,15 @@ func (m *Model) Footprint(d Demand, p Profile, hasProfile bool) Footprint {
 		f.Committed = f.Floor
 		return f
 	}
+	if p.Sizing == config.SizingUserSpace {
+		// gVisor: no guest; the sandbox's memory comes on top of the
+		// requests, unless the overhead already covers it.
+		f.Sizing = p.Sizing
+		f.Host = p.HostOverhead
+		f.VMCommitted = d.Requests + f.Host
+		f.Committed = max(f.VMCommitted, f.Floor)
+		return f
+	}
 	f.VM = true
 	f.Sizing = p.Sizing
 	switch p.Sizing {
@@ -293,6 +302,12 @@ func (m *Model) PodFootprint(pod *v1.Pod, rt tenancy.Runtime, nv NodeValues) Foo
 // Explain lists the terms of the footprint for failure messages, e.g.
 // "2Gi default guest memory + 512Mi limits + 96Mi VMM".
 func (f Footprint) Explain() string {
+	if f.Sizing == config.SizingUserSpace {
+		if f.Floor > f.VMCommitted {
+			return fmt.Sprintf("%s requests + overhead", FormatBytes(f.Floor, true))
+		}
+		return fmt.Sprintf("%s requests + %s gVisor sandbox", FormatBytes(f.VMCommitted-f.Host, true), FormatBytes(f.Host, true))
+	}
 	if !f.VM {
 		return fmt.Sprintf("%s requests + overhead", FormatBytes(f.Floor, true))
 	}

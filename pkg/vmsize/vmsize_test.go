@@ -169,11 +169,27 @@ func TestPodFootprint(t *testing.T) {
 			wantCommittedMiB: 4216,
 		},
 		{
-			name:             "sandboxed handler without a VM profile (gVisor) commits requests + overhead",
+			name:             "sandboxed handler without a VM profile commits requests + overhead",
 			pod:              st.MakePod().Res(mem("1Gi")).Obj(),
-			rt:               kata("runsc"),
+			rt:               kata("custom-sandbox"),
 			want:             noVM(1024),
 			wantCommittedMiB: 1024,
+		},
+		{
+			name: "gVisor commits its requests plus the sandbox's own memory, no VM",
+			pod:  st.MakePod().Res(mem("1Gi")).Obj(),
+			rt:   kata("runsc"),
+			want: Footprint{Sizing: config.SizingUserSpace, Host: 35 * mib, Ratio: 1,
+				VMCommitted: 1059 * mib, Floor: 1024 * mib, Committed: 1059 * mib},
+			wantCommittedMiB: 1059,
+		},
+		{
+			name: "gVisor with an overhead larger than the sandbox commits requests + overhead",
+			pod:  st.MakePod().Res(mem("1Gi")).Overhead(overhead("64Mi")).Obj(),
+			rt:   kata("runsc-debug"),
+			want: Footprint{Sizing: config.SizingUserSpace, Host: 35 * mib, Ratio: 1,
+				VMCommitted: 1059 * mib, Floor: 1088 * mib, Committed: 1088 * mib},
+			wantCommittedMiB: 1088,
 		},
 		{
 			name:             "init container larger than the app container sizes the guest",
@@ -316,8 +332,11 @@ func TestDefaultProfiles(t *testing.T) {
 			}
 		})
 	}
-	if p, ok := m.ProfileFor("runsc"); ok {
-		t.Errorf("runsc has profile %+v, want none (gVisor is not a VM)", p)
+	for _, h := range []string{"runsc", "gvisor"} {
+		p, ok := m.ProfileFor(h)
+		if want := (Profile{Handler: h + "*", Sizing: config.SizingUserSpace, HostOverhead: 35 * mib}); !ok || p != want {
+			t.Errorf("%s has profile %+v (found %v), want %+v (gVisor: user space, no VM)", h, p, ok, want)
+		}
 	}
 }
 

@@ -60,6 +60,10 @@ const (
 	SizingStatic SizingMode = "Static"
 	// SizingOffNode is peer pods: the VM runs elsewhere, 0 on the node.
 	SizingOffNode SizingMode = "OffNode"
+	// SizingUserSpace is gVisor: no VM, the pod runs on a user-space
+	// kernel whose own memory (Sentry, gofers, shim) is HostOverhead on top
+	// of the pod's requests.
+	SizingUserSpace SizingMode = "UserSpace"
 )
 
 // HypervisorProfile describes the memory a runtime handler's VM commits.
@@ -67,7 +71,7 @@ type HypervisorProfile struct {
 	// Handler is a glob pattern of RuntimeClass handlers this profile applies
 	// to. The first matching profile wins.
 	Handler string
-	// Sizing is Hotplug, Static or OffNode.
+	// Sizing is Hotplug, Static, OffNode or UserSpace.
 	Sizing SizingMode
 	// DefaultMemory is Kata's default_memory: the guest's base size.
 	DefaultMemory resource.Quantity

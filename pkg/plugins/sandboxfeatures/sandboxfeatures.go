@@ -18,6 +18,7 @@ import (
 
 	"github.com/mtscn/mtscn/pkg/apis/config"
 	"github.com/mtscn/mtscn/pkg/apis/config/validation"
+	"github.com/mtscn/mtscn/pkg/plugins/internal/classify"
 	"github.com/mtscn/mtscn/pkg/plugins/names"
 	"github.com/mtscn/mtscn/pkg/tenancy"
 	"github.com/mtscn/mtscn/pkg/wellknown"
@@ -63,7 +64,7 @@ const (
 func (pl *SandboxFeatures) Name() string { return Name }
 
 // New initializes a new plugin and returns it.
-func New(_ context.Context, obj runtime.Object, h fwk.Handle) (fwk.Plugin, error) {
+func New(ctx context.Context, obj runtime.Object, h fwk.Handle) (fwk.Plugin, error) {
 	args, err := getArgs(obj)
 	if err != nil {
 		return nil, err
@@ -78,7 +79,7 @@ func New(_ context.Context, obj runtime.Object, h fwk.Handle) (fwk.Plugin, error
 		if err != nil {
 			return nil, err
 		}
-		pl.runtime = append(pl.runtime, runtimeRule{handlers: rr.Handlers, reqs: reqs})
+		pl.runtime = append(pl.runtime, runtimeRule{handlers: rr.Handlers, reqs: reqs, needsKVM: needsKVM(rr.Requirements)})
 	}
 	for i, dr := range args.DeviceRequirements {
 		reqs, err := compileRequirements(argsPath.Child("deviceRequirements").Index(i).Child("requirements"), dr.Requirements)
@@ -91,6 +92,9 @@ func New(_ context.Context, obj runtime.Object, h fwk.Handle) (fwk.Plugin, error
 	if h != nil && h.SharedInformerFactory() != nil {
 		f := h.SharedInformerFactory()
 		pl.classifier = tenancy.New(cfg, f.Core().V1().Namespaces().Lister(), f.Node().V1().RuntimeClasses().Lister())
+		if err := classify.ActivateOnRuntimeClassAdd(ctx, h); err != nil {
+			return nil, err
+		}
 	} else {
 		pl.classifier = tenancy.NewStatic(cfg, nil, nil)
 	}
@@ -117,7 +121,11 @@ func (s *preFilterState) Clone() fwk.StateData { return s }
 // PreFilter derives the pod's node requirements from its runtime handler
 // and its device requests; a pod that needs nothing is skipped.
 func (pl *SandboxFeatures) PreFilter(ctx context.Context, cycleState fwk.CycleState, pod *v1.Pod, _ []fwk.NodeInfo) (*fwk.PreFilterResult, *fwk.Status) {
-	reqs, _, err := pl.requirementsFor(pod)
+	rt, err := pl.classifier.Runtime(pod.Spec.RuntimeClassName)
+	if err != nil {
+		return nil, classify.Status(pod, err)
+	}
+	reqs, err := pl.requirementsOf(pod, rt)
 	if err != nil {
 		return nil, fwk.AsStatus(err)
 	}
@@ -153,7 +161,8 @@ func (pl *SandboxFeatures) Filter(ctx context.Context, cycleState fwk.CycleState
 }
 
 // PreScore skips pods that do not run in a VM on the node (their handler
-// matches no runtimeRequirements entry): VM speed does not matter to them.
+// matches no runtimeRequirements entry that needs KVM, e.g. gVisor): VM
+// speed does not matter to them.
 func (pl *SandboxFeatures) PreScore(_ context.Context, _ fwk.CycleState, pod *v1.Pod, _ []fwk.NodeInfo) *fwk.Status {
 	rt, err := pl.classifier.Runtime(pod.Spec.RuntimeClassName)
 	if err != nil {
@@ -166,13 +175,13 @@ func (pl *SandboxFeatures) PreScore(_ context.Context, _ fwk.CycleState, pod *v1
 }
 
 // runsVM reports whether the pod's runtime starts a VM on the node: an
-// on-node sandbox whose handler has runtime requirements.
+// on-node sandbox whose handler's runtime requirements ask for KVM.
 func (pl *SandboxFeatures) runsVM(rt tenancy.Runtime) bool {
 	if !rt.Sandboxed || rt.OffNode || rt.Handler == "" {
 		return false
 	}
 	for _, rr := range pl.runtime {
-		if tenancy.MatchAny(rr.handlers, rt.Handler) {
+		if rr.needsKVM && tenancy.MatchAny(rr.handlers, rt.Handler) {
 			return true
 		}
 	}
@@ -219,15 +228,17 @@ type podSignature struct {
 
 // EventsToRegister returns the events that can make a pod rejected by this
 // plugin schedulable: a node that appears, or a node whose labels change
-// (the NFD rules and the agent publish features as labels). Pod events
-// cannot help: a pod's runtimeClassName is immutable and its extended
-// resource requests cannot be resized.
+// (the NFD rules and the agent publish features as labels), and the
+// creation of the RuntimeClass the pod names. Pod events cannot help: a
+// pod's runtimeClassName is immutable and its extended resource requests
+// cannot be resized.
 func (pl *SandboxFeatures) EventsToRegister(_ context.Context) ([]fwk.ClusterEventWithHint, error) {
 	return []fwk.ClusterEventWithHint{
 		{
 			Event:          fwk.ClusterEvent{Resource: fwk.Node, ActionType: fwk.Add | fwk.UpdateNodeLabel},
 			QueueingHintFn: pl.isSchedulableAfterNodeChange,
 		},
+		classify.RuntimeClassAdded(),
 	}, nil
 }
 
@@ -284,6 +295,21 @@ type requirement struct {
 type runtimeRule struct {
 	handlers []string
 	reqs     []*requirement
+	// needsKVM: the handler starts a VM on the node (its requirements ask
+	// for mtscn.io/kvm), so virt-mode scoring applies; gVisor's do not.
+	needsKVM bool
+}
+
+// needsKVM reports whether the requirements ask for a usable /dev/kvm.
+func needsKVM(reqs []config.NodeRequirement) bool {
+	for _, r := range reqs {
+		for _, e := range r.MatchExpressions {
+			if e.Key == wellknown.LabelKVM {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 type deviceRule struct {
@@ -349,6 +375,12 @@ func (pl *SandboxFeatures) requirementsFor(pod *v1.Pod) ([]*requirement, tenancy
 	if err != nil {
 		return nil, rt, fmt.Errorf("classifying the runtime of pod %s: %w", klog.KObj(pod), err)
 	}
+	reqs, err := pl.requirementsOf(pod, rt)
+	return reqs, rt, err
+}
+
+// requirementsOf is requirementsFor with the pod's runtime classified.
+func (pl *SandboxFeatures) requirementsOf(pod *v1.Pod, rt tenancy.Runtime) ([]*requirement, error) {
 	var out []*requirement
 	seen := map[string]bool{}
 	add := func(reqs []*requirement) error {
@@ -374,7 +406,7 @@ func (pl *SandboxFeatures) requirementsFor(pod *v1.Pod) ([]*requirement, tenancy
 		for _, rr := range pl.runtime {
 			if tenancy.MatchAny(rr.handlers, rt.Handler) {
 				if err := add(rr.reqs); err != nil {
-					return nil, rt, err
+					return nil, err
 				}
 			}
 		}
@@ -385,11 +417,11 @@ func (pl *SandboxFeatures) requirementsFor(pod *v1.Pod) ([]*requirement, tenancy
 		}
 		if requestsAny(pod, dr.resources) {
 			if err := add(dr.reqs); err != nil {
-				return nil, rt, err
+				return nil, err
 			}
 		}
 	}
-	return out, rt, nil
+	return out, nil
 }
 
 // requestsAny reports whether a container or init container of the pod

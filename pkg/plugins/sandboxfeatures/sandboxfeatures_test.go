@@ -2,7 +2,6 @@ package sandboxfeatures
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -108,7 +107,7 @@ func TestPreFilter(t *testing.T) {
 	}{
 		{name: "default runtime needs nothing", pod: pod("p", "").Obj(), wantStatus: fwk.NewStatus(fwk.Skip)},
 		{name: "runc needs nothing", pod: pod("p", "runc").Obj(), wantStatus: fwk.NewStatus(fwk.Skip)},
-		{name: "gVisor needs nothing", pod: pod("p", "gvisor").Obj(), wantStatus: fwk.NewStatus(fwk.Skip)},
+		{name: "gVisor needs its handler, not KVM", pod: pod("p", "gvisor").Obj(), wantReqs: []string{"runsc runtime handler"}},
 		{name: "off-node kata-remote needs nothing on the node", pod: pod("p", "kata-remote").Obj(), wantStatus: fwk.NewStatus(fwk.Skip)},
 		{name: "runc pod with QAT uses the host driver", pod: withQAT(pod("p", "runc"), qatCy).Obj(), wantStatus: fwk.NewStatus(fwk.Skip)},
 		{name: "pod without runtime class with QAT", pod: withQAT(pod("p", ""), qatDc).Obj(), wantStatus: fwk.NewStatus(fwk.Skip)},
@@ -123,8 +122,8 @@ func TestPreFilter(t *testing.T) {
 			wantReqs: []string{"usable /dev/kvm", "kata-qemu runtime handler", "IOMMU", "QAT VFs bound to vfio-pci"}},
 		{name: "sandboxed-by-label custom runtime with QAT needs only the device requirements", pod: withQAT(pod("p", "firecracker-custom"), qatCy).Obj(),
 			wantReqs: []string{"IOMMU", "QAT VFs bound to vfio-pci"}},
-		{name: "missing RuntimeClass is an error the pod is told about", pod: pod("p", "kata-nope").Obj(),
-			wantStatus: fwk.AsStatus(errors.New(`classifying the runtime of pod tenant-a/p: runtime class "kata-nope": runtime class not found`))},
+		{name: "missing RuntimeClass is unresolvable, like in the other plugins", pod: pod("p", "kata-nope").Obj(),
+			wantStatus: fwk.NewStatus(fwk.UnschedulableAndUnresolvable, `runtime class "kata-nope" not found`)},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -190,6 +189,9 @@ func TestFilter(t *testing.T) {
 		{name: "Kata QAT pod on a node without IOMMU", pod: withQAT(pod("p", "kata-qemu"), qatDc).Obj(),
 			node:       node("n", kataReady...),
 			wantStatus: fwk.NewStatus(fwk.UnschedulableAndUnresolvable, "node lacks: IOMMU, QAT VFs bound to vfio-pci")},
+		{name: "gVisor on a node without KVM that serves its handler", pod: pod("p", "gvisor").Obj(), node: node("n", runtimeLabel("runsc"), "true")},
+		{name: "gVisor on a node whose containerd lacks its handler", pod: pod("p", "gvisor").Obj(), node: node("n", labelKVM, "true"),
+			wantStatus: fwk.NewStatus(fwk.UnschedulableAndUnresolvable, "node lacks: runsc runtime handler")},
 		{name: "sandboxed custom runtime with QAT on a node without IOMMU", pod: withQAT(pod("p", "firecracker-custom"), qatDc).Obj(),
 			node:       node("n", labelQATVFIO, "true"),
 			wantStatus: fwk.NewStatus(fwk.UnschedulableAndUnresolvable, "node lacks: IOMMU")},
@@ -352,7 +354,10 @@ func TestEventsToRegister(t *testing.T) {
 		}
 		got = append(got, e.Event)
 	}
-	want := []fwk.ClusterEvent{{Resource: fwk.Node, ActionType: fwk.Add | fwk.UpdateNodeLabel}}
+	want := []fwk.ClusterEvent{
+		{Resource: fwk.Node, ActionType: fwk.Add | fwk.UpdateNodeLabel},
+		{Resource: "runtimeclasses.v1.node.k8s.io", ActionType: fwk.Add},
+	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("events (-want,+got):\n%s", diff)
 	}
@@ -427,7 +432,7 @@ func TestSignPod(t *testing.T) {
 		{name: "kata-qemu and kata-clh need different handlers", a: pod("a", "kata-qemu").Obj(), b: pod("b", "kata-clh").Obj()},
 		{name: "QAT makes a difference for Kata", a: pod("a", "kata-qemu").Obj(), b: withQAT(pod("b", "kata-qemu"), qatCy).Obj()},
 		{name: "off-node kata-remote needs and scores as little as runc", a: pod("a", "kata-remote").Obj(), b: pod("b", "runc").Obj(), same: true},
-		{name: "gVisor needs and scores as little as runc", a: pod("a", "gvisor").Obj(), b: pod("b", "runc").Obj(), same: true},
+		{name: "gVisor needs its handler, runc nothing", a: pod("a", "gvisor").Obj(), b: pod("b", "runc").Obj()},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -445,7 +450,7 @@ func TestSignPod(t *testing.T) {
 func TestNew(t *testing.T) {
 	_, ctx := ktesting.NewTestContext(t)
 	bad := defaultArgs(t)
-	bad.RuntimeRequirements[1].Handlers = append(bad.RuntimeRequirements[1].Handlers, "kata-[clh")
+	bad.RuntimeRequirements[2].Handlers = append(bad.RuntimeRequirements[2].Handlers, "kata-[clh")
 	bad.DeviceRequirements[0].Requirements[0].MatchExpressions[0].Operator = "Near"
 	tests := []struct {
 		name    string
@@ -455,7 +460,7 @@ func TestNew(t *testing.T) {
 		{name: "defaults", args: defaultArgs(t)},
 		{name: "wrong args type", args: &config.SandboxOverheadArgs{}, wantErr: []string{"want args to be of type SandboxFeaturesArgs, got *config.SandboxOverheadArgs"}},
 		{name: "bad glob and operator name their fields", args: bad, wantErr: []string{
-			"pluginConfig[SandboxFeatures].args.runtimeRequirements[1].handlers[1]",
+			"pluginConfig[SandboxFeatures].args.runtimeRequirements[2].handlers[1]",
 			"pluginConfig[SandboxFeatures].args.deviceRequirements[0].requirements[0].matchExpressions[0].operator",
 		}},
 	}

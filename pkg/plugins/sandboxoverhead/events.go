@@ -8,6 +8,7 @@ import (
 	fwk "k8s.io/kube-scheduler/framework"
 	schedutil "k8s.io/kubernetes/pkg/scheduler/util"
 
+	"github.com/mtscn/mtscn/pkg/plugins/internal/classify"
 	"github.com/mtscn/mtscn/pkg/vmsize"
 	"github.com/mtscn/mtscn/pkg/wellknown"
 )
@@ -22,6 +23,7 @@ import (
 //   - Node UpdateNodeAllocatable: more memory, /dev/shm or VM slots.
 //   - Node UpdateNodeLabel: the node's own Kata values (mtscn.io/kata.*)
 //     may make the VM smaller.
+//   - RuntimeClass Add: the RuntimeClass the pod names was created.
 //
 // QueueingHints are GA, so the UpdateNodeTaint workaround for preCheck is
 // not needed.
@@ -29,6 +31,7 @@ func (pl *SandboxOverhead) EventsToRegister(_ context.Context) ([]fwk.ClusterEve
 	return []fwk.ClusterEventWithHint{
 		{Event: fwk.ClusterEvent{Resource: fwk.Pod, ActionType: fwk.Delete | fwk.UpdatePodScaleDown}, QueueingHintFn: pl.isSchedulableAfterPodEvent},
 		{Event: fwk.ClusterEvent{Resource: fwk.Node, ActionType: fwk.Add | fwk.UpdateNodeAllocatable | fwk.UpdateNodeLabel}, QueueingHintFn: pl.isSchedulableAfterNodeChange},
+		classify.RuntimeClassAdded(),
 	}, nil
 }
 

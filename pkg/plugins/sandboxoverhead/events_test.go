@@ -22,6 +22,7 @@ func TestEventsToRegister(t *testing.T) {
 	want := []fwk.ClusterEventWithHint{
 		{Event: fwk.ClusterEvent{Resource: fwk.Pod, ActionType: fwk.Delete | fwk.UpdatePodScaleDown}},
 		{Event: fwk.ClusterEvent{Resource: fwk.Node, ActionType: fwk.Add | fwk.UpdateNodeAllocatable | fwk.UpdateNodeLabel}},
+		{Event: fwk.ClusterEvent{Resource: "runtimeclasses.v1.node.k8s.io", ActionType: fwk.Add}},
 	}
 	if diff := cmp.Diff(want, got, cmpopts.IgnoreFields(fwk.ClusterEventWithHint{}, "QueueingHintFn")); diff != "" {
 		t.Errorf("events (-want,+got):\n%s", diff)

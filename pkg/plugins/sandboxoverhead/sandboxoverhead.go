@@ -15,6 +15,7 @@ import (
 
 	"github.com/mtscn/mtscn/pkg/apis/config"
 	"github.com/mtscn/mtscn/pkg/apis/config/validation"
+	"github.com/mtscn/mtscn/pkg/plugins/internal/classify"
 	"github.com/mtscn/mtscn/pkg/plugins/names"
 	"github.com/mtscn/mtscn/pkg/tenancy"
 	"github.com/mtscn/mtscn/pkg/vmsize"
@@ -50,7 +51,8 @@ const (
 
 	// ErrReasonMemory starts the reason of an F1 rejection: the node's
 	// uncommitted memory cannot hold the pod's footprint. The rest of the
-	// reason gives the numbers.
+	// reason gives the pod's footprint and its terms, never the node's
+	// numbers (those are logged at V(4)).
 	ErrReasonMemory = "insufficient committed memory"
 	// ErrReasonSandboxMemory starts the reason of an F2 rejection: the
 	// node's /dev/shm cannot back the guest RAM.
@@ -58,9 +60,6 @@ const (
 	// ErrReasonSandboxes starts the reason of an F3 rejection: the node
 	// runs as many VMs as it advertises.
 	ErrReasonSandboxes = "too many sandboxes"
-	// ErrReasonRuntimeClass is the reason when the pod's RuntimeClass does
-	// not exist, so its VM cannot be sized.
-	ErrReasonRuntimeClass = "runtime class not found"
 
 	// footprintSignerName is the key of the sign fragment: the pod inputs
 	// the footprint is computed from.
@@ -71,7 +70,7 @@ const (
 func (pl *SandboxOverhead) Name() string { return Name }
 
 // New initializes a new plugin and returns it.
-func New(_ context.Context, obj runtime.Object, h fwk.Handle) (fwk.Plugin, error) {
+func New(ctx context.Context, obj runtime.Object, h fwk.Handle) (fwk.Plugin, error) {
 	args, err := getArgs(obj)
 	if err != nil {
 		return nil, err
@@ -101,6 +100,9 @@ func New(_ context.Context, obj runtime.Object, h fwk.Handle) (fwk.Plugin, error
 	}); err != nil {
 		return nil, fmt.Errorf("watching RuntimeClasses: %w", err)
 	}
+	if err := classify.ActivateOnRuntimeClassAdd(ctx, h); err != nil {
+		return nil, err
+	}
 	return pl, nil
 }
 
@@ -119,11 +121,7 @@ func (pl *SandboxOverhead) PreFilter(ctx context.Context, cs fwk.CycleState, pod
 	logger := klog.FromContext(ctx)
 	rt, err := pl.classifier.Runtime(pod.Spec.RuntimeClassName)
 	if err != nil {
-		if errors.Is(err, tenancy.ErrRuntimeClassNotFound) {
-			return nil, fwk.NewStatus(fwk.UnschedulableAndUnresolvable,
-				fmt.Sprintf("%s: %q, cannot size the pod's VM", ErrReasonRuntimeClass, *pod.Spec.RuntimeClassName))
-		}
-		return nil, fwk.AsStatus(fmt.Errorf("classifying the pod's runtime: %w", err))
+		return nil, classify.Status(pod, err)
 	}
 	s := &preFilterState{demand: pl.model.Demand(pod, rt)}
 	s.profile, s.hasProfile = pl.model.ProfileFor(rt.Handler)
@@ -199,6 +197,10 @@ func (pl *SandboxOverhead) Filter(ctx context.Context, cs fwk.CycleState, pod *v
 	var reasons []string
 	unresolvable := false
 
+	// Reasons name only the pod's own need, so that the scheduler groups
+	// them across nodes and a pending pod's message stays short on any
+	// cluster; what each node has left goes to the V(4) log.
+	var nodeState []any
 	if fp.Committed > 0 {
 		allocatable := alloc.GetMemory()
 		free := allocatable - used.committed
@@ -207,12 +209,9 @@ func (pl *SandboxOverhead) Filter(ctx context.Context, cs fwk.CycleState, pod *v
 			if fp.VM {
 				what = "VM"
 			}
-			has := fmt.Sprintf("node has %s uncommitted", vmsize.FormatBytes(max(free, 0), false))
-			if free < 0 {
-				has = fmt.Sprintf("node is already overcommitted by %s", vmsize.FormatBytes(-free, true))
-			}
-			reasons = append(reasons, fmt.Sprintf("%s: %s needs %s (%s); %s",
-				ErrReasonMemory, what, vmsize.FormatBytes(fp.Committed, true), fp.Explain(), has))
+			reasons = append(reasons, fmt.Sprintf("%s: %s needs %s (%s)",
+				ErrReasonMemory, what, vmsize.FormatBytes(fp.Committed, true), fp.Explain()))
+			nodeState = append(nodeState, "allocatableMemory", allocatable, "committedMemory", used.committed)
 			unresolvable = unresolvable || fp.Committed > allocatable
 		}
 	}
@@ -220,16 +219,16 @@ func (pl *SandboxOverhead) Filter(ctx context.Context, cs fwk.CycleState, pod *v
 	if shm, ok := scalars[wellknown.ResourceSandboxMemory]; ok && fp.SharedMemory > 0 {
 		left := shm - used.sharedMemory
 		if fp.SharedMemory > left {
-			reasons = append(reasons, fmt.Sprintf("%s: VM guest needs %s of /dev/shm; node has %s of its %s %s left",
-				ErrReasonSandboxMemory, vmsize.FormatBytes(fp.SharedMemory, true), vmsize.FormatBytes(max(left, 0), false),
-				vmsize.FormatBytes(shm, false), wellknown.ResourceSandboxMemory))
+			reasons = append(reasons, fmt.Sprintf("%s: VM guest needs %s of /dev/shm (%s)",
+				ErrReasonSandboxMemory, vmsize.FormatBytes(fp.SharedMemory, true), wellknown.ResourceSandboxMemory))
+			nodeState = append(nodeState, "sandboxMemory", shm, "sandboxMemoryUsed", used.sharedMemory)
 			unresolvable = unresolvable || fp.SharedMemory > shm
 		}
 	}
 	if slots, ok := scalars[wellknown.ResourceSandboxes]; ok && fp.VM {
 		if used.vms+1 > slots {
-			reasons = append(reasons, fmt.Sprintf("%s: node runs %d VMs, its %s limit is %d",
-				ErrReasonSandboxes, used.vms, wellknown.ResourceSandboxes, slots))
+			reasons = append(reasons, fmt.Sprintf("%s: node runs as many VMs as its %s allow", ErrReasonSandboxes, wellknown.ResourceSandboxes))
+			nodeState = append(nodeState, "sandboxes", slots, "vms", used.vms)
 			unresolvable = unresolvable || slots < 1
 		}
 	}
@@ -237,8 +236,10 @@ func (pl *SandboxOverhead) Filter(ctx context.Context, cs fwk.CycleState, pod *v
 		return nil
 	}
 	logger := klog.FromContext(ctx)
-	logger.V(4).Info("node cannot hold the pod's footprint", "pod", klog.KObj(pod), "node", klog.KObj(node),
-		"committed", used.committed, "needs", fp.Committed, "reasons", strings.Join(reasons, "; "))
+	if loggerV := logger.V(4); loggerV.Enabled() {
+		loggerV.Info("node cannot hold the pod's footprint", append([]any{"pod", klog.KObj(pod), "node", klog.KObj(node),
+			"needs", fp.Committed, "reasons", strings.Join(reasons, "; ")}, nodeState...)...)
+	}
 	code := fwk.Unschedulable
 	if unresolvable {
 		code = fwk.UnschedulableAndUnresolvable

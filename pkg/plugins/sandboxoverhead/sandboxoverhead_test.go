@@ -148,7 +148,7 @@ func TestFilter(t *testing.T) {
 			node:     makeNode("n", "8Gi", nil, nil),
 			pod:      podOn("p", "kata-qemu", "512Mi", ""),
 			want: fwk.NewStatus(fwk.Unschedulable,
-				"insufficient committed memory: VM needs 2.6Gi (2Gi default guest memory + 512Mi limits + 96Mi VMM); node has 224Mi uncommitted"),
+				"insufficient committed memory: VM needs 2.6Gi (2Gi default guest memory + 512Mi limits + 96Mi VMM)"),
 		},
 		{
 			name:     "runc pod that fits by requests is rejected on a node full of VMs",
@@ -156,7 +156,7 @@ func TestFilter(t *testing.T) {
 			node:     makeNode("n", "8Gi", nil, nil),
 			pod:      podOn("p", "", "1Gi", ""),
 			want: fwk.NewStatus(fwk.Unschedulable,
-				"insufficient committed memory: pod needs 1Gi (1Gi requests + overhead); node has 224Mi uncommitted"),
+				"insufficient committed memory: pod needs 1Gi (1Gi requests + overhead)"),
 		},
 		{
 			name:     "small runc pod still fits next to the VMs",
@@ -169,7 +169,7 @@ func TestFilter(t *testing.T) {
 			node: makeNode("n", "8Gi", nil, nil),
 			pod:  podOn("p", "kata-qemu", "6Gi", ""),
 			want: fwk.NewStatus(fwk.UnschedulableAndUnresolvable,
-				"insufficient committed memory: VM needs 8.1Gi (2Gi default guest memory + 6Gi limits + 96Mi VMM); node has 8Gi uncommitted"),
+				"insufficient committed memory: VM needs 8.1Gi (2Gi default guest memory + 6Gi limits + 96Mi VMM)"),
 		},
 		{
 			name:     "node already overcommitted by pods of another scheduler",
@@ -177,7 +177,7 @@ func TestFilter(t *testing.T) {
 			node:     makeNode("n", "8Gi", nil, nil),
 			pod:      podOn("p", "", "64Mi", ""),
 			want: fwk.NewStatus(fwk.Unschedulable,
-				"insufficient committed memory: pod needs 64Mi (64Mi requests + overhead); node is already overcommitted by 2.4Gi"),
+				"insufficient committed memory: pod needs 64Mi (64Mi requests + overhead)"),
 		},
 		{
 			name:     "the node's own smaller default_memory lets a fourth VM in",
@@ -198,7 +198,7 @@ func TestFilter(t *testing.T) {
 			node:     makeNode("n", "8Gi", nil, nil),
 			pod:      podOn("p", "kata-qemu-runtime-rs", "512Mi", ""),
 			want: fwk.NewStatus(fwk.Unschedulable,
-				"insufficient committed memory: VM needs 832Mi (requests + overhead, more than the VM's 640Mi: 512Mi limits + 32Mi overhead_memory + 96Mi VMM); node has 704Mi uncommitted"),
+				"insufficient committed memory: VM needs 832Mi (requests + overhead, more than the VM's 640Mi: 512Mi limits + 32Mi overhead_memory + 96Mi VMM)"),
 		},
 		{
 			name:     "peer pods commit only requests + overhead on the node",
@@ -229,7 +229,7 @@ func TestFilter(t *testing.T) {
 			node:     makeNode("n", "16Gi", sandboxMemory("6Gi"), nil),
 			pod:      podOn("p", "kata-qemu", "512Mi", ""),
 			want: fwk.NewStatus(fwk.Unschedulable,
-				"insufficient sandbox memory: VM guest needs 2.5Gi of /dev/shm; node has 1Gi of its 6Gi mtscn.io/sandbox-memory left"),
+				"insufficient sandbox memory: VM guest needs 2.5Gi of /dev/shm (mtscn.io/sandbox-memory)"),
 		},
 		{
 			name:     "F2: a CLH guest (memfd) is not limited by /dev/shm",
@@ -248,7 +248,7 @@ func TestFilter(t *testing.T) {
 			existing: append(pods(2, "kata-clh", "512Mi", "n"), pods(3, "", "512Mi", "n")...),
 			node:     makeNode("n", "32Gi", map[v1.ResourceName]string{wellknown.ResourceSandboxes: "2"}, nil),
 			pod:      podOn("p", "kata-clh", "512Mi", ""),
-			want:     fwk.NewStatus(fwk.Unschedulable, "too many sandboxes: node runs 2 VMs, its mtscn.io/sandboxes limit is 2"),
+			want:     fwk.NewStatus(fwk.Unschedulable, "too many sandboxes: node runs as many VMs as its mtscn.io/sandboxes allow"),
 		},
 		{
 			name:     "F3: a runc pod needs no VM slot",
@@ -268,9 +268,9 @@ func TestFilter(t *testing.T) {
 			node:     makeNode("n", "8Gi", map[v1.ResourceName]string{wellknown.ResourceSandboxes: "2", wellknown.ResourceSandboxMemory: "6Gi"}, nil),
 			pod:      podOn("p", "kata-qemu", "1Gi", ""),
 			want: fwk.NewStatus(fwk.Unschedulable,
-				"insufficient committed memory: VM needs 3.1Gi (2Gi default guest memory + 1Gi limits + 96Mi VMM); node has 1.8Gi uncommitted",
-				"insufficient sandbox memory: VM guest needs 3Gi of /dev/shm; node has 0Mi of its 6Gi mtscn.io/sandbox-memory left",
-				"too many sandboxes: node runs 2 VMs, its mtscn.io/sandboxes limit is 2"),
+				"insufficient committed memory: VM needs 3.1Gi (2Gi default guest memory + 1Gi limits + 96Mi VMM)",
+				"insufficient sandbox memory: VM guest needs 3Gi of /dev/shm (mtscn.io/sandbox-memory)",
+				"too many sandboxes: node runs as many VMs as its mtscn.io/sandboxes allow"),
 		},
 		{
 			name: "missing RuntimeClass is unresolvable",
@@ -280,7 +280,24 @@ func TestFilter(t *testing.T) {
 				p.Spec.RuntimeClassName = ptrTo("kata-gone")
 				return p
 			}(),
-			wantPreFilter: fwk.NewStatus(fwk.UnschedulableAndUnresolvable, `runtime class not found: "kata-gone", cannot size the pod's VM`),
+			wantPreFilter: fwk.NewStatus(fwk.UnschedulableAndUnresolvable, `runtime class "kata-gone" not found`),
+		},
+		{
+			// podOn copies no overhead for an unknown class: the three
+			// running VMs count as 2.6Gi each only if they are still sized
+			// as VMs after their RuntimeClass was deleted.
+			name: "running VMs whose RuntimeClass was deleted still count as VMs",
+			existing: func() []*v1.Pod {
+				ps := pods(3, "kata-qemu", "512Mi", "n")
+				for _, p := range ps {
+					p.Spec.RuntimeClassName = ptrTo("kata-qemu-deleted")
+				}
+				return ps
+			}(),
+			node: makeNode("n", "8Gi", nil, nil),
+			pod:  podOn("p", "kata-qemu", "512Mi", ""),
+			want: fwk.NewStatus(fwk.Unschedulable,
+				"insufficient committed memory: VM needs 2.6Gi (2Gi default guest memory + 512Mi limits + 96Mi VMM)"),
 		},
 		{
 			name:          "a best-effort runc pod is skipped",

@@ -276,20 +276,18 @@ func (pl *SandboxOverhead) summarize(logger klog.Logger, ni fwk.NodeInfo, epoch 
 	return sum
 }
 
-// runtimeOf classifies a pod's runtime; a pod whose RuntimeClass is gone
-// is treated as shared-kernel (counted by requests + overhead).
+// runtimeOf classifies the runtime of a pod on a node (pkg/tenancy's
+// ClassifyBound rules): a running VM whose RuntimeClass was deleted keeps
+// the classification last seen, or is sized by the class name's handler.
 func (pl *SandboxOverhead) runtimeOf(logger klog.Logger, pod *v1.Pod) tenancy.Runtime {
-	rt, err := pl.classifier.Runtime(pod.Spec.RuntimeClassName)
-	if err != nil {
-		logger.V(4).Info("cannot classify pod runtime, counting requests + overhead", "pod", klog.KObj(pod), "err", err)
-		return tenancy.Runtime{}
+	rt := pl.classifier.BoundRuntime(pod.Spec.RuntimeClassName)
+	if rt.Missing {
+		logger.V(4).Info("runtime class of a pod on a node is gone, sizing it by the class name", "pod", klog.KObj(pod), "handler", rt.Handler, "sandboxed", rt.Sandboxed)
 	}
 	return rt
 }
 
-// podFootprint sizes a pod already on (or being added to) a node. A pod
-// whose RuntimeClass is gone is counted by its requests + overhead, the
-// most that can be said about it.
+// podFootprint sizes a pod already on (or being added to) a node.
 func (pl *SandboxOverhead) podFootprint(logger klog.Logger, pod *v1.Pod, values vmsize.NodeValues) vmsize.Footprint {
 	return pl.model.PodFootprint(pod, pl.runtimeOf(logger, pod), values)
 }

@@ -8,7 +8,6 @@ import (
 	"k8s.io/klog/v2"
 	"k8s.io/klog/v2/ktesting"
 	"k8s.io/kubernetes/pkg/scheduler/framework"
-	st "k8s.io/kubernetes/pkg/scheduler/testing"
 )
 
 // benchPods returns n pods bound to node, VMs of three tenants plus an
@@ -29,7 +28,7 @@ func BenchmarkFilter(b *testing.B) {
 	for _, podsPerNode := range []int{10, 110, 500} {
 		b.Run(fmt.Sprintf("%dPodsPerNode", podsPerNode), func(b *testing.B) {
 			_, ctx := ktesting.NewTestContext(b)
-			pl, infos := setup(ctx, b, defaultArgs(b), benchPods("n1", podsPerNode), []*v1.Node{st.MakeNode().Name("n1").Obj()})
+			pl, infos := setup(ctx, b, defaultArgs(b), benchPods("n1", podsPerNode), []*v1.Node{safeNode("n1")})
 			incoming := pod("a2", "incoming", "kata", "")
 			cs := framework.NewCycleState()
 			if _, s := pl.PreFilter(ctx, cs, incoming, infos); !s.IsSuccess() {
@@ -53,7 +52,7 @@ func BenchmarkPreFilter(b *testing.B) {
 	_, ctx := ktesting.NewTestContext(b)
 	var nodes []*v1.Node
 	for i := range 5000 {
-		nodes = append(nodes, st.MakeNode().Name(fmt.Sprintf("n%d", i)).Obj())
+		nodes = append(nodes, safeNode(fmt.Sprintf("n%d", i)))
 	}
 	pl, infos := setup(ctx, b, defaultArgs(b), nil, nodes)
 	incoming := pod("a2", "incoming", "kata", "")
@@ -95,7 +94,7 @@ func benchmarkCycle(b *testing.B, numNodes, podsPerNode int, cold bool) {
 	var pods []*v1.Pod
 	for i := range numNodes {
 		name := fmt.Sprintf("n%d", i)
-		nodes = append(nodes, st.MakeNode().Name(name).Obj())
+		nodes = append(nodes, safeNode(name))
 		pods = append(pods, benchPods(name, podsPerNode)...)
 	}
 	pl, infos := setup(ctx, b, defaultArgs(b), pods, nodes)

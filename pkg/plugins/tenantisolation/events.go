@@ -6,24 +6,15 @@ import (
 
 	v1 "k8s.io/api/core/v1"
 	nodev1 "k8s.io/api/node/v1"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/labels"
-	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/klog/v2"
 	fwk "k8s.io/kube-scheduler/framework"
 	"k8s.io/kubernetes/pkg/scheduler/util"
 
+	"github.com/mtscn/mtscn/pkg/plugins/internal/classify"
+	"github.com/mtscn/mtscn/pkg/tenancy"
 	"github.com/mtscn/mtscn/pkg/wellknown"
-)
-
-// Event resources the scheduler has no constant for. The scheduler watches
-// them through its dynamic informer factory ("<plural>.<version>.<group>",
-// the core group being empty), so the hints receive
-// *unstructured.Unstructured objects.
-const (
-	namespaceResource    fwk.EventResource = "namespaces.v1."
-	runtimeClassResource fwk.EventResource = "runtimeclasses.v1.node.k8s.io"
 )
 
 // EventsToRegister returns the events that can turn a rejection by this
@@ -34,7 +25,7 @@ const (
 //     labels, and runtimeClassName and namespace are immutable, so no pod
 //     update (of this pod or another) can change a decision.
 //   - Node Add: an empty node accepts every pod this plugin filters.
-//   - Node UpdateNodeLabel: mtscn.io/cotenancy-safe=false was removed (I4).
+//   - Node UpdateNodeLabel: the node became mtscn.io/cotenancy-safe=true (I4).
 //   - Namespace Add/Update: the pod's Namespace appeared, or a Namespace's
 //     tenant or policy labels changed (I1-I3 decisions change with them).
 //   - RuntimeClass Add/Update: the pod's missing RuntimeClass appeared, or a
@@ -43,20 +34,23 @@ func (pl *TenantIsolation) EventsToRegister(_ context.Context) ([]fwk.ClusterEve
 	return []fwk.ClusterEventWithHint{
 		{Event: fwk.ClusterEvent{Resource: fwk.Pod, ActionType: fwk.Delete}, QueueingHintFn: pl.isSchedulableAfterPodDelete},
 		{Event: fwk.ClusterEvent{Resource: fwk.Node, ActionType: fwk.Add | fwk.UpdateNodeLabel}, QueueingHintFn: pl.isSchedulableAfterNodeChange},
-		{Event: fwk.ClusterEvent{Resource: namespaceResource, ActionType: fwk.Add | fwk.Update}, QueueingHintFn: pl.isSchedulableAfterNamespaceChange},
-		{Event: fwk.ClusterEvent{Resource: runtimeClassResource, ActionType: fwk.Add | fwk.Update}, QueueingHintFn: pl.isSchedulableAfterRuntimeClassChange},
+		{Event: fwk.ClusterEvent{Resource: classify.NamespaceResource, ActionType: fwk.Add | fwk.Update}, QueueingHintFn: pl.isSchedulableAfterNamespaceChange},
+		{Event: fwk.ClusterEvent{Resource: classify.RuntimeClassResource, ActionType: fwk.Add | fwk.Update}, QueueingHintFn: pl.isSchedulableAfterRuntimeClassChange},
 	}, nil
 }
 
 // isSchedulableAfterPodDelete queues the pod when the deleted pod was bound
-// and belonged to another tenant: only such pods block it.
+// or nominated to a node and belonged to another tenant: only such pods
+// block it (Filter counts nominated pods too). kube-scheduler sends the
+// deletion of a nominated pod, or a nomination that moved, with the unbound
+// pod, so a pod with a nominated node counts like a bound one.
 func (pl *TenantIsolation) isSchedulableAfterPodDelete(logger klog.Logger, pod *v1.Pod, oldObj, newObj interface{}) (fwk.QueueingHint, error) {
 	deleted, _, err := util.As[*v1.Pod](oldObj, newObj)
 	if err != nil {
 		return fwk.Queue, err
 	}
-	if deleted == nil || deleted.Spec.NodeName == "" {
-		logger.V(5).Info("deleted pod was not bound, it blocked no node", "pod", klog.KObj(pod), "deletedPod", klog.KObj(deleted))
+	if deleted == nil || (deleted.Spec.NodeName == "" && deleted.Status.NominatedNodeName == "") {
+		logger.V(5).Info("deleted pod was neither bound nor nominated, it blocked no node", "pod", klog.KObj(pod), "deletedPod", klog.KObj(deleted))
 		return fwk.QueueSkip, nil
 	}
 	memo := newClassMemo(pl.classifier)
@@ -76,7 +70,8 @@ func (pl *TenantIsolation) isSchedulableAfterPodDelete(logger klog.Logger, pod *
 		logger.V(5).Info("deleted pod did not block other tenants", "pod", klog.KObj(pod), "deletedPod", klog.KObj(deleted))
 		return fwk.QueueSkip, nil
 	}
-	logger.V(5).Info("a pod of another tenant was deleted, its node may accept the pod", "pod", klog.KObj(pod), "deletedPod", klog.KObj(deleted), "node", deleted.Spec.NodeName)
+	logger.V(5).Info("a pod of another tenant was deleted, its node may accept the pod", "pod", klog.KObj(pod), "deletedPod", klog.KObj(deleted),
+		"node", deleted.Spec.NodeName, "nominatedNode", deleted.Status.NominatedNodeName)
 	return fwk.Queue, nil
 }
 
@@ -91,7 +86,7 @@ func (pl *TenantIsolation) isSchedulableAfterNodeChange(logger klog.Logger, pod 
 		logger.V(5).Info("a node was added, it runs no tenant pods yet", "pod", klog.KObj(pod), "node", klog.KObj(newNode))
 		return fwk.Queue, nil
 	}
-	if pl.enforceSideChannel && oldNode.Labels[wellknown.LabelCotenancySafe] == "false" && newNode.Labels[wellknown.LabelCotenancySafe] != "false" {
+	if pl.enforceSideChannel && !tenancy.CotenancySafe(oldNode.Labels) && tenancy.CotenancySafe(newNode.Labels) {
 		logger.V(5).Info("node became safe for cross-tenant pods", "pod", klog.KObj(pod), "node", klog.KObj(newNode))
 		return fwk.Queue, nil
 	}
@@ -103,11 +98,22 @@ func (pl *TenantIsolation) namespaceLabels() []string {
 	return append([]string{wellknown.LabelNodeSharing, wellknown.LabelSandboxPolicy, wellknown.LabelInfrastructure}, pl.args.TenantLabelKeys...)
 }
 
+// namespaceLabelsChanged reports whether a Namespace update changed a label
+// classification reads.
+func (pl *TenantIsolation) namespaceLabelsChanged(oldNS, newNS *v1.Namespace) bool {
+	for _, k := range pl.namespaceLabels() {
+		if oldNS.Labels[k] != newNS.Labels[k] {
+			return true
+		}
+	}
+	return false
+}
+
 // isSchedulableAfterNamespaceChange queues the pod when its own Namespace
 // was added or changed its tenancy labels, or when another Namespace changed
 // its tenancy labels (its pods may stop conflicting with this one).
 func (pl *TenantIsolation) isSchedulableAfterNamespaceChange(logger klog.Logger, pod *v1.Pod, oldObj, newObj interface{}) (fwk.QueueingHint, error) {
-	oldNS, newNS, err := asTyped[v1.Namespace](oldObj, newObj)
+	oldNS, newNS, err := classify.AsTyped[v1.Namespace](oldObj, newObj)
 	if err != nil {
 		return fwk.Queue, err
 	}
@@ -121,11 +127,9 @@ func (pl *TenantIsolation) isSchedulableAfterNamespaceChange(logger klog.Logger,
 		}
 		return fwk.QueueSkip, nil
 	}
-	for _, k := range pl.namespaceLabels() {
-		if oldNS.Labels[k] != newNS.Labels[k] {
-			logger.V(5).Info("namespace tenancy labels changed", "pod", klog.KObj(pod), "namespace", newNS.Name, "label", k)
-			return fwk.Queue, nil
-		}
+	if pl.namespaceLabelsChanged(oldNS, newNS) {
+		logger.V(5).Info("namespace tenancy labels changed", "pod", klog.KObj(pod), "namespace", newNS.Name)
+		return fwk.Queue, nil
 	}
 	return fwk.QueueSkip, nil
 }
@@ -135,7 +139,7 @@ func (pl *TenantIsolation) isSchedulableAfterNamespaceChange(logger klog.Logger,
 // mtscn.io/sandboxed label (its pods, this one or others, may have become
 // sandboxed).
 func (pl *TenantIsolation) isSchedulableAfterRuntimeClassChange(logger klog.Logger, pod *v1.Pod, oldObj, newObj interface{}) (fwk.QueueingHint, error) {
-	oldRC, newRC, err := asTyped[nodev1.RuntimeClass](oldObj, newObj)
+	oldRC, newRC, err := classify.AsTyped[nodev1.RuntimeClass](oldObj, newObj)
 	if err != nil {
 		return fwk.Queue, err
 	}
@@ -147,6 +151,13 @@ func (pl *TenantIsolation) isSchedulableAfterRuntimeClassChange(logger klog.Logg
 			logger.V(5).Info("the pod's runtime class was added", "pod", klog.KObj(pod), "runtimeClass", newRC.Name)
 			return fwk.Queue, nil
 		}
+		if pl.classifier.RuntimeOf(newRC).Sandboxed {
+			// Running pods of a missing class count as shared-kernel;
+			// now that it is back they count as sandboxed and may stop
+			// blocking the pod.
+			logger.V(5).Info("a sandboxed runtime class was added, its running pods stop counting as shared-kernel", "pod", klog.KObj(pod), "runtimeClass", newRC.Name)
+			return fwk.Queue, nil
+		}
 		return fwk.QueueSkip, nil
 	}
 	if oldRC.Labels[wellknown.LabelSandboxed] != newRC.Labels[wellknown.LabelSandboxed] {
@@ -154,43 +165,6 @@ func (pl *TenantIsolation) isSchedulableAfterRuntimeClassChange(logger klog.Logg
 		return fwk.Queue, nil
 	}
 	return fwk.QueueSkip, nil
-}
-
-// asTyped converts the objects of an event to *T. The scheduler delivers
-// objects of resources it has no typed informer for as
-// *unstructured.Unstructured; tests may pass typed objects.
-func asTyped[T any](oldObj, newObj interface{}) (*T, *T, error) {
-	o, err := toTyped[T](oldObj)
-	if err != nil {
-		return nil, nil, err
-	}
-	n, err := toTyped[T](newObj)
-	if err != nil {
-		return nil, nil, err
-	}
-	return o, n, nil
-}
-
-func toTyped[T any](obj interface{}) (*T, error) {
-	if d, ok := obj.(cache.DeletedFinalStateUnknown); ok {
-		obj = d.Obj
-	}
-	switch o := obj.(type) {
-	case nil:
-		return nil, nil
-	case *T:
-		return o, nil
-	case *unstructured.Unstructured:
-		if o == nil {
-			return nil, nil
-		}
-		t := new(T)
-		if err := runtime.DefaultUnstructuredConverter.FromUnstructured(o.UnstructuredContent(), t); err != nil {
-			return nil, fmt.Errorf("converting %s %q: %w", o.GetKind(), o.GetName(), err)
-		}
-		return t, nil
-	}
-	return nil, fmt.Errorf("expected %T or *unstructured.Unstructured, got %T", new(T), obj)
 }
 
 // addActivationHandlers closes a race the registered events leave open. The
@@ -218,15 +192,17 @@ func (pl *TenantIsolation) addActivationHandlers(ctx context.Context, h fwk.Hand
 		}
 	}
 	all := func(*v1.Pod) bool { return true }
-	// Any change may alter how pods already on nodes are classified: the
-	// epoch is bumped first, before pods are activated, so that the retried
-	// pods see fresh summaries.
+	// A change that alters how pods already on nodes are classified makes
+	// every cached summary stale: the epoch is bumped first, before pods
+	// are activated, so that the retried pods see fresh summaries. Updates
+	// that touch nothing classification reads (annotations, other labels)
+	// keep the summaries.
 	bump := func(interface{}) { pl.epoch.Add(1) }
 	if _, err := h.SharedInformerFactory().Core().V1().Namespaces().Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
 		DeleteFunc: bump,
 		AddFunc: func(obj interface{}) {
 			bump(obj)
-			ns, err := toTyped[v1.Namespace](obj)
+			ns, err := classify.ToTyped[v1.Namespace](obj)
 			if err != nil || ns == nil {
 				return
 			}
@@ -235,18 +211,17 @@ func (pl *TenantIsolation) addActivationHandlers(ctx context.Context, h fwk.Hand
 			activate(pods, func(p *v1.Pod) bool { return p.Namespace == ns.Name }, "namespace added")
 		},
 		UpdateFunc: func(oldObj, newObj interface{}) {
-			bump(newObj)
-			oldNS, newNS, err := asTyped[v1.Namespace](oldObj, newObj)
+			oldNS, newNS, err := classify.AsTyped[v1.Namespace](oldObj, newObj)
 			if err != nil || oldNS == nil || newNS == nil {
+				bump(newObj)
 				return
 			}
-			for _, k := range pl.namespaceLabels() {
-				if oldNS.Labels[k] != newNS.Labels[k] {
-					pods, _ := podLister.List(labels.Everything())
-					activate(pods, all, "namespace tenancy labels changed")
-					return
-				}
+			if !pl.namespaceLabelsChanged(oldNS, newNS) {
+				return
 			}
+			bump(newObj)
+			pods, _ := podLister.List(labels.Everything())
+			activate(pods, all, "namespace tenancy labels changed")
 		},
 	}); err != nil {
 		return fmt.Errorf("watching namespaces: %w", err)
@@ -255,7 +230,7 @@ func (pl *TenantIsolation) addActivationHandlers(ctx context.Context, h fwk.Hand
 		DeleteFunc: bump,
 		AddFunc: func(obj interface{}) {
 			bump(obj)
-			rc, err := toTyped[nodev1.RuntimeClass](obj)
+			rc, err := classify.ToTyped[nodev1.RuntimeClass](obj)
 			if err != nil || rc == nil {
 				return
 			}
@@ -265,11 +240,17 @@ func (pl *TenantIsolation) addActivationHandlers(ctx context.Context, h fwk.Hand
 			}, "runtime class added")
 		},
 		UpdateFunc: func(oldObj, newObj interface{}) {
-			bump(newObj)
-			oldRC, newRC, err := asTyped[nodev1.RuntimeClass](oldObj, newObj)
-			if err != nil || oldRC == nil || newRC == nil || oldRC.Labels[wellknown.LabelSandboxed] == newRC.Labels[wellknown.LabelSandboxed] {
+			oldRC, newRC, err := classify.AsTyped[nodev1.RuntimeClass](oldObj, newObj)
+			if err != nil || oldRC == nil || newRC == nil {
+				bump(newObj)
 				return
 			}
+			// The handler is immutable: only the sandboxed label changes a
+			// classification.
+			if oldRC.Labels[wellknown.LabelSandboxed] == newRC.Labels[wellknown.LabelSandboxed] {
+				return
+			}
+			bump(newObj)
 			pods, _ := podLister.List(labels.Everything())
 			activate(pods, all, "runtime class sandboxed label changed")
 		},

@@ -51,6 +51,11 @@ func TestEventsToRegister(t *testing.T) {
 	}
 }
 
+func nominated(p *v1.Pod, node string) *v1.Pod {
+	p.Status.NominatedNodeName = node
+	return p
+}
+
 func TestIsSchedulableAfterPodDelete(t *testing.T) {
 	waiting := pod("a1", "waiting", "kata", "")
 	tests := []struct {
@@ -63,6 +68,8 @@ func TestIsSchedulableAfterPodDelete(t *testing.T) {
 		{"another tenant's pod that finished", st.MakePod().Namespace("c").Name("e").Node("n1").Phase(v1.PodSucceeded).Obj(), fwk.Queue},
 		{"tombstone of another tenant's pod", cache.DeletedFinalStateUnknown{Key: "b/e", Obj: pod("b", "e", "", "n1")}, fwk.Queue},
 		{"unbound pod", pod("b", "e", "", ""), fwk.QueueSkip},
+		{"another tenant's nominated pod (deleted, or its nomination moved)", nominated(pod("b", "e", "", ""), "n1"), fwk.Queue},
+		{"nominated pod of the same tenant", nominated(pod("a2", "e", "", ""), "n1"), fwk.QueueSkip},
 		{"same namespace", pod("a1", "e", "", "n1"), fwk.QueueSkip},
 		{"same tenant, other namespace", pod("a2", "e", "", "n1"), fwk.QueueSkip},
 		{"infrastructure pod", pod("kube-system", "e", "", "n1"), fwk.QueueSkip},
@@ -89,6 +96,7 @@ func TestIsSchedulableAfterNodeChange(t *testing.T) {
 		return n
 	}
 	unsafe := map[string]string{wellknown.LabelCotenancySafe: "false"}
+	safe := map[string]string{wellknown.LabelCotenancySafe: "true"}
 	tests := []struct {
 		name     string
 		old, new *v1.Node
@@ -97,11 +105,12 @@ func TestIsSchedulableAfterNodeChange(t *testing.T) {
 	}{
 		{name: "node added", new: node(nil), want: fwk.Queue},
 		{name: "unsafe node added", new: node(unsafe), want: fwk.Queue},
-		{name: "cotenancy-safe=false removed", old: node(unsafe), new: node(nil), want: fwk.Queue},
-		{name: "cotenancy-safe=false set to true", old: node(unsafe), new: node(map[string]string{wellknown.LabelCotenancySafe: "true"}), want: fwk.Queue},
-		{name: "cotenancy-safe=false removed, side channels ignored", old: node(unsafe), new: node(nil), ignoreSC: true, want: fwk.QueueSkip},
-		{name: "node became unsafe", old: node(nil), new: node(unsafe), want: fwk.QueueSkip},
-		{name: "unrelated label", old: node(nil), new: node(map[string]string{"zone": "a"}), want: fwk.QueueSkip},
+		{name: "cotenancy-safe=false set to true", old: node(unsafe), new: node(safe), want: fwk.Queue},
+		{name: "agent published cotenancy-safe=true on a node without it", old: node(nil), new: node(safe), want: fwk.Queue},
+		{name: "cotenancy-safe=false removed: no state is still unsafe", old: node(unsafe), new: node(nil), want: fwk.QueueSkip},
+		{name: "cotenancy-safe=false set to true, side channels ignored", old: node(unsafe), new: node(safe), ignoreSC: true, want: fwk.QueueSkip},
+		{name: "node became unsafe", old: node(safe), new: node(unsafe), want: fwk.QueueSkip},
+		{name: "unrelated label", old: node(safe), new: node(map[string]string{wellknown.LabelCotenancySafe: "true", "zone": "a"}), want: fwk.QueueSkip},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -189,10 +198,11 @@ func TestIsSchedulableAfterRuntimeClassChange(t *testing.T) {
 		want fwk.QueueingHint
 	}{
 		{name: "the pod's runtime class added", new: rc("kata-new", "kata-qemu", nil), want: fwk.Queue},
-		{name: "another runtime class added", new: rc("other", "kata-qemu", nil), want: fwk.QueueSkip},
+		{name: "another shared-kernel runtime class added", new: rc("other", "runc", nil), want: fwk.QueueSkip},
+		{name: "another sandboxed runtime class (re-)created: its running pods stop counting as shared-kernel", new: rc("other", "kata-qemu", nil), want: fwk.Queue},
 		{name: "sandboxed label changed", old: rc("x", "custom", nil), new: rc("x", "custom", map[string]string{wellknown.LabelSandboxed: "true"}), want: fwk.Queue},
 		{name: "unrelated label changed", old: rc("x", "custom", nil), new: rc("x", "custom", map[string]string{"a": "b"}), want: fwk.QueueSkip},
-		{name: "wrong type", new: st.MakeNode().Name("n").Obj(), want: fwk.Queue},
+		{name: "wrong type", new: safeNode("n"), want: fwk.Queue},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -310,4 +320,49 @@ func setupWithClient(ctx context.Context, t *testing.T, activator fwk.PodActivat
 	informerFactory.Start(ctx.Done())
 	informerFactory.WaitForCacheSync(ctx.Done())
 	return pl.(*TenantIsolation), client
+}
+
+// TestEpochOnlyForClassificationChanges: a Namespace or RuntimeClass update
+// that changes nothing classification reads (an annotation, another label)
+// keeps every cached node summary; a tenancy label change invalidates them.
+func TestEpochOnlyForClassificationChanges(t *testing.T) {
+	_, ctx := ktesting.NewTestContext(t)
+	pl, client := setupWithClient(ctx, t, &recordingActivator{}, fixtures())
+	epoch := pl.epoch.Load()
+
+	ns, err := client.CoreV1().Namespaces().Get(ctx, "b", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ns.Annotations = map[string]string{"owner": "team-b"}
+	ns.Labels["team"] = "b"
+	if _, err := client.CoreV1().Namespaces().Update(ctx, ns, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	rc, err := client.NodeV1().RuntimeClasses().Get(ctx, "kata", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc.Annotations = map[string]string{"note": "x"}
+	if _, err := client.NodeV1().RuntimeClasses().Update(ctx, rc, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	// A relevant change after them: informers deliver in order, so once
+	// it is seen, the irrelevant ones were seen too.
+	ns2, err := client.CoreV1().Namespaces().Get(ctx, "c", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ns2.Labels = map[string]string{wellknown.LabelTenant: "A"}
+	if _, err := client.CoreV1().Namespaces().Update(ctx, ns2, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := wait.PollUntilContextTimeout(ctx, 10*time.Millisecond, 5*time.Second, true, func(context.Context) (bool, error) {
+		return pl.epoch.Load() != epoch, nil
+	}); err != nil {
+		t.Fatal("tenant label change not seen by the plugin")
+	}
+	if got := pl.epoch.Load(); got != epoch+1 {
+		t.Errorf("epoch moved by %d after an annotation/label-only Namespace update, a RuntimeClass annotation and a tenant label change; want 1 (only the tenant label change)", got-epoch)
+	}
 }

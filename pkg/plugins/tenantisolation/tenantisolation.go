@@ -16,9 +16,9 @@ import (
 
 	"github.com/mtscn/mtscn/pkg/apis/config"
 	"github.com/mtscn/mtscn/pkg/apis/config/validation"
+	"github.com/mtscn/mtscn/pkg/plugins/internal/classify"
 	"github.com/mtscn/mtscn/pkg/plugins/names"
 	"github.com/mtscn/mtscn/pkg/tenancy"
-	"github.com/mtscn/mtscn/pkg/wellknown"
 )
 
 // TenantIsolation keeps shared-kernel pods on nodes of their own tenant and
@@ -28,8 +28,8 @@ import (
 type TenantIsolation struct {
 	args       *config.TenantIsolationArgs
 	classifier *tenancy.Classifier
-	// enforceSideChannel: keep tenants apart on mtscn.io/cotenancy-safe=false
-	// nodes (I4).
+	// enforceSideChannel: keep tenants apart on nodes not labelled
+	// mtscn.io/cotenancy-safe=true (I4).
 	enforceSideChannel bool
 
 	// epoch counts Namespace and RuntimeClass changes: a summary computed
@@ -69,16 +69,12 @@ const (
 	// ErrReasonExclusiveNeedsOwnNode (I2): the pod's tenant is exclusive and
 	// the node runs pods of another tenant.
 	ErrReasonExclusiveNeedsOwnNode = "exclusive tenant needs a node without other tenants' pods"
-	// ErrReasonCotenancyUnsafe (I4): the node is labelled
-	// mtscn.io/cotenancy-safe=false and runs pods of another tenant.
+	// ErrReasonCotenancyUnsafe (I4): the node is not labelled
+	// mtscn.io/cotenancy-safe=true and runs pods of another tenant.
 	ErrReasonCotenancyUnsafe = "node is not safe for cross-tenant VMs"
 	// ErrReasonSandboxRequired (I3): the namespace says
 	// mtscn.io/sandbox=required and the pod's runtime class is not sandboxed.
 	ErrReasonSandboxRequired = "tenant requires a sandboxed runtime class"
-	// ErrReasonRuntimeClassNotFound is a format taking the runtime class name.
-	ErrReasonRuntimeClassNotFound = "runtime class %q not found"
-	// ErrReasonNamespaceNotFound is a format taking the namespace name.
-	ErrReasonNamespaceNotFound = "namespace %q not found"
 
 	// Raw scores, mapped to [0, MaxNodeScore] by NormalizeScore.
 	scoreEmpty     = 0
@@ -114,7 +110,7 @@ func New(ctx context.Context, obj runtime.Object, h fwk.Handle) (fwk.Plugin, err
 	}
 	if _, err := informers.Core().V1().Nodes().Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
 		DeleteFunc: func(obj interface{}) {
-			if node, err := toTyped[v1.Node](obj); err == nil && node != nil {
+			if node, err := classify.ToTyped[v1.Node](obj); err == nil && node != nil {
 				pl.summaries.forget(node.Name)
 			}
 		},
@@ -182,20 +178,14 @@ func (pl *TenantIsolation) summarize(ni fwk.NodeInfo) *nodeSummary {
 func (pl *TenantIsolation) classifyIncoming(pod *v1.Pod) (tenancy.PodClass, *fwk.Status) {
 	nsp, err := pl.classifier.Namespace(pod.Namespace)
 	if err != nil {
-		if errors.Is(err, tenancy.ErrNamespaceNotFound) {
-			return tenancy.PodClass{}, fwk.NewStatus(fwk.UnschedulableAndUnresolvable, fmt.Sprintf(ErrReasonNamespaceNotFound, pod.Namespace))
-		}
-		return tenancy.PodClass{}, fwk.AsStatus(fmt.Errorf("classifying pod: %w", err))
+		return tenancy.PodClass{}, classify.Status(pod, err)
 	}
 	if nsp.Infrastructure {
 		return tenancy.PodClass{}, fwk.NewStatus(fwk.Skip)
 	}
 	rt, err := pl.classifier.Runtime(pod.Spec.RuntimeClassName)
 	if err != nil {
-		if errors.Is(err, tenancy.ErrRuntimeClassNotFound) {
-			return tenancy.PodClass{}, fwk.NewStatus(fwk.UnschedulableAndUnresolvable, fmt.Sprintf(ErrReasonRuntimeClassNotFound, *pod.Spec.RuntimeClassName))
-		}
-		return tenancy.PodClass{}, fwk.AsStatus(fmt.Errorf("classifying pod: %w", err))
+		return tenancy.PodClass{}, classify.Status(pod, err)
 	}
 	if nsp.SandboxRequired && !rt.Sandboxed {
 		return tenancy.PodClass{}, fwk.NewStatus(fwk.UnschedulableAndUnresolvable, ErrReasonSandboxRequired)
@@ -250,7 +240,7 @@ func (pl *TenantIsolation) conflict(s *preFilterState, sum *nodeSummary, node *v
 		return ErrReasonExclusiveNeedsOwnNode
 	case s.class.SharedKernel():
 		return ErrReasonSharedKernelNeedsOwnNode
-	case pl.enforceSideChannel && node.Labels[wellknown.LabelCotenancySafe] == "false":
+	case pl.enforceSideChannel && !tenancy.CotenancySafe(node.Labels):
 		return ErrReasonCotenancyUnsafe
 	}
 	return ""
@@ -328,9 +318,9 @@ func newClassMemo(c *tenancy.Classifier) *classMemo {
 }
 
 // contribution returns what an existing pod counts for on its node, and
-// false for pods that do not count (infrastructure, terminal). A pod whose
-// Namespace is gone is its namespace's own tenant; a pod whose RuntimeClass
-// is gone is counted as shared-kernel: when in doubt, isolate.
+// false for pods that do not count (infrastructure, terminal). Missing
+// Namespaces and RuntimeClasses are pkg/tenancy's (ClassifyBound) to
+// answer: when in doubt, isolate.
 func (m *classMemo) contribution(pod *v1.Pod) (contribution, bool) {
 	if tenancy.IsTerminal(pod) {
 		return contribution{}, false
@@ -342,11 +332,7 @@ func (m *classMemo) contribution(pod *v1.Pod) (contribution, bool) {
 func (m *classMemo) classify(pod *v1.Pod) (contribution, bool) {
 	nsp, ok := m.namespaces[pod.Namespace]
 	if !ok {
-		var err error
-		nsp, err = m.classifier.Namespace(pod.Namespace)
-		if err != nil {
-			nsp = tenancy.NamespacePolicy{Tenant: pod.Namespace}
-		}
+		nsp = m.classifier.BoundNamespace(pod.Namespace)
 		m.namespaces[pod.Namespace] = nsp
 	}
 	if nsp.Infrastructure {
@@ -358,8 +344,9 @@ func (m *classMemo) classify(pod *v1.Pod) (contribution, bool) {
 	}
 	rt, ok := m.runtimes[rcName]
 	if !ok {
-		rt, _ = m.classifier.Runtime(pod.Spec.RuntimeClassName)
+		rt = m.classifier.BoundRuntime(pod.Spec.RuntimeClassName)
 		m.runtimes[rcName] = rt
 	}
-	return contribution{tenant: nsp.Tenant, sharedKernel: !rt.Sandboxed, exclusive: nsp.Exclusive}, true
+	class := tenancy.PodClass{NamespacePolicy: nsp, Runtime: rt}
+	return contribution{tenant: nsp.Tenant, sharedKernel: class.SharedKernel(), exclusive: nsp.Exclusive}, true
 }

@@ -92,6 +92,12 @@ func setup(ctx context.Context, t testing.TB, args *config.TenantIsolationArgs, 
 	return p.(*TenantIsolation), infos
 }
 
+// safeNode returns a node the node agent found safe for co-tenancy
+// (mtscn.io/cotenancy-safe=true): without that label I4 keeps tenants apart.
+func safeNode(name string) *v1.Node {
+	return st.MakeNode().Name(name).Label(wellknown.LabelCotenancySafe, wellknown.ValueTrue).Obj()
+}
+
 func nodeInfo(t *testing.T, infos []fwk.NodeInfo, name string) fwk.NodeInfo {
 	t.Helper()
 	for _, ni := range infos {
@@ -131,7 +137,7 @@ func TestPreFilter(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			_, ctx := ktesting.NewTestContext(t)
-			pl, infos := setup(ctx, t, defaultArgs(t), nil, []*v1.Node{st.MakeNode().Name("n1").Obj()})
+			pl, infos := setup(ctx, t, defaultArgs(t), nil, []*v1.Node{safeNode("n1")})
 			_, got := pl.PreFilter(ctx, framework.NewCycleState(), tc.pod, infos)
 			if diff := cmp.Diff(tc.want, got); diff != "" {
 				t.Errorf("PreFilter status (-want,+got):\n%s", diff)
@@ -181,6 +187,9 @@ func TestFilter(t *testing.T) {
 		{name: "I4: VMs of two tenants on a cotenancy-unsafe node",
 			pod: pod("a1", "p", "kata", ""), existing: []*v1.Pod{pod("b", "e", "kata", "n1")}, nodeLabels: unsafe,
 			want: unschedulable(ErrReasonCotenancyUnsafe)},
+		{name: "I4 fails closed: VMs of two tenants on a node without the agent's cotenancy-safe=true",
+			pod: pod("a1", "p", "kata", ""), existing: []*v1.Pod{pod("b", "e", "kata", "n1")}, nodeLabels: map[string]string{},
+			want: unschedulable(ErrReasonCotenancyUnsafe)},
 		{name: "I4 with sideChannelPolicy Ignore",
 			pod: pod("a1", "p", "kata", ""), existing: []*v1.Pod{pod("b", "e", "kata", "n1")}, nodeLabels: unsafe, ignoreSC: true},
 		{name: "I4: one tenant alone on a cotenancy-unsafe node",
@@ -206,9 +215,11 @@ func TestFilter(t *testing.T) {
 			if tc.ignoreSC {
 				args.SideChannelPolicy = config.SideChannelIgnore
 			}
-			node := st.MakeNode().Name("n1").Obj()
-			node.Labels = tc.nodeLabels
-			pl, infos := setup(ctx, t, args, tc.existing, []*v1.Node{node, st.MakeNode().Name("n2").Obj()})
+			node := safeNode("n1")
+			if tc.nodeLabels != nil {
+				node.Labels = tc.nodeLabels
+			}
+			pl, infos := setup(ctx, t, args, tc.existing, []*v1.Node{node, safeNode("n2")})
 			cs := framework.NewCycleState()
 			if _, s := pl.PreFilter(ctx, cs, tc.pod, infos); !s.IsSuccess() {
 				t.Fatalf("PreFilter: %v", s)
@@ -226,7 +237,7 @@ func TestFilter(t *testing.T) {
 
 func TestFilterWithoutPreFilter(t *testing.T) {
 	_, ctx := ktesting.NewTestContext(t)
-	pl, infos := setup(ctx, t, defaultArgs(t), nil, []*v1.Node{st.MakeNode().Name("n1").Obj()})
+	pl, infos := setup(ctx, t, defaultArgs(t), nil, []*v1.Node{safeNode("n1")})
 	got := pl.Filter(ctx, framework.NewCycleState(), pod("a1", "p", "", ""), infos[0])
 	if got.Code() != fwk.Error {
 		t.Errorf("Filter without PreFilter state: %v, want code Error", got)
@@ -240,7 +251,7 @@ func TestFilterWithoutPreFilter(t *testing.T) {
 func TestNominatedAndPreemptionCopies(t *testing.T) {
 	logger, ctx := ktesting.NewTestContext(t)
 	victim := pod("b", "victim", "", "n1")
-	pl, infos := setup(ctx, t, defaultArgs(t), []*v1.Pod{victim}, []*v1.Node{st.MakeNode().Name("n1").Obj()})
+	pl, infos := setup(ctx, t, defaultArgs(t), []*v1.Pod{victim}, []*v1.Node{safeNode("n1")})
 	incoming := pod("a1", "p", "kata", "")
 	cs := framework.NewCycleState()
 	if _, s := pl.PreFilter(ctx, cs, incoming, infos); !s.IsSuccess() {
@@ -305,7 +316,7 @@ func TestNominatedAndPreemptionCopies(t *testing.T) {
 // node's summary.
 func TestSummaryCacheNominatedSteadyState(t *testing.T) {
 	_, ctx := ktesting.NewTestContext(t)
-	pl, infos := setup(ctx, t, defaultArgs(t), []*v1.Pod{pod("a2", "e", "kata", "n1")}, []*v1.Node{st.MakeNode().Name("n1").Obj()})
+	pl, infos := setup(ctx, t, defaultArgs(t), []*v1.Pod{pod("a2", "e", "kata", "n1")}, []*v1.Node{safeNode("n1")})
 	incoming := pod("a1", "p", "kata", "")
 	nominated, err := framework.NewPodInfo(pod("b", "nominated", "", "n1"))
 	if err != nil {
@@ -345,7 +356,7 @@ func TestSummaryCacheNominatedSteadyState(t *testing.T) {
 func TestSummaryCacheBounded(t *testing.T) {
 	logger, ctx := ktesting.NewTestContext(t)
 	pl, client := setupWithClient(ctx, t, &recordingActivator{}, fixtures())
-	nodes := []*v1.Node{st.MakeNode().Name("n1").Obj(), st.MakeNode().Name("n2").Obj()}
+	nodes := []*v1.Node{safeNode("n1"), safeNode("n2")}
 	for _, n := range nodes {
 		if _, err := client.CoreV1().Nodes().Create(ctx, n, metav1.CreateOptions{}); err != nil {
 			t.Fatal(err)
@@ -410,11 +421,11 @@ func TestSummaryCacheBounded(t *testing.T) {
 
 func TestScore(t *testing.T) {
 	nodes := []*v1.Node{
-		st.MakeNode().Name("own").Obj(),
-		st.MakeNode().Name("shared").Obj(),
-		st.MakeNode().Name("empty").Obj(),
-		st.MakeNode().Name("infra-only").Obj(),
-		st.MakeNode().Name("excl").Obj(),
+		safeNode("own"),
+		safeNode("shared"),
+		safeNode("empty"),
+		safeNode("infra-only"),
+		safeNode("excl"),
 	}
 	existing := []*v1.Pod{
 		pod("a2", "mine", "kata", "own"),
@@ -475,7 +486,7 @@ func TestScore(t *testing.T) {
 
 func TestPreScoreSkipsInfrastructure(t *testing.T) {
 	_, ctx := ktesting.NewTestContext(t)
-	pl, infos := setup(ctx, t, defaultArgs(t), nil, []*v1.Node{st.MakeNode().Name("n1").Obj()})
+	pl, infos := setup(ctx, t, defaultArgs(t), nil, []*v1.Node{safeNode("n1")})
 	cs := framework.NewCycleState()
 	p := pod("kube-system", "p", "", "")
 	if _, s := pl.PreFilter(ctx, cs, p, infos); s.Code() != fwk.Skip {
@@ -519,7 +530,7 @@ func TestSignPod(t *testing.T) {
 func TestSummaryCache(t *testing.T) {
 	_, ctx := ktesting.NewTestContext(t)
 	pl, client := setupWithClient(ctx, t, &recordingActivator{}, fixtures())
-	node := st.MakeNode().Name("n1").Obj()
+	node := safeNode("n1")
 	infosOf := func(pods ...*v1.Pod) []fwk.NodeInfo {
 		infos, err := cache.NewSnapshot(pods, []*v1.Node{node}).NodeInfos().List()
 		if err != nil {
@@ -584,7 +595,7 @@ func TestFilterConcurrent(t *testing.T) {
 	want := map[string]string{}
 	for i := range numNodes {
 		name := fmt.Sprintf("n%d", i)
-		nodes = append(nodes, st.MakeNode().Name(name).Obj())
+		nodes = append(nodes, safeNode(name))
 		switch i % 3 {
 		case 0:
 			pods = append(pods, pod("b", "runc-"+name, "", name))

@@ -121,7 +121,7 @@ func TestRules(t *testing.T) {
 		cp.WaitForBound(t, "i3-req", "runc", requeueTimeout)
 	})
 
-	t.Run("I4 cotenancy-unsafe node, requeued when the label goes", func(t *testing.T) {
+	t.Run("I4 cotenancy-unsafe node, requeued when the agent marks it safe", func(t *testing.T) {
 		g := "i4"
 		cp.CreateNode(t, makeNode("i4-a", g, map[string]string{wellknown.LabelCotenancySafe: "false"}))
 		cp.CreateNamespace(t, "i4-t1", tenantNS("i4-t1", nil))
@@ -135,7 +135,7 @@ func TestRules(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		delete(node.Labels, wellknown.LabelCotenancySafe)
+		node.Labels[wellknown.LabelCotenancySafe] = wellknown.ValueTrue
 		if _, err := cp.Client.CoreV1().Nodes().Update(cp.Ctx, node, metav1.UpdateOptions{}); err != nil {
 			t.Fatal(err)
 		}

@@ -57,6 +57,7 @@ func makeNode(name, group string, labels map[string]string) *v1.Node {
 	}).Label(groupLabel, group).
 		Label(wellknown.LabelKVM, "true").
 		Label(wellknown.LabelVirtMode, "hardware").
+		Label(wellknown.LabelCotenancySafe, wellknown.ValueTrue).
 		Label(wellknown.LabelRuntimePrefix+"kata-qemu", "true").
 		Label(wellknown.LabelRuntimePrefix+"kata-clh", "true").Obj()
 	for k, v := range labels {

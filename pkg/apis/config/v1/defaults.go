@@ -5,6 +5,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/utils/ptr"
 
+	"github.com/mtscn/mtscn/pkg/apis/config/validation"
 	"github.com/mtscn/mtscn/pkg/wellknown"
 )
 
@@ -35,13 +36,21 @@ func mi(n int64) *resource.Quantity {
 // wins, so exact handlers come before the kata* fallback.
 //
 //   - Hotplug is the Go runtime's arithmetic: guest = default_memory (2048Mi)
+//
 //   - Σ limits. kata-qemu and kata-clh hot-plug the limits; kata-fc and
 //     kata-qemu-nvidia-gpu set static_sandbox_resource_mgmt and add the same
 //     sum at boot, so they size alike.
+//
 //   - Static is runtime-rs (kata-qemu-runtime-rs, kata-cloud-hypervisor,
 //     kata-dragonball) and the TEE shims: guest = Σ limits + overhead_memory
 //     (32Mi, 128Mi for TDX/SNP) when a limit is set, else default_memory.
+//
 //   - OffNode is peer pods (kata-remote): the VM runs in the cloud.
+//
+//   - UserSpace is gVisor (runsc, gvisor): no VM; the sandbox's own memory
+//     is HostOverhead on top of the pod's requests: ~21.5Mi of Sentry and
+//     gofers in the pod cgroup plus ~13Mi of containerd-shim-runsc-v1
+//     outside it, 35Mi rounded up (docs/vm-footprint.md).
 //
 // HostOverhead is the VMM + shim resident memory on the host (QEMU and its
 // virtiofsd ~96Mi, Cloud Hypervisor and Dragonball ~64Mi, Firecracker
@@ -65,11 +74,14 @@ func DefaultProfiles() []HypervisorProfile {
 		p("kata-fc", "Hotplug", 2048, 0, 32, false),
 		p("kata-qemu*", "Hotplug", 2048, 0, 96, true),
 		p("kata*", "Hotplug", 2048, 0, 96, true),
+		p("runsc*", "UserSpace", 0, 0, 35, false),
+		p("gvisor*", "UserSpace", 0, 0, 35, false),
 	}
 }
 
 // DefaultRuntimeRequirements: every Kata handler needs a usable /dev/kvm and
-// its handler configured in the node's containerd; TDX and SEV-SNP handlers
+// its handler configured in the node's containerd; a gVisor handler (runsc*,
+// gvisor*) needs only its handler, no KVM; TDX and SEV-SNP handlers
 // need the CPU feature enabled. Runtime requirements never apply to
 // off-node handlers (offNodeHandlers, kata-remote by default): their VM
 // runs elsewhere.
@@ -82,6 +94,13 @@ func DefaultRuntimeRequirements() []RuntimeRequirement {
 			Handlers: []string{"kata*"},
 			Requirements: []NodeRequirement{
 				{Name: "usable /dev/kvm", MatchExpressions: isTrue(wellknown.LabelKVM)},
+				{Name: HandlerPlaceholder + " runtime handler", MatchExpressions: isTrue(wellknown.LabelRuntimePrefix + HandlerPlaceholder)},
+			},
+		},
+		{
+			// gVisor runs in user space: it needs its handler, not KVM.
+			Handlers: []string{"runsc*", "gvisor*"},
+			Requirements: []NodeRequirement{
 				{Name: HandlerPlaceholder + " runtime handler", MatchExpressions: isTrue(wellknown.LabelRuntimePrefix + HandlerPlaceholder)},
 			},
 		},
@@ -131,7 +150,17 @@ func SetDefaults_TenantIsolationArgs(obj *TenantIsolationArgs) {
 func SetDefaults_SandboxOverheadArgs(obj *SandboxOverheadArgs) {
 	setDefaultClassification(&obj.SandboxClassification)
 	if obj.Profiles == nil {
-		obj.Profiles = DefaultProfiles()
+		// Only the profiles that can apply: a profile whose handler is not
+		// sandboxed is a validation error (e.g. the gVisor profiles when
+		// sandboxedHandlers names only kata*).
+		for _, p := range DefaultProfiles() {
+			if validation.PatternCovered(obj.SandboxedHandlers, p.Handler) {
+				obj.Profiles = append(obj.Profiles, p)
+			}
+		}
+		if obj.Profiles == nil {
+			obj.Profiles = []HypervisorProfile{}
+		}
 	}
 	for i := range obj.Profiles {
 		p := &obj.Profiles[i]

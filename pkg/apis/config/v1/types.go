@@ -46,14 +46,14 @@ type TenantIsolationArgs struct {
 	SideChannelPolicy *SideChannelPolicy `json:"sideChannelPolicy,omitempty"`
 }
 
-// SizingMode is Hotplug, Static or OffNode.
+// SizingMode is Hotplug, Static, OffNode or UserSpace.
 type SizingMode string
 
 // HypervisorProfile describes the memory a runtime handler's VM commits.
 type HypervisorProfile struct {
 	// Handler is a glob pattern of RuntimeClass handlers.
 	Handler string `json:"handler"`
-	// Sizing is Hotplug, Static or OffNode.
+	// Sizing is Hotplug, Static, OffNode or UserSpace (gVisor).
 	Sizing SizingMode `json:"sizing"`
 	// DefaultMemory is Kata's default_memory.
 	DefaultMemory *resource.Quantity `json:"defaultMemory,omitempty"`

@@ -65,20 +65,20 @@ func ValidateSandboxOverheadArgs(p *field.Path, args *config.SandboxOverheadArgs
 			errs = append(errs, field.Duplicate(fp.Child("handler"), prof.Handler))
 		}
 		seen.Insert(prof.Handler)
-		if prof.Handler != "" && !matchesAny(args.SandboxedHandlers, prof.Handler) {
+		if prof.Handler != "" && !PatternCovered(args.SandboxedHandlers, prof.Handler) {
 			errs = append(errs, field.Invalid(fp.Child("handler"), prof.Handler,
 				"matches no sandboxedHandlers pattern, so its pods are not VMs and the profile never applies: add a matching pattern to sandboxedHandlers"))
 		}
 		switch prof.Sizing {
-		case config.SizingHotplug, config.SizingStatic, config.SizingOffNode:
+		case config.SizingHotplug, config.SizingStatic, config.SizingOffNode, config.SizingUserSpace:
 		default:
 			errs = append(errs, field.NotSupported(fp.Child("sizing"), prof.Sizing,
-				[]string{string(config.SizingHotplug), string(config.SizingStatic), string(config.SizingOffNode)}))
+				[]string{string(config.SizingHotplug), string(config.SizingStatic), string(config.SizingOffNode), string(config.SizingUserSpace)}))
 		}
 		errs = append(errs, validateNonNegative(fp.Child("defaultMemory"), prof.DefaultMemory)...)
 		errs = append(errs, validateNonNegative(fp.Child("overheadMemory"), prof.OverheadMemory)...)
 		errs = append(errs, validateNonNegative(fp.Child("hostOverhead"), prof.HostOverhead)...)
-		if prof.Sizing != config.SizingOffNode && prof.DefaultMemory.Sign() <= 0 {
+		if (prof.Sizing == config.SizingHotplug || prof.Sizing == config.SizingStatic) && prof.DefaultMemory.Sign() <= 0 {
 			errs = append(errs, field.Invalid(fp.Child("defaultMemory"), prof.DefaultMemory.String(), "must be positive for an on-node VM (Kata's default_memory, e.g. 2048Mi)"))
 		}
 	}
@@ -154,7 +154,7 @@ func validateClassification(p *field.Path, c *config.SandboxClassification) fiel
 	for i, h := range c.OffNodeHandlers {
 		fp := p.Child("offNodeHandlers").Index(i)
 		errs = append(errs, validateGlob(fp, h)...)
-		if !matchesAny(c.SandboxedHandlers, h) {
+		if !PatternCovered(c.SandboxedHandlers, h) {
 			errs = append(errs, field.Invalid(fp, h, "an off-node handler must also be sandboxed: add a matching pattern to sandboxedHandlers"))
 		}
 	}
@@ -163,7 +163,10 @@ func validateClassification(p *field.Path, c *config.SandboxClassification) fiel
 
 // matchesAny reports whether the pattern h (taken literally, with its glob
 // characters dropped) is covered by one of patterns.
-func matchesAny(patterns []string, h string) bool {
+// PatternCovered reports whether the handler pattern h is covered by one
+// of patterns: whether a profile or rule for h can ever apply to a handler
+// that patterns classify as sandboxed.
+func PatternCovered(patterns []string, h string) bool {
 	literal := strings.NewReplacer("*", "x", "?", "x", "[", "", "]", "").Replace(h)
 	for _, p := range patterns {
 		if ok, _ := path.Match(p, literal); ok || p == h {

@@ -1,0 +1,159 @@
+// Package classify holds what mtscn's three scheduler plugins share about
+// classifying the pod being scheduled (docs/design.md, "Plugins"): the
+// status of a pod whose Namespace or RuntimeClass is missing, the
+// RuntimeClass event that requeues it, and the conversion of the
+// unstructured objects the scheduler's dynamic informers deliver.
+//
+// A missing Namespace or RuntimeClass is UnschedulableAndUnresolvable in
+// every plugin (preemption cannot create it), and the creation of the
+// RuntimeClass requeues the pod.
+package classify
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	v1 "k8s.io/api/core/v1"
+	nodev1 "k8s.io/api/node/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/tools/cache"
+	"k8s.io/klog/v2"
+	fwk "k8s.io/kube-scheduler/framework"
+
+	"github.com/mtscn/mtscn/pkg/tenancy"
+)
+
+const (
+	// ErrReasonRuntimeClassNotFound is a format taking the runtime class
+	// name: the pod names a RuntimeClass that does not exist.
+	ErrReasonRuntimeClassNotFound = "runtime class %q not found"
+	// ErrReasonNamespaceNotFound is a format taking the namespace name.
+	ErrReasonNamespaceNotFound = "namespace %q not found"
+)
+
+// Event resources the scheduler has no constant for. The scheduler watches
+// them through its dynamic informer factory ("<plural>.<version>.<group>",
+// the core group being empty), so the hints receive
+// *unstructured.Unstructured objects.
+const (
+	NamespaceResource    fwk.EventResource = "namespaces.v1."
+	RuntimeClassResource fwk.EventResource = "runtimeclasses.v1.node.k8s.io"
+)
+
+// Status turns a classification error of the pod being scheduled into its
+// status: UnschedulableAndUnresolvable for a missing Namespace or
+// RuntimeClass, Error for anything else.
+func Status(pod *v1.Pod, err error) *fwk.Status {
+	switch {
+	case errors.Is(err, tenancy.ErrRuntimeClassNotFound):
+		name := ""
+		if pod.Spec.RuntimeClassName != nil {
+			name = *pod.Spec.RuntimeClassName
+		}
+		return fwk.NewStatus(fwk.UnschedulableAndUnresolvable, fmt.Sprintf(ErrReasonRuntimeClassNotFound, name))
+	case errors.Is(err, tenancy.ErrNamespaceNotFound):
+		return fwk.NewStatus(fwk.UnschedulableAndUnresolvable, fmt.Sprintf(ErrReasonNamespaceNotFound, pod.Namespace))
+	}
+	return fwk.AsStatus(fmt.Errorf("classifying pod: %w", err))
+}
+
+// RuntimeClassAdded is the event that requeues a pod waiting for its
+// RuntimeClass, with IsSchedulableAfterRuntimeClassAdd as its hint.
+func RuntimeClassAdded() fwk.ClusterEventWithHint {
+	return fwk.ClusterEventWithHint{
+		Event:          fwk.ClusterEvent{Resource: RuntimeClassResource, ActionType: fwk.Add},
+		QueueingHintFn: IsSchedulableAfterRuntimeClassAdd,
+	}
+}
+
+// IsSchedulableAfterRuntimeClassAdd queues the pod when the RuntimeClass it
+// names was created.
+func IsSchedulableAfterRuntimeClassAdd(logger klog.Logger, pod *v1.Pod, oldObj, newObj interface{}) (fwk.QueueingHint, error) {
+	_, rc, err := AsTyped[nodev1.RuntimeClass](oldObj, newObj)
+	if err != nil {
+		return fwk.Queue, err
+	}
+	if rc != nil && pod.Spec.RuntimeClassName != nil && *pod.Spec.RuntimeClassName == rc.Name {
+		logger.V(5).Info("the pod's runtime class was added", "pod", klog.KObj(pod), "runtimeClass", rc.Name)
+		return fwk.Queue, nil
+	}
+	return fwk.QueueSkip, nil
+}
+
+// ActivateOnRuntimeClassAdd closes a race the RuntimeClass event leaves
+// open. The scheduler delivers the event from its dynamic informer while
+// the classifier reads the typed informer's lister; a pod requeued by the
+// event can be retried before the typed lister has the new RuntimeClass,
+// be rejected again and then wait for the periodic flush. The typed
+// informer calls this handler after its store is updated, so activating
+// the pending pods that name the class retries them on fresh data.
+func ActivateOnRuntimeClassAdd(ctx context.Context, h fwk.Handle) error {
+	logger := klog.FromContext(ctx)
+	podLister := h.SharedInformerFactory().Core().V1().Pods().Lister()
+	_, err := h.SharedInformerFactory().Node().V1().RuntimeClasses().Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
+		AddFunc: func(obj interface{}) {
+			rc, err := ToTyped[nodev1.RuntimeClass](obj)
+			if err != nil || rc == nil {
+				return
+			}
+			// The scheduler's pod informer has no index by runtime class.
+			pods, _ := podLister.List(labels.Everything())
+			pending := map[string]*v1.Pod{}
+			for _, p := range pods {
+				if p.Spec.NodeName == "" && p.Spec.RuntimeClassName != nil && *p.Spec.RuntimeClassName == rc.Name {
+					pending[p.Namespace+"/"+p.Name] = p
+				}
+			}
+			if len(pending) > 0 {
+				logger.V(5).Info("activating pending pods", "reason", "runtime class added", "runtimeClass", rc.Name, "count", len(pending))
+				h.Activate(logger, pending)
+			}
+		},
+	})
+	if err != nil {
+		return fmt.Errorf("watching runtime classes: %w", err)
+	}
+	return nil
+}
+
+// AsTyped converts the objects of an event to *T. The scheduler delivers
+// objects of resources it has no typed informer for as
+// *unstructured.Unstructured; tests may pass typed objects.
+func AsTyped[T any](oldObj, newObj interface{}) (*T, *T, error) {
+	o, err := ToTyped[T](oldObj)
+	if err != nil {
+		return nil, nil, err
+	}
+	n, err := ToTyped[T](newObj)
+	if err != nil {
+		return nil, nil, err
+	}
+	return o, n, nil
+}
+
+// ToTyped converts one event object (typed, unstructured or a tombstone) to
+// *T; nil stays nil.
+func ToTyped[T any](obj interface{}) (*T, error) {
+	if d, ok := obj.(cache.DeletedFinalStateUnknown); ok {
+		obj = d.Obj
+	}
+	switch o := obj.(type) {
+	case nil:
+		return nil, nil
+	case *T:
+		return o, nil
+	case *unstructured.Unstructured:
+		if o == nil {
+			return nil, nil
+		}
+		t := new(T)
+		if err := runtime.DefaultUnstructuredConverter.FromUnstructured(o.UnstructuredContent(), t); err != nil {
+			return nil, fmt.Errorf("converting %s %q: %w", o.GetKind(), o.GetName(), err)
+		}
+		return t, nil
+	}
+	return nil, fmt.Errorf("expected %T or *unstructured.Unstructured, got %T", new(T), obj)
+}
