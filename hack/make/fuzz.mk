@@ -17,7 +17,8 @@ FUZZ_TARGETS := \
 	./pkg/node/discover:FuzzPCIID \
 	./pkg/node/discover:FuzzMemoryFiles \
 	./pkg/node/containerd:FuzzParse \
-	./pkg/node/containerd:FuzzLoad
+	./pkg/node/containerd:FuzzLoad \
+	./pkg/node/overhead:FuzzParseMemoryFiles
 
 fuzz-short:
 	@set -e; for t in $(FUZZ_TARGETS); do \

@@ -11,8 +11,9 @@ import (
 	"github.com/mtscn/mtscn/pkg/wellknown"
 )
 
-// The per-handler Kata labels (mtscn.io/kata.<handler>.*) are defined in
-// pkg/wellknown (kata.go); ParseNodeLabels reads them.
+// The per-handler Kata labels (mtscn.io/kata.<handler>.*) and observed-overhead
+// labels (mtscn.io/overhead.<handler>.*) are defined in
+// pkg/wellknown (kata.go, overhead.go); ParseNodeLabels reads them.
 
 // Values are one handler's values read from a node's labels; nil fields
 // were not published.
@@ -21,6 +22,11 @@ type Values struct {
 	DefaultMemory      *int64
 	OverheadMemory     *int64
 	SharedMemoryBacked *bool
+	// ObservedOverhead is the p95 host overhead the node agent measured
+	// for the handler (mtscn.io/overhead.<handler>.observed-memory), and
+	// ObservedSamples how many samples it rests on.
+	ObservedOverhead *int64
+	ObservedSamples  *int
 }
 
 // NodeValues are a node's own Kata values by runtime handler.
@@ -33,10 +39,16 @@ func ParseNodeLabels(labels map[string]string) (NodeValues, []error) {
 	var nv NodeValues
 	var errs []error
 	for k, val := range labels {
-		if !strings.HasPrefix(k, wellknown.LabelKataPrefix) {
+		var rest string
+		switch {
+		case strings.HasPrefix(k, wellknown.LabelKataPrefix):
+			rest = k[len(wellknown.LabelKataPrefix):]
+		case strings.HasPrefix(k, wellknown.LabelOverheadPrefix):
+			rest = k[len(wellknown.LabelOverheadPrefix):]
+		default:
 			continue
 		}
-		rest := k[len(wellknown.LabelKataPrefix):]
+		overheadLabel := strings.HasPrefix(k, wellknown.LabelOverheadPrefix)
 		dot := strings.LastIndexByte(rest, '.')
 		if dot <= 0 {
 			continue
@@ -44,6 +56,32 @@ func ParseNodeLabels(labels map[string]string) (NodeValues, []error) {
 		handler, field := rest[:dot], rest[dot:]
 		v := nv[handler]
 		var err error
+		switch {
+		case overheadLabel && field == wellknown.LabelSuffixObservedMemory:
+			v.ObservedOverhead, err = parseMemory(val)
+		case overheadLabel && field == wellknown.LabelSuffixObservedSamples:
+			var n int
+			n, err = strconv.Atoi(val)
+			if err == nil && n < 0 {
+				err = fmt.Errorf("must not be negative")
+			}
+			if err == nil {
+				v.ObservedSamples = &n
+			}
+		case overheadLabel:
+			continue
+		}
+		if overheadLabel {
+			if err != nil {
+				errs = append(errs, fmt.Errorf("node label %s=%q: %w", k, val, err))
+				continue
+			}
+			if nv == nil {
+				nv = NodeValues{}
+			}
+			nv[handler] = v
+			continue
+		}
 		switch field {
 		case wellknown.LabelSuffixDefaultMemory:
 			v.DefaultMemory, err = parseMemory(val)

@@ -28,6 +28,7 @@ import (
 	nfdrules "github.com/mtscn/mtscn/nfd-rules"
 	"github.com/mtscn/mtscn/pkg/node/discover"
 	"github.com/mtscn/mtscn/pkg/node/kubeclient"
+	"github.com/mtscn/mtscn/pkg/node/overhead"
 	"github.com/mtscn/mtscn/pkg/version"
 	"github.com/mtscn/mtscn/pkg/wellknown"
 )
@@ -56,6 +57,10 @@ type Agent struct {
 	// lastErrors are the source errors of the previous discovery: an
 	// Event is recorded only when one appears or changes.
 	lastErrors map[string]string
+
+	// windows hold the observed sandbox overhead per handler (overhead.go).
+	windows         *overhead.Windows
+	overheadMetrics overheadMetrics
 }
 
 // WithReadiness adds a check to /readyz: it answers 200 only when the
@@ -82,7 +87,8 @@ func New(cfg Config, opts ...Option) (*Agent, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("invalid configuration: %w", err)
 	}
-	a := &Agent{cfg: cfg, discoverOpts: cfg.discoverOptions(), metrics: newMetrics()}
+	a := &Agent{cfg: cfg, discoverOpts: cfg.discoverOptions(), metrics: newMetrics(), windows: overhead.NewWindows(0)}
+	a.overheadMetrics = newOverheadMetrics(a.metrics.registry)
 	for _, o := range opts {
 		o(a)
 	}
@@ -110,6 +116,7 @@ func New(cfg Config, opts ...Option) (*Agent, error) {
 		if a.nfdClient, err = nfdclient.NewForConfig(jsonRC); err != nil {
 			return nil, fmt.Errorf("creating NodeFeature client: %w", err)
 		}
+		needKube = a.kubeClient == nil // pods and RuntimeClasses for the observed overhead
 	}
 	if needKube {
 		if a.kubeClient, err = kubernetes.NewForConfig(rc); err != nil {
@@ -170,6 +177,7 @@ func (a *Agent) RunOnce(ctx context.Context) error {
 		// Sources cut short by the shutdown: never publish a partial result.
 		return fmt.Errorf("discovery interrupted: %w", err)
 	}
+	a.sampleOverhead(ctx, res)
 	if err := a.Publish(ctx, res); err != nil {
 		a.metrics.publishErrors.Inc()
 		return err
@@ -268,6 +276,8 @@ func (a *Agent) publishNodeFeature(ctx context.Context, res *discover.Result) (s
 	client := a.nfdClient.NfdV1alpha1().NodeFeatures(a.cfg.Namespace)
 	name := NodeFeatureName(a.cfg.NodeName)
 	spec := nfdv1alpha1.NodeFeatureSpec{Features: *res.Features(), Labels: discover.KataLabels(res)}
+	a.addOverheadFeature(&spec.Features)
+	maps.Copy(spec.Labels, a.overheadLabels())
 
 	cur, err := client.Get(ctx, name, metav1.GetOptions{})
 	if apierrors.IsNotFound(err) {
@@ -335,6 +345,7 @@ func (a *Agent) publishNodeLabels(ctx context.Context, res *discover.Result) (st
 		}
 	}
 	maps.Copy(want, discover.KataLabels(res))
+	maps.Copy(want, a.overheadLabels())
 	result := resultUnchanged
 	err = retry.RetryOnConflict(retry.DefaultRetry, func() error {
 		node, err := a.kubeClient.CoreV1().Nodes().Get(ctx, a.cfg.NodeName, metav1.GetOptions{})

@@ -19,7 +19,8 @@ func IsOwnedLabel(key string) bool {
 	case wellknown.LabelKVM, wellknown.LabelVirtMode, wellknown.LabelIOMMU, wellknown.LabelQATVFIO, wellknown.LabelCotenancySafe:
 		return true
 	}
-	return strings.HasPrefix(key, wellknown.LabelRuntimePrefix) || strings.HasPrefix(key, wellknown.LabelKataPrefix)
+	return strings.HasPrefix(key, wellknown.LabelRuntimePrefix) || strings.HasPrefix(key, wellknown.LabelKataPrefix) ||
+		strings.HasPrefix(key, wellknown.LabelOverheadPrefix)
 }
 
 // KataLabels returns the per-handler labels pkg/vmsize reads a node's real
