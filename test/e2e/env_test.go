@@ -326,4 +326,22 @@ func cgroupNode(i int) podcgroup.Node {
 	return podcgroup.Node{CgroupFS: "/sys/fs/cgroup", ProcFS: "/proc", CgroupRoot: fmt.Sprintf("mtscn-e2e-%d", i+1)}
 }
 
+// bindAround creates p unscheduled (a scheduler name nothing serves) and
+// binds it to node through the pods/binding subresource, as a rogue or
+// misconfigured scheduler would: the shipped mtscn-pod-node-name policy
+// refuses pods created with spec.nodeName, not bindings.
+func bindAround(t *testing.T, p *v1.Pod, node string) *v1.Pod {
+	t.Helper()
+	p.Spec.SchedulerName = "e2e-no-scheduler"
+	p = create(t, p)
+	err := e2e.client.CoreV1().Pods(p.Namespace).Bind(context.Background(), &v1.Binding{
+		ObjectMeta: metav1.ObjectMeta{Namespace: p.Namespace, Name: p.Name},
+		Target:     v1.ObjectReference{Kind: "Node", Name: node},
+	}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatalf("binding %s/%s to %s: %v", p.Namespace, p.Name, node, err)
+	}
+	return p
+}
+
 func mib(b int64) float64 { return float64(b) / (1 << 20) }

@@ -18,6 +18,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/wait"
 
 	"github.com/mtscn/mtscn/pkg/plugins/sandboxfeatures"
+	"github.com/mtscn/mtscn/pkg/plugins/sandboxoverhead"
 	"github.com/mtscn/mtscn/pkg/plugins/tenantisolation"
 )
 
@@ -114,8 +115,10 @@ func TestGVisorTenants(t *testing.T) {
 
 // TestKataPending: no Kata here. A pod of the shipped kata-qemu class stays
 // Pending (its nodeSelector katacontainers.io/kata-runtime=true matches no
-// node), and so does a Kata pod whose class selects no nodes: SandboxFeatures
-// names what the node lacks.
+// node), and so does a Kata pod whose class selects no nodes, with mtscn's
+// reason: SandboxFeatures names what the node lacks, or, when discovery
+// finds no usable KVM and so no sandbox capacity, SandboxOverhead (it
+// filters first) says the node has no room for a VM.
 func TestKataPending(t *testing.T) {
 	ctx := context.Background()
 	ns := tenant(t, "kappa")
@@ -129,8 +132,8 @@ func TestKataPending(t *testing.T) {
 	}
 	t.Cleanup(func() { _ = e2e.client.NodeV1().RuntimeClasses().Delete(ctx, rc.Name, metav1.DeleteOptions{}) })
 	p := create(t, pod(ns, "kata-any-node", rc.Name, ""))
-	msg = waitUnschedulable(t, p, sandboxfeatures.ErrReasonNodeLacks)
-	if !strings.Contains(msg, "kata-qemu") {
+	msg = waitUnschedulable(t, p, sandboxfeatures.ErrReasonNodeLacks, sandboxoverhead.ErrReasonSandboxMemory, sandboxoverhead.ErrReasonSandboxes)
+	if strings.Contains(msg, sandboxfeatures.ErrReasonNodeLacks) && !strings.Contains(msg, "kata-qemu") {
 		t.Errorf("SandboxFeatures' reason %q does not name the missing handler kata-qemu", msg)
 	}
 	t.Logf("Kata pod without a node selector Pending: %s", msg)
@@ -171,9 +174,17 @@ func TestAudit(t *testing.T) {
 	}
 	t.Logf("mtscnctl audit: %d pods, 0 violations", a.Pods)
 
-	bypass := pod(epsilon, "bound-by-hand", "", "")
-	bypass.Spec.NodeName = node
-	bypass = create(t, bypass)
+	// The shipped admission policy refuses spec.nodeName on tenant pods...
+	direct := pod(epsilon, "node-name", "", "")
+	direct.Spec.NodeName = node
+	if _, err := e2e.client.CoreV1().Pods(epsilon).Create(context.Background(), direct, metav1.CreateOptions{}); err == nil {
+		t.Errorf("pod %s/%s with spec.nodeName was admitted; want the mtscn-pod-node-name policy to refuse it", epsilon, direct.Name)
+		deletePod(t, epsilon, direct.Name)
+	} else {
+		t.Logf("pod with spec.nodeName refused: %v", err)
+	}
+	// ...so bind one around the scheduler through pods/binding.
+	bypass := bindAround(t, pod(epsilon, "bound-by-hand", "", ""), node)
 	waitRunning(t, bypass, time.Now())
 	a, code = audit(t)
 	if code != 1 {

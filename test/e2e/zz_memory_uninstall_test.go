@@ -12,6 +12,8 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
+
+	"github.com/mtscn/mtscn/pkg/plugins/sandboxfeatures"
 )
 
 // TestPodCost measures, for one runc and one gVisor pod of the same tenant
@@ -80,26 +82,12 @@ func TestUninstall(t *testing.T) {
 	}
 
 	ns := tenant(t, "iota")
-	// A gVisor pod bound by hand to the node: containerd has no runsc now.
-	g := pod(ns, "gvisor-after-uninstall", gvisorClass, "")
-	g.Spec.NodeName = node
-	g = create(t, g)
-	err = wait.PollUntilContextTimeout(ctx, 250*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
-		events, err := e2e.client.CoreV1().Events(ns).List(ctx, metav1.ListOptions{FieldSelector: "involvedObject.name=" + g.Name})
-		if err != nil {
-			return false, nil
-		}
-		for _, ev := range events.Items {
-			if strings.Contains(ev.Message, gvisorHandle) && strings.Contains(ev.Message, "runtime") {
-				t.Logf("gVisor pod after uninstall: %s: %s", ev.Reason, ev.Message)
-				return true, nil
-			}
-		}
-		return false, nil
-	})
-	if err != nil {
-		t.Errorf("gVisor pod on %s after the uninstall: no event saying containerd lacks the %s runtime\n%s", node, gvisorHandle, describe(g))
-	}
+	// A gVisor pod for this node now waits: the node no longer offers runsc
+	// (the shipped class selects mtscn.io/runtime.runsc=true, and
+	// SandboxFeatures requires the handler).
+	g := create(t, pod(ns, "gvisor-after-uninstall", gvisorClass, node))
+	msg := waitUnschedulable(t, g, "node affinity/selector", sandboxfeatures.ErrReasonNodeLacks)
+	t.Logf("gVisor pod after the uninstall Pending: %s", msg)
 	deletePod(t, ns, g.Name)
 
 	start := time.Now()
