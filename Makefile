@@ -56,7 +56,7 @@ test-unit: containerd2
 test-integration: etcd
 	$(GO) test -count=1 -timeout 30m ./test/integration/... ./test/e2e/... $$($(GO) list ./bench/... 2>/dev/null)
 
-test: test-unit test-race test-fuzz test-integration
+test: test-unit test-race test-integration
 
 generate:
 	bash hack/update-codegen.sh

@@ -1,4 +1,5 @@
-# Go native fuzz targets of the host-file parsers (go test -fuzz), run for a
+# Go native fuzz targets of the host-file parsers and of the plugin args
+# decoding (go test -fuzz), run for a
 # short fixed time each by `make test` (test-unit calls fuzz-short): a
 # regression in a parser that panics, hangs or accepts out-of-range values
 # shows up in CI. Every fuzz target of the repository is listed here as
@@ -18,7 +19,10 @@ FUZZ_TARGETS := \
 	./pkg/node/discover:FuzzMemoryFiles \
 	./pkg/node/containerd:FuzzParse \
 	./pkg/node/containerd:FuzzLoad \
-	./pkg/node/overhead:FuzzParseMemoryFiles
+	./pkg/node/overhead:FuzzParseMemoryFiles \
+	./pkg/apis/config/scheme:FuzzTenantIsolationArgs \
+	./pkg/apis/config/scheme:FuzzSandboxOverheadArgs \
+	./pkg/apis/config/scheme:FuzzSandboxFeaturesArgs
 
 fuzz-short:
 	@set -e; for t in $(FUZZ_TARGETS); do \
