@@ -197,7 +197,7 @@ func (pl *TenantIsolation) addActivationHandlers(ctx context.Context, h fwk.Hand
 	// are activated, so that the retried pods see fresh summaries. Updates
 	// that touch nothing classification reads (annotations, other labels)
 	// keep the summaries.
-	bump := func(interface{}) { pl.epoch.Add(1) }
+	bump := func(interface{}) { pl.summaries.Invalidate() }
 	if _, err := h.SharedInformerFactory().Core().V1().Namespaces().Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
 		DeleteFunc: bump,
 		AddFunc: func(obj interface{}) {

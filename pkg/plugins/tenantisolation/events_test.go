@@ -328,7 +328,7 @@ func setupWithClient(ctx context.Context, t *testing.T, activator fwk.PodActivat
 func TestEpochOnlyForClassificationChanges(t *testing.T) {
 	_, ctx := ktesting.NewTestContext(t)
 	pl, client := setupWithClient(ctx, t, &recordingActivator{}, fixtures())
-	epoch := pl.epoch.Load()
+	epoch := pl.summaries.Epoch()
 
 	ns, err := client.CoreV1().Namespaces().Get(ctx, "b", metav1.GetOptions{})
 	if err != nil {
@@ -358,11 +358,11 @@ func TestEpochOnlyForClassificationChanges(t *testing.T) {
 		t.Fatal(err)
 	}
 	if err := wait.PollUntilContextTimeout(ctx, 10*time.Millisecond, 5*time.Second, true, func(context.Context) (bool, error) {
-		return pl.epoch.Load() != epoch, nil
+		return pl.summaries.Epoch() != epoch, nil
 	}); err != nil {
 		t.Fatal("tenant label change not seen by the plugin")
 	}
-	if got := pl.epoch.Load(); got != epoch+1 {
+	if got := pl.summaries.Epoch(); got != epoch+1 {
 		t.Errorf("epoch moved by %d after an annotation/label-only Namespace update, a RuntimeClass annotation and a tenant label change; want 1 (only the tenant label change)", got-epoch)
 	}
 }

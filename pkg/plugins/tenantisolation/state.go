@@ -3,6 +3,8 @@ package tenantisolation
 import (
 	"fmt"
 
+	"github.com/mtscn/mtscn/pkg/plugins/internal/nodecache"
+
 	fwk "k8s.io/kube-scheduler/framework"
 
 	"github.com/mtscn/mtscn/pkg/tenancy"
@@ -82,12 +84,9 @@ func (s *nodeSummary) others(tenant string) tenantCount {
 // from the copy's own pods.
 type preFilterState struct {
 	class tenancy.PodClass
-	// epoch is the classification epoch when PreFilter ran; summaries
-	// computed under another epoch are not used.
-	epoch uint64
-	// cycle numbers the scheduling cycle, for the cache's replacement
-	// policy.
-	cycle uint64
+	// cycle is the summary cache's epoch and cycle number when PreFilter
+	// ran: summaries computed under another epoch are not used.
+	cycle nodecache.Cycle
 }
 
 // Clone returns the state itself: it is immutable.

@@ -4,12 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync/atomic"
+
+	"github.com/mtscn/mtscn/pkg/plugins/internal/nodecache"
 
 	v1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/validation/field"
-	"k8s.io/client-go/tools/cache"
 	"k8s.io/klog/v2"
 	fwk "k8s.io/kube-scheduler/framework"
 
@@ -31,15 +31,12 @@ type TenantIsolation struct {
 	// mtscn.io/cotenancy-safe=true (I4).
 	enforceSideChannel bool
 
-	// epoch counts Namespace and RuntimeClass changes: a summary computed
-	// under another epoch may classify pods on stale labels.
-	epoch atomic.Uint64
-	// cycles counts PreFilter calls that reach Filter.
-	cycles atomic.Uint64
 	// summaries caches each node's tenancy summary by NodeInfo generation
-	// and epoch: a cycle scans only the pods of nodes that changed, and
-	// only when Filter or Score asks for them.
-	summaries summaryCache
+	// and epoch (pkg/plugins/internal/nodecache): a cycle scans only the
+	// pods of nodes that changed, and only when Filter or Score asks for
+	// them. Namespace and RuntimeClass changes start a new epoch: a summary
+	// computed before may classify pods on stale labels.
+	summaries nodecache.Cache[*nodeSummary]
 }
 
 var _ fwk.PreFilterPlugin = &TenantIsolation{}
@@ -99,6 +96,9 @@ func New(ctx context.Context, obj runtime.Object, h fwk.Handle) (fwk.Plugin, err
 	if err := validation.ValidateTenantIsolationArgs(field.NewPath("pluginConfig").Key(Name).Child("args"), args); err != nil {
 		return nil, fmt.Errorf("invalid TenantIsolation args: %w", err)
 	}
+	if err := classify.OneClassification(h, Name, args.SandboxClassification); err != nil {
+		return nil, err
+	}
 	if h.SharedInformerFactory() == nil {
 		return nil, errors.New("TenantIsolation needs the scheduler's shared informer factory to read Namespaces and RuntimeClasses")
 	}
@@ -113,14 +113,8 @@ func New(ctx context.Context, obj runtime.Object, h fwk.Handle) (fwk.Plugin, err
 	if err := pl.addActivationHandlers(ctx, h); err != nil {
 		return nil, err
 	}
-	if _, err := informers.Core().V1().Nodes().Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
-		DeleteFunc: func(obj interface{}) {
-			if node, err := classify.ToTyped[v1.Node](obj); err == nil && node != nil {
-				pl.summaries.forget(node.Name)
-			}
-		},
-	}); err != nil {
-		return nil, fmt.Errorf("watching nodes: %w", err)
+	if err := pl.summaries.ForgetDeletedNodes(h); err != nil {
+		return nil, err
 	}
 	return pl, nil
 }
@@ -143,11 +137,7 @@ func (pl *TenantIsolation) PreFilter(_ context.Context, cycleState fwk.CycleStat
 	if status != nil {
 		return nil, status
 	}
-	cycle := pl.cycles.Add(1)
-	if cycle%sweepEvery == 0 {
-		pl.summaries.sweep(cycle - sweepEvery)
-	}
-	cycleState.Write(preFilterStateKey, &preFilterState{class: class, epoch: pl.epoch.Load(), cycle: cycle})
+	cycleState.Write(preFilterStateKey, &preFilterState{class: class, cycle: pl.summaries.Begin()})
 	return nil, nil
 }
 
@@ -157,7 +147,7 @@ func (pl *TenantIsolation) PreFilter(_ context.Context, cycleState fwk.CycleStat
 // pods and preemption victims are in the NodeInfo copies the framework
 // passes (with their own generation), so they are counted right.
 func (pl *TenantIsolation) summary(s *preFilterState, ni fwk.NodeInfo) *nodeSummary {
-	return pl.summaries.get(ni, s.epoch, s.cycle, pl.summarize)
+	return pl.summaries.Get(ni, s.cycle, pl.summarize)
 }
 
 // summarize scans the node's pods once.
