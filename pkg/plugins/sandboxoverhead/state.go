@@ -90,7 +90,7 @@ func getPreFilterState(cs fwk.CycleState) (*preFilterState, error) {
 	}
 	s, ok := c.(*preFilterState)
 	if !ok {
-		return nil, fmt.Errorf("%+v cannot be converted to sandboxoverhead.preFilterState", c)
+		return nil, fmt.Errorf("invalid PreFilter state, got type %T", c)
 	}
 	return s, nil
 }
