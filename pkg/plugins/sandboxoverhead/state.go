@@ -88,7 +88,7 @@ func (s *preFilterState) footprintOn(m *vmsize.Model, values vmsize.NodeValues) 
 	if !ok || !s.demand.Runtime.Sandboxed {
 		return s.footprint
 	}
-	return m.Footprint(s.demand, s.profile.With(v), s.hasProfile || v.Sizing != nil)
+	return m.Footprint(s.demand, m.ProfileOn(s.profile, v), s.hasProfile || v.Sizing != nil)
 }
 
 func getPreFilterState(cs fwk.CycleState) (*preFilterState, error) {
@@ -146,7 +146,7 @@ func (pl *SandboxOverhead) summarize(logger klog.Logger, ni fwk.NodeInfo) *nodeS
 			sz.rt = pl.runtimeOf(logger, pod)
 			sz.profile, sz.hasProfile = pl.model.ProfileFor(sz.rt.Handler)
 			if v, has := values[sz.rt.Handler]; has {
-				sz.profile = sz.profile.With(v)
+				sz.profile = pl.model.ProfileOn(sz.profile, v)
 				sz.hasProfile = sz.hasProfile || v.Sizing != nil
 			}
 			byClass[name] = sz
