@@ -17,12 +17,16 @@ import (
 // Report is the -o json document.
 type Report struct {
 	// Policy is what was checked and where it came from.
-	Policy         *audit.Policy     `json:"policy"`
-	Nodes          int               `json:"nodes"`
-	Pods           int               `json:"pods"`
-	Namespaces     int               `json:"namespaces"`
-	RuntimeClasses int               `json:"runtimeClasses"`
-	Violations     []audit.Violation `json:"violations"`
+	Policy         *audit.Policy `json:"policy"`
+	Nodes          int           `json:"nodes"`
+	Pods           int           `json:"pods"`
+	Namespaces     int           `json:"namespaces"`
+	RuntimeClasses int           `json:"runtimeClasses"`
+	// Usage is what each node's pods commit and, per runtime handler, its
+	// modelled against observed sandbox overhead (when the profile runs
+	// SandboxOverhead).
+	Usage      []audit.NodeUsage `json:"usage,omitempty"`
+	Violations []audit.Violation `json:"violations"`
 }
 
 // NewCommand returns the audit command. It fails (exit 1 under
@@ -110,17 +114,24 @@ Prometheus to alert on.`,
 	return cmd
 }
 
-// auditSnapshot checks snap against policy.
+// auditSnapshot checks snap against policy and, when the policy has the
+// VM limits, adds what each node commits.
 func auditSnapshot(snap audit.Snapshot, policy *audit.Policy) (Report, error) {
 	violations, err := audit.Audit(snap, policy)
 	if err != nil {
 		return Report{}, err
 	}
-	return Report{
+	report := Report{
 		Policy: policy,
 		Nodes:  len(snap.Nodes), Pods: len(snap.Pods), Namespaces: len(snap.Namespaces), RuntimeClasses: len(snap.RuntimeClasses),
 		Violations: violations,
-	}, nil
+	}
+	if policy.Resources != nil {
+		if report.Usage, err = audit.Usage(snap, *policy.Resources); err != nil {
+			return Report{}, err
+		}
+	}
+	return report, nil
 }
 
 func loadPolicy(cfgPath, profile string) (*audit.Policy, error) {
@@ -151,6 +162,11 @@ func Write(w io.Writer, format string, r Report) error {
 	if _, err := fmt.Fprintf(w, "policy: %s\naudited %d nodes, %d pods, %d namespaces, %d runtime classes\n",
 		r.Policy, r.Nodes, r.Pods, r.Namespaces, r.RuntimeClasses); err != nil {
 		return err
+	}
+	if len(r.Usage) > 0 {
+		if err := audit.WriteUsage(w, r.Usage); err != nil {
+			return err
+		}
 	}
 	return audit.WriteViolations(w, r.Violations)
 }
