@@ -26,7 +26,20 @@ type Profile struct {
 	HostOverhead int64
 	// SharedMemoryBacked: the guest RAM lives in /dev/shm.
 	SharedMemoryBacked bool
+	// HostSource says where HostOverhead comes from on a node: "" the
+	// profile (no observation on the node), HostModel the profile although
+	// the node published an observation (too few samples, or below the
+	// model), HostObserved or HostObservedCapped the node's observation.
+	HostSource string
 }
+
+// Where a footprint's host overhead comes from (Profile.HostSource), as
+// its reason says it: "96Mi VMM, model", "120Mi VMM, observed".
+const (
+	HostModel          = "model"
+	HostObserved       = "observed"
+	HostObservedCapped = "observed, capped"
+)
 
 // ProfileFromConfig converts a configured profile to bytes.
 func ProfileFromConfig(p config.HypervisorProfile) Profile {
@@ -40,7 +53,8 @@ func ProfileFromConfig(p config.HypervisorProfile) Profile {
 	}
 }
 
-// With returns the profile with a node's own values applied.
+// With returns the profile with a node's own Kata values applied (not its
+// observed overhead: Model.ProfileOn applies that within the args' bounds).
 func (p Profile) With(v Values) Profile {
 	if v.Sizing != nil {
 		p.Sizing = *v.Sizing
@@ -57,12 +71,41 @@ func (p Profile) With(v Values) Profile {
 	return p
 }
 
+// ProfileOn returns the profile with a node's values applied: its own
+// Kata values (With), and its observed host overhead where learnedOverhead
+// allows it: enabled, resting on at least minSamples samples, capped at
+// maxFactor × the profile's HostOverhead, and never below it unless
+// allowBelowModel. Off-node profiles keep no host overhead on the node.
+func (m *Model) ProfileOn(p Profile, v Values) Profile {
+	p = p.With(v)
+	l := m.learned
+	if !l.Enabled || v.ObservedOverhead == nil || p.Sizing == config.SizingOffNode {
+		return p
+	}
+	p.HostSource = HostModel
+	if v.ObservedSamples == nil || *v.ObservedSamples < int(l.MinSamples) {
+		return p
+	}
+	obs := *v.ObservedOverhead
+	if obs < p.HostOverhead && !l.AllowBelowModel {
+		return p
+	}
+	p.HostSource = HostObserved
+	if limit := int64(math.Ceil(float64(p.HostOverhead) * l.MaxFactor)); obs > limit {
+		obs = limit
+		p.HostSource = HostObservedCapped
+	}
+	p.HostOverhead = obs
+	return p
+}
+
 // Model sizes pods. Build it once from the plugin's args with NewModel.
 type Model struct {
 	profiles        []Profile
 	overcommitRatio float64
 	vfioResources   []string
 	vfioPinned      int64
+	learned         config.LearnedOverhead
 }
 
 // NewModel builds a model from validated SandboxOverhead args.
@@ -71,6 +114,7 @@ func NewModel(args *config.SandboxOverheadArgs) *Model {
 		overcommitRatio: args.OvercommitRatio,
 		vfioResources:   append([]string(nil), args.VFIOResources...),
 		vfioPinned:      args.VFIOPinnedOverhead.Value(),
+		learned:         args.LearnedOverhead,
 	}
 	if m.overcommitRatio < 1 {
 		m.overcommitRatio = 1
@@ -220,6 +264,8 @@ type Footprint struct {
 	Guest int64
 	// Host is the VMM and shim memory on the host.
 	Host int64
+	// HostSource is the profile's HostSource: where Host comes from.
+	HostSource string
 	// Pinned is the extra locked memory of a VFIO VM.
 	Pinned int64
 	// Ratio is the overcommit ratio the guest was divided by (1 when the
@@ -249,7 +295,7 @@ func (m *Model) Footprint(d Demand, p Profile, hasProfile bool) Footprint {
 		// gVisor: no guest; the sandbox's memory comes on top of the
 		// requests, unless the overhead already covers it.
 		f.Sizing = p.Sizing
-		f.Host = p.HostOverhead
+		f.Host, f.HostSource = p.HostOverhead, p.HostSource
 		f.VMCommitted = d.Requests + f.Host
 		f.Committed = max(f.VMCommitted, f.Floor)
 		return f
@@ -269,7 +315,7 @@ func (m *Model) Footprint(d Demand, p Profile, hasProfile bool) Footprint {
 		f.Limits = d.Limits
 	}
 	f.Guest = f.BaseMemory + f.Limits
-	f.Host = p.HostOverhead
+	f.Host, f.HostSource = p.HostOverhead, p.HostSource
 	counted := f.Guest
 	if d.VFIO {
 		// Every guest page is pinned for DMA: no overcommit, plus the
@@ -293,7 +339,7 @@ func (m *Model) PodFootprint(pod *v1.Pod, rt tenancy.Runtime, nv NodeValues) Foo
 	d := m.Demand(pod, rt)
 	p, ok := m.ProfileFor(rt.Handler)
 	if v, has := nv[rt.Handler]; has {
-		p = p.With(v)
+		p = m.ProfileOn(p, v)
 		ok = ok || v.Sizing != nil
 	}
 	return m.Footprint(d, p, ok)
@@ -306,7 +352,7 @@ func (f Footprint) Explain() string {
 		if f.Floor > f.VMCommitted {
 			return fmt.Sprintf("%s requests + overhead", FormatBytes(f.Floor, true))
 		}
-		return fmt.Sprintf("%s requests + %s gVisor sandbox", FormatBytes(f.VMCommitted-f.Host, true), FormatBytes(f.Host, true))
+		return fmt.Sprintf("%s requests + %s gVisor sandbox%s", FormatBytes(f.VMCommitted-f.Host, true), FormatBytes(f.Host, true), f.hostSource())
 	}
 	if !f.VM {
 		return fmt.Sprintf("%s requests + overhead", FormatBytes(f.Floor, true))
@@ -326,8 +372,8 @@ func (f Footprint) Explain() string {
 		guest = fmt.Sprintf("(%s) / %g overcommit", guest, f.Ratio)
 	}
 	s := guest
-	if f.Host > 0 {
-		s += fmt.Sprintf(" + %s VMM", FormatBytes(f.Host, true))
+	if f.Host > 0 || f.HostSource != "" {
+		s += fmt.Sprintf(" + %s VMM%s", FormatBytes(f.Host, true), f.hostSource())
 	}
 	if f.Pinned > 0 {
 		s += fmt.Sprintf(" + %s VFIO pinning", FormatBytes(f.Pinned, true))
@@ -336,6 +382,15 @@ func (f Footprint) Explain() string {
 		s = fmt.Sprintf("requests + overhead, more than the VM's %s: %s", FormatBytes(f.VMCommitted, true), s)
 	}
 	return s
+}
+
+// hostSource is ", observed" or ", model" when the node published an
+// observed overhead for the handler, "" when it did not.
+func (f Footprint) hostSource() string {
+	if f.HostSource == "" {
+		return ""
+	}
+	return ", " + f.HostSource
 }
 
 // FormatBytes prints a byte count the way Kubernetes users read memory:

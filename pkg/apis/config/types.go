@@ -115,6 +115,29 @@ type SandboxOverheadArgs struct {
 	VFIOPinnedOverhead resource.Quantity
 	// ScoringStrategy is LeastCommitted or MostCommitted.
 	ScoringStrategy ScoringStrategyType
+	// LearnedOverhead says when the host overhead the node agent observed
+	// on a node replaces a profile's HostOverhead there.
+	LearnedOverhead LearnedOverhead
+}
+
+// LearnedOverhead bounds the use of the observed sandbox overhead: the p95
+// the node agent measured for a runtime handler on a node
+// (mtscn.io/overhead.<handler>.observed-memory, over
+// .observed-samples samples; docs/vm-footprint.md).
+type LearnedOverhead struct {
+	// Enabled lets an observed figure replace the profile's HostOverhead.
+	Enabled bool
+	// MinSamples is how many samples a node's figure must rest on before
+	// it is used; with fewer, the profile's HostOverhead applies.
+	MinSamples int32
+	// MaxFactor caps the observed figure at MaxFactor × the profile's
+	// HostOverhead, so that one node's label (a workload charged to its
+	// sandbox, a bad reading) cannot make a sandbox look arbitrarily big.
+	MaxFactor float64
+	// AllowBelowModel lets an observed figure smaller than the profile's
+	// HostOverhead lower it. Off by default: a node's labels then can only
+	// make its sandboxes bigger, never smaller than the model.
+	AllowBelowModel bool
 }
 
 // NodeRequirement is one thing a node must offer, with a human name used in

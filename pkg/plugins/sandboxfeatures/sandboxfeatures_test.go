@@ -340,73 +340,6 @@ func TestScore(t *testing.T) {
 	}
 }
 
-func TestEventsToRegister(t *testing.T) {
-	_, ctx := ktesting.NewTestContext(t)
-	pl := newPlugin(ctx, t, defaultArgs(t), nil)
-	events, err := pl.EventsToRegister(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var got []fwk.ClusterEvent
-	for _, e := range events {
-		if e.QueueingHintFn == nil {
-			t.Errorf("event %v has no queueing hint", e.Event)
-		}
-		got = append(got, e.Event)
-	}
-	want := []fwk.ClusterEvent{
-		{Resource: fwk.Node, ActionType: fwk.Add | fwk.UpdateNodeLabel},
-		{Resource: "runtimeclasses.v1.node.k8s.io", ActionType: fwk.Add},
-	}
-	if diff := cmp.Diff(want, got); diff != "" {
-		t.Errorf("events (-want,+got):\n%s", diff)
-	}
-}
-
-func Test_isSchedulableAfterNodeChange(t *testing.T) {
-	kataReady := []string{labelKVM, "true", runtimeLabel("kata-qemu"), "true"}
-	kataQAT := withQAT(pod("p", "kata-qemu"), qatCy).Obj()
-	tests := []struct {
-		name    string
-		pod     *v1.Pod
-		oldObj  interface{}
-		newObj  interface{}
-		want    fwk.QueueingHint
-		wantErr bool
-	}{
-		{name: "added node with KVM and the handler", pod: pod("p", "kata-qemu").Obj(), newObj: node("n", kataReady...), want: fwk.Queue},
-		{name: "added node without KVM", pod: pod("p", "kata-qemu").Obj(), newObj: node("n", runtimeLabel("kata-qemu"), "true"), want: fwk.QueueSkip},
-		{name: "added KVM node without IOMMU for a Kata QAT pod", pod: kataQAT, newObj: node("n", kataReady...), want: fwk.QueueSkip},
-		{name: "added vfio node for a Kata QAT pod", pod: kataQAT, newObj: node("n", append([]string{labelIOMMU, "true", labelQATVFIO, "true"}, kataReady...)...), want: fwk.Queue},
-		{name: "NFD labels KVM on a node", pod: pod("p", "kata-qemu").Obj(),
-			oldObj: node("n", runtimeLabel("kata-qemu"), "true"), newObj: node("n", kataReady...), want: fwk.Queue},
-		{name: "label change that still leaves the handler missing", pod: pod("p", "kata-qemu").Obj(),
-			oldObj: node("n"), newObj: node("n", labelKVM, "true"), want: fwk.QueueSkip},
-		{name: "unrelated label change on a node that already fit", pod: pod("p", "kata-qemu").Obj(),
-			oldObj: node("n", kataReady...), newObj: node("n", append([]string{"team", "a"}, kataReady...)...), want: fwk.QueueSkip},
-		{name: "KVM label removed", pod: pod("p", "kata-qemu").Obj(),
-			oldObj: node("n", kataReady...), newObj: node("n", runtimeLabel("kata-qemu"), "true"), want: fwk.QueueSkip},
-		{name: "TDX enabled on a KVM node", pod: pod("p", "kata-qemu-tdx").Obj(),
-			oldObj: node("n", labelKVM, "true", runtimeLabel("kata-qemu-tdx"), "true"),
-			newObj: node("n", labelKVM, "true", runtimeLabel("kata-qemu-tdx"), "true", labelTDX, "true"), want: fwk.Queue},
-		{name: "pod whose RuntimeClass vanished is queued to report it", pod: pod("p", "kata-nope").Obj(), newObj: node("n"), want: fwk.Queue, wantErr: true},
-		{name: "not a node", pod: pod("p", "kata-qemu").Obj(), newObj: "node", want: fwk.Queue, wantErr: true},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			logger, ctx := ktesting.NewTestContext(t)
-			pl := newPlugin(ctx, t, defaultArgs(t), nil)
-			got, err := pl.isSchedulableAfterNodeChange(logger, tc.pod, tc.oldObj, tc.newObj)
-			if (err != nil) != tc.wantErr {
-				t.Fatalf("error = %v, want error %v", err, tc.wantErr)
-			}
-			if got != tc.want {
-				t.Errorf("hint = %v, want %v", got, tc.want)
-			}
-		})
-	}
-}
-
 func TestSignPod(t *testing.T) {
 	_, ctx := ktesting.NewTestContext(t)
 	pl := newPlugin(ctx, t, defaultArgs(t), nil)
@@ -415,8 +348,8 @@ func TestSignPod(t *testing.T) {
 		if !status.IsSuccess() {
 			t.Fatalf("SignPod(%s): %v", p.Name, status)
 		}
-		if len(frags) != 1 || frags[0].Key != SignerName {
-			t.Fatalf("SignPod(%s) = %v, want one %s fragment", p.Name, frags, SignerName)
+		if len(frags) != 1 || frags[0].Key != requirementsSignerName {
+			t.Fatalf("SignPod(%s) = %v, want one %s fragment", p.Name, frags, requirementsSignerName)
 		}
 		return fmt.Sprintf("%+v", frags[0].Value)
 	}
@@ -442,8 +375,10 @@ func TestSignPod(t *testing.T) {
 			}
 		})
 	}
-	if _, status := pl.SignPod(ctx, pod("x", "kata-nope").Obj()); status.IsSuccess() {
-		t.Errorf("SignPod of a pod with a missing RuntimeClass succeeded, want an error")
+	// A pod whose RuntimeClass is missing is not signed (PreFilter rejects
+	// it); the refusal is Unschedulable, not an Error the scheduler logs.
+	if _, status := pl.SignPod(ctx, pod("x", "kata-nope").Obj()); status.Code() != fwk.Unschedulable {
+		t.Errorf("SignPod of a pod with a missing RuntimeClass = %v, want Unschedulable", status)
 	}
 }
 
@@ -488,49 +423,3 @@ func TestNew(t *testing.T) {
 
 // BenchmarkFilter measures Filter for pods with 0 (skipped in PreFilter, so
 // not measured), 2 and 5 requirements against a node carrying a realistic
-// set of NFD labels (~60).
-func BenchmarkFilter(b *testing.B) {
-	ctx := b.Context() // the global logger: V(4) and up disabled, as in production
-	labels := []string{labelKVM, "true", labelVirtMode, wellknown.VirtModeHardware, labelIOMMU, "true", labelQATVFIO, "true",
-		runtimeLabel("kata-qemu"), "true", runtimeLabel("kata-qemu-tdx"), "true", labelTDX, "true"}
-	for i := 0; i < 50; i++ {
-		labels = append(labels, fmt.Sprintf("feature.node.kubernetes.io/cpu-cpuid.FLAG%d", i), "true")
-	}
-	n := node("bench", labels...)
-	nodeInfo := framework.NewNodeInfo()
-	nodeInfo.SetNode(n)
-	pl := newPlugin(ctx, b, defaultArgs(b), []*v1.Node{n})
-	for _, bc := range []struct {
-		name string
-		pod  *v1.Pod
-	}{
-		{name: "kata-qemu/2-requirements", pod: pod("p", "kata-qemu").Obj()},
-		{name: "kata-qemu-tdx+QAT/5-requirements", pod: withQAT(pod("p", "kata-qemu-tdx"), qatCy).Obj()},
-		{name: "kata-qemu-snp+QAT/rejected", pod: withQAT(pod("p", "kata-qemu-snp"), qatCy).Obj()},
-	} {
-		b.Run(bc.name, func(b *testing.B) {
-			state := framework.NewCycleState()
-			if _, status := pl.PreFilter(ctx, state, bc.pod, nil); !status.IsSuccess() {
-				b.Fatalf("PreFilter: %v", status)
-			}
-			b.ReportAllocs()
-			b.ResetTimer()
-			for i := 0; i < b.N; i++ {
-				_ = pl.Filter(ctx, state, bc.pod, nodeInfo)
-			}
-		})
-	}
-}
-
-// BenchmarkPreFilter measures deriving a pod's requirements (RuntimeClass
-// lookup, handler templating, device matching).
-func BenchmarkPreFilter(b *testing.B) {
-	ctx := b.Context() // the global logger: V(4) and up disabled, as in production
-	pl := newPlugin(ctx, b, defaultArgs(b), nil)
-	p := withQAT(pod("p", "kata-qemu-tdx"), qatCy).Obj()
-	b.ReportAllocs()
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		_, _ = pl.PreFilter(ctx, framework.NewCycleState(), p, nil)
-	}
-}

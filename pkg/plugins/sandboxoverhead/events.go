@@ -116,9 +116,12 @@ func (pl *SandboxOverhead) isSchedulableAfterNodeChange(logger klog.Logger, pod 
 		return fwk.Queue, err
 	}
 	rt, err := pl.views.Current().Runtime(pod.Spec.RuntimeClassName)
+	if classify.IsMissing(err) {
+		logger.V(5).Info("the pod's runtime class is missing, its creation requeues the pod", "pod", klog.KObj(pod))
+		return fwk.QueueSkip, nil
+	}
 	if err != nil {
-		// The RuntimeClass may have appeared since: let PreFilter decide.
-		return fwk.Queue, nil
+		return fwk.Queue, err
 	}
 	now := capacityOf(modified)
 	fpNow := pl.model.PodFootprint(pod, rt, now.values)

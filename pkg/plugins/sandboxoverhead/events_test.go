@@ -118,4 +118,12 @@ func TestIsSchedulableAfterNodeChange(t *testing.T) {
 			}
 		})
 	}
+	t.Run("pod whose RuntimeClass is missing waits for its creation, not for nodes", func(t *testing.T) {
+		logger, ctx := ktesting.NewTestContext(t)
+		pl, _ := setup(ctx, t, nil, nil, nil)
+		got, err := pl.isSchedulableAfterNodeChange(logger, podOn("p", "kata-nope", "512Mi", ""), nil, makeNode("n", "8Gi", nil, nil))
+		if err != nil || got != fwk.QueueSkip {
+			t.Errorf("hint = %v, %v; want QueueSkip, nil", got, err)
+		}
+	})
 }

@@ -49,7 +49,7 @@ const (
 	// Name is the name of the plugin used in the registry and configurations.
 	Name = names.SandboxOverhead
 
-	preFilterStateKey = "PreFilter" + Name
+	preFilterStateKey fwk.StateKey = "PreFilter" + Name
 
 	// ErrReasonMemory starts the reason of an F1 rejection: the node's
 	// uncommitted memory cannot hold the pod's footprint. The rest of the
@@ -65,7 +65,7 @@ const (
 
 	// footprintSignerName is the key of the sign fragment: the pod inputs
 	// the footprint is computed from.
-	footprintSignerName = "v1.Pod.Spec.SandboxMemoryFootprint()"
+	footprintSignerName = "mtscn.io/v1.Pod.Spec.SandboxMemoryFootprint()"
 )
 
 // Name returns name of the plugin. It is used in logs, etc.

@@ -84,7 +84,7 @@ func (s *preFilterState) footprintOn(m *vmsize.Model, values vmsize.NodeValues) 
 	if !ok || !s.demand.Runtime.Sandboxed {
 		return s.footprint
 	}
-	return m.Footprint(s.demand, s.profile.With(v), s.hasProfile || v.Sizing != nil)
+	return m.Footprint(s.demand, m.ProfileOn(s.profile, v), s.hasProfile || v.Sizing != nil)
 }
 
 func getPreFilterState(cs fwk.CycleState) (*preFilterState, error) {
@@ -94,7 +94,7 @@ func getPreFilterState(cs fwk.CycleState) (*preFilterState, error) {
 	}
 	s, ok := c.(*preFilterState)
 	if !ok {
-		return nil, fmt.Errorf("%+v cannot be converted to sandboxoverhead.preFilterState", c)
+		return nil, fmt.Errorf("invalid PreFilter state, got type %T", c)
 	}
 	return s, nil
 }
@@ -264,7 +264,7 @@ func (pl *SandboxOverhead) summarize(logger klog.Logger, view *classify.View, ni
 			sz.rt = runtimeOf(logger, view, pod)
 			sz.profile, sz.hasProfile = pl.model.ProfileFor(sz.rt.Handler)
 			if v, has := values[sz.rt.Handler]; has {
-				sz.profile = sz.profile.With(v)
+				sz.profile = pl.model.ProfileOn(sz.profile, v)
 				sz.hasProfile = sz.hasProfile || v.Sizing != nil
 			}
 			byClass[name] = sz

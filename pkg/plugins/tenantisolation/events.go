@@ -170,10 +170,11 @@ func (pl *TenantIsolation) isSchedulableAfterRuntimeClassChange(logger klog.Logg
 
 // addActivationHandlers closes a race the registered events leave open. The
 // scheduler delivers Namespace and RuntimeClass events from its dynamic
-// informers, while the classifier reads the typed informers' listers; a pod
-// requeued by the dynamic event can be retried before the typed lister has
-// seen the change, be rejected again on stale labels, and then wait for the
-// periodic flush. The typed informers call these handlers after their store
+// informers, while the classification Views copy the typed informers'
+// listers; a pod requeued by the dynamic event can be retried before the
+// typed lister has seen the change (or before this handler invalidated the
+// View), be rejected again on stale labels, and then wait for the periodic
+// flush. The typed informers call these handlers after their store
 // is updated, so activating the affected pending pods here retries them on
 // fresh data. These events are rare (namespace relabelling, new
 // RuntimeClasses).

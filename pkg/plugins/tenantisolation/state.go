@@ -1,6 +1,8 @@
 package tenantisolation
 
 import (
+	"fmt"
+
 	fwk "k8s.io/kube-scheduler/framework"
 
 	"github.com/mtscn/mtscn/pkg/plugins/internal/classify"
@@ -91,3 +93,15 @@ type preFilterState struct {
 
 // Clone returns the state itself: it is immutable.
 func (s *preFilterState) Clone() fwk.StateData { return s }
+
+func getPreFilterState(cycleState fwk.CycleState) (*preFilterState, error) {
+	c, err := cycleState.Read(preFilterStateKey)
+	if err != nil {
+		return nil, fmt.Errorf("reading %q from cycle state: %w", preFilterStateKey, err)
+	}
+	s, ok := c.(*preFilterState)
+	if !ok {
+		return nil, fmt.Errorf("invalid PreFilter state, got type %T", c)
+	}
+	return s, nil
+}

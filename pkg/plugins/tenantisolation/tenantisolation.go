@@ -12,7 +12,6 @@ import (
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/klog/v2"
 	fwk "k8s.io/kube-scheduler/framework"
-	"k8s.io/kubernetes/pkg/scheduler/framework/plugins/helper"
 
 	"github.com/mtscn/mtscn/pkg/apis/config"
 	"github.com/mtscn/mtscn/pkg/apis/config/validation"
@@ -54,7 +53,7 @@ const (
 	// Name is the name of the plugin used in the registry and configurations.
 	Name = names.TenantIsolation
 
-	preFilterStateKey = "PreFilter" + Name
+	preFilterStateKey fwk.StateKey = "PreFilter" + Name
 
 	// ErrReasonSharedKernelOtherTenant (I1): another tenant runs a pod that
 	// shares the node's kernel, so the node is that tenant's alone.
@@ -74,6 +73,12 @@ const (
 	// ErrReasonSandboxRequired (I3): the namespace says
 	// mtscn.io/sandbox=required and the pod's runtime class is not sandboxed.
 	ErrReasonSandboxRequired = "tenant requires a sandboxed runtime class"
+
+	// namespaceSignerName and runtimeClassNameSignerName are the keys of
+	// the sign fragments: the pod's namespace (tenant and policies) and its
+	// runtime class (sandboxed or not).
+	namespaceSignerName        = "mtscn.io/v1.Pod.Namespace"
+	runtimeClassNameSignerName = "mtscn.io/v1.Pod.Spec.RuntimeClassName"
 
 	// Raw scores, mapped to [0, MaxNodeScore] by NormalizeScore.
 	scoreEmpty     = 0
@@ -197,18 +202,6 @@ func (pl *TenantIsolation) classifyIncoming(view *classify.View, pod *v1.Pod) (t
 // preemption victims carry their pods (see summary).
 func (pl *TenantIsolation) PreFilterExtensions() fwk.PreFilterExtensions { return nil }
 
-func getPreFilterState(cycleState fwk.CycleState) (*preFilterState, error) {
-	c, err := cycleState.Read(preFilterStateKey)
-	if err != nil {
-		return nil, fmt.Errorf("reading %q from cycleState: %w", preFilterStateKey, err)
-	}
-	s, ok := c.(*preFilterState)
-	if !ok {
-		return nil, fmt.Errorf("invalid PreFilter state, got type %T", c)
-	}
-	return s, nil
-}
-
 // Filter enforces I1, I2 and I4 on the node. Every rejection is
 // Unschedulable: evicting the other tenant's pods would make the node
 // eligible, so preemption may help.
@@ -244,48 +237,6 @@ func (pl *TenantIsolation) conflict(s *preFilterState, sum *nodeSummary, node *v
 	}
 	return ""
 }
-
-// PreScore skips scoring when PreFilter skipped the pod (infrastructure).
-func (pl *TenantIsolation) PreScore(_ context.Context, cycleState fwk.CycleState, _ *v1.Pod, _ []fwk.NodeInfo) *fwk.Status {
-	if _, err := getPreFilterState(cycleState); err != nil {
-		return fwk.NewStatus(fwk.Skip)
-	}
-	return nil
-}
-
-// Score ranks a feasible node: its own tenant's nodes first; for a
-// sandboxed pod, nodes already shared by other sandboxed tenants next; empty
-// nodes last, so that they stay free for shared-kernel and exclusive
-// tenants.
-func (pl *TenantIsolation) Score(_ context.Context, cycleState fwk.CycleState, _ *v1.Pod, nodeInfo fwk.NodeInfo) (int64, *fwk.Status) {
-	s, err := getPreFilterState(cycleState)
-	if err != nil {
-		return 0, fwk.AsStatus(err)
-	}
-	sum := pl.summary(s, nodeInfo)
-	switch {
-	case sum.own(s.class.Tenant).pods > 0:
-		return scoreOwnTenant, nil
-	case sum != nil && sum.pods > 0 && s.class.Sandboxed && !s.class.Exclusive:
-		return scoreShared, nil
-	}
-	return scoreEmpty, nil
-}
-
-// ScoreExtensions returns the plugin: it normalizes its scores.
-func (pl *TenantIsolation) ScoreExtensions() fwk.ScoreExtensions { return pl }
-
-// NormalizeScore maps the raw scores to [0, MaxNodeScore], the best
-// feasible node getting MaxNodeScore.
-func (pl *TenantIsolation) NormalizeScore(_ context.Context, _ fwk.CycleState, _ *v1.Pod, scores fwk.NodeScoreList) *fwk.Status {
-	return helper.DefaultNormalizeScore(fwk.MaxNodeScore, false, scores)
-}
-
-// Sign fragment keys (KEP-5598 naming: the state the fragment depends on).
-const (
-	namespaceSignerName        = "v1.Pod.Namespace"
-	runtimeClassNameSignerName = "v1.Pod.Spec.RuntimeClassName"
-)
 
 // SignPod signs the pod by its namespace (tenant and policies) and its
 // runtime class (sandboxed or not): two pods that agree on both get the same

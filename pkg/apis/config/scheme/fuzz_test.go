@@ -79,7 +79,9 @@ func FuzzSandboxOverheadArgs(f *testing.F) {
 	seeds(f, `{}`, `{"overcommitRatio":1.5,"scoringStrategy":"MostCommitted"}`,
 		`{"profiles":[{"handler":"kata-qemu","sizing":"Hotplug","defaultMemory":"2Gi"}]}`,
 		`{"profiles":[{"handler":"runsc*","sizing":"UserSpace","hostOverhead":"35Mi"}]}`,
-		`{"profiles":[{"handler":"x","sizing":"Static","defaultMemory":"-1"}],"vfioPinnedOverhead":"1Ki"}`)
+		`{"profiles":[{"handler":"x","sizing":"Static","defaultMemory":"-1"}],"vfioPinnedOverhead":"1Ki"}`,
+		`{"learnedOverhead":{"enabled":true,"minSamples":20,"maxFactor":4,"allowBelowModel":false}}`,
+		`{"learnedOverhead":{"minSamples":0,"maxFactor":0.5}}`, `{"learnedOverhead":null}`)
 	f.Fuzz(func(t *testing.T, args []byte) { fuzzArgs(t, names.SandboxOverhead, args) })
 }
 

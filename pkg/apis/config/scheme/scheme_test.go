@@ -74,6 +74,9 @@ func TestDecodeDefaults(t *testing.T) {
 	if so.OvercommitRatio != 1.0 || so.ScoringStrategy != config.LeastCommitted {
 		t.Errorf("SandboxOverhead defaults: ratio %v strategy %q, want 1.0 LeastCommitted", so.OvercommitRatio, so.ScoringStrategy)
 	}
+	if diff := cmp.Diff(config.LearnedOverhead{Enabled: true, MinSamples: 20, MaxFactor: 4}, so.LearnedOverhead); diff != "" {
+		t.Errorf("learnedOverhead defaults (-want,+got):\n%s", diff)
+	}
 	if q := resource.MustParse("1Gi"); so.VFIOPinnedOverhead.Cmp(q) != 0 {
 		t.Errorf("vfioPinnedOverhead = %s, want 1Gi", so.VFIOPinnedOverhead.String())
 	}
@@ -117,6 +120,7 @@ func TestDecodeOverrides(t *testing.T) {
     args:
       overcommitRatio: 1.5
       scoringStrategy: MostCommitted
+      learnedOverhead: {enabled: false, allowBelowModel: true}
       profiles:
       - handler: kata-qemu
         sizing: Hotplug
@@ -153,6 +157,9 @@ func TestDecodeOverrides(t *testing.T) {
 	if so.OvercommitRatio != 1.5 || so.ScoringStrategy != config.MostCommitted {
 		t.Errorf("ratio %v strategy %q, want 1.5 MostCommitted", so.OvercommitRatio, so.ScoringStrategy)
 	}
+	if diff := cmp.Diff(config.LearnedOverhead{Enabled: false, MinSamples: 20, MaxFactor: 4, AllowBelowModel: true}, so.LearnedOverhead); diff != "" {
+		t.Errorf("learnedOverhead: explicit false survives, unset fields defaulted (-want,+got):\n%s", diff)
+	}
 	sf := argsOf(t, cfg, "SandboxFeatures").(*config.SandboxFeaturesArgs)
 	if got := sf.RuntimeRequirements[0].Requirements[0].MatchExpressions[0]; got.Operator != v1.NodeSelectorOpIn {
 		t.Errorf("operator = %q", got.Operator)
@@ -173,6 +180,7 @@ func TestDecodeStrict(t *testing.T) {
 		"unknown profile field":      {"  - name: SandboxOverhead\n    args:\n      profiles:\n      - handler: kata-qemu\n        sizing: Hotplug\n        memory: 1Gi\n", `unknown field "profiles[0].memory"`},
 		"duplicate field":            {"  - name: SandboxFeatures\n    args:\n      virtModeWeights: {}\n      virtModeWeights: {}\n", `"virtModeWeights"`},
 		"wrong type":                 {"  - name: SandboxOverhead\n    args:\n      overcommitRatio: lots\n", "overcommitRatio"},
+		"misspelled learned field":   {"  - name: SandboxOverhead\n    args:\n      learnedOverhead: {minSample: 3}\n", `unknown field "learnedOverhead.minSample"`},
 	} {
 		t.Run(name, func(t *testing.T) {
 			_, err := decode(t, header+tc.args)

@@ -79,6 +79,9 @@ func Convert_v1_SandboxOverheadArgs_To_config_SandboxOverheadArgs(in *SandboxOve
 	if in.ScoringStrategy != nil {
 		out.ScoringStrategy = config.ScoringStrategyType(*in.ScoringStrategy)
 	}
+	if in.LearnedOverhead != nil {
+		return Convert_v1_LearnedOverhead_To_config_LearnedOverhead(in.LearnedOverhead, &out.LearnedOverhead, s)
+	}
 	return nil
 }
 
@@ -90,7 +93,8 @@ func Convert_config_SandboxOverheadArgs_To_v1_SandboxOverheadArgs(in *config.San
 	out.VFIOPinnedOverhead = quantityPointer(in.VFIOPinnedOverhead)
 	st := ScoringStrategyType(in.ScoringStrategy)
 	out.ScoringStrategy = &st
-	return nil
+	out.LearnedOverhead = &LearnedOverhead{}
+	return Convert_config_LearnedOverhead_To_v1_LearnedOverhead(&in.LearnedOverhead, out.LearnedOverhead, s)
 }
 
 // Convert_v1_SandboxFeaturesArgs_To_config_SandboxFeaturesArgs converts args.

@@ -27,6 +27,14 @@ var (
 	DefaultVFIOResources = []string{"qat.intel.com/*", "nvidia.com/*"}
 )
 
+const (
+	// DefaultLearnedMinSamples is how many samples an observed overhead
+	// must rest on by default: a few sampling rounds of a few pods.
+	DefaultLearnedMinSamples = 20
+	// DefaultLearnedMaxFactor caps an observed overhead at 4× the model.
+	DefaultLearnedMaxFactor = 4.0
+)
+
 func mi(n int64) *resource.Quantity {
 	return resource.NewQuantity(n*1024*1024, resource.BinarySI)
 }
@@ -188,6 +196,22 @@ func SetDefaults_SandboxOverheadArgs(obj *SandboxOverheadArgs) {
 	}
 	if obj.ScoringStrategy == nil {
 		obj.ScoringStrategy = ptr.To[ScoringStrategyType]("LeastCommitted")
+	}
+	if obj.LearnedOverhead == nil {
+		obj.LearnedOverhead = &LearnedOverhead{}
+	}
+	l := obj.LearnedOverhead
+	if l.Enabled == nil {
+		l.Enabled = ptr.To(true)
+	}
+	if l.MinSamples == nil {
+		l.MinSamples = ptr.To[int32](DefaultLearnedMinSamples)
+	}
+	if l.MaxFactor == nil {
+		l.MaxFactor = ptr.To(DefaultLearnedMaxFactor)
+	}
+	if l.AllowBelowModel == nil {
+		l.AllowBelowModel = ptr.To(false)
 	}
 }
 

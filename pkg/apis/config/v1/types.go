@@ -91,6 +91,28 @@ type SandboxOverheadArgs struct {
 	VFIOPinnedOverhead *resource.Quantity `json:"vfioPinnedOverhead,omitempty"`
 	// ScoringStrategy is LeastCommitted (default) or MostCommitted.
 	ScoringStrategy *ScoringStrategyType `json:"scoringStrategy,omitempty"`
+	// LearnedOverhead says when the host overhead the node agent observed
+	// on a node replaces a profile's hostOverhead there. Default: enabled,
+	// minSamples 20, maxFactor 4, allowBelowModel false.
+	LearnedOverhead *LearnedOverhead `json:"learnedOverhead,omitempty"`
+}
+
+// LearnedOverhead bounds the use of the observed sandbox overhead (the
+// node labels mtscn.io/overhead.<handler>.observed-memory and
+// .observed-samples the node agent publishes).
+type LearnedOverhead struct {
+	// Enabled lets a node's observed figure replace the profile's
+	// hostOverhead. Default true.
+	Enabled *bool `json:"enabled,omitempty"`
+	// MinSamples is how many samples the figure must rest on (1-256, the
+	// agent's window). Default 20.
+	MinSamples *int32 `json:"minSamples,omitempty"`
+	// MaxFactor caps the figure at maxFactor × hostOverhead (1-100).
+	// Default 4.
+	MaxFactor *float64 `json:"maxFactor,omitempty"`
+	// AllowBelowModel lets a figure smaller than hostOverhead lower it.
+	// Default false: never below the static model.
+	AllowBelowModel *bool `json:"allowBelowModel,omitempty"`
 }
 
 // NodeRequirement is one thing a node must offer, with a human name.

@@ -95,7 +95,27 @@ func ValidateSandboxOverheadArgs(p *field.Path, args *config.SandboxOverheadArgs
 		errs = append(errs, field.NotSupported(p.Child("scoringStrategy"), args.ScoringStrategy,
 			[]string{string(config.LeastCommitted), string(config.MostCommitted)}))
 	}
+	errs = append(errs, validateLearnedOverhead(p.Child("learnedOverhead"), &args.LearnedOverhead)...)
 	return errs.ToAggregate()
+}
+
+// MaxObservedSamples is the most samples a node's observed overhead can
+// rest on: the node agent keeps a window of 256 per handler
+// (pkg/node/overhead).
+const MaxObservedSamples = 256
+
+func validateLearnedOverhead(p *field.Path, l *config.LearnedOverhead) field.ErrorList {
+	var errs field.ErrorList
+	if l.MinSamples < 1 || l.MinSamples > MaxObservedSamples {
+		errs = append(errs, field.Invalid(p.Child("minSamples"), l.MinSamples,
+			fmt.Sprintf("must be between 1 and %d (the node agent keeps at most %d samples per handler)", MaxObservedSamples, MaxObservedSamples)))
+	}
+	// NaN fails both comparisons' negation: test for the valid range.
+	if !(l.MaxFactor >= 1 && l.MaxFactor <= 100) {
+		errs = append(errs, field.Invalid(p.Child("maxFactor"), l.MaxFactor,
+			"must be between 1 (never above the profile's hostOverhead) and 100"))
+	}
+	return errs
 }
 
 // ValidateSandboxFeaturesArgs validates SandboxFeatures args.

@@ -60,6 +60,14 @@ func Status(pod *v1.Pod, err error) *fwk.Status {
 	return fwk.AsStatus(fmt.Errorf("classifying pod: %w", err))
 }
 
+// IsMissing reports whether a classification error says the pod's
+// Namespace or RuntimeClass does not exist. A QueueingHint answers QueueSkip
+// for such a pod (the object's creation requeues it, see RuntimeClassAdded)
+// and SignPod refuses to sign it (PreFilter rejects it anyway).
+func IsMissing(err error) bool {
+	return errors.Is(err, tenancy.ErrRuntimeClassNotFound) || errors.Is(err, tenancy.ErrNamespaceNotFound)
+}
+
 // RuntimeClassAdded is the event that requeues a pod waiting for its
 // RuntimeClass, with IsSchedulableAfterRuntimeClassAdd as its hint.
 func RuntimeClassAdded() fwk.ClusterEventWithHint {
