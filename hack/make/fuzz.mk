@@ -20,6 +20,7 @@ FUZZ_TARGETS := \
 	./pkg/node/containerd:FuzzParse \
 	./pkg/node/containerd:FuzzLoad \
 	./pkg/node/overhead:FuzzParseMemoryFiles \
+	./pkg/node/overhead:FuzzParseProcKB \
 	./pkg/apis/config/scheme:FuzzTenantIsolationArgs \
 	./pkg/apis/config/scheme:FuzzSandboxOverheadArgs \
 	./pkg/apis/config/scheme:FuzzSandboxFeaturesArgs

@@ -30,7 +30,7 @@ func newOverheadMetrics(reg *prometheus.Registry) overheadMetrics {
 		bytes: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Subsystem: metricsSubsystem,
 			Name:      "sandbox_overhead_bytes",
-			Help:      "Host memory a sandbox of the runtime handler is charged beyond its containers (pod cgroup minus container cgroups), by statistic over the agent's window: p50, p95, max.",
+			Help:      "Host memory a sandbox of the runtime handler costs beyond its containers (pod cgroup minus container cgroups, plus the shims and VMM outside the pod cgroup), by statistic over the agent's window: p50, p95, max.",
 		}, []string{"handler", "stat"}),
 		samples: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Subsystem: metricsSubsystem,
@@ -65,14 +65,19 @@ func (a *Agent) sampleOverhead(ctx context.Context, res *discover.Result) {
 		logger.Error(err, "listing sandboxed pods for the observed overhead")
 		return
 	}
-	s := overhead.Sampler{Cgroups: overhead.Cgroups{Root: hostpath.Root(a.cfg.HostRoot)}, Windows: a.windows}
+	root := hostpath.Root(a.cfg.HostRoot)
+	s := overhead.Sampler{Cgroups: overhead.Cgroups{Root: root}, Procs: &overhead.Procs{Root: root}, Windows: a.windows}
 	ms, err := s.Sample(targets)
 	if err != nil {
 		logger.Error(err, "measuring sandbox overhead")
 	}
 	for _, m := range ms {
+		var outside []string
+		for _, p := range m.Outside {
+			outside = append(outside, fmt.Sprintf("%s[%d]=%d", p.Name, p.PID, p.Bytes))
+		}
 		logger.V(4).Info("sandbox overhead", "pod", klog.KRef(m.Namespace, m.Name), "handler", m.Handler,
-			"podBytes", m.Pod, "containerBytes", m.Containers, "overheadBytes", m.Overhead())
+			"podBytes", m.Pod, "containerBytes", m.Containers, "outside", outside, "overheadBytes", m.Total())
 	}
 	for h, st := range a.windows.Stats() {
 		a.overheadMetrics.bytes.WithLabelValues(h, "p50").Set(float64(st.P50))

@@ -1,7 +1,8 @@
 // Package overhead measures what a sandbox really costs the host: for each
 // running sandboxed pod on the node it reads the memory charged to the pod's
 // cgroup beyond its containers' cgroups (the sandbox container, the shim,
-// the VMM or the gVisor sentry and gofer, whatever the runtime puts there),
+// the VMM or the gVisor sentry and gofer, whatever the runtime puts there)
+// plus the shim and VMM processes outside the pod cgroup,
 // groups the samples by runtime handler and keeps a bounded window of them
 // per handler (p50, p95, max, count).
 //
@@ -13,8 +14,22 @@
 //	cgroupfs: <root>[/memory]/kubepods[/burstable|/besteffort]/pod<uid>/<container-id>
 //	systemd:  <root>[/memory]/kubepods.slice[/kubepods-burstable.slice]/kubepods[-burstable]-pod<uid_>.slice/cri-containerd-<id>.scope
 //
+// Processes that serve the pod from outside its cgroup are added to it
+// (procs.go): the parents of the pod's processes that are not in the pod
+// cgroup (the containerd shim that started the sandbox) and the processes
+// whose command line names the pod's sandbox or container ids (a shim per
+// container, a Kata VMM or virtiofsd outside the pod cgroup). Each counts
+// with its proportional set size without shared memory files (Pss_Anon +
+// Pss_File of /proc/<pid>/smaps_rollup, else RssAnon + RssFile of status):
+// shared binary text is split among the shims that map it, and a VM's
+// guest RAM in /dev/shm or a memfd is left to the footprint model's guest
+// term. A VMM with anonymous guest RAM (Firecracker) still has the touched
+// guest pages in its figure.
+//
 // Host files are read through pkg/node/hostpath (bounded, regular files
-// only), so a fixture tree stands in for the host in tests.
+// only), so a fixture tree stands in for the host in tests; one scan of
+// /proc per sampling round reads at most 65536 processes' first 4 KiB of
+// command line.
 //
 // Caveat: with gVisor the workload's own memory lives in the sentry, which
 // runs in the sandbox (pause) container's cgroup, so for gVisor the figure

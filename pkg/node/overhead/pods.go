@@ -66,6 +66,9 @@ func containerID(s string) string {
 // Sampler measures targets and records their overhead by handler.
 type Sampler struct {
 	Cgroups Cgroups
+	// Procs, when set, adds the processes that serve each pod from outside
+	// its cgroup (shims, a VMM outside it) to the pod's overhead.
+	Procs   *Procs
 	Windows *Windows
 }
 
@@ -73,7 +76,23 @@ type Sampler struct {
 type Measurement struct {
 	Target
 	PodMemory
+	// Outside are the pod's processes outside its cgroup (Sampler.Procs).
+	Outside []Process
 }
+
+// OutsideBytes sums the memory of the processes outside the pod cgroup.
+func (m Measurement) OutsideBytes() int64 {
+	var s int64
+	for _, p := range m.Outside {
+		s += p.Bytes
+	}
+	return s
+}
+
+// Total is what the sandbox costs the host beyond its containers: the pod
+// cgroup's overhead plus the processes outside it. It is what the window
+// records.
+func (m Measurement) Total() int64 { return m.Overhead() + m.OutsideBytes() }
 
 // Sample reads every target and adds each overhead to its handler's
 // window. It returns the measurements taken and one error per pod it could
@@ -86,16 +105,32 @@ func (s Sampler) Sample(targets []Target) ([]Measurement, error) {
 	if err != nil {
 		return nil, err
 	}
+	var procs Table
+	if s.Procs != nil {
+		if procs, err = s.Procs.Scan(); err != nil {
+			return nil, err
+		}
+	}
 	var out []Measurement
 	var errs []error
 	for _, t := range targets {
-		m, err := s.Cgroups.ReadPod(v, t.UID, t.ContainerIDs)
+		pm, err := s.Cgroups.ReadPod(v, t.UID, t.ContainerIDs)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("pod %s/%s (%s): %w", t.Namespace, t.Name, t.Handler, err))
 			continue
 		}
-		s.Windows.Add(t.Handler, m.Overhead())
-		out = append(out, Measurement{Target: t, PodMemory: m})
+		m := Measurement{Target: t, PodMemory: pm}
+		if s.Procs != nil {
+			ids := append(sandboxIDs(s.Cgroups.Root, pm.PodDir, t.ContainerIDs), t.ContainerIDs...)
+			if m.Outside, err = s.Procs.Outside(procs, pm.PodDir, ids); err != nil {
+				// A pod that ends between the two reads: skip it rather
+				// than record a figure without its shim.
+				errs = append(errs, fmt.Errorf("pod %s/%s (%s): %w", t.Namespace, t.Name, t.Handler, err))
+				continue
+			}
+		}
+		s.Windows.Add(t.Handler, m.Total())
+		out = append(out, m)
 	}
 	return out, errors.Join(errs...)
 }

@@ -1,0 +1,301 @@
+package overhead
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/mtscn/mtscn/pkg/node/hostpath"
+)
+
+// DefaultProcRoot is where the host mounts procfs.
+const DefaultProcRoot = "/proc"
+
+const (
+	// maxProcs bounds one scan of /proc (a node runs a few thousand
+	// processes; Linux' default pid_max is 4 Mi).
+	maxProcs = 65536
+	// maxCmdline is how much of a command line is read: shims and VMMs
+	// name the sandbox id in their first arguments.
+	maxCmdline = 4096
+	// maxProcFile bounds /proc/<pid>/status and smaps_rollup (~2 KiB).
+	maxProcFile = 64 << 10
+	// maxPodProcs bounds the pids read from one pod cgroup tree.
+	maxPodProcs = 4096
+	// minIDLen is the shortest sandbox or container id matched in a
+	// command line (containerd ids are 64 hex digits; short ones would
+	// match unrelated arguments).
+	minIDLen = 12
+)
+
+// Process is one process that serves a pod from outside its cgroup (a
+// containerd shim, a VMM, virtiofsd), with the memory it costs the host.
+type Process struct {
+	PID  int
+	Name string
+	// Bytes is its proportional set size without shared memory files
+	// (Pss_Anon + Pss_File of smaps_rollup): pages shared with other
+	// processes (the shim binary's text) are divided among them, and a VM's
+	// guest RAM in /dev/shm or a memfd (Pss_Shmem) is left out, since the
+	// footprint model counts the guest separately. Without smaps_rollup,
+	// RssAnon + RssFile of status.
+	Bytes int64
+}
+
+// Procs reads the host's processes.
+type Procs struct {
+	// Root is where the host's / is mounted.
+	Root hostpath.Root
+	// Dir is the host path of procfs, DefaultProcRoot when empty.
+	Dir string
+}
+
+func (p Procs) dir() string {
+	if p.Dir == "" {
+		return DefaultProcRoot
+	}
+	return p.Dir
+}
+
+// Table is one scan of the host's processes: their truncated command
+// lines, by pid.
+type Table map[int]string
+
+// Scan lists the host's processes (at most maxProcs) with the first
+// maxCmdline bytes of each command line. Processes that exit meanwhile are
+// skipped.
+func (p Procs) Scan() (Table, error) {
+	d, err := os.Open(p.Root.Path(p.dir()))
+	if err != nil {
+		return nil, fmt.Errorf("listing processes: %w", err)
+	}
+	defer d.Close()
+	names, err := d.Readdirnames(maxProcs * 2)
+	if err != nil && !errors.Is(err, io.EOF) {
+		return nil, fmt.Errorf("listing processes in %s: %w", p.Root.Path(p.dir()), err)
+	}
+	t := Table{}
+	for _, n := range names {
+		pid, err := strconv.Atoi(n)
+		if err != nil || pid <= 0 {
+			continue
+		}
+		if len(t) == maxProcs {
+			break
+		}
+		cmd, err := readHead(p.Root.Path(path.Join(p.dir(), n, "cmdline")), maxCmdline)
+		if err != nil {
+			continue
+		}
+		t[pid] = string(bytes.ReplaceAll(cmd, []byte{0}, []byte{' '}))
+	}
+	return t, nil
+}
+
+// readHead reads at most n bytes of a regular file (procfs files report
+// size 0, so hostpath.ReadFile's size check cannot apply to a truncated read).
+func readHead(name string, n int64) ([]byte, error) {
+	f, err := os.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, &fs.PathError{Op: "read", Path: name, Err: hostpath.ErrNotRegular}
+	}
+	return io.ReadAll(io.LimitReader(f, n))
+}
+
+// Outside finds the processes that serve the pod whose cgroup is podDir
+// (a host path) from outside it: processes not in the pod cgroup tree that
+// are the parent of a process in it (the shim that started the sandbox) or
+// whose command line names one of ids (the sandbox and container ids: the
+// shim's -id, QEMU's -name sandbox-<id>, virtiofsd's socket path). It
+// returns them with their memory, sorted by pid.
+func (p Procs) Outside(t Table, podDir string, ids []string) ([]Process, error) {
+	inPod, err := p.podPIDs(podDir)
+	if err != nil {
+		return nil, err
+	}
+	found := map[int]bool{}
+	for pid := range inPod {
+		st, err := p.status(pid)
+		if err != nil {
+			continue
+		}
+		ppid, err := strconv.Atoi(st.text["PPid"])
+		if err == nil && ppid > 1 && !inPod[ppid] {
+			found[ppid] = true
+		}
+	}
+	var match []string
+	for _, id := range ids {
+		if len(id) >= minIDLen {
+			match = append(match, id)
+		}
+	}
+	for pid, cmd := range t {
+		if inPod[pid] || found[pid] || pid <= 1 {
+			continue
+		}
+		for _, id := range match {
+			if strings.Contains(cmd, id) {
+				found[pid] = true
+				break
+			}
+		}
+	}
+	var out []Process
+	for pid := range found {
+		proc, err := p.process(pid)
+		if err != nil {
+			continue // exited meanwhile
+		}
+		out = append(out, proc)
+	}
+	slices.SortFunc(out, func(a, b Process) int { return a.PID - b.PID })
+	return out, nil
+}
+
+// podPIDs reads cgroup.procs of the pod cgroup and of its children and
+// grandchildren (containers, and a runtime's own sub-cgroups).
+func (p Procs) podPIDs(podDir string) (map[int]bool, error) {
+	out := map[int]bool{}
+	var walk func(dir string, depth int) error
+	walk = func(dir string, depth int) error {
+		b, err := hostpath.ReadFile(p.Root.Path(path.Join(dir, "cgroup.procs")), maxCgroupFile)
+		if err != nil {
+			return err
+		}
+		for _, f := range strings.Fields(string(b)) {
+			if pid, err := strconv.Atoi(f); err == nil && pid > 0 && len(out) < maxPodProcs {
+				out[pid] = true
+			}
+		}
+		if depth == 2 {
+			return nil
+		}
+		entries, err := os.ReadDir(p.Root.Path(dir))
+		if err != nil {
+			return err
+		}
+		for _, e := range entries {
+			if e.IsDir() {
+				if err := walk(path.Join(dir, e.Name()), depth+1); err != nil && !errors.Is(err, fs.ErrNotExist) {
+					return err
+				}
+			}
+		}
+		return nil
+	}
+	if err := walk(podDir, 0); err != nil {
+		return nil, fmt.Errorf("reading the processes of pod cgroup %s: %w", podDir, err)
+	}
+	return out, nil
+}
+
+// process reads one process's name and memory.
+func (p Procs) process(pid int) (Process, error) {
+	st, err := p.status(pid)
+	if err != nil {
+		return Process{}, err
+	}
+	proc := Process{PID: pid, Name: st.text["Name"]}
+	if b, err := hostpath.ReadFile(p.Root.Path(path.Join(p.dir(), strconv.Itoa(pid), "smaps_rollup")), maxProcFile); err == nil {
+		r := ParseProcKB(b)
+		anon, okA := r.kb["Pss_Anon"]
+		file, okF := r.kb["Pss_File"]
+		if okA && okF {
+			proc.Bytes = (anon + file) << 10
+			return proc, nil
+		}
+		if pss, ok := r.kb["Pss"]; ok {
+			proc.Bytes = max(pss-r.kb["Pss_Shmem"], 0) << 10
+			return proc, nil
+		}
+	}
+	proc.Bytes = (st.kb["RssAnon"] + st.kb["RssFile"]) << 10
+	return proc, nil
+}
+
+func (p Procs) status(pid int) (ProcFields, error) {
+	b, err := hostpath.ReadFile(p.Root.Path(path.Join(p.dir(), strconv.Itoa(pid), "status")), maxProcFile)
+	if err != nil {
+		return ProcFields{}, err
+	}
+	return ParseProcKB(b), nil
+}
+
+// ProcFields are the "Key: value" lines of /proc/<pid>/status or
+// smaps_rollup.
+type ProcFields struct {
+	// kb holds the lines whose value is a non-negative decimal, with or
+	// without a " kB" unit (VmRSS, Pss_Anon, PPid).
+	kb map[string]int64
+	// text holds every line's value as written, trimmed (Name, PPid).
+	text map[string]string
+}
+
+// KB returns a numeric field ("VmRSS" in kB, "PPid") and whether it was there.
+func (f ProcFields) KB(key string) (int64, bool) {
+	v, ok := f.kb[key]
+	return v, ok
+}
+
+// ParseProcKB parses /proc/<pid>/status or smaps_rollup: lines
+// "<key>:<spaces><value>", where numeric values may carry a " kB" unit.
+// Lines of another shape (smaps_rollup's address header, status' tab
+// separated Uid list) are kept as text or skipped; nothing is an error,
+// since the kernel adds fields over time.
+func ParseProcKB(b []byte) ProcFields {
+	f := ProcFields{kb: map[string]int64{}, text: map[string]string{}}
+	for _, line := range strings.Split(string(b), "\n") {
+		k, v, ok := strings.Cut(line, ":")
+		if !ok || k == "" || strings.ContainsAny(k, " \t") {
+			continue
+		}
+		v = strings.TrimSpace(v)
+		f.text[k] = v
+		num := strings.TrimSpace(strings.TrimSuffix(v, "kB"))
+		if n, err := strconv.ParseInt(num, 10, 64); err == nil && n >= 0 && n < 1<<53 {
+			f.kb[k] = n
+		}
+	}
+	return f
+}
+
+// sandboxIDs returns the names of the pod cgroup's child cgroups that are
+// not one of the containers: the sandbox (pause) container's id, as the
+// cgroupfs driver ("<id>") or a systemd scope ("cri-containerd-<id>.scope")
+// names it, or a runtime's own sub-cgroup ("kata_<id>").
+func sandboxIDs(root hostpath.Root, podDir string, containerIDs []string) []string {
+	entries, err := os.ReadDir(root.Path(podDir))
+	if err != nil {
+		return nil
+	}
+	var out []string
+	for _, e := range entries {
+		if !e.IsDir() {
+			continue
+		}
+		id := strings.TrimSuffix(e.Name(), ".scope")
+		if i := strings.LastIndexAny(id, "-_"); i >= 0 {
+			id = id[i+1:] // cri-containerd-<id>.scope, kata_<id>
+		}
+		if len(id) >= minIDLen && !slices.Contains(containerIDs, id) {
+			out = append(out, id)
+		}
+	}
+	return out
+}
