@@ -34,7 +34,8 @@ func newRunCommand() *cobra.Command {
 		Long: `run is the DaemonSet's command. It discovers the node's features at start
 and every --interval and publishes them when they changed: as an NFD
 NodeFeature in --namespace (default), or with --publish=node-labels as
-mtscn.io/* labels on its own Node for clusters without NFD. /healthz answers
+mtscn.io/* labels and the mtscn.io/sandbox-memory and mtscn.io/sandboxes
+capacity on its own Node for clusters without NFD. /healthz answers
 200 after the first successful publish; /metrics serves Prometheus metrics.
 
 Configuration precedence: built-in defaults < --config file (YAML, keys as
@@ -68,7 +69,7 @@ func addRunFlags(f *pflag.FlagSet, o *runOptions) {
 	f.StringVar(&o.configFile, "config", "", fmt.Sprintf("YAML config file (default %s when it exists)", agent.DefaultConfigFile))
 	f.StringVar(&flagCfg.NodeName, "node-name", flagCfg.NodeName, "this node's name (default $NODE_NAME)")
 	f.StringVar(&flagCfg.Namespace, "namespace", flagCfg.Namespace, "namespace of the NodeFeature (default $POD_NAMESPACE or mtscn-system)")
-	f.StringVar(&flagCfg.Publish, "publish", flagCfg.Publish, "where to publish: nodefeature (needs NFD), node-labels (own Node's labels) or none")
+	f.StringVar(&flagCfg.Publish, "publish", flagCfg.Publish, "where to publish: nodefeature (needs NFD), node-labels (own Node's labels and capacity) or none")
 	f.DurationVar(&flagCfg.Interval.Duration, "interval", flagCfg.Interval.Duration, "time between discoveries (0: once)")
 	f.StringVar(&flagCfg.ListenAddress, "listen-address", flagCfg.ListenAddress, "address serving /healthz and /metrics (empty: off)")
 	f.StringVar(&flagCfg.Kubeconfig, "kubeconfig", flagCfg.Kubeconfig, "kubeconfig file (default: in-cluster)")

@@ -17,10 +17,8 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/apimachinery/pkg/util/json"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
-	"k8s.io/client-go/util/retry"
 	"k8s.io/klog/v2"
 	nfdclient "sigs.k8s.io/node-feature-discovery/api/generated/clientset/versioned"
 	nfdv1alpha1 "sigs.k8s.io/node-feature-discovery/api/nfd/v1alpha1"
@@ -100,7 +98,7 @@ func New(cfg Config, opts ...Option) (*Agent, error) {
 		a.rules = rules
 	}
 	needNFD := cfg.Publish == PublishNodeFeature && a.nfdClient == nil
-	// The Kubernetes client labels the Node in node-labels mode and
+	// The Kubernetes client labels the Node (and sets its capacity) in node-labels mode and
 	// records Events about it (a discovery source that fails) in both.
 	needKube := a.kubeClient == nil && (cfg.Publish == PublishNodeLabels || needNFD)
 	if !needNFD && !needKube {
@@ -322,75 +320,6 @@ func (a *Agent) setMeta(m *metav1.ObjectMeta) {
 			APIVersion: "v1", Kind: "Pod", Name: a.cfg.PodName, UID: types.UID(a.cfg.PodUID),
 		}}
 	}
-}
-
-// publishNodeLabels sets the labels nfd-rules/ produce (run through NFD's
-// rule engine as nfd-master would) and the Kata sizing labels on the
-// agent's own Node, and removes the agent's labels that no longer apply;
-// labels the agent does not own are never touched.
-// The merge patch carries the Node's resourceVersion, so a concurrent
-// change makes it fail with a conflict and the round is retried.
-func (a *Agent) publishNodeLabels(ctx context.Context, res *discover.Result) (string, error) {
-	logger := klog.FromContext(ctx)
-	out, err := nfdrules.Evaluate(a.rules, res.Features())
-	if err != nil {
-		logger.Info("nfd-rules dropped some outputs", "err", err)
-	}
-	want := map[string]string{}
-	for k, v := range out.Labels {
-		if discover.IsOwnedLabel(k) {
-			want[k] = v
-		} else {
-			logger.V(2).Info("not setting a rule label the agent does not own", "label", k)
-		}
-	}
-	maps.Copy(want, discover.KataLabels(res))
-	maps.Copy(want, a.overheadLabels())
-	result := resultUnchanged
-	err = retry.RetryOnConflict(retry.DefaultRetry, func() error {
-		node, err := a.kubeClient.CoreV1().Nodes().Get(ctx, a.cfg.NodeName, metav1.GetOptions{})
-		if err != nil {
-			return fmt.Errorf("getting node %s: %w", a.cfg.NodeName, err)
-		}
-		patch := labelPatch(node, want)
-		if len(patch) == 0 {
-			result = resultUnchanged
-			return nil
-		}
-		body, err := json.Marshal(map[string]any{
-			"metadata": map[string]any{"labels": patch, "resourceVersion": node.ResourceVersion},
-		})
-		if err != nil {
-			return fmt.Errorf("encoding label patch: %w", err)
-		}
-		if _, err := a.kubeClient.CoreV1().Nodes().Patch(ctx, node.Name, types.MergePatchType, body, metav1.PatchOptions{}); err != nil {
-			return err
-		}
-		logger.Info("patched node labels", "node", klog.KObj(node), "changes", patch)
-		result = resultUpdated
-		return nil
-	})
-	if err != nil {
-		return "", fmt.Errorf("patching labels of node %s: %w", a.cfg.NodeName, err)
-	}
-	return result, nil
-}
-
-// labelPatch returns the merge-patch label map turning node's owned labels
-// into want: changed or new keys with their value, stale owned keys as nil.
-func labelPatch(node *v1.Node, want map[string]string) map[string]any {
-	patch := map[string]any{}
-	for k, v := range want {
-		if cur, ok := node.Labels[k]; !ok || cur != v {
-			patch[k] = v
-		}
-	}
-	for k := range node.Labels {
-		if _, keep := want[k]; !keep && discover.IsOwnedLabel(k) {
-			patch[k] = nil
-		}
-	}
-	return patch
 }
 
 // Handler serves /healthz (200 once the features were published, 503

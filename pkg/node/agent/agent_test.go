@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"io/fs"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	v1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes/fake"
 	"k8s.io/klog/v2/ktesting"
@@ -83,6 +85,71 @@ func TestLabelPatch(t *testing.T) {
 	}
 	if diff := cmp.Diff(wantPatch, got); diff != "" {
 		t.Errorf("labelPatch (-want,+got):\n%s", diff)
+	}
+}
+
+func TestCapacityPatch(t *testing.T) {
+	rl := func(m map[string]string) v1.ResourceList {
+		out := v1.ResourceList{}
+		for k, v := range m {
+			out[v1.ResourceName(k)] = resource.MustParse(v)
+		}
+		return out
+	}
+	node := func(capacity, allocatable map[string]string) *v1.Node {
+		return &v1.Node{Status: v1.NodeStatus{Capacity: rl(capacity), Allocatable: rl(allocatable)}}
+	}
+	base := map[string]string{"cpu": "4", "memory": "16Gi", "qat.intel.com/generic": "8"}
+	with := func(extra map[string]string) map[string]string {
+		out := maps.Clone(base)
+		maps.Copy(out, extra)
+		return out
+	}
+	tests := []struct {
+		name string
+		node *v1.Node
+		want map[string]string
+		// wantPatch is applied to status.capacity and status.allocatable.
+		wantPatch map[string]any
+	}{
+		{
+			name:      "new resources: both, with the rules' values",
+			node:      node(base, base),
+			want:      map[string]string{"mtscn.io/sandbox-memory": "8589934592", "mtscn.io/sandboxes": "4"},
+			wantPatch: map[string]any{"mtscn.io/sandbox-memory": "8589934592", "mtscn.io/sandboxes": "4"},
+		},
+		{
+			name:      "unchanged, in another notation: nothing",
+			node:      node(with(map[string]string{"mtscn.io/sandbox-memory": "8Gi", "mtscn.io/sandboxes": "4"}), with(map[string]string{"mtscn.io/sandbox-memory": "8Gi", "mtscn.io/sandboxes": "4"})),
+			want:      map[string]string{"mtscn.io/sandbox-memory": "8589934592", "mtscn.io/sandboxes": "4"},
+			wantPatch: map[string]any{},
+		},
+		{
+			name:      "changed, and allocatable missing (nfd-master set only the capacity)",
+			node:      node(with(map[string]string{"mtscn.io/sandbox-memory": "8Gi", "mtscn.io/sandboxes": "4"}), with(map[string]string{"mtscn.io/sandboxes": "4"})),
+			want:      map[string]string{"mtscn.io/sandbox-memory": "0", "mtscn.io/sandboxes": "4"},
+			wantPatch: map[string]any{"mtscn.io/sandbox-memory": "0"},
+		},
+		{
+			name:      "capacity gone: the agent's resources removed, the others kept",
+			node:      node(with(map[string]string{"mtscn.io/sandbox-memory": "8Gi", "mtscn.io/sandboxes": "4", "mtscn.io/other": "1"}), with(map[string]string{"mtscn.io/sandboxes": "4"})),
+			want:      map[string]string{},
+			wantPatch: map[string]any{"mtscn.io/sandbox-memory": nil, "mtscn.io/sandboxes": nil},
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := capacityPatch(tc.node, tc.want)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tc.wantPatch, got); diff != "" {
+				t.Errorf("capacityPatch (-want,+got):\n%s", diff)
+			}
+		})
+	}
+	if _, err := capacityPatch(node(base, base), map[string]string{"mtscn.io/sandboxes": "many"}); err == nil || !strings.Contains(err.Error(), "mtscn.io/sandboxes") {
+		t.Errorf("an invalid quantity: want an error naming the resource, got %v", err)
 	}
 }
 

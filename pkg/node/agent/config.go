@@ -17,7 +17,8 @@ import (
 const (
 	// PublishNodeFeature writes an NFD NodeFeature object (needs NFD).
 	PublishNodeFeature = "nodefeature"
-	// PublishNodeLabels patches the agent's own Node's labels (no NFD).
+	// PublishNodeLabels patches the agent's own Node's labels and its
+	// status capacity (extended resources), as nfd-master would (no NFD).
 	PublishNodeLabels = "node-labels"
 	// PublishNone only discovers (and serves metrics).
 	PublishNone = "none"

@@ -23,6 +23,15 @@ func IsOwnedLabel(key string) bool {
 		strings.HasPrefix(key, wellknown.LabelOverheadPrefix)
 }
 
+// IsOwnedResource reports whether the agent manages the extended resource
+// in node-labels mode: the two nfd-rules/ advertise
+// (mtscn.io/sandbox-memory, mtscn.io/sandboxes). The agent sets them in its
+// Node's status capacity and removes them when the rules stop producing
+// them; every other resource is left alone.
+func IsOwnedResource(name string) bool {
+	return name == wellknown.ResourceSandboxMemory || name == wellknown.ResourceSandboxes
+}
+
 // KataLabels returns the per-handler labels pkg/vmsize reads a node's real
 // Kata sizing from (mtscn.io/kata.<handler>.default-memory, .sizing,
 // .shm-backed) for every Kata handler whose configuration was read. The

@@ -87,6 +87,11 @@ func TestFixturesThroughNFDRules(t *testing.T) {
 					t.Errorf("rule label %s is not owned by the agent: node-labels mode would never remove it", k)
 				}
 			}
+			for k := range got.ExtendedResources {
+				if !IsOwnedResource(k) {
+					t.Errorf("rule extended resource %s is not owned by the agent: node-labels mode would never set or remove it", k)
+				}
+			}
 		})
 	}
 }

@@ -28,9 +28,11 @@ import (
 // the pod's VM really commits (F1), the guest RAM /dev/shm can back (F2) and
 // one more VM (F3), and scores nodes by committed memory.
 type SandboxOverhead struct {
-	model      *vmsize.Model
-	classifier *tenancy.Classifier
-	strategy   config.ScoringStrategyType
+	model *vmsize.Model
+	// views classify runtimes; a cycle uses one View throughout (see
+	// classify.Views for the race this closes).
+	views    *classify.Views
+	strategy config.ScoringStrategyType
 	// cache holds each node's summary by NodeInfo generation and
 	// RuntimeClass epoch (pkg/plugins/internal/nodecache).
 	cache nodecache.Cache[*nodeSummary]
@@ -90,17 +92,16 @@ func New(ctx context.Context, obj runtime.Object, h fwk.Handle) (fwk.Plugin, err
 	}
 	rcInformer := informers.Node().V1().RuntimeClasses()
 	pl := &SandboxOverhead{
-		model: vmsize.NewModel(args),
-		classifier: tenancy.New(tenancy.ConfigFromClassification(args.SandboxClassification, nil, nil),
-			informers.Core().V1().Namespaces().Lister(), rcInformer.Lister()),
+		model:    vmsize.NewModel(args),
+		views:    classify.NewViews(tenancy.ConfigFromClassification(args.SandboxClassification, nil, nil), nil, rcInformer.Lister()),
 		strategy: args.ScoringStrategy,
 	}
 	// A RuntimeClass change can turn pods into VMs or back, or change
-	// their overhead: a new epoch makes every node summary stale.
-	invalidate := func(any) { pl.cache.Invalidate() }
+	// their overhead: a new View makes every node summary stale.
+	invalidate := func(any) { pl.views.Invalidate() }
 	if _, err := rcInformer.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc:    invalidate,
-		UpdateFunc: func(_, _ any) { pl.cache.Invalidate() },
+		UpdateFunc: func(_, _ any) { pl.views.Invalidate() },
 		DeleteFunc: invalidate,
 	}); err != nil {
 		return nil, fmt.Errorf("watching RuntimeClasses: %w", err)
@@ -127,17 +128,18 @@ func getArgs(obj runtime.Object) (*config.SandboxOverheadArgs, error) {
 // requests) is skipped.
 func (pl *SandboxOverhead) PreFilter(ctx context.Context, cs fwk.CycleState, pod *v1.Pod, nodes []fwk.NodeInfo) (*fwk.PreFilterResult, *fwk.Status) {
 	logger := klog.FromContext(ctx)
-	rt, err := pl.classifier.Runtime(pod.Spec.RuntimeClassName)
+	view := pl.views.Current()
+	rt, err := view.Runtime(pod.Spec.RuntimeClassName)
 	if err != nil {
 		return nil, classify.Status(pod, err)
 	}
-	s := &preFilterState{demand: pl.model.Demand(pod, rt)}
+	s := &preFilterState{view: view, demand: pl.model.Demand(pod, rt)}
 	s.profile, s.hasProfile = pl.model.ProfileFor(rt.Handler)
 	s.footprint = pl.model.Footprint(s.demand, s.profile, s.hasProfile)
 	if s.footprint.Committed == 0 && !(rt.Sandboxed && !rt.OffNode) {
 		return nil, fwk.NewStatus(fwk.Skip)
 	}
-	s.cycle = pl.cache.Begin()
+	s.cycle = pl.cache.Begin(view.Version)
 	cs.Write(preFilterStateKey, s)
 	logger.V(5).Info("pod footprint", "pod", klog.KObj(pod), "handler", rt.Handler, "committed", s.footprint.Committed, "vm", s.footprint.VM)
 	return nil, nil
@@ -178,11 +180,11 @@ func (pl *SandboxOverhead) updateWithPod(ctx context.Context, cs fwk.CycleState,
 	if prev, ok := s.copies[node.Name]; ok && prev.pods+sign == pods {
 		next := *prev.summary
 		if !tenancy.IsTerminal(pod) {
-			next.add(pl.podFootprint(logger, pod, next.values), int64(sign))
+			next.add(pl.podFootprint(logger, s.view, pod, next.values), int64(sign))
 		}
 		sum = &next
 	} else {
-		sum = pl.summarize(logger, nodeInfo)
+		sum = pl.summarize(logger, s.view, nodeInfo)
 	}
 	if s.copies == nil {
 		s.copies = map[string]copySummary{}

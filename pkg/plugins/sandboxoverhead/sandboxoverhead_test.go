@@ -461,7 +461,7 @@ func TestSummaryCache(t *testing.T) {
 	if again := summaryIn(t, pl, cs, ni); again != second {
 		t.Errorf("the changed node's new summary was not cached")
 	}
-	pl.cache.Invalidate()
+	pl.views.Invalidate()
 	if third := summaryIn(t, pl, cycle(), ni); third == second {
 		t.Errorf("summary not recomputed after a RuntimeClass change")
 	}

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"maps"
 
+	"github.com/mtscn/mtscn/pkg/plugins/internal/classify"
+
 	"github.com/mtscn/mtscn/pkg/plugins/internal/nodecache"
 
 	v1 "k8s.io/api/core/v1"
@@ -15,7 +17,7 @@ import (
 )
 
 // nodeSummary is what the pods on one node commit, computed once per
-// NodeInfo generation and RuntimeClass epoch (pkg/plugins/internal/nodecache).
+// NodeInfo generation and classification View (pkg/plugins/internal/nodecache).
 // It is immutable once built: concurrent Filter and Score calls share it.
 type nodeSummary struct {
 	// values are the node's own Kata values from its labels.
@@ -49,14 +51,17 @@ func (t totals) plus(o totals) totals {
 // PreFilter only sizes the incoming pod; nothing in it is per node except
 // the summaries AddPod/RemovePod keep of the NodeInfo copies they change.
 type preFilterState struct {
+	// view classified the pod; the cycle sizes the pods on nodes through
+	// it too, and uses only summaries computed under it.
+	view *classify.View
 	// demand is the incoming pod's demand; footprint its size under the
 	// configured profile (nodes with their own Kata values resize it).
 	demand     vmsize.Demand
 	profile    vmsize.Profile
 	hasProfile bool
 	footprint  vmsize.Footprint
-	// cycle is the summary cache's epoch and cycle number when PreFilter
-	// ran.
+	// cycle is the summary cache's epoch (the View's version) and cycle
+	// number.
 	cycle nodecache.Cycle
 	// copies holds, by node name, the summary of the NodeInfo copy that
 	// AddPod/RemovePod last changed (a nominated pod added, a preemption
@@ -113,12 +118,12 @@ func (pl *SandboxOverhead) summaryOf(logger klog.Logger, s *preFilterState, node
 	if c, ok := s.copies[nodeInfo.Node().Name]; ok && c.generation == nodeInfo.GetGeneration() && c.pods == len(nodeInfo.GetPods()) {
 		return c.summary
 	}
-	return pl.cache.Get(nodeInfo, s.cycle, func(ni fwk.NodeInfo) *nodeSummary { return pl.summarize(logger, ni) })
+	return pl.cache.Get(nodeInfo, s.cycle, func(ni fwk.NodeInfo) *nodeSummary { return pl.summarize(logger, s.view, ni) })
 }
 
 // summarize sums the footprints of the pods on a node. Terminal pods hold
 // no VM and are skipped.
-func (pl *SandboxOverhead) summarize(logger klog.Logger, ni fwk.NodeInfo) *nodeSummary {
+func (pl *SandboxOverhead) summarize(logger klog.Logger, view *classify.View, ni fwk.NodeInfo) *nodeSummary {
 	node := ni.Node()
 	values, errs := vmsize.ParseNodeLabels(node.Labels)
 	for _, err := range errs {
@@ -143,7 +148,7 @@ func (pl *SandboxOverhead) summarize(logger klog.Logger, ni fwk.NodeInfo) *nodeS
 		}
 		sz, ok := byClass[name]
 		if !ok {
-			sz.rt = pl.runtimeOf(logger, pod)
+			sz.rt = runtimeOf(logger, view, pod)
 			sz.profile, sz.hasProfile = pl.model.ProfileFor(sz.rt.Handler)
 			if v, has := values[sz.rt.Handler]; has {
 				sz.profile = pl.model.ProfileOn(sz.profile, v)
@@ -159,8 +164,8 @@ func (pl *SandboxOverhead) summarize(logger klog.Logger, ni fwk.NodeInfo) *nodeS
 // runtimeOf classifies the runtime of a pod on a node (pkg/tenancy's
 // ClassifyBound rules): a running VM whose RuntimeClass was deleted keeps
 // the classification last seen, or is sized by the class name's handler.
-func (pl *SandboxOverhead) runtimeOf(logger klog.Logger, pod *v1.Pod) tenancy.Runtime {
-	rt := pl.classifier.BoundRuntime(pod.Spec.RuntimeClassName)
+func runtimeOf(logger klog.Logger, view *classify.View, pod *v1.Pod) tenancy.Runtime {
+	rt := view.BoundRuntime(pod.Spec.RuntimeClassName)
 	if rt.Missing {
 		logger.V(4).Info("runtime class of a pod on a node is gone, sizing it by the class name", "pod", klog.KObj(pod), "handler", rt.Handler, "sandboxed", rt.Sandboxed)
 	}
@@ -168,6 +173,6 @@ func (pl *SandboxOverhead) runtimeOf(logger klog.Logger, pod *v1.Pod) tenancy.Ru
 }
 
 // podFootprint sizes a pod already on (or being added to) a node.
-func (pl *SandboxOverhead) podFootprint(logger klog.Logger, pod *v1.Pod, values vmsize.NodeValues) vmsize.Footprint {
-	return pl.model.PodFootprint(pod, pl.runtimeOf(logger, pod), values)
+func (pl *SandboxOverhead) podFootprint(logger klog.Logger, view *classify.View, pod *v1.Pod, values vmsize.NodeValues) vmsize.Footprint {
+	return pl.model.PodFootprint(pod, runtimeOf(logger, view, pod), values)
 }

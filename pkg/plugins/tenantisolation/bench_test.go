@@ -120,7 +120,7 @@ func benchmarkCycle(b *testing.B, numNodes, podsPerNode int, cold bool) {
 		infos[i] = ni
 		cycle++
 		if cold {
-			pl.summaries.Invalidate()
+			pl.views.Invalidate()
 		}
 		cs := framework.NewCycleState()
 		if _, s := pl.PreFilter(ctx, cs, incoming, infos); !s.IsSuccess() {

@@ -3,6 +3,8 @@ package tenantisolation
 import (
 	"fmt"
 
+	"github.com/mtscn/mtscn/pkg/plugins/internal/classify"
+
 	"github.com/mtscn/mtscn/pkg/plugins/internal/nodecache"
 
 	fwk "k8s.io/kube-scheduler/framework"
@@ -76,7 +78,7 @@ func (s *nodeSummary) others(tenant string) tenantCount {
 }
 
 // preFilterState is computed in PreFilter and read by Filter and Score. It
-// holds only the incoming pod's class and the cycle's epoch and number, and
+// holds only the incoming pod's class and the cycle's View and number, and
 // is never written after PreFilter: Clone (once per preemption candidate)
 // returns it as is. Nominated pods and preemption victims need no
 // PreFilterExtensions: the framework filters a modified copy of the
@@ -84,8 +86,11 @@ func (s *nodeSummary) others(tenant string) tenantCount {
 // from the copy's own pods.
 type preFilterState struct {
 	class tenancy.PodClass
-	// cycle is the summary cache's epoch and cycle number when PreFilter
-	// ran: summaries computed under another epoch are not used.
+	// view classified the incoming pod; the cycle classifies the pods on
+	// nodes through it too, and uses only summaries computed under it.
+	view *classify.View
+	// cycle is the summary cache's epoch (the View's version) and cycle
+	// number.
 	cycle nodecache.Cycle
 }
 

@@ -22,20 +22,21 @@ import (
 
 // TenantIsolation keeps shared-kernel pods on nodes of their own tenant and
 // lets sandboxed pods of many tenants share nodes (docs/design.md).
-// It holds only its validated arguments and the classifier over the
-// scheduler's Namespace and RuntimeClass listers.
+// It holds only its validated arguments and the classification views over
+// the scheduler's Namespace and RuntimeClass listers.
 type TenantIsolation struct {
-	args       *config.TenantIsolationArgs
-	classifier *tenancy.Classifier
+	args *config.TenantIsolationArgs
+	// views classify pods; a cycle uses one View throughout (see
+	// classify.Views for the race this closes).
+	views *classify.Views
 	// enforceSideChannel: keep tenants apart on nodes not labelled
 	// mtscn.io/cotenancy-safe=true (I4).
 	enforceSideChannel bool
 
 	// summaries caches each node's tenancy summary by NodeInfo generation
-	// and epoch (pkg/plugins/internal/nodecache): a cycle scans only the
-	// pods of nodes that changed, and only when Filter or Score asks for
-	// them. Namespace and RuntimeClass changes start a new epoch: a summary
-	// computed before may classify pods on stale labels.
+	// and View version (pkg/plugins/internal/nodecache): a cycle scans only
+	// the pods of nodes that changed, and only when Filter or Score asks
+	// for them.
 	summaries nodecache.Cache[*nodeSummary]
 }
 
@@ -104,10 +105,9 @@ func New(ctx context.Context, obj runtime.Object, h fwk.Handle) (fwk.Plugin, err
 	}
 	informers := h.SharedInformerFactory()
 	cfg := tenancy.ConfigFromClassification(args.SandboxClassification, args.TenantLabelKeys, args.InfrastructureNamespaces)
-	classifier := tenancy.New(cfg, informers.Core().V1().Namespaces().Lister(), informers.Node().V1().RuntimeClasses().Lister())
 	pl := &TenantIsolation{
 		args:               args,
-		classifier:         classifier,
+		views:              classify.NewViews(cfg, informers.Core().V1().Namespaces().Lister(), informers.Node().V1().RuntimeClasses().Lister()),
 		enforceSideChannel: args.SideChannelPolicy != config.SideChannelIgnore,
 	}
 	if err := pl.addActivationHandlers(ctx, h); err != nil {
@@ -133,27 +133,28 @@ func getArgs(obj runtime.Object) (*config.TenantIsolationArgs, error) {
 // read each node's tenancy summary from the plugin's cache, so the cycle's
 // cost does not grow with the number of nodes.
 func (pl *TenantIsolation) PreFilter(_ context.Context, cycleState fwk.CycleState, pod *v1.Pod, _ []fwk.NodeInfo) (*fwk.PreFilterResult, *fwk.Status) {
-	class, status := pl.classifyIncoming(pod)
+	view := pl.views.Current()
+	class, status := pl.classifyIncoming(view, pod)
 	if status != nil {
 		return nil, status
 	}
-	cycleState.Write(preFilterStateKey, &preFilterState{class: class, cycle: pl.summaries.Begin()})
+	cycleState.Write(preFilterStateKey, &preFilterState{class: class, view: view, cycle: pl.summaries.Begin(view.Version)})
 	return nil, nil
 }
 
 // summary returns the tenancy summary of the node's pods, nil when it runs
 // no tenant pods: from the cache when this NodeInfo generation was
-// summarized under the cycle's epoch, else computed from its pods. Nominated
+// summarized under the cycle's View, else computed from its pods. Nominated
 // pods and preemption victims are in the NodeInfo copies the framework
 // passes (with their own generation), so they are counted right.
 func (pl *TenantIsolation) summary(s *preFilterState, ni fwk.NodeInfo) *nodeSummary {
-	return pl.summaries.Get(ni, s.cycle, pl.summarize)
+	return pl.summaries.Get(ni, s.cycle, func(ni fwk.NodeInfo) *nodeSummary { return summarize(s.view, ni) })
 }
 
-// summarize scans the node's pods once.
-func (pl *TenantIsolation) summarize(ni fwk.NodeInfo) *nodeSummary {
+// summarize scans the node's pods once, classifying them through view.
+func summarize(view *classify.View, ni fwk.NodeInfo) *nodeSummary {
 	var sum *nodeSummary
-	memo := newClassMemo(pl.classifier)
+	memo := newClassMemo(view.Classifier)
 	for _, pi := range ni.GetPods() {
 		c, ok := memo.contribution(pi.GetPod())
 		if !ok {
@@ -170,15 +171,15 @@ func (pl *TenantIsolation) summarize(ni fwk.NodeInfo) *nodeSummary {
 // classifyIncoming returns the pod's class, or the status ending its
 // scheduling here: Skip for infrastructure, UnschedulableAndUnresolvable
 // when no preemption can help.
-func (pl *TenantIsolation) classifyIncoming(pod *v1.Pod) (tenancy.PodClass, *fwk.Status) {
-	nsp, err := pl.classifier.Namespace(pod.Namespace)
+func (pl *TenantIsolation) classifyIncoming(view *classify.View, pod *v1.Pod) (tenancy.PodClass, *fwk.Status) {
+	nsp, err := view.Namespace(pod.Namespace)
 	if err != nil {
 		return tenancy.PodClass{}, classify.Status(pod, err)
 	}
 	if nsp.Infrastructure {
 		return tenancy.PodClass{}, fwk.NewStatus(fwk.Skip)
 	}
-	rt, err := pl.classifier.Runtime(pod.Spec.RuntimeClassName)
+	rt, err := view.Runtime(pod.Spec.RuntimeClassName)
 	if err != nil {
 		return tenancy.PodClass{}, classify.Status(pod, err)
 	}

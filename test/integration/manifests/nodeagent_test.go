@@ -53,7 +53,8 @@ var nodeFeatureGVR = schema.GroupVersionResource{Group: "nfd.k8s-sigs.io", Versi
 // carries, and checks that the shipped RBAC plus the mtscn-node-own-node
 // policy let each change only its own Node, and only what it owns: the
 // installer its labels and startup taint, the agent (node-labels mode, an
-// optional component) only the labels nfd-rules/ produce.
+// optional component) only the labels nfd-rules/ produce and, in the
+// status, the two extended resources they produce.
 func TestNodeServiceAccountsConfinedToTheirNode(t *testing.T) {
 	cp := installDefault(t)
 	// The default install has no node-labels component: grant what it
@@ -101,6 +102,9 @@ func TestNodeServiceAccountsConfinedToTheirNode(t *testing.T) {
 		node    string
 		patch   m
 		wantErr string
+		// status patches the status subresource (node-labels mode's
+		// extended resources).
+		status bool
 		// check reads the node after a successful patch.
 		check func(*v1.Node) string
 	}{
@@ -195,6 +199,42 @@ func TestNodeServiceAccountsConfinedToTheirNode(t *testing.T) {
 			wantErr: "mtscn-node may not change taints",
 		},
 		{
+			name:   "agent: own node, the extended resources it owns",
+			client: agentA, node: "node-a", status: true,
+			patch: m{"status": m{"capacity": m{"mtscn.io/sandboxes": "4", "mtscn.io/sandbox-memory": "8589934592"}, "allocatable": m{"mtscn.io/sandboxes": "4", "mtscn.io/sandbox-memory": "8589934592"}}},
+			check: func(n *v1.Node) string {
+				got := map[string]int64{}
+				for name, q := range n.Status.Allocatable {
+					got[string(name)] = q.Value()
+				}
+				return cmp.Diff(map[string]int64{"cpu": 4, "memory": 16 << 30, "pods": 32, "mtscn.io/sandboxes": 4, "mtscn.io/sandbox-memory": 8 << 30}, got)
+			},
+		},
+		{
+			name:   "agent: other node's extended resources",
+			client: agentA, node: "node-b", status: true,
+			patch:   m{"status": m{"capacity": m{"mtscn.io/sandboxes": "4"}}},
+			wantErr: "mtscn-node on node node-a may only change its own Node, not node-b",
+		},
+		{
+			name:   "agent: its node's cpu and another extended resource",
+			client: agentA, node: "node-a", status: true,
+			patch:   m{"status": m{"capacity": m{"cpu": "64", "mtscn.io/sandboxes": "4"}, "allocatable": m{"example.com/gpu": "1"}}},
+			wantErr: "mtscn-node may only change the extended resources it owns (mtscn.io/sandbox-memory, mtscn.io/sandboxes) in its Node's status, not cpu, example.com/gpu",
+		},
+		{
+			name:   "agent: its node's conditions",
+			client: agentA, node: "node-a", status: true,
+			patch:   m{"status": m{"conditions": []v1.NodeCondition{{Type: v1.NodeReady, Status: v1.ConditionFalse, Reason: "KubeletNotReady"}}}},
+			wantErr: "mtscn-node may not change the Node status's conditions",
+		},
+		{
+			name:   "agent: a label the installer owns, through the status",
+			client: agentA, node: "node-a", status: true,
+			patch:   m{"metadata": m{"labels": m{kataRuntimeKey: "true"}}},
+			wantErr: agentLabels + "katacontainers.io/kata-runtime",
+		},
+		{
 			name:   "agent: an annotation",
 			client: agentA, node: "node-a",
 			patch:   m{"metadata": m{"annotations": m{"mtscn.io/x": "y"}}},
@@ -205,10 +245,13 @@ func TestNodeServiceAccountsConfinedToTheirNode(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			resetNodes(t)
 			var err error
-			if tc.client == agentA {
+			switch {
+			case tc.status:
+				_, err = tc.client.CoreV1().Nodes().Patch(cp.Ctx, tc.node, types.MergePatchType, mergePatch(t, tc.patch), metav1.PatchOptions{}, "status")
+			case tc.client == agentA:
 				// node-labels mode patches.
 				_, err = tc.client.CoreV1().Nodes().Patch(cp.Ctx, tc.node, types.MergePatchType, mergePatch(t, tc.patch), metav1.PatchOptions{})
-			} else {
+			default:
 				// The installer reads its Node and updates it.
 				err = updateWithPatch(t, cp.Ctx, tc.client, tc.node, mergePatch(t, tc.patch))
 			}

@@ -13,8 +13,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
-	"k8s.io/client-go/tools/clientcmd"
-	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 	"k8s.io/klog/v2/ktesting"
 	st "k8s.io/kubernetes/pkg/scheduler/testing"
 	nfdclient "sigs.k8s.io/node-feature-discovery/api/generated/clientset/versioned"
@@ -273,16 +271,7 @@ func TestRunOneshotWithKubeconfig(t *testing.T) {
 	_, ctx := ktesting.NewTestContext(t)
 	cp := startControlPlaneWithCRDs(t)
 	cp.CreateNamespace(t, namespace, nil)
-	rc := cp.Config
-	kc := clientcmdapi.NewConfig()
-	kc.Clusters["test"] = &clientcmdapi.Cluster{Server: rc.Host, CertificateAuthority: rc.CAFile, CertificateAuthorityData: rc.CAData, TLSServerName: rc.ServerName}
-	kc.AuthInfos["test"] = &clientcmdapi.AuthInfo{Token: rc.BearerToken, ClientCertificateData: rc.CertData, ClientKeyData: rc.KeyData}
-	kc.Contexts["test"] = &clientcmdapi.Context{Cluster: "test", AuthInfo: "test"}
-	kc.CurrentContext = "test"
-	file := filepath.Join(t.TempDir(), "kubeconfig")
-	if err := clientcmd.WriteToFile(*kc, file); err != nil {
-		t.Fatal(err)
-	}
+	file := writeKubeconfig(t, cp)
 	cfg := agent.DefaultConfig()
 	cfg.NodeName, cfg.Kubeconfig, cfg.Oneshot = "worker-5", file, true
 	f := &fixture{name: "amd-sev-snp"}

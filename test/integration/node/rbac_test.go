@@ -95,7 +95,8 @@ func wantForbidden(t *testing.T, who string, calls map[string]func() error) {
 // TestRBAC impersonates the two node ServiceAccounts with the shipped RBAC
 // (manifests/node-agent/rbac.yaml, plus components/node-labels for the
 // agent's fallback mode): the agent can write its NodeFeatures in
-// mtscn-system, record Events and (with the component) label Nodes; the
+// mtscn-system, record Events and (with the component) label Nodes and
+// patch their status (capacity) but not update it; the
 // installer can update Nodes and record Events; neither can do the other's
 // job or anything else.
 func TestRBAC(t *testing.T) {
@@ -150,6 +151,12 @@ func TestRBAC(t *testing.T) {
 	}
 	if labelErr != nil {
 		t.Errorf("the agent cannot label its Node with components/node-labels: %v", labelErr)
+	}
+	// node-labels mode also set the node's capacity (nodes/status patch).
+	if n, err := cp.Client.CoreV1().Nodes().Get(ctx, "worker-4", metav1.GetOptions{}); err != nil {
+		t.Fatal(err)
+	} else if _, ok := n.Status.Capacity["mtscn.io/sandboxes"]; !ok {
+		t.Errorf("node-labels mode with components/node-labels did not set the capacity: %v", n.Status.Capacity)
 	}
 
 	// Allowed: what the installer does (pkg/node/install): update its
@@ -224,6 +231,17 @@ func TestRBAC(t *testing.T) {
 	// sandbox's host overhead (pkg/node/overhead): read-only, and RBAC cannot
 	// narrow a list to one node's pods.
 	delete(agentForbidden, "list pods")
+	// With components/node-labels the agent patches its Node's status (its
+	// extended resources, pkg/node/agent): nothing else on the status.
+	delete(agentForbidden, "patch node status")
+	agentForbidden["update node status"] = func() error {
+		n, err := cp.Client.CoreV1().Nodes().Get(ctx, "worker-4", metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		_, err = kube.CoreV1().Nodes().UpdateStatus(ctx, n, metav1.UpdateOptions{})
+		return err
+	}
 	agentForbidden["update node (the installer's verb)"] = func() error {
 		n, err := cp.Client.CoreV1().Nodes().Get(ctx, "worker-4", metav1.GetOptions{})
 		if err != nil {

@@ -30,8 +30,9 @@
 // Kubernetes bump that changes one fails there, not in production.
 //
 // What the generation does not cover is the plugins' own inputs that are
-// not pods or the node (Namespaces, RuntimeClasses): a plugin calls
-// Invalidate when one of them changes, which starts a new epoch.
+// not pods or the node (Namespaces, RuntimeClasses): a cycle names them by
+// an epoch, the Version of the classification View it uses
+// (pkg/plugins/internal/classify), and a summary serves only its epoch.
 //
 // # Replacement
 //

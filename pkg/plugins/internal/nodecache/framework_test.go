@@ -162,7 +162,7 @@ func TestSchedulerCacheSnapshots(t *testing.T) {
 			contractBroken(t, "2", "%s: unchanged node's generation went from %d to %d", what, last, ni.GetGeneration())
 		}
 		last = ni.GetGeneration()
-		got := summaries.Get(ni, summaries.Begin(), podNames)
+		got := summaries.Get(ni, summaries.Begin(0), podNames)
 		wantSet := map[string]bool{}
 		for _, p := range want {
 			wantSet[p] = true

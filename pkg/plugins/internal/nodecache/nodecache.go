@@ -26,16 +26,15 @@ const (
 // summaries must be immutable once computed, because every caller shares
 // them.
 type Cache[S any] struct {
-	// epoch counts Invalidate calls: a summary of another epoch is stale.
-	epoch atomic.Uint64
 	// cycles counts Begin calls.
 	cycles atomic.Uint64
 	nodes  sync.Map // node name -> *entries[S]
 }
 
-// Cycle is what Get needs from the scheduling cycle that asks: the epoch
-// when the cycle began (its summaries all come from one epoch) and the
-// cycle's number (for the replacement policy). Keep it in the cycle state.
+// Cycle is what Get needs from the scheduling cycle that asks: the epoch of
+// the cycle's inputs other than the node and its pods (its summaries all
+// come from one epoch) and the cycle's number (for the replacement policy).
+// Keep it in the cycle state.
 type Cycle struct {
 	Epoch uint64
 	Num   uint64
@@ -58,20 +57,19 @@ type entry[S any] struct {
 }
 
 // Begin starts a scheduling cycle (call it in PreFilter) and returns what
-// the cycle's Get calls need. Every SweepEvery cycles it drops the nodes
-// not used in the previous SweepEvery cycles.
-func (c *Cache[S]) Begin() Cycle {
+// the cycle's Get calls need. epoch identifies the cycle's inputs other
+// than the node and its pods: the plugins pass the Version of the
+// classification View (pkg/plugins/internal/classify) the cycle uses, so a
+// summary computed from other Namespace or RuntimeClass labels is never
+// returned. Every SweepEvery cycles Begin drops the nodes not used in the
+// previous SweepEvery cycles.
+func (c *Cache[S]) Begin(epoch uint64) Cycle {
 	num := c.cycles.Add(1)
 	if num%SweepEvery == 0 {
 		c.sweep(num - SweepEvery)
 	}
-	return Cycle{Epoch: c.epoch.Load(), Num: num}
+	return Cycle{Epoch: epoch, Num: num}
 }
-
-// Invalidate starts a new epoch: every summary computed before is stale.
-// Call it when an input of the summaries other than the node and its pods
-// changes (a Namespace's or RuntimeClass's labels).
-func (c *Cache[S]) Invalidate() { c.epoch.Add(1) }
 
 // Get returns the summary of ni for the cycle, computing it with compute
 // on a miss (compute reads only ni).
@@ -174,9 +172,6 @@ func (c *Cache[S]) Len() (summaries, nodes int) {
 	})
 	return summaries, nodes
 }
-
-// Epoch returns the current epoch.
-func (c *Cache[S]) Epoch() uint64 { return c.epoch.Load() }
 
 // ForgetDeletedNodes drops a node's summaries as soon as the scheduler's
 // Node informer reports the node deleted (the sweep would drop them later).

@@ -33,8 +33,8 @@ func TestRealNodeSurvivesCopies(t *testing.T) {
 	var c Cache[int]
 	var n counter
 	real := newNode("n", 3)
-	c.Get(real, c.Begin(), n.compute)
-	cy := c.Begin()
+	c.Get(real, c.Begin(0), n.compute)
+	cy := c.Begin(0)
 	if got := c.Get(real, cy, n.compute); got != 3 || n.calls != 1 {
 		t.Fatalf("second cycle: summary %d after %d computations, want 3 after 1", got, n.calls)
 	}
@@ -50,7 +50,7 @@ func TestRealNodeSurvivesCopies(t *testing.T) {
 		}
 	}
 	calls := n.calls
-	if got := c.Get(real, c.Begin(), n.compute); got != 3 || n.calls != calls {
+	if got := c.Get(real, c.Begin(0), n.compute); got != 3 || n.calls != calls {
 		t.Errorf("real node after copies: summary %d, %d more computations; want 3, none", got, n.calls-calls)
 	}
 	if s, nodes := c.Len(); s > SlotsPerNode || nodes != 1 {
@@ -58,17 +58,16 @@ func TestRealNodeSurvivesCopies(t *testing.T) {
 	}
 }
 
-// TestInvalidate checks that a new epoch makes every summary stale, and
+// TestEpochs checks that a new epoch makes every summary stale, and
 // that a NodeInfo of generation 0 (not made by the framework) is computed
 // every time and never cached.
-func TestInvalidate(t *testing.T) {
+func TestEpochs(t *testing.T) {
 	var c Cache[int]
 	var n counter
 	ni := newNode("n", 1)
-	c.Get(ni, c.Begin(), n.compute)
-	c.Get(ni, c.Begin(), n.compute)
-	c.Invalidate()
-	c.Get(ni, c.Begin(), n.compute)
+	c.Get(ni, c.Begin(1), n.compute)
+	c.Get(ni, c.Begin(1), n.compute)
+	c.Get(ni, c.Begin(2), n.compute)
 	if n.calls != 2 {
 		t.Errorf("%d computations, want 2 (one per epoch)", n.calls)
 	}
@@ -76,8 +75,8 @@ func TestInvalidate(t *testing.T) {
 	zero.SetNode(st.MakeNode().Name("z").Obj())
 	zero.Generation = 0
 	calls := n.calls
-	c.Get(zero, c.Begin(), n.compute)
-	c.Get(zero, c.Begin(), n.compute)
+	c.Get(zero, c.Begin(0), n.compute)
+	c.Get(zero, c.Begin(0), n.compute)
 	if n.calls != calls+2 {
 		t.Errorf("generation 0: %d computations, want 2", n.calls-calls)
 	}
@@ -91,7 +90,7 @@ func TestInvalidate(t *testing.T) {
 func TestForgetAndSweep(t *testing.T) {
 	var c Cache[int]
 	var n counter
-	cy := c.Begin()
+	cy := c.Begin(0)
 	for _, name := range []string{"n1", "n2", "n3"} {
 		c.Get(newNode(name, 1), cy, n.compute)
 	}
@@ -102,7 +101,7 @@ func TestForgetAndSweep(t *testing.T) {
 	got = append(got, size{s, nodes})
 	n3 := newNode("n3", 1)
 	for range 2 * SweepEvery {
-		c.Get(n3, c.Begin(), n.compute)
+		c.Get(n3, c.Begin(0), n.compute)
 	}
 	s, nodes = c.Len()
 	got = append(got, size{s, nodes})

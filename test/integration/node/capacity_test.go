@@ -1,0 +1,219 @@
+package node
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	v1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/tools/clientcmd"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+	"k8s.io/klog/v2/ktesting"
+	st "k8s.io/kubernetes/pkg/scheduler/testing"
+	nfdfeatures "sigs.k8s.io/node-feature-discovery/pkg/features"
+	nfdmaster "sigs.k8s.io/node-feature-discovery/pkg/nfd-master"
+
+	nfdrules "github.com/mtscn/mtscn/nfd-rules"
+	"github.com/mtscn/mtscn/pkg/node/agent"
+	"github.com/mtscn/mtscn/pkg/node/discover"
+	"github.com/mtscn/mtscn/pkg/wellknown"
+	"github.com/mtscn/mtscn/test/integration/harness"
+)
+
+// writeKubeconfig writes a kubeconfig file for the control plane's admin
+// credentials, for components that only take a path (nfd-master, `run
+// --kubeconfig`).
+func writeKubeconfig(t *testing.T, cp *harness.ControlPlane) string {
+	t.Helper()
+	rc := cp.Config
+	kc := clientcmdapi.NewConfig()
+	kc.Clusters["test"] = &clientcmdapi.Cluster{Server: rc.Host, CertificateAuthority: rc.CAFile, CertificateAuthorityData: rc.CAData, TLSServerName: rc.ServerName}
+	kc.AuthInfos["test"] = &clientcmdapi.AuthInfo{Token: rc.BearerToken, ClientCertificateData: rc.CertData, ClientKeyData: rc.KeyData}
+	kc.Contexts["test"] = &clientcmdapi.Context{Cluster: "test", AuthInfo: "test"}
+	kc.CurrentContext = "test"
+	file := filepath.Join(t.TempDir(), "kubeconfig")
+	if err := clientcmd.WriteToFile(*kc, file); err != nil {
+		t.Fatal(err)
+	}
+	return file
+}
+
+var nfdGatesOnce sync.Once
+
+// startNFDMaster runs NFD's nfd-master (sigs.k8s.io/node-feature-discovery
+// pkg/nfd-master, the version go.mod pins: what cmd/nfd-master and `make
+// e2e` run) in this process against the control plane, as the e2e runs it:
+// no leader election, the default configuration, NODE_NAME = masterNode
+// (a Node it annotates at start). It is stopped at t.Cleanup.
+func startNFDMaster(t *testing.T, cp *harness.ControlPlane, masterNode string) {
+	t.Helper()
+	nfdGatesOnce.Do(func() {
+		if err := nfdfeatures.NFDMutableFeatureGate.Add(nfdfeatures.DefaultNFDFeatureGates); err != nil {
+			t.Fatalf("NFD feature gates: %v", err)
+		}
+	})
+	t.Setenv("NODE_NAME", masterNode)
+	// An empty namespace selector selects every namespace, as the default
+	// (none) does; v0.18.3's Stop dereferences the namespace lister that
+	// only a selector creates.
+	args := &nfdmaster.Args{Kubeconfig: writeKubeconfig(t, cp), Options: `{"restrictions": {"nodeFeatureNamespaceSelector": {}}}`}
+	m, err := nfdmaster.NewNfdMaster(nfdmaster.WithArgs(args))
+	if err != nil {
+		t.Fatalf("creating nfd-master: %v", err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- m.Run() }()
+	select {
+	case err := <-done:
+		t.Fatalf("nfd-master stopped at start: %v", err)
+	case <-time.After(time.Second):
+	}
+	t.Cleanup(func() {
+		m.Stop()
+		if err := <-done; err != nil {
+			t.Errorf("nfd-master: %v", err)
+		}
+	})
+}
+
+// published is what a user sees on a Node: the mtscn.io labels and the
+// mtscn.io extended resources of its capacity and allocatable.
+type published struct {
+	Labels      map[string]string
+	Capacity    map[string]string
+	Allocatable map[string]string
+}
+
+func publishedOn(n *v1.Node) published {
+	p := published{Labels: map[string]string{}, Capacity: map[string]string{}, Allocatable: map[string]string{}}
+	for k, v := range n.Labels {
+		if strings.HasPrefix(k, wellknown.LabelPrefix) {
+			p.Labels[k] = v
+		}
+	}
+	for name, q := range n.Status.Capacity {
+		if strings.HasPrefix(string(name), wellknown.LabelPrefix) {
+			p.Capacity[string(name)] = fmt.Sprint(q.Value())
+		}
+	}
+	for name, q := range n.Status.Allocatable {
+		if strings.HasPrefix(string(name), wellknown.LabelPrefix) {
+			p.Allocatable[string(name)] = fmt.Sprint(q.Value())
+		}
+	}
+	return p
+}
+
+// TestCapacityWithoutNFD compares the two ways mtscn-node publishes a
+// node on the real apiserver. Node via-nfd: the agent publishes its
+// NodeFeature and the real nfd-master turns it into labels and extended
+// resources with the shipped nfd-rules/ (as NodeFeatureRule objects).
+// Node via-agent: the agent runs with --publish=node-labels, no NFD. Over a
+// sequence of hosts (resources added, changed, set to 0, gone), both Nodes
+// must carry the same mtscn.io labels and the same mtscn.io capacity, and
+// nothing else of theirs may change.
+func TestCapacityWithoutNFD(t *testing.T) {
+	_, ctx := ktesting.NewTestContext(t)
+	cp := startControlPlaneWithCRDs(t)
+	cp.CreateNamespace(t, namespace, nil)
+	nfd := newNFDClient(t, cp.Config)
+	rules, err := nfdrules.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range rules {
+		if _, err := nfd.NfdV1alpha1().NodeFeatureRules().Create(ctx, &rules[i], metav1.CreateOptions{}); err != nil {
+			t.Fatalf("creating NodeFeatureRule %s: %v", rules[i].Name, err)
+		}
+	}
+	base := map[v1.ResourceName]string{v1.ResourceCPU: "8", v1.ResourceMemory: "64Gi", "qat.intel.com/generic": "8"}
+	for _, name := range []string{"via-nfd", "via-agent"} {
+		n := st.MakeNode().Name(name).Label("team", "a").Capacity(base).Obj()
+		// The kubelet annotates every Node it registers; nfd-master's JSON
+		// patch adds its annotations into that map (it fails on a Node
+		// without annotations).
+		n.Annotations = map[string]string{"volumes.kubernetes.io/controller-managed-attach-detach": "true"}
+		cp.CreateNode(t, n)
+	}
+	startNFDMaster(t, cp, "via-nfd")
+
+	viaNFD := agent.DefaultConfig()
+	viaNFD.NodeName, viaNFD.Namespace = "via-nfd", namespace
+	viaAgent := agent.DefaultConfig()
+	viaAgent.NodeName, viaAgent.Publish = "via-agent", agent.PublishNodeLabels
+
+	steps := []struct {
+		fixture string
+		// sources, when set, restricts discovery (no memory source: no
+		// capacity feature, so the rules produce no extended resource).
+		sources []string
+		// wantCapacity pins the agent's result, so that two empty results
+		// cannot pass as equal.
+		wantCapacity map[string]string
+	}{
+		{fixture: "intel-qat-baremetal", wantCapacity: map[string]string{wellknown.ResourceSandboxMemory: "270247219200", wellknown.ResourceSandboxes: "110"}},
+		{fixture: "smt-l1tf-vulnerable", wantCapacity: map[string]string{wellknown.ResourceSandboxMemory: "100663296000", wellknown.ResourceSandboxes: "32"}},
+		{fixture: "vm-no-kvm", wantCapacity: map[string]string{wellknown.ResourceSandboxMemory: "0", wellknown.ResourceSandboxes: "0"}},
+		{fixture: "amd-sev-snp", sources: slices.DeleteFunc(slices.Clone(discover.AllSources), func(s string) bool { return s == discover.SourceMemory }), wantCapacity: map[string]string{}},
+	}
+	for _, step := range steps {
+		f := &fixture{name: step.fixture}
+		opts := func(o *discover.Options) {
+			f.apply(o)
+			if step.sources != nil {
+				o.Sources = step.sources
+			}
+		}
+		for _, cfg := range []agent.Config{viaNFD, viaAgent} {
+			a, err := agent.New(cfg, agent.WithNFDClient(nfd), agent.WithKubeClient(cp.Client), agent.WithDiscoverOptions(opts))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := a.RunOnce(ctx); err != nil {
+				t.Fatalf("%s, publish %s: %v", step.fixture, cfg.Publish, err)
+			}
+		}
+		agentNode, err := cp.Client.CoreV1().Nodes().Get(ctx, "via-agent", metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := publishedOn(agentNode)
+		if diff := cmp.Diff(step.wantCapacity, want.Capacity); diff != "" {
+			t.Errorf("%s: node-labels mode's capacity (-want,+got):\n%s", step.fixture, diff)
+		}
+		if diff := cmp.Diff(want.Capacity, want.Allocatable); diff != "" {
+			t.Errorf("%s: node-labels mode's allocatable differs from its capacity (-capacity,+allocatable):\n%s", step.fixture, diff)
+		}
+		// nfd-master works asynchronously: wait until it caught up.
+		var got published
+		err = wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
+			n, err := cp.Client.CoreV1().Nodes().Get(ctx, "via-nfd", metav1.GetOptions{})
+			if err != nil {
+				return false, err
+			}
+			got = publishedOn(n)
+			return cmp.Equal(want.Labels, got.Labels) && cmp.Equal(want.Capacity, got.Capacity), nil
+		})
+		if err != nil {
+			t.Errorf("%s: nfd-master's Node never matched node-labels mode's:\nlabels (-node-labels,+nfd-master):\n%s\ncapacity (-node-labels,+nfd-master):\n%s",
+				step.fixture, cmp.Diff(want.Labels, got.Labels), cmp.Diff(want.Capacity, got.Capacity))
+		}
+		// What the agent does not own is untouched.
+		if agentNode.Labels["team"] != "a" {
+			t.Errorf("%s: label team changed: %v", step.fixture, agentNode.Labels)
+		}
+		for name, v := range base {
+			if q := agentNode.Status.Capacity[name]; q.String() != v {
+				t.Errorf("%s: capacity %s changed to %s, want %s", step.fixture, name, q.String(), v)
+			}
+		}
+	}
+}
