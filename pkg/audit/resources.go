@@ -25,26 +25,31 @@ type ResourceOptions struct {
 // NodeUsage is what the running pods of one node commit, next to what the
 // node offers: the sums SandboxOverhead's Filter keeps per node.
 type NodeUsage struct {
-	Node string
+	Node string `json:"node"`
 	// Pods are namespace/name of the node's running pods, sorted.
-	Pods []string
+	Pods []string `json:"pods"`
 	// Tenants of those pods, sorted.
-	Tenants []string
+	Tenants []string `json:"tenants"`
 	// Counted is Σ requests + overhead: what Kubernetes counts.
-	Counted int64
+	Counted int64 `json:"countedBytes"`
 	// Committed is Σ committed(p) (F1): VM footprints per pkg/vmsize.
-	Committed int64
+	Committed int64 `json:"committedBytes"`
 	// SharedMemory is Σ guest RAM in /dev/shm of shm-backed VMs (F2).
-	SharedMemory int64
+	SharedMemory int64 `json:"sharedMemoryBytes"`
 	// VMs is the number of VMs booted on the node (F3).
-	VMs int64
+	VMs int64 `json:"vms"`
 	// Allocatable is the node's allocatable memory.
-	Allocatable int64
+	Allocatable int64 `json:"allocatableBytes"`
 	// SandboxMemory and Sandboxes are the node's allocatable
 	// mtscn.io/sandbox-memory and mtscn.io/sandboxes; the Has fields say
 	// whether it advertises them at all.
-	SandboxMemory, Sandboxes       int64
-	HasSandboxMemory, HasSandboxes bool
+	SandboxMemory    int64 `json:"sandboxMemoryBytes,omitempty"`
+	Sandboxes        int64 `json:"sandboxes,omitempty"`
+	HasSandboxMemory bool  `json:"-"`
+	HasSandboxes     bool  `json:"-"`
+	// Overhead compares each handler's modelled and observed sandbox
+	// overhead on the node, for the handlers the node agent measured.
+	Overhead []HandlerOverhead `json:"sandboxOverhead,omitempty"`
 }
 
 // Usage sums the footprints of every bound, running pod per node, in node
@@ -79,6 +84,7 @@ func Usage(snap Snapshot, opts ResourceOptions) ([]NodeUsage, error) {
 		byNode[n.Name] = u
 		tenants[n.Name] = map[string]bool{}
 		values[n.Name], _ = vmsize.ParseNodeLabels(n.Labels)
+		u.Overhead = handlerOverheads(model, values[n.Name])
 	}
 	for _, pod := range snap.Pods {
 		u := byNode[pod.Spec.NodeName]

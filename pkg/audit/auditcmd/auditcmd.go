@@ -14,12 +14,16 @@ import (
 // Report is the -o json document.
 type Report struct {
 	// Policy is what was checked and where it came from.
-	Policy         *audit.Policy     `json:"policy"`
-	Nodes          int               `json:"nodes"`
-	Pods           int               `json:"pods"`
-	Namespaces     int               `json:"namespaces"`
-	RuntimeClasses int               `json:"runtimeClasses"`
-	Violations     []audit.Violation `json:"violations"`
+	Policy         *audit.Policy `json:"policy"`
+	Nodes          int           `json:"nodes"`
+	Pods           int           `json:"pods"`
+	Namespaces     int           `json:"namespaces"`
+	RuntimeClasses int           `json:"runtimeClasses"`
+	// Usage is what each node's pods commit and, per runtime handler, its
+	// modelled against observed sandbox overhead (when the profile runs
+	// SandboxOverhead).
+	Usage      []audit.NodeUsage `json:"usage,omitempty"`
+	Violations []audit.Violation `json:"violations"`
 }
 
 // NewCommand returns the audit command. It fails (exit 1 under
@@ -77,6 +81,13 @@ can run in CI or as a CronJob.`,
 				Nodes:  len(snap.Nodes), Pods: len(snap.Pods), Namespaces: len(snap.Namespaces), RuntimeClasses: len(snap.RuntimeClasses),
 				Violations: violations,
 			}
+			if policy.Resources != nil {
+				usage, err := audit.Usage(*snap, *policy.Resources)
+				if err != nil {
+					return err
+				}
+				report.Usage = usage
+			}
 			if err := Write(cmd.OutOrStdout(), output, report); err != nil {
 				return err
 			}
@@ -123,6 +134,11 @@ func Write(w io.Writer, format string, r Report) error {
 	if _, err := fmt.Fprintf(w, "policy: %s\naudited %d nodes, %d pods, %d namespaces, %d runtime classes\n",
 		r.Policy, r.Nodes, r.Pods, r.Namespaces, r.RuntimeClasses); err != nil {
 		return err
+	}
+	if len(r.Usage) > 0 {
+		if err := audit.WriteUsage(w, r.Usage); err != nil {
+			return err
+		}
 	}
 	return audit.WriteViolations(w, r.Violations)
 }
