@@ -97,7 +97,7 @@ func BenchmarkSummarize(b *testing.B) {
 			b.ReportAllocs()
 			b.ResetTimer()
 			for b.Loop() {
-				pl.summarize(logger, ni, 0)
+				pl.summarize(logger, pl.views.Current(), ni)
 			}
 		})
 	}

@@ -26,11 +26,13 @@ import (
 // the pod's VM really commits (F1), the guest RAM /dev/shm can back (F2) and
 // one more VM (F3), and scores nodes by committed memory.
 type SandboxOverhead struct {
-	snapshot   fwk.SharedLister
-	model      *vmsize.Model
-	classifier *tenancy.Classifier
-	strategy   config.ScoringStrategyType
-	cache      summaryCache
+	snapshot fwk.SharedLister
+	model    *vmsize.Model
+	// views classify runtimes; a cycle uses one View throughout (see
+	// classify.Views for the race this closes).
+	views    *classify.Views
+	strategy config.ScoringStrategyType
+	cache    summaryCache
 }
 
 var (
@@ -86,16 +88,15 @@ func New(ctx context.Context, obj runtime.Object, h fwk.Handle) (fwk.Plugin, err
 	pl := &SandboxOverhead{
 		snapshot: h.SnapshotSharedLister(),
 		model:    vmsize.NewModel(args),
-		classifier: tenancy.New(tenancy.ConfigFromClassification(args.SandboxClassification, nil, nil),
-			informers.Core().V1().Namespaces().Lister(), rcInformer.Lister()),
+		views:    classify.NewViews(tenancy.ConfigFromClassification(args.SandboxClassification, nil, nil), nil, rcInformer.Lister()),
 		strategy: args.ScoringStrategy,
 	}
 	// A RuntimeClass change can turn pods into VMs or back, or change
-	// their overhead: a new epoch makes every node summary stale.
-	invalidate := func(any) { pl.cache.invalidate() }
+	// their overhead: a new View makes every node summary stale.
+	invalidate := func(any) { pl.views.Invalidate() }
 	if _, err := rcInformer.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc:    invalidate,
-		UpdateFunc: func(_, _ any) { pl.cache.invalidate() },
+		UpdateFunc: func(_, _ any) { pl.views.Invalidate() },
 		DeleteFunc: invalidate,
 	}); err != nil {
 		return nil, fmt.Errorf("watching RuntimeClasses: %w", err)
@@ -119,11 +120,12 @@ func getArgs(obj runtime.Object) (*config.SandboxOverheadArgs, error) {
 // requests) is skipped.
 func (pl *SandboxOverhead) PreFilter(ctx context.Context, cs fwk.CycleState, pod *v1.Pod, nodes []fwk.NodeInfo) (*fwk.PreFilterResult, *fwk.Status) {
 	logger := klog.FromContext(ctx)
-	rt, err := pl.classifier.Runtime(pod.Spec.RuntimeClassName)
+	view := pl.views.Current()
+	rt, err := view.Runtime(pod.Spec.RuntimeClassName)
 	if err != nil {
 		return nil, classify.Status(pod, err)
 	}
-	s := &preFilterState{demand: pl.model.Demand(pod, rt)}
+	s := &preFilterState{view: view, demand: pl.model.Demand(pod, rt)}
 	s.profile, s.hasProfile = pl.model.ProfileFor(rt.Handler)
 	s.footprint = pl.model.Footprint(s.demand, s.profile, s.hasProfile)
 	if s.footprint.Committed == 0 && !(rt.Sandboxed && !rt.OffNode) {
@@ -164,11 +166,11 @@ func (pl *SandboxOverhead) updateWithPod(ctx context.Context, cs fwk.CycleState,
 	logger := klog.FromContext(ctx)
 	var values vmsize.NodeValues
 	if real := pl.snapshotNode(node.Name); real != nil {
-		values = pl.nodeSummary(logger, real).values
+		values = pl.nodeSummary(logger, s.view, real).values
 	} else {
 		values, _ = vmsize.ParseNodeLabels(node.Labels)
 	}
-	fp := pl.podFootprint(logger, pod, values)
+	fp := pl.podFootprint(logger, s.view, pod, values)
 	if s.delta == nil {
 		s.delta = map[string]totals{}
 	}

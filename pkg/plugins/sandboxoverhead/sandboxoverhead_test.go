@@ -355,7 +355,7 @@ func TestNodeInfoCopies(t *testing.T) {
 			if pl.Filter(ctx, cs, pod, ni).IsSuccess() {
 				t.Fatalf("3 VMs + 1 on 8Gi: Filter should reject")
 			}
-			real := pl.cache.lookup("n", ni.GetGeneration(), pl.cache.epoch.Load())
+			real := pl.cache.lookup("n", ni.GetGeneration(), pl.views.Current().Version)
 			if real == nil {
 				t.Fatalf("the snapshot's node was not cached")
 			}
@@ -404,7 +404,7 @@ func TestNodeInfoCopies(t *testing.T) {
 					t.Errorf("%s: Filter success = %v, want %v", step.name, got, step.wantOK)
 				}
 			}
-			if got := pl.cache.lookup("n", ni.GetGeneration(), pl.cache.epoch.Load()); got != real {
+			if got := pl.cache.lookup("n", ni.GetGeneration(), pl.views.Current().Version); got != real {
 				t.Errorf("the copies replaced the real node's cached summary")
 			}
 			if pl.Filter(ctx, cs, pod, ni).IsSuccess() {
@@ -423,11 +423,11 @@ func TestSummaryCache(t *testing.T) {
 	logger := klog.FromContext(ctx)
 	pl, snap := setup(ctx, t, nil, pods(1, "kata-qemu", "512Mi", "n"), []*v1.Node{makeNode("n", "8Gi", nil, nil)})
 	ni := nodeInfo(t, snap, "n")
-	first := pl.nodeSummary(logger, ni)
+	first := pl.nodeSummary(logger, pl.views.Current(), ni)
 	if got, want := first.committed, int64(2656)<<20; got != want {
 		t.Fatalf("committed = %d, want %d", got, want)
 	}
-	if again := pl.nodeSummary(logger, ni); again != first {
+	if again := pl.nodeSummary(logger, pl.views.Current(), ni); again != first {
 		t.Errorf("unchanged node was summarized again")
 	}
 	// The scheduler updates the snapshot's NodeInfo in place when a pod is
@@ -437,15 +437,15 @@ func TestSummaryCache(t *testing.T) {
 		t.Fatal(err)
 	}
 	ni.AddPodInfo(x)
-	second := pl.nodeSummary(logger, ni)
+	second := pl.nodeSummary(logger, pl.views.Current(), ni)
 	if got, want := second.committed, int64(2656+1024)<<20; got != want {
 		t.Errorf("after adding a pod committed = %d, want %d", got, want)
 	}
-	if again := pl.nodeSummary(logger, ni); again != second {
+	if again := pl.nodeSummary(logger, pl.views.Current(), ni); again != second {
 		t.Errorf("the changed node's new summary was not cached")
 	}
-	pl.cache.invalidate()
-	if third := pl.nodeSummary(logger, ni); third == second {
+	pl.views.Invalidate()
+	if third := pl.nodeSummary(logger, pl.views.Current(), ni); third == second {
 		t.Errorf("summary not recomputed after a RuntimeClass change")
 	}
 
@@ -458,7 +458,7 @@ func TestSummaryCache(t *testing.T) {
 	snap2 := cache.NewSnapshot(nil, gone)
 	pl.snapshot = snap2
 	for _, n := range nodeInfos(t, snap2) {
-		pl.nodeSummary(logger, n)
+		pl.nodeSummary(logger, pl.views.Current(), n)
 	}
 	pl.snapshot = snap
 	if got, want := pl.cache.size.Load(), int64(maxStale+2); got != want {

@@ -10,6 +10,7 @@ import (
 	"k8s.io/klog/v2"
 	fwk "k8s.io/kube-scheduler/framework"
 
+	"github.com/mtscn/mtscn/pkg/plugins/internal/classify"
 	"github.com/mtscn/mtscn/pkg/tenancy"
 	"github.com/mtscn/mtscn/pkg/vmsize"
 )
@@ -19,7 +20,7 @@ import (
 // calls share it through the cache.
 type nodeSummary struct {
 	// generation and epoch say which NodeInfo generation and which
-	// RuntimeClass epoch the summary was computed from.
+	// classification View (its version) the summary was computed from.
 	generation int64
 	epoch      uint64
 	// values are the node's own Kata values from its labels.
@@ -53,6 +54,9 @@ func (t totals) plus(o totals) totals {
 // PreFilter only sizes the incoming pod; nothing in it is per node except
 // the delta AddPod/RemovePod keep.
 type preFilterState struct {
+	// view classified the pod; the cycle sizes the pods on nodes through
+	// it too, and uses only summaries computed under it.
+	view *classify.View
 	// demand is the incoming pod's demand; footprint its size under the
 	// configured profile (nodes with their own Kata values resize it).
 	demand     vmsize.Demand
@@ -97,7 +101,7 @@ func getPreFilterState(cs fwk.CycleState) (*preFilterState, error) {
 
 // summaryCache keeps the summary of every node of the scheduler's
 // snapshot between scheduling cycles, keyed by node name and valid for one
-// NodeInfo generation and one RuntimeClass epoch. NodeInfo generations come
+// NodeInfo generation and one classification View. NodeInfo generations come
 // from a global counter that the framework bumps on every pod add/remove
 // and node update, so a stale entry is recognized with one comparison.
 //
@@ -111,9 +115,6 @@ func getPreFilterState(cs fwk.CycleState) (*preFilterState, error) {
 // Filter and Score run in parallel over nodes: entries are immutable
 // *nodeSummary values in a sync.Map, replaced only by newer ones.
 type summaryCache struct {
-	// epoch is bumped by every RuntimeClass event: it can change which
-	// pods are VMs and how big they are.
-	epoch   atomic.Uint64
 	entries sync.Map // node name -> *nodeSummary
 	// size counts the entries (sync.Map has no length).
 	size atomic.Int64
@@ -123,10 +124,8 @@ type summaryCache struct {
 // PreFilter prunes the names of deleted nodes.
 const maxStale = 64
 
-func (c *summaryCache) invalidate() { c.epoch.Add(1) }
-
 // lookup returns the node's cached summary when it is for this generation
-// and epoch.
+// and View version (epoch).
 func (c *summaryCache) lookup(name string, generation int64, epoch uint64) *nodeSummary {
 	v, ok := c.entries.Load(name)
 	if !ok {
@@ -185,14 +184,13 @@ func (c *summaryCache) prune(nodes []fwk.NodeInfo) {
 // when the node has not changed since it was computed, else a fresh one,
 // which is cached when nodeInfo is the snapshot's own (not a copy holding
 // nominated pods or missing preemption victims). Constant work on a hit.
-func (pl *SandboxOverhead) nodeSummary(logger klog.Logger, nodeInfo fwk.NodeInfo) *nodeSummary {
+func (pl *SandboxOverhead) nodeSummary(logger klog.Logger, view *classify.View, nodeInfo fwk.NodeInfo) *nodeSummary {
 	name := nodeInfo.Node().Name
 	generation := nodeInfo.GetGeneration()
-	epoch := pl.cache.epoch.Load()
-	if sum := pl.cache.lookup(name, generation, epoch); sum != nil {
+	if sum := pl.cache.lookup(name, generation, view.Version); sum != nil {
 		return sum
 	}
-	sum := pl.summarize(logger, nodeInfo, epoch)
+	sum := pl.summarize(logger, view, nodeInfo)
 	if pl.isSnapshotNode(name, generation) {
 		pl.cache.store(name, sum)
 	}
@@ -208,11 +206,11 @@ func (pl *SandboxOverhead) nodeTotals(logger klog.Logger, s *preFilterState, nod
 	name := nodeInfo.Node().Name
 	if d, ok := s.delta[name]; ok {
 		if real := pl.snapshotNode(name); real != nil && real.GetGeneration() != nodeInfo.GetGeneration() {
-			base := pl.nodeSummary(logger, real)
+			base := pl.nodeSummary(logger, s.view, real)
 			return base, base.totals.plus(d)
 		}
 	}
-	sum := pl.nodeSummary(logger, nodeInfo)
+	sum := pl.nodeSummary(logger, s.view, nodeInfo)
 	return sum, sum.totals
 }
 
@@ -238,13 +236,13 @@ func (pl *SandboxOverhead) isSnapshotNode(name string, generation int64) bool {
 
 // summarize sums the footprints of the pods on a node. Terminal pods hold
 // no VM and are skipped.
-func (pl *SandboxOverhead) summarize(logger klog.Logger, ni fwk.NodeInfo, epoch uint64) *nodeSummary {
+func (pl *SandboxOverhead) summarize(logger klog.Logger, view *classify.View, ni fwk.NodeInfo) *nodeSummary {
 	node := ni.Node()
 	values, errs := vmsize.ParseNodeLabels(node.Labels)
 	for _, err := range errs {
 		logger.V(3).Info("ignoring node label", "node", klog.KObj(node), "err", err)
 	}
-	sum := &nodeSummary{generation: ni.GetGeneration(), epoch: epoch, values: values}
+	sum := &nodeSummary{generation: ni.GetGeneration(), epoch: view.Version, values: values}
 	// Pods of one RuntimeClass share its classification and profile.
 	type sizing struct {
 		rt         tenancy.Runtime
@@ -263,7 +261,7 @@ func (pl *SandboxOverhead) summarize(logger klog.Logger, ni fwk.NodeInfo, epoch 
 		}
 		sz, ok := byClass[name]
 		if !ok {
-			sz.rt = pl.runtimeOf(logger, pod)
+			sz.rt = runtimeOf(logger, view, pod)
 			sz.profile, sz.hasProfile = pl.model.ProfileFor(sz.rt.Handler)
 			if v, has := values[sz.rt.Handler]; has {
 				sz.profile = pl.model.ProfileOn(sz.profile, v)
@@ -279,8 +277,8 @@ func (pl *SandboxOverhead) summarize(logger klog.Logger, ni fwk.NodeInfo, epoch 
 // runtimeOf classifies the runtime of a pod on a node (pkg/tenancy's
 // ClassifyBound rules): a running VM whose RuntimeClass was deleted keeps
 // the classification last seen, or is sized by the class name's handler.
-func (pl *SandboxOverhead) runtimeOf(logger klog.Logger, pod *v1.Pod) tenancy.Runtime {
-	rt := pl.classifier.BoundRuntime(pod.Spec.RuntimeClassName)
+func runtimeOf(logger klog.Logger, view *classify.View, pod *v1.Pod) tenancy.Runtime {
+	rt := view.BoundRuntime(pod.Spec.RuntimeClassName)
 	if rt.Missing {
 		logger.V(4).Info("runtime class of a pod on a node is gone, sizing it by the class name", "pod", klog.KObj(pod), "handler", rt.Handler, "sandboxed", rt.Sandboxed)
 	}
@@ -288,6 +286,6 @@ func (pl *SandboxOverhead) runtimeOf(logger klog.Logger, pod *v1.Pod) tenancy.Ru
 }
 
 // podFootprint sizes a pod already on (or being added to) a node.
-func (pl *SandboxOverhead) podFootprint(logger klog.Logger, pod *v1.Pod, values vmsize.NodeValues) vmsize.Footprint {
-	return pl.model.PodFootprint(pod, pl.runtimeOf(logger, pod), values)
+func (pl *SandboxOverhead) podFootprint(logger klog.Logger, view *classify.View, pod *v1.Pod, values vmsize.NodeValues) vmsize.Footprint {
+	return pl.model.PodFootprint(pod, runtimeOf(logger, view, pod), values)
 }

@@ -5,6 +5,8 @@ import (
 	"sync/atomic"
 
 	fwk "k8s.io/kube-scheduler/framework"
+
+	"github.com/mtscn/mtscn/pkg/plugins/internal/classify"
 )
 
 const (
@@ -20,7 +22,8 @@ const (
 )
 
 // summaryCache holds the tenancy summaries of nodes, keyed by node name and
-// validated by NodeInfo generation and classification epoch. Filter and
+// validated by NodeInfo generation and classification View version (the
+// epoch). Filter and
 // Score read it in parallel across nodes; a hit is lock-free.
 //
 // The framework gives every changed NodeInfo a new generation from a global
@@ -52,14 +55,15 @@ type cachedSummary struct {
 	lastUse atomic.Uint64
 }
 
-// get returns the summary of ni for the epoch, computing it with compute on
+// get returns the summary of ni under view, computing it with compute on
 // a miss. cycle stamps the entry as used.
-func (c *summaryCache) get(ni fwk.NodeInfo, epoch, cycle uint64, compute func(fwk.NodeInfo) *nodeSummary) *nodeSummary {
+func (c *summaryCache) get(ni fwk.NodeInfo, view *classify.View, cycle uint64, compute func(*classify.View, fwk.NodeInfo) *nodeSummary) *nodeSummary {
 	gen := ni.GetGeneration()
 	if gen == 0 {
 		// Not from the framework's counter: nothing identifies its pods.
-		return compute(ni)
+		return compute(view, ni)
 	}
+	epoch := view.Version
 	name := ni.Node().Name
 	v, ok := c.nodes.Load(name)
 	if !ok {
@@ -74,7 +78,7 @@ func (c *summaryCache) get(ni fwk.NodeInfo, epoch, cycle uint64, compute func(fw
 			return s.summary
 		}
 	}
-	s := &cachedSummary{generation: gen, epoch: epoch, summary: compute(ni)}
+	s := &cachedSummary{generation: gen, epoch: epoch, summary: compute(view, ni)}
 	s.lastUse.Store(cycle)
 	e.store(s)
 	return s.summary

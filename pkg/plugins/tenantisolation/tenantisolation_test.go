@@ -564,13 +564,13 @@ func TestSummaryCache(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	epoch := pl.epoch.Load()
+	version := pl.views.Current().Version
 	ns.Labels = map[string]string{wellknown.LabelNodeSharing: wellknown.NodeSharingExclusive}
 	if _, err := client.CoreV1().Namespaces().Update(ctx, ns, metav1.UpdateOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	if err := wait.PollUntilContextTimeout(ctx, 10*time.Millisecond, 5*time.Second, true, func(context.Context) (bool, error) {
-		return pl.epoch.Load() != epoch, nil
+		return pl.views.Current().Version != version, nil
 	}); err != nil {
 		t.Fatal("namespace update not seen by the plugin")
 	}
