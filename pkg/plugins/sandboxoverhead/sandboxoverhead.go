@@ -33,6 +33,8 @@ type SandboxOverhead struct {
 	views    *classify.Views
 	strategy config.ScoringStrategyType
 	cache    summaryCache
+	// peaks are the guests of VMs resized down in place (resize.go).
+	peaks guestPeaks
 }
 
 var (
@@ -100,6 +102,9 @@ func New(ctx context.Context, obj runtime.Object, h fwk.Handle) (fwk.Plugin, err
 		DeleteFunc: invalidate,
 	}); err != nil {
 		return nil, fmt.Errorf("watching RuntimeClasses: %w", err)
+	}
+	if err := pl.watchResizes(h); err != nil {
+		return nil, err
 	}
 	if err := classify.ActivateOnRuntimeClassAdd(ctx, h); err != nil {
 		return nil, err
@@ -170,7 +175,7 @@ func (pl *SandboxOverhead) updateWithPod(ctx context.Context, cs fwk.CycleState,
 	} else {
 		values, _ = vmsize.ParseNodeLabels(node.Labels)
 	}
-	fp := pl.podFootprint(logger, s.view, pod, values)
+	fp := pl.podFootprint(logger, s.view, pod, values, 0)
 	if s.delta == nil {
 		s.delta = map[string]totals{}
 	}
