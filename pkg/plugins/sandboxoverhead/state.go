@@ -1,8 +1,9 @@
 package sandboxoverhead
 
 import (
-	"fmt"
 	"maps"
+
+	"github.com/mtscn/mtscn/pkg/plugins/internal/cyclestate"
 
 	"github.com/mtscn/mtscn/pkg/plugins/internal/classify"
 
@@ -97,15 +98,7 @@ func (s *preFilterState) footprintOn(m *vmsize.Model, values vmsize.NodeValues) 
 }
 
 func getPreFilterState(cs fwk.CycleState) (*preFilterState, error) {
-	c, err := cs.Read(preFilterStateKey)
-	if err != nil {
-		return nil, fmt.Errorf("reading %q from cycle state: %w", preFilterStateKey, err)
-	}
-	s, ok := c.(*preFilterState)
-	if !ok {
-		return nil, fmt.Errorf("invalid PreFilter state, got type %T", c)
-	}
-	return s, nil
+	return cyclestate.Read[*preFilterState](cs, preFilterStateKey)
 }
 
 // summaryOf returns the summary of the pods on the node the framework
