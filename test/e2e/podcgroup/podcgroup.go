@@ -35,6 +35,10 @@ type Process struct {
 	Name string
 	// RSS is VmRSS in bytes.
 	RSS int64
+	// PSS is Pss_Anon + Pss_File of smaps_rollup in bytes: its share of
+	// the pages it maps, without shared memory files (0 when the kernel
+	// has no smaps_rollup).
+	PSS int64
 }
 
 // Memory is one pod's host memory.
@@ -47,6 +51,10 @@ type Memory struct {
 	// ContainerUsage sums memory.usage_in_bytes of the pod cgroup's child
 	// cgroups (one per container, the sandbox's included).
 	ContainerUsage int64
+	// WorkingSet is Usage minus total_inactive_file (the kubelet's working
+	// set); AppWorkingSet sums the working sets of the child cgroups named
+	// in AppContainers (the pod's app containers, not the sandbox).
+	WorkingSet, AppWorkingSet int64
 	// Outside are the parents of the pod's processes that are not in the
 	// pod cgroup themselves: the containerd shim(s).
 	Outside []Process
@@ -54,6 +62,18 @@ type Memory struct {
 
 // Beyond is what the pod cgroup is charged beyond its containers' cgroups.
 func (m Memory) Beyond() int64 { return m.Usage - m.ContainerUsage }
+
+// Overhead is what the sandbox costs the host beyond its app containers:
+// the pod cgroup's working set minus its app containers' plus the PSS of
+// the processes outside it (the figure the node agent publishes,
+// measured independently).
+func (m Memory) Overhead() int64 {
+	var pss int64
+	for _, p := range m.Outside {
+		pss += p.PSS
+	}
+	return m.WorkingSet - m.AppWorkingSet + pss
+}
 
 // OutsideRSS sums the RSS of the processes outside the pod cgroup.
 func (m Memory) OutsideRSS() int64 {
@@ -95,6 +115,13 @@ func (n Node) Measure(pod *v1.Pod) (Memory, error) {
 		return m, err
 	}
 	m.RSS = stat["total_rss"]
+	m.WorkingSet = max(m.Usage-stat["total_inactive_file"], 0)
+	apps := map[string]bool{}
+	for _, cs := range pod.Status.ContainerStatuses {
+		if _, id, ok := strings.Cut(cs.ContainerID, "://"); ok {
+			apps[id] = true
+		}
+	}
 	entries, err := os.ReadDir(m.CgroupDir)
 	if err != nil {
 		return m, err
@@ -108,6 +135,13 @@ func (n Node) Measure(pod *v1.Pod) (Memory, error) {
 			return m, err
 		}
 		m.ContainerUsage += u
+		if apps[e.Name()] {
+			st, err := readStat(filepath.Join(m.CgroupDir, e.Name(), "memory.stat"))
+			if err != nil {
+				return m, err
+			}
+			m.AppWorkingSet += max(u-st["total_inactive_file"], 0)
+		}
 	}
 	pids, err := cgroupPIDs(m.CgroupDir)
 	if err != nil {
@@ -179,6 +213,19 @@ func (n Node) process(pid int) (Process, error) {
 			return p, fmt.Errorf("/proc/%d/status VmRSS %q: %w", pid, rss, err)
 		}
 		p.RSS = kb * 1024
+	}
+	if data, err := os.ReadFile(filepath.Join(n.ProcFS, strconv.Itoa(pid), "smaps_rollup")); err == nil {
+		for _, line := range strings.Split(string(data), "\n") {
+			k, v, ok := strings.Cut(line, ":")
+			if !ok || (k != "Pss_Anon" && k != "Pss_File") {
+				continue
+			}
+			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+			if err != nil {
+				return p, fmt.Errorf("/proc/%d/smaps_rollup %q: %w", pid, line, err)
+			}
+			p.PSS += kb * 1024
+		}
 	}
 	return p, nil
 }
