@@ -119,7 +119,7 @@ func TestObservedOverhead(t *testing.T) {
 			pss += o.PSS
 		}
 		own = append(own, m.Overhead())
-		ownDesc = append(ownDesc, fmt.Sprintf("%.1f (%.1f in the pod cgroup + %.1f in %d shims)",
+		ownDesc = append(ownDesc, fmt.Sprintf("%.1f (%.1f in the pod cgroup + %.1f in %d processes outside it)",
 			mib(m.Overhead()), mib(m.WorkingSet-m.AppWorkingSet), mib(pss), len(m.Outside)))
 	}
 	ownMax := slices.Max(own)

@@ -56,7 +56,8 @@ type Memory struct {
 	// in AppContainers (the pod's app containers, not the sandbox).
 	WorkingSet, AppWorkingSet int64
 	// Outside are the parents of the pod's processes that are not in the
-	// pod cgroup themselves: the containerd shim(s).
+	// pod cgroup themselves (the containerd shims) and their descendants
+	// outside it, in the order found.
 	Outside []Process
 }
 
@@ -151,18 +152,35 @@ func (n Node) Measure(pod *v1.Pod) (Memory, error) {
 	for _, p := range pids {
 		inPod[p] = true
 	}
+	// The shims: parents of the pod's processes outside its cgroup; then
+	// their descendants outside it (a runtime's long-running helpers such
+	// as gVisor's `runsc wait`, a VMM the shim started).
 	seen := map[int]bool{}
+	var queue []int
 	for _, p := range pids {
 		ppid, err := n.parent(p)
 		if err != nil || ppid <= 1 || inPod[ppid] || seen[ppid] {
 			continue
 		}
 		seen[ppid] = true
-		proc, err := n.process(ppid)
-		if err != nil {
-			continue
+		queue = append(queue, ppid)
+	}
+	children, err := n.children()
+	if err != nil {
+		return m, err
+	}
+	for len(queue) > 0 {
+		pid := queue[0]
+		queue = queue[1:]
+		if proc, err := n.process(pid); err == nil {
+			m.Outside = append(m.Outside, proc)
 		}
-		m.Outside = append(m.Outside, proc)
+		for _, c := range children[pid] {
+			if !inPod[c] && !seen[c] {
+				seen[c] = true
+				queue = append(queue, c)
+			}
+		}
 	}
 	sort.Slice(m.Outside, func(i, j int) bool { return m.Outside[i].PID < m.Outside[j].PID })
 	return m, nil
@@ -191,6 +209,25 @@ func cgroupPIDs(dir string) ([]int, error) {
 		return nil
 	})
 	return pids, err
+}
+
+// children maps every process of ProcFS to its children.
+func (n Node) children() (map[int][]int, error) {
+	entries, err := os.ReadDir(n.ProcFS)
+	if err != nil {
+		return nil, err
+	}
+	out := map[int][]int{}
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		if ppid, err := n.parent(pid); err == nil {
+			out[ppid] = append(out[ppid], pid)
+		}
+	}
+	return out, nil
 }
 
 func (n Node) parent(pid int) (int, error) {
