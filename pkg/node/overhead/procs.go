@@ -26,7 +26,7 @@ const (
 	// maxCmdline is how much of a command line is read: shims and VMMs
 	// name the sandbox id in their first arguments.
 	maxCmdline = 4096
-	// maxProcFile bounds /proc/<pid>/status and smaps_rollup (~2 KiB).
+	// maxProcFile bounds /proc/<pid>/status and stat (~1.5 KiB).
 	maxProcFile = 64 << 10
 	// maxPodProcs bounds the pids read from one pod cgroup tree.
 	maxPodProcs = 4096
@@ -50,12 +50,15 @@ const (
 type Process struct {
 	PID  int
 	Name string
-	// Bytes is its proportional set size without shared memory files
-	// (Pss_Anon + Pss_File of smaps_rollup): pages shared with other
-	// processes (the shim binary's text) are divided among them, and a VM's
-	// guest RAM in /dev/shm or a memfd (Pss_Shmem) is left out, since the
-	// footprint model counts the guest separately. Without smaps_rollup,
-	// RssAnon + RssFile of status.
+	// Bytes is its anonymous resident memory (RssAnon of
+	// /proc/<pid>/status; VmRSS on kernels before 4.5): its heap and
+	// stacks, which each process pays alone. File pages (the binary's
+	// text, shared by every shim of the node: Pss_File is 1-3 MiB per
+	// gVisor shim against 20 MiB of RssFile) and shared memory (a VM's
+	// guest RAM in /dev/shm or a memfd, which the footprint model counts
+	// as the guest) are left out. status is readable without privileges,
+	// unlike smaps_rollup, so the agent gets the same figure as root and
+	// as the DaemonSet's unprivileged user.
 	Bytes int64
 }
 
@@ -232,20 +235,11 @@ func (p Procs) process(pid int) (Process, error) {
 		return Process{}, err
 	}
 	proc := Process{PID: pid, Name: st.text["Name"]}
-	if b, err := hostpath.ReadFile(p.Root.Path(path.Join(p.dir(), strconv.Itoa(pid), "smaps_rollup")), maxProcFile); err == nil {
-		r := ParseProcKB(b)
-		anon, okA := r.kb["Pss_Anon"]
-		file, okF := r.kb["Pss_File"]
-		if okA && okF {
-			proc.Bytes = (anon + file) << 10
-			return proc, nil
-		}
-		if pss, ok := r.kb["Pss"]; ok {
-			proc.Bytes = max(pss-r.kb["Pss_Shmem"], 0) << 10
-			return proc, nil
-		}
+	kb, ok := st.kb["RssAnon"]
+	if !ok {
+		kb = st.kb["VmRSS"]
 	}
-	proc.Bytes = (st.kb["RssAnon"] + st.kb["RssFile"]) << 10
+	proc.Bytes = kb << 10
 	return proc, nil
 }
 
@@ -308,8 +302,8 @@ func (p Procs) status(pid int) (ProcFields, error) {
 	return ParseProcKB(b), nil
 }
 
-// ProcFields are the "Key: value" lines of /proc/<pid>/status or
-// smaps_rollup.
+// ProcFields are the "Key: value" lines of /proc/<pid>/status (or
+// smaps_rollup, same shape).
 type ProcFields struct {
 	// kb holds the lines whose value is a non-negative decimal, with or
 	// without a " kB" unit (VmRSS, Pss_Anon, PPid).

@@ -19,8 +19,8 @@ const (
 	otherID   = "0000000000001111111111112222222222223333333333334444444444445555"
 )
 
-// fakeProc writes /proc/<pid>/{cmdline,status,smaps_rollup} under root.
-// smaps empty means the kernel has no smaps_rollup (status' Rss* is used).
+// fakeProc writes /proc/<pid>/{cmdline,stat,status,smaps_rollup} under
+// root (smaps_rollup only when smaps is set: the agent must not need it).
 func fakeProc(t *testing.T, root string, pid, ppid int, name string, argv []string, status, smaps string) {
 	t.Helper()
 	dir := filepath.Join(root, "proc", strconv.Itoa(pid))
@@ -120,17 +120,18 @@ func TestSampleOutsideProcesses(t *testing.T) {
 	}
 	m := ms[0]
 	want := []Process{
-		{PID: 200, Name: "containerd-shim", Bytes: 15 * mib}, // Pss_Anon + Pss_File
-		{PID: 210, Name: "containerd-shim", Bytes: 10 * mib}, // RssAnon + RssFile, not the shmem
+		{PID: 200, Name: "containerd-shim", Bytes: 9000 << 10}, // RssAnon: not the shared file pages
+		{PID: 210, Name: "containerd-shim", Bytes: 8 * mib},    // RssAnon: not the file pages or the shmem
 	}
 	if diff := cmp.Diff(want, m.Outside); diff != "" {
 		t.Errorf("processes outside the pod cgroup (-want,+got):\n%s", diff)
 	}
-	if m.Overhead() != 24*mib || m.Total() != 49*mib {
-		t.Errorf("overhead %dMi total %dMi, want 24Mi in the pod cgroup, 49Mi with the shims", m.Overhead()/mib, m.Total()/mib)
+	total := 24*mib + 9000<<10 + 8*mib
+	if m.Overhead() != 24*mib || m.Total() != total {
+		t.Errorf("overhead %d total %d, want 24Mi in the pod cgroup, %d with the shims", m.Overhead(), m.Total(), total)
 	}
-	if st := s.Windows.Stats()["runsc"]; st.Count != 1 || st.P95 != 49*mib {
-		t.Errorf("window %+v, want one sample of 49Mi", st)
+	if st := s.Windows.Stats()["runsc"]; st.Count != 1 || st.P95 != total {
+		t.Errorf("window %+v, want one sample of %d", st, total)
 	}
 
 	// Without Procs the sample is the pod cgroup's overhead alone.

@@ -35,9 +35,8 @@ type Process struct {
 	Name string
 	// RSS is VmRSS in bytes.
 	RSS int64
-	// PSS is Pss_Anon + Pss_File of smaps_rollup in bytes: its share of
-	// the pages it maps, without shared memory files (0 when the kernel
-	// has no smaps_rollup).
+	// PSS is Pss_Anon of smaps_rollup in bytes: its share of the
+	// anonymous pages it maps (0 when the kernel has no smaps_rollup).
 	PSS int64
 }
 
@@ -65,9 +64,9 @@ type Memory struct {
 func (m Memory) Beyond() int64 { return m.Usage - m.ContainerUsage }
 
 // Overhead is what the sandbox costs the host beyond its app containers:
-// the pod cgroup's working set minus its app containers' plus the PSS of
-// the processes outside it (the figure the node agent publishes,
-// measured independently).
+// the pod cgroup's working set minus its app containers' plus the
+// anonymous PSS of the processes outside it (the figure the node agent
+// publishes, measured independently: the agent reads status' RssAnon).
 func (m Memory) Overhead() int64 {
 	var pss int64
 	for _, p := range m.Outside {
@@ -254,7 +253,7 @@ func (n Node) process(pid int) (Process, error) {
 	if data, err := os.ReadFile(filepath.Join(n.ProcFS, strconv.Itoa(pid), "smaps_rollup")); err == nil {
 		for _, line := range strings.Split(string(data), "\n") {
 			k, v, ok := strings.Cut(line, ":")
-			if !ok || (k != "Pss_Anon" && k != "Pss_File") {
+			if !ok || k != "Pss_Anon" {
 				continue
 			}
 			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)

@@ -58,14 +58,14 @@ func TestMeasure(t *testing.T) {
 		WorkingSet:     28000000,
 		AppWorkingSet:  8000000,
 		Outside: []Process{
-			{PID: 100, Name: "containerd-shim", RSS: 13312 * 1024, PSS: 8000 * 1024},
-			{PID: 150, Name: "runsc", RSS: 4000 * 1024, PSS: 4000 * 1024},
+			{PID: 100, Name: "containerd-shim", RSS: 13312 * 1024, PSS: 6000 * 1024},
+			{PID: 150, Name: "runsc", RSS: 4000 * 1024, PSS: 3000 * 1024},
 		},
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("Measure (-want,+got):\n%s", diff)
 	}
-	if got.Overhead() != 20000000+12000*1024 {
+	if got.Overhead() != 20000000+9000*1024 {
 		t.Errorf("Overhead() = %d, want the pod's working set beyond its app container plus the shim's PSS", got.Overhead())
 	}
 	if got.Beyond() != 20000000 || got.OutsideRSS() != 17312*1024 {
