@@ -12,7 +12,6 @@ import (
 	"k8s.io/apimachinery/pkg/util/sets"
 	corelisters "k8s.io/client-go/listers/core/v1"
 	nodelisters "k8s.io/client-go/listers/node/v1"
-	"k8s.io/client-go/tools/cache"
 
 	"github.com/mtscn/mtscn/pkg/apis/config"
 	"github.com/mtscn/mtscn/pkg/wellknown"
@@ -108,30 +107,44 @@ type Classifier struct {
 	infra          sets.Set[string]
 	namespaces     corelisters.NamespaceLister
 	runtimeClasses nodelisters.RuntimeClassLister
-	// seen remembers the classification of every RuntimeClass looked up
-	// by name (name -> Runtime), so that pods already running keep their
-	// class's classification after the RuntimeClass is deleted.
-	seen sync.Map
+	// seen remembers the classification of RuntimeClasses (name ->
+	// Runtime), so that pods already running keep their class's
+	// classification after the RuntimeClass is deleted. Snapshots share
+	// it with the classifier they were taken from.
+	seen *sync.Map
+	// snapshot: the listers hold fixed objects, all remembered in seen
+	// when the snapshot was taken; lookups do not write seen, so that an
+	// older snapshot still in use cannot overwrite what a newer one
+	// remembered.
+	snapshot bool
 }
 
 // New returns a Classifier reading from the given listers (typically the
 // scheduler's shared informers).
 func New(cfg Config, namespaces corelisters.NamespaceLister, runtimeClasses nodelisters.RuntimeClassLister) *Classifier {
-	return &Classifier{cfg: cfg, infra: sets.New(cfg.InfrastructureNamespaces...), namespaces: namespaces, runtimeClasses: runtimeClasses}
+	return &Classifier{cfg: cfg, infra: sets.New(cfg.InfrastructureNamespaces...), namespaces: namespaces, runtimeClasses: runtimeClasses, seen: &sync.Map{}}
 }
 
 // NewStatic returns a Classifier over fixed lists of objects, for offline
 // tools (audit, simulate) and tests.
 func NewStatic(cfg Config, namespaces []*v1.Namespace, runtimeClasses []*nodev1.RuntimeClass) *Classifier {
-	nsIdx := cache.NewIndexer(cache.MetaNamespaceKeyFunc, cache.Indexers{})
-	for _, ns := range namespaces {
-		_ = nsIdx.Add(ns)
-	}
-	rcIdx := cache.NewIndexer(cache.MetaNamespaceKeyFunc, cache.Indexers{})
+	return New(cfg, newNamespaceMap(namespaces), newRuntimeClassMap(runtimeClasses))
+}
+
+// Snapshot returns a Classifier over fixed lists of objects (a copy of
+// the listers' contents at one point) that shares c's configuration and
+// its memory of RuntimeClasses. It remembers every RuntimeClass in the
+// list, so that c and every later snapshot classify a pod whose class is
+// deleted afterwards as this snapshot does. Snapshots are what lets a
+// scheduling cycle classify every pod from the same objects while
+// informers keep updating their stores.
+func (c *Classifier) Snapshot(namespaces []*v1.Namespace, runtimeClasses []*nodev1.RuntimeClass) *Classifier {
+	s := &Classifier{cfg: c.cfg, infra: c.infra, namespaces: newNamespaceMap(namespaces), runtimeClasses: newRuntimeClassMap(runtimeClasses),
+		seen: c.seen, snapshot: true}
 	for _, rc := range runtimeClasses {
-		_ = rcIdx.Add(rc)
+		s.seen.Store(rc.Name, s.RuntimeOf(rc))
 	}
-	return New(cfg, corelisters.NewNamespaceLister(nsIdx), nodelisters.NewRuntimeClassLister(rcIdx))
+	return s
 }
 
 // Config returns the configuration the classifier was built with.
@@ -197,7 +210,9 @@ func (c *Classifier) Runtime(runtimeClassName *string) (Runtime, error) {
 		return Runtime{RuntimeClassName: *runtimeClassName}, fmt.Errorf("reading runtime class %q: %w", *runtimeClassName, err)
 	}
 	rt := c.RuntimeOf(rc)
-	c.seen.Store(rc.Name, rt)
+	if !c.snapshot {
+		c.seen.Store(rc.Name, rt)
+	}
 	return rt, nil
 }
 

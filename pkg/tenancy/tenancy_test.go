@@ -207,3 +207,32 @@ func TestClassifyBound(t *testing.T) {
 		t.Errorf("pod of a never-seen RuntimeClass and a missing Namespace: %+v, want its namespace's tenant, sized as kata-qemu, shared-kernel for isolation", got)
 	}
 }
+
+// TestSnapshot: a snapshot classifies from its own copy of the objects and
+// shares the memory of RuntimeClasses with the classifier it was taken
+// from; a lookup through an older snapshot does not overwrite what a newer
+// one remembered.
+func TestSnapshot(t *testing.T) {
+	cfg := Config{TenantLabelKeys: []string{wellknown.LabelTenant}, SandboxedHandlers: []string{"kata*"}}
+	base := New(cfg, nil, nil)
+	rc := func(sandboxed string) *nodev1.RuntimeClass {
+		return &nodev1.RuntimeClass{ObjectMeta: metav1.ObjectMeta{Name: "vm", Labels: map[string]string{wellknown.LabelSandboxed: sandboxed}}, Handler: "custom"}
+	}
+	ns := &v1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "b", Labels: map[string]string{wellknown.LabelTenant: "X"}}}
+	older := base.Snapshot([]*v1.Namespace{ns}, []*nodev1.RuntimeClass{rc("false")})
+	newer := base.Snapshot(nil, []*nodev1.RuntimeClass{rc("true")})
+	if p, err := older.Namespace("b"); err != nil || p.Tenant != "X" {
+		t.Errorf("older snapshot: namespace b = %+v, %v; want tenant X", p, err)
+	}
+	if _, err := newer.Namespace("b"); !errors.Is(err, ErrNamespaceNotFound) {
+		t.Errorf("newer snapshot: namespace b: %v, want ErrNamespaceNotFound", err)
+	}
+	name := "vm"
+	if rt, err := older.Runtime(&name); err != nil || rt.Sandboxed {
+		t.Errorf("older snapshot: %+v, %v; want not sandboxed", rt, err)
+	}
+	gone := base.Snapshot(nil, nil)
+	if rt := gone.BoundRuntime(&name); !rt.Sandboxed || rt.Missing {
+		t.Errorf("after deletion: %+v, want the newest snapshot's classification (sandboxed)", rt)
+	}
+}

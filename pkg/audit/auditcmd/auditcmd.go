@@ -4,6 +4,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"os"
+	"os/signal"
+	"syscall"
 
 	"github.com/spf13/cobra"
 	"k8s.io/client-go/kubernetes"
@@ -31,6 +34,7 @@ type Report struct {
 func NewCommand() *cobra.Command {
 	var cfgPath, profile, output string
 	var kube *kubeFlags
+	var watch *watchFlags
 	cmd := &cobra.Command{
 		Use:   "audit",
 		Short: "Check a live cluster against the isolation invariant (I1-I4) and the VM limits (F1-F3)",
@@ -50,11 +54,21 @@ shipped manifests/scheduler/scheduler-config.yaml spells out. The first line
 of the report says which configuration and profile it used.
 
 Pods bound by any scheduler count. It exits 1 when it finds anything, so it
-can run in CI or as a CronJob.`,
+can run in CI or as a CronJob.
+
+With --watch it keeps running (until SIGINT or SIGTERM): it watches the
+four kinds of objects, audits again after every change (at most every
+--interval), prints the report whenever the violations change, and with
+--metrics-addr serves the violations by rule on /metrics as the gauge
+mtscn_audit_violations{rule="I1".."F3"} (0 while a rule holds), for
+Prometheus to alert on.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if output != "table" && output != "json" {
 				return fmt.Errorf("--output %q: want table or json", output)
+			}
+			if err := watch.validate(); err != nil {
+				return err
 			}
 			policy, err := loadPolicy(cfgPath, profile)
 			if err != nil {
@@ -68,25 +82,18 @@ can run in CI or as a CronJob.`,
 			if err != nil {
 				return fmt.Errorf("creating client: %w", err)
 			}
+			if watch.watch {
+				ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+				defer stop()
+				return newWatcher(client, policy, watch.interval, output, cmd.OutOrStdout()).Run(ctx, watch.metricsAddr)
+			}
 			snap, err := audit.ReadSnapshot(cmd.Context(), client)
 			if err != nil {
 				return err
 			}
-			violations, err := audit.Audit(*snap, policy)
+			report, err := auditSnapshot(*snap, policy)
 			if err != nil {
 				return err
-			}
-			report := Report{
-				Policy: policy,
-				Nodes:  len(snap.Nodes), Pods: len(snap.Pods), Namespaces: len(snap.Namespaces), RuntimeClasses: len(snap.RuntimeClasses),
-				Violations: violations,
-			}
-			if policy.Resources != nil {
-				usage, err := audit.Usage(*snap, *policy.Resources)
-				if err != nil {
-					return err
-				}
-				report.Usage = usage
 			}
 			if err := Write(cmd.OutOrStdout(), output, report); err != nil {
 				return err
@@ -98,12 +105,33 @@ can run in CI or as a CronJob.`,
 		},
 	}
 	kube = addKubeFlags(cmd.Flags())
+	watch = addWatchFlags(cmd.Flags())
 	cmd.Flags().StringVarP(&output, "output", "o", "table", "output format: table or json")
 	cmd.Flags().StringVar(&cfgPath, "scheduler-config", "",
 		"the KubeSchedulerConfiguration file mtscn-scheduler runs with (its --config): audit applies its TenantIsolation and SandboxOverhead args (default: the plugins' default args)")
 	cmd.Flags().StringVar(&profile, "profile", "",
 		"the profile (schedulerName) of --scheduler-config to audit (default: the only profile that enables TenantIsolation)")
 	return cmd
+}
+
+// auditSnapshot checks snap against policy and, when the policy has the
+// VM limits, adds what each node commits.
+func auditSnapshot(snap audit.Snapshot, policy *audit.Policy) (Report, error) {
+	violations, err := audit.Audit(snap, policy)
+	if err != nil {
+		return Report{}, err
+	}
+	report := Report{
+		Policy: policy,
+		Nodes:  len(snap.Nodes), Pods: len(snap.Pods), Namespaces: len(snap.Namespaces), RuntimeClasses: len(snap.RuntimeClasses),
+		Violations: violations,
+	}
+	if policy.Resources != nil {
+		if report.Usage, err = audit.Usage(snap, *policy.Resources); err != nil {
+			return Report{}, err
+		}
+	}
+	return report, nil
 }
 
 func loadPolicy(cfgPath, profile string) (*audit.Policy, error) {

@@ -48,7 +48,7 @@ func (pl *SandboxOverhead) isSchedulableAfterPodEvent(logger klog.Logger, pod *v
 			logger.V(5).Info("deleted pod was not on a node", "pod", klog.KObj(pod), "deletedPod", klog.KObj(original))
 			return fwk.QueueSkip, nil
 		}
-		if pl.podFootprint(logger, original, nil).Committed == 0 {
+		if pl.podFootprint(logger, pl.views.Current(), original, nil).Committed == 0 {
 			logger.V(5).Info("deleted pod committed no memory", "pod", klog.KObj(pod), "deletedPod", klog.KObj(original))
 			return fwk.QueueSkip, nil
 		}
@@ -62,7 +62,8 @@ func (pl *SandboxOverhead) isSchedulableAfterPodEvent(logger klog.Logger, pod *v
 	if modified.Spec.NodeName == "" {
 		return fwk.QueueSkip, nil
 	}
-	before, after := pl.podFootprint(logger, original, nil), pl.podFootprint(logger, modified, nil)
+	view := pl.views.Current()
+	before, after := pl.podFootprint(logger, view, original, nil), pl.podFootprint(logger, view, modified, nil)
 	if after.Committed < before.Committed || after.SharedMemory < before.SharedMemory {
 		logger.V(5).Info("a pod on a node now commits less", "pod", klog.KObj(pod), "modifiedPod", klog.KObj(modified),
 			"before", before.Committed, "after", after.Committed)
@@ -114,7 +115,7 @@ func (pl *SandboxOverhead) isSchedulableAfterNodeChange(logger klog.Logger, pod 
 	if err != nil {
 		return fwk.Queue, err
 	}
-	rt, err := pl.classifier.Runtime(pod.Spec.RuntimeClassName)
+	rt, err := pl.views.Current().Runtime(pod.Spec.RuntimeClassName)
 	if classify.IsMissing(err) {
 		logger.V(5).Info("the pod's runtime class is missing, its creation requeues the pod", "pod", klog.KObj(pod))
 		return fwk.QueueSkip, nil

@@ -120,7 +120,7 @@ func benchmarkCycle(b *testing.B, numNodes, podsPerNode int, cold bool) {
 		infos[i] = ni
 		cycle++
 		if cold {
-			pl.epoch.Add(1)
+			pl.views.Invalidate()
 		}
 		cs := framework.NewCycleState()
 		if _, s := pl.PreFilter(ctx, cs, incoming, infos); !s.IsSuccess() {

@@ -53,8 +53,9 @@ func (pl *TenantIsolation) isSchedulableAfterPodDelete(logger klog.Logger, pod *
 		logger.V(5).Info("deleted pod was neither bound nor nominated, it blocked no node", "pod", klog.KObj(pod), "deletedPod", klog.KObj(deleted))
 		return fwk.QueueSkip, nil
 	}
-	memo := newClassMemo(pl.classifier)
-	mine, err := pl.classifier.Namespace(pod.Namespace)
+	view := pl.views.Current()
+	memo := newClassMemo(view.Classifier)
+	mine, err := view.Namespace(pod.Namespace)
 	if err != nil {
 		// The pod waits for its Namespace; the Namespace event requeues it.
 		return fwk.QueueSkip, nil
@@ -151,7 +152,7 @@ func (pl *TenantIsolation) isSchedulableAfterRuntimeClassChange(logger klog.Logg
 			logger.V(5).Info("the pod's runtime class was added", "pod", klog.KObj(pod), "runtimeClass", newRC.Name)
 			return fwk.Queue, nil
 		}
-		if pl.classifier.RuntimeOf(newRC).Sandboxed {
+		if pl.views.Current().RuntimeOf(newRC).Sandboxed {
 			// Running pods of a missing class count as shared-kernel;
 			// now that it is back they count as sandboxed and may stop
 			// blocking the pod.
@@ -169,10 +170,11 @@ func (pl *TenantIsolation) isSchedulableAfterRuntimeClassChange(logger klog.Logg
 
 // addActivationHandlers closes a race the registered events leave open. The
 // scheduler delivers Namespace and RuntimeClass events from its dynamic
-// informers, while the classifier reads the typed informers' listers; a pod
-// requeued by the dynamic event can be retried before the typed lister has
-// seen the change, be rejected again on stale labels, and then wait for the
-// periodic flush. The typed informers call these handlers after their store
+// informers, while the classification Views copy the typed informers'
+// listers; a pod requeued by the dynamic event can be retried before the
+// typed lister has seen the change (or before this handler invalidated the
+// View), be rejected again on stale labels, and then wait for the periodic
+// flush. The typed informers call these handlers after their store
 // is updated, so activating the affected pending pods here retries them on
 // fresh data. These events are rare (namespace relabelling, new
 // RuntimeClasses).
@@ -193,11 +195,12 @@ func (pl *TenantIsolation) addActivationHandlers(ctx context.Context, h fwk.Hand
 	}
 	all := func(*v1.Pod) bool { return true }
 	// A change that alters how pods already on nodes are classified makes
-	// every cached summary stale: the epoch is bumped first, before pods
-	// are activated, so that the retried pods see fresh summaries. Updates
-	// that touch nothing classification reads (annotations, other labels)
-	// keep the summaries.
-	bump := func(interface{}) { pl.epoch.Add(1) }
+	// the current View, and every summary cached under it, stale: the
+	// views are invalidated first, before pods are activated, so that the
+	// retried pods are classified on the new labels. Updates that touch
+	// nothing classification reads (annotations, other labels) keep the
+	// View and the summaries.
+	bump := func(interface{}) { pl.views.Invalidate() }
 	if _, err := h.SharedInformerFactory().Core().V1().Namespaces().Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
 		DeleteFunc: bump,
 		AddFunc: func(obj interface{}) {

@@ -304,6 +304,14 @@ func TestActivationHandlers(t *testing.T) {
 // watch, so that a test can change Namespaces and RuntimeClasses.
 func setupWithClient(ctx context.Context, t *testing.T, activator fwk.PodActivator, objs []runtime.Object) (*TenantIsolation, *fake.Clientset) {
 	t.Helper()
+	pl, client, _ := setupWithInformers(ctx, t, activator, objs)
+	return pl, client
+}
+
+// setupWithInformers is setupWithClient that also returns the informer
+// factory, so that a test can reach the informers' stores.
+func setupWithInformers(ctx context.Context, t *testing.T, activator fwk.PodActivator, objs []runtime.Object) (*TenantIsolation, *fake.Clientset, informers.SharedInformerFactory) {
+	t.Helper()
 	client := fake.NewClientset(objs...)
 	informerFactory := informers.NewSharedInformerFactory(client, 0)
 	fh, err := frameworkruntime.NewFramework(ctx, nil, nil,
@@ -319,7 +327,7 @@ func setupWithClient(ctx context.Context, t *testing.T, activator fwk.PodActivat
 	}
 	informerFactory.Start(ctx.Done())
 	informerFactory.WaitForCacheSync(ctx.Done())
-	return pl.(*TenantIsolation), client
+	return pl.(*TenantIsolation), client, informerFactory
 }
 
 // TestEpochOnlyForClassificationChanges: a Namespace or RuntimeClass update
@@ -328,7 +336,13 @@ func setupWithClient(ctx context.Context, t *testing.T, activator fwk.PodActivat
 func TestEpochOnlyForClassificationChanges(t *testing.T) {
 	_, ctx := ktesting.NewTestContext(t)
 	pl, client := setupWithClient(ctx, t, &recordingActivator{}, fixtures())
-	epoch := pl.epoch.Load()
+	// Every Namespace and RuntimeClass of the initial list is an Add.
+	if err := wait.PollUntilContextTimeout(ctx, 5*time.Millisecond, 5*time.Second, true, func(context.Context) (bool, error) {
+		return pl.views.Invalidations() == uint64(len(fixtures())), nil
+	}); err != nil {
+		t.Fatalf("initial list: %d invalidations, want %d", pl.views.Invalidations(), len(fixtures()))
+	}
+	epoch := pl.views.Invalidations()
 
 	ns, err := client.CoreV1().Namespaces().Get(ctx, "b", metav1.GetOptions{})
 	if err != nil {
@@ -358,11 +372,11 @@ func TestEpochOnlyForClassificationChanges(t *testing.T) {
 		t.Fatal(err)
 	}
 	if err := wait.PollUntilContextTimeout(ctx, 10*time.Millisecond, 5*time.Second, true, func(context.Context) (bool, error) {
-		return pl.epoch.Load() != epoch, nil
+		return pl.views.Invalidations() != epoch, nil
 	}); err != nil {
 		t.Fatal("tenant label change not seen by the plugin")
 	}
-	if got := pl.epoch.Load(); got != epoch+1 {
-		t.Errorf("epoch moved by %d after an annotation/label-only Namespace update, a RuntimeClass annotation and a tenant label change; want 1 (only the tenant label change)", got-epoch)
+	if got := pl.views.Invalidations(); got != epoch+1 {
+		t.Errorf("views invalidated %d times after an annotation/label-only Namespace update, a RuntimeClass annotation and a tenant label change; want 1 (only the tenant label change)", got-epoch)
 	}
 }

@@ -3,6 +3,10 @@ package tenantisolation
 import (
 	"fmt"
 
+	"github.com/mtscn/mtscn/pkg/plugins/internal/classify"
+
+	"github.com/mtscn/mtscn/pkg/plugins/internal/nodecache"
+
 	fwk "k8s.io/kube-scheduler/framework"
 
 	"github.com/mtscn/mtscn/pkg/tenancy"
@@ -74,7 +78,7 @@ func (s *nodeSummary) others(tenant string) tenantCount {
 }
 
 // preFilterState is computed in PreFilter and read by Filter and Score. It
-// holds only the incoming pod's class and the cycle's epoch and number, and
+// holds only the incoming pod's class and the cycle's View and number, and
 // is never written after PreFilter: Clone (once per preemption candidate)
 // returns it as is. Nominated pods and preemption victims need no
 // PreFilterExtensions: the framework filters a modified copy of the
@@ -82,12 +86,12 @@ func (s *nodeSummary) others(tenant string) tenantCount {
 // from the copy's own pods.
 type preFilterState struct {
 	class tenancy.PodClass
-	// epoch is the classification epoch when PreFilter ran; summaries
-	// computed under another epoch are not used.
-	epoch uint64
-	// cycle numbers the scheduling cycle, for the cache's replacement
-	// policy.
-	cycle uint64
+	// view classified the incoming pod; the cycle classifies the pods on
+	// nodes through it too, and uses only summaries computed under it.
+	view *classify.View
+	// cycle is the summary cache's epoch (the View's version) and cycle
+	// number.
+	cycle nodecache.Cycle
 }
 
 // Clone returns the state itself: it is immutable.

@@ -4,12 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync/atomic"
+
+	"github.com/mtscn/mtscn/pkg/plugins/internal/nodecache"
 
 	v1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/validation/field"
-	"k8s.io/client-go/tools/cache"
 	"k8s.io/klog/v2"
 	fwk "k8s.io/kube-scheduler/framework"
 
@@ -22,24 +22,22 @@ import (
 
 // TenantIsolation keeps shared-kernel pods on nodes of their own tenant and
 // lets sandboxed pods of many tenants share nodes (docs/design.md).
-// It holds only its validated arguments and the classifier over the
-// scheduler's Namespace and RuntimeClass listers.
+// It holds only its validated arguments and the classification views over
+// the scheduler's Namespace and RuntimeClass listers.
 type TenantIsolation struct {
-	args       *config.TenantIsolationArgs
-	classifier *tenancy.Classifier
+	args *config.TenantIsolationArgs
+	// views classify pods; a cycle uses one View throughout (see
+	// classify.Views for the race this closes).
+	views *classify.Views
 	// enforceSideChannel: keep tenants apart on nodes not labelled
 	// mtscn.io/cotenancy-safe=true (I4).
 	enforceSideChannel bool
 
-	// epoch counts Namespace and RuntimeClass changes: a summary computed
-	// under another epoch may classify pods on stale labels.
-	epoch atomic.Uint64
-	// cycles counts PreFilter calls that reach Filter.
-	cycles atomic.Uint64
 	// summaries caches each node's tenancy summary by NodeInfo generation
-	// and epoch: a cycle scans only the pods of nodes that changed, and
-	// only when Filter or Score asks for them.
-	summaries summaryCache
+	// and View version (pkg/plugins/internal/nodecache): a cycle scans only
+	// the pods of nodes that changed, and only when Filter or Score asks
+	// for them.
+	summaries nodecache.Cache[*nodeSummary]
 }
 
 var _ fwk.PreFilterPlugin = &TenantIsolation{}
@@ -99,28 +97,24 @@ func New(ctx context.Context, obj runtime.Object, h fwk.Handle) (fwk.Plugin, err
 	if err := validation.ValidateTenantIsolationArgs(field.NewPath("pluginConfig").Key(Name).Child("args"), args); err != nil {
 		return nil, fmt.Errorf("invalid TenantIsolation args: %w", err)
 	}
+	if err := classify.OneClassification(h, Name, args.SandboxClassification); err != nil {
+		return nil, err
+	}
 	if h.SharedInformerFactory() == nil {
 		return nil, errors.New("TenantIsolation needs the scheduler's shared informer factory to read Namespaces and RuntimeClasses")
 	}
 	informers := h.SharedInformerFactory()
 	cfg := tenancy.ConfigFromClassification(args.SandboxClassification, args.TenantLabelKeys, args.InfrastructureNamespaces)
-	classifier := tenancy.New(cfg, informers.Core().V1().Namespaces().Lister(), informers.Node().V1().RuntimeClasses().Lister())
 	pl := &TenantIsolation{
 		args:               args,
-		classifier:         classifier,
+		views:              classify.NewViews(cfg, informers.Core().V1().Namespaces().Lister(), informers.Node().V1().RuntimeClasses().Lister()),
 		enforceSideChannel: args.SideChannelPolicy != config.SideChannelIgnore,
 	}
 	if err := pl.addActivationHandlers(ctx, h); err != nil {
 		return nil, err
 	}
-	if _, err := informers.Core().V1().Nodes().Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
-		DeleteFunc: func(obj interface{}) {
-			if node, err := classify.ToTyped[v1.Node](obj); err == nil && node != nil {
-				pl.summaries.forget(node.Name)
-			}
-		},
-	}); err != nil {
-		return nil, fmt.Errorf("watching nodes: %w", err)
+	if err := pl.summaries.ForgetDeletedNodes(h); err != nil {
+		return nil, err
 	}
 	return pl, nil
 }
@@ -139,31 +133,28 @@ func getArgs(obj runtime.Object) (*config.TenantIsolationArgs, error) {
 // read each node's tenancy summary from the plugin's cache, so the cycle's
 // cost does not grow with the number of nodes.
 func (pl *TenantIsolation) PreFilter(_ context.Context, cycleState fwk.CycleState, pod *v1.Pod, _ []fwk.NodeInfo) (*fwk.PreFilterResult, *fwk.Status) {
-	class, status := pl.classifyIncoming(pod)
+	view := pl.views.Current()
+	class, status := pl.classifyIncoming(view, pod)
 	if status != nil {
 		return nil, status
 	}
-	cycle := pl.cycles.Add(1)
-	if cycle%sweepEvery == 0 {
-		pl.summaries.sweep(cycle - sweepEvery)
-	}
-	cycleState.Write(preFilterStateKey, &preFilterState{class: class, epoch: pl.epoch.Load(), cycle: cycle})
+	cycleState.Write(preFilterStateKey, &preFilterState{class: class, view: view, cycle: pl.summaries.Begin(view.Version)})
 	return nil, nil
 }
 
 // summary returns the tenancy summary of the node's pods, nil when it runs
 // no tenant pods: from the cache when this NodeInfo generation was
-// summarized under the cycle's epoch, else computed from its pods. Nominated
+// summarized under the cycle's View, else computed from its pods. Nominated
 // pods and preemption victims are in the NodeInfo copies the framework
 // passes (with their own generation), so they are counted right.
 func (pl *TenantIsolation) summary(s *preFilterState, ni fwk.NodeInfo) *nodeSummary {
-	return pl.summaries.get(ni, s.epoch, s.cycle, pl.summarize)
+	return pl.summaries.Get(ni, s.cycle, func(ni fwk.NodeInfo) *nodeSummary { return summarize(s.view, ni) })
 }
 
-// summarize scans the node's pods once.
-func (pl *TenantIsolation) summarize(ni fwk.NodeInfo) *nodeSummary {
+// summarize scans the node's pods once, classifying them through view.
+func summarize(view *classify.View, ni fwk.NodeInfo) *nodeSummary {
 	var sum *nodeSummary
-	memo := newClassMemo(pl.classifier)
+	memo := newClassMemo(view.Classifier)
 	for _, pi := range ni.GetPods() {
 		c, ok := memo.contribution(pi.GetPod())
 		if !ok {
@@ -180,15 +171,15 @@ func (pl *TenantIsolation) summarize(ni fwk.NodeInfo) *nodeSummary {
 // classifyIncoming returns the pod's class, or the status ending its
 // scheduling here: Skip for infrastructure, UnschedulableAndUnresolvable
 // when no preemption can help.
-func (pl *TenantIsolation) classifyIncoming(pod *v1.Pod) (tenancy.PodClass, *fwk.Status) {
-	nsp, err := pl.classifier.Namespace(pod.Namespace)
+func (pl *TenantIsolation) classifyIncoming(view *classify.View, pod *v1.Pod) (tenancy.PodClass, *fwk.Status) {
+	nsp, err := view.Namespace(pod.Namespace)
 	if err != nil {
 		return tenancy.PodClass{}, classify.Status(pod, err)
 	}
 	if nsp.Infrastructure {
 		return tenancy.PodClass{}, fwk.NewStatus(fwk.Skip)
 	}
-	rt, err := pl.classifier.Runtime(pod.Spec.RuntimeClassName)
+	rt, err := view.Runtime(pod.Spec.RuntimeClassName)
 	if err != nil {
 		return tenancy.PodClass{}, classify.Status(pod, err)
 	}

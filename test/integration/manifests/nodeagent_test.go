@@ -95,7 +95,7 @@ func TestNodeServiceAccountsConfinedToTheirNode(t *testing.T) {
 
 	type m = map[string]any
 	const installerLabels = "mtscn-node-install may only change the labels it owns (mtscn.io/sandbox-runtime, katacontainers.io/kata-runtime, mtscn.io/runtime.*), not "
-	const agentLabels = "mtscn-node may only change the labels it owns (mtscn.io/kvm, mtscn.io/virt-mode, mtscn.io/iommu, mtscn.io/qat-vfio, mtscn.io/cotenancy-safe, mtscn.io/runtime.*, mtscn.io/kata.*), not "
+	const agentLabels = "mtscn-node may only change the labels it owns (mtscn.io/kvm, mtscn.io/virt-mode, mtscn.io/iommu, mtscn.io/qat-vfio, mtscn.io/cotenancy-safe, mtscn.io/runtime.*, mtscn.io/kata.*, mtscn.io/overhead.*), not "
 	tests := []struct {
 		name    string
 		client  kubernetes.Interface
@@ -175,9 +175,9 @@ func TestNodeServiceAccountsConfinedToTheirNode(t *testing.T) {
 		{
 			name:   "agent: own node, the labels it owns",
 			client: agentA, node: "node-a",
-			patch: m{"metadata": m{"labels": m{"mtscn.io/kvm": nil, "mtscn.io/cotenancy-safe": "true", "mtscn.io/runtime.runsc": "true", "mtscn.io/kata.kata-qemu.default-memory": "2048"}}},
+			patch: m{"metadata": m{"labels": m{"mtscn.io/kvm": nil, "mtscn.io/cotenancy-safe": "true", "mtscn.io/runtime.runsc": "true", "mtscn.io/kata.kata-qemu.default-memory": "2048", "mtscn.io/overhead.runsc.observed-memory": "52428800"}}},
 			check: func(n *v1.Node) string {
-				return cmp.Diff(map[string]string{"mtscn.io/cotenancy-safe": "true", "mtscn.io/runtime.runsc": "true", "mtscn.io/kata.kata-qemu.default-memory": "2048", kataRuntimeKey: "false", "kubernetes.io/hostname": "node-a"}, n.Labels)
+				return cmp.Diff(map[string]string{"mtscn.io/cotenancy-safe": "true", "mtscn.io/runtime.runsc": "true", "mtscn.io/kata.kata-qemu.default-memory": "2048", "mtscn.io/overhead.runsc.observed-memory": "52428800", kataRuntimeKey: "false", "kubernetes.io/hostname": "node-a"}, n.Labels)
 			},
 		},
 		{
@@ -307,7 +307,7 @@ func TestNodeAgentNodeFeatureConfined(t *testing.T) {
 			"spec": spec,
 		}}
 	}
-	owned := map[string]any{"mtscn.io/kata.kata-qemu.default-memory": "2048"}
+	owned := map[string]any{"mtscn.io/kata.kata-qemu.default-memory": "2048", "mtscn.io/overhead.runsc.observed-memory": "52428800"}
 	kvm := map[string]any{"mtscn.kvm": map[string]any{"elements": map[string]any{"usable": "true"}}}
 	waitForDenial(t, cp.Ctx, "mtscn-node-own-nodefeature", func(ctx context.Context) error {
 		_, err := nfA.Create(ctx, nf("mtscn-system", "mtscn-node-node-b", "node-a", owned, kvm), metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
