@@ -9,6 +9,7 @@ import (
 	schedutil "k8s.io/kubernetes/pkg/scheduler/util"
 
 	"github.com/mtscn/mtscn/pkg/plugins/internal/classify"
+	"github.com/mtscn/mtscn/pkg/tenancy"
 	"github.com/mtscn/mtscn/pkg/vmsize"
 	"github.com/mtscn/mtscn/pkg/wellknown"
 )
@@ -17,7 +18,8 @@ import (
 // plugin rejected, each with a QueueingHint:
 //   - Pod Delete: a pod leaving a node frees what it committed (a pod turning
 //     terminal arrives as a Delete of the assigned pod).
-//   - Pod UpdatePodScaleDown: an in-place resize lowered a pod's memory, or
+//   - Pod UpdatePodScaleDown: an in-place resize lowered a pod's memory
+//     requests (a VM keeps its guest: docs/vm-footprint.md), or
 //     the rejected pod itself asks for less.
 //   - Node Add: a new node may hold the VM.
 //   - Node UpdateNodeAllocatable: more memory, /dev/shm or VM slots.
@@ -48,7 +50,7 @@ func (pl *SandboxOverhead) isSchedulableAfterPodEvent(logger klog.Logger, pod *v
 			logger.V(5).Info("deleted pod was not on a node", "pod", klog.KObj(pod), "deletedPod", klog.KObj(original))
 			return fwk.QueueSkip, nil
 		}
-		if pl.podFootprint(logger, pl.views.Current(), original, nil).Committed == 0 {
+		if pl.podFootprint(logger, pl.views.Current(), original, nil, 0).Committed == 0 {
 			logger.V(5).Info("deleted pod committed no memory", "pod", klog.KObj(pod), "deletedPod", klog.KObj(original))
 			return fwk.QueueSkip, nil
 		}
@@ -62,8 +64,11 @@ func (pl *SandboxOverhead) isSchedulableAfterPodEvent(logger klog.Logger, pod *v
 	if modified.Spec.NodeName == "" {
 		return fwk.QueueSkip, nil
 	}
+	// A VM's guest keeps the memory hot-plugged for its old limits: a
+	// resize down frees what Kubernetes counts (requests), not the guest.
 	view := pl.views.Current()
-	before, after := pl.podFootprint(logger, view, original, nil), pl.podFootprint(logger, view, modified, nil)
+	before := pl.podFootprint(logger, view, original, nil, 0)
+	after := pl.podFootprint(logger, view, modified, nil, pl.model.Demand(original, tenancy.Runtime{}).Limits)
 	if after.Committed < before.Committed || after.SharedMemory < before.SharedMemory {
 		logger.V(5).Info("a pod on a node now commits less", "pod", klog.KObj(pod), "modifiedPod", klog.KObj(modified),
 			"before", before.Committed, "after", after.Committed)
