@@ -144,7 +144,8 @@ func (pl *SandboxOverhead) isSchedulableAfterNodeChange(logger klog.Logger, pod 
 		(now.hasSharedMemory && (!before.hasSharedMemory || now.sharedMemory > before.sharedMemory)) ||
 		(now.hasSlots && (!before.hasSlots || now.slots > before.slots)) ||
 		(before.hasSharedMemory && !now.hasSharedMemory) || (before.hasSlots && !now.hasSlots)
-	shrank := fpNow.Committed < fpBefore.Committed || fpNow.SharedMemory < fpBefore.SharedMemory
+	shrank := fpNow.Committed < fpBefore.Committed || fpNow.SharedMemory < fpBefore.SharedMemory ||
+		observedDropped(before.values, now.values)
 	if grew || shrank {
 		logger.V(5).Info("node can now hold more of the pod", "pod", klog.KObj(pod), "node", klog.KObj(modified),
 			"capacityGrew", grew, "footprintShrank", shrank)
