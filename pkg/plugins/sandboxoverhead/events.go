@@ -109,7 +109,8 @@ func (pl *SandboxOverhead) isSchedulableAfterNodeChange(logger klog.Logger, pod 
 		(now.HasSharedMemory && (!before.HasSharedMemory || now.SharedMemory > before.SharedMemory)) ||
 		(now.HasSlots && (!before.HasSlots || now.Slots > before.Slots)) ||
 		(before.HasSharedMemory && !now.HasSharedMemory) || (before.HasSlots && !now.HasSlots)
-	shrank := fpNow.Committed < fpBefore.Committed || fpNow.SharedMemory < fpBefore.SharedMemory
+	shrank := fpNow.Committed < fpBefore.Committed || fpNow.SharedMemory < fpBefore.SharedMemory ||
+		observedDropped(before.Values, now.Values)
 	if grew || shrank {
 		logger.V(5).Info("node can now hold more of the pod", "pod", klog.KObj(pod), "node", klog.KObj(modified),
 			"capacityGrew", grew, "footprintShrank", shrank)
