@@ -1,12 +1,3 @@
-// Package classify holds what mtscn's three scheduler plugins share about
-// classifying the pod being scheduled (docs/design.md, "Plugins"): the
-// status of a pod whose Namespace or RuntimeClass is missing, the
-// RuntimeClass event that requeues it, and the conversion of the
-// unstructured objects the scheduler's dynamic informers deliver.
-//
-// A missing Namespace or RuntimeClass is UnschedulableAndUnresolvable in
-// every plugin (preemption cannot create it), and the creation of the
-// RuntimeClass requeues the pod.
 package classify
 
 import (
