@@ -3,6 +3,7 @@ package quality
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	v1 "k8s.io/api/core/v1"
@@ -13,7 +14,6 @@ import (
 	"github.com/mtscn/mtscn/bench/workload"
 	"github.com/mtscn/mtscn/pkg/audit"
 	"github.com/mtscn/mtscn/pkg/devcluster"
-	"github.com/mtscn/mtscn/pkg/simulate"
 	"github.com/mtscn/mtscn/pkg/vmsize"
 )
 
@@ -54,7 +54,7 @@ func (r *runner) settleAndAudit(ctx context.Context, start time.Time, total int)
 	if !settled {
 		progressf(r.opts.Progress, "%s: the scheduler has not settled after %s; auditing the placement as it stands", r.profile, r.opts.Timeout)
 	}
-	snap, err := simulate.ReadSnapshot(ctx, r.client)
+	snap, err := audit.ReadSnapshot(ctx, r.client)
 	if err != nil {
 		return Placement{}, err
 	}
@@ -106,14 +106,20 @@ func auditSnapshot(snap audit.Snapshot, iso audit.IsolationOptions, model *vmsiz
 	for _, v := range audit.Check(snap, iso) {
 		p.Violations[v.Rule]++
 	}
-	over, err := audit.CheckOvercommit(snap, audit.OvercommitOptions{Tenancy: iso.Tenancy, Model: model})
+	over, err := audit.CheckResources(snap, audit.ResourceOptions{Tenancy: iso.Tenancy, Model: model})
 	if err != nil {
 		return Placement{}, err
 	}
 	nodes := map[string]bool{}
 	for _, v := range over {
 		nodes[v.Node] = true
+		if len(p.Overcommits) < maxOvercommits {
+			p.Overcommits = append(p.Overcommits, fmt.Sprintf("%s: %s (pods %s)", v.Rule, v.Message, strings.Join(v.Pods, " ")))
+		}
 	}
 	p.OvercommittedNodes = len(nodes)
 	return p, nil
 }
+
+// maxOvercommits bounds Placement.Overcommits.
+const maxOvercommits = 10

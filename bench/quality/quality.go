@@ -15,7 +15,6 @@ import (
 	"github.com/mtscn/mtscn/bench/workload"
 	"github.com/mtscn/mtscn/pkg/audit"
 	"github.com/mtscn/mtscn/pkg/devcluster"
-	"github.com/mtscn/mtscn/pkg/simulate"
 	"github.com/mtscn/mtscn/pkg/vmsize"
 )
 
@@ -80,10 +79,14 @@ type Placement struct {
 	// Violations are the isolation violations pkg/audit.Check finds (I1-I4)
 	// by rule.
 	Violations map[audit.Rule]int `json:"violations"`
-	// OvercommittedNodes is the number of nodes pkg/audit.CheckOvercommit
+	// OvercommittedNodes is the number of nodes pkg/audit.CheckResources
 	// reports (committed memory over allocatable, or shm-backed guests
 	// over mtscn.io/sandbox-memory).
 	OvercommittedNodes int `json:"overcommittedNodes"`
+	// Overcommits are the first maxOvercommits findings behind
+	// OvercommittedNodes (rule and message), so that a result file says
+	// which node holds more than it has and why.
+	Overcommits []string `json:"overcommits,omitempty"`
 	// Seconds is the wall time from the first pod's creation (or the
 	// first deletion, for churn) until the scheduler settled (or the
 	// timeout).
@@ -160,9 +163,16 @@ func Run(ctx context.Context, opts Options) ([]Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	iso, model, err := simulate.Policies(cfgs.shipped)
+	// The audit applies the shipped configuration's rules, as
+	// `mtscnctl audit --config` does.
+	policy, err := audit.PolicyFromConfig(cfgs.shipped, "", "the shipped scheduler configuration")
 	if err != nil {
 		return nil, err
+	}
+	iso := policy.Isolation
+	var model *vmsize.Model
+	if policy.Resources != nil {
+		model = policy.Resources.Model
 	}
 	var results []Result
 	for _, prof := range profiles {
