@@ -98,6 +98,10 @@ func TestBadArgsFailStartUp(t *testing.T) {
 		{"misspelled field", "tenantLabelKeys:", "tenantLabelKey:", []string{`unknown field "tenantLabelKey"`}},
 		{"invalid value", "sideChannelPolicy: Enforce", "sideChannelPolicy: Sometimes", []string{"pluginConfig[TenantIsolation].args.sideChannelPolicy", `"Enforce"`, `"Ignore"`}},
 		{"out of range", "overcommitRatio: 1.0", "overcommitRatio: 0.2", []string{"pluginConfig[SandboxOverhead].args.overcommitRatio"}},
+		// One classification per profile: TenantIsolation's off-node
+		// handlers no longer equal the others' defaults.
+		{"plugins classify pods differently", `offNodeHandlers: ["kata-remote*"]`, `offNodeHandlers: ["kata-remote*", "kata-peer*"]`,
+			[]string{"pluginConfig[TenantIsolation].args.offNodeHandlers", "args.offNodeHandlers: Invalid value", "must equal", "the mtscn plugins of one profile classify pods alike"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			out := filepath.Join(t.TempDir(), "out.yaml")

@@ -155,6 +155,14 @@ func PolicyFromConfig(cfg *schedconfig.KubeSchedulerConfiguration, profile, sour
 		Tenancy:           tenancy.ConfigFromClassification(ti.SandboxClassification, ti.TenantLabelKeys, ti.InfrastructureNamespaces),
 		IgnoreSideChannel: ti.SideChannelPolicy == config.SideChannelIgnore,
 	}
+	if sf, ok := argsOf(names.SandboxFeatures).(*config.SandboxFeaturesArgs); ok && sf != nil && pluginEnabled(prof, names.SandboxFeatures) {
+		// The scheduler refuses to start when its plugins classify pods
+		// differently; so does audit.
+		if err := validation.ValidateSameClassification(path(names.SandboxFeatures), &sf.SandboxClassification,
+			path(names.TenantIsolation), &ti.SandboxClassification); err != nil {
+			return nil, fmt.Errorf("%s: invalid %s args: %w", source, names.SandboxFeatures, err)
+		}
+	}
 	p.Rules = []Rule{RuleI1, RuleI2, RuleI3}
 	if !p.Isolation.IgnoreSideChannel {
 		p.Rules = append(p.Rules, RuleI4)
@@ -169,10 +177,14 @@ func PolicyFromConfig(cfg *schedconfig.KubeSchedulerConfiguration, profile, sour
 		if err := validation.ValidateSandboxOverheadArgs(path(names.SandboxOverhead), so); err != nil {
 			return nil, fmt.Errorf("%s: invalid %s args: %w", source, names.SandboxOverhead, err)
 		}
+		if err := validation.ValidateSameClassification(path(names.SandboxOverhead), &so.SandboxClassification,
+			path(names.TenantIsolation), &ti.SandboxClassification); err != nil {
+			return nil, fmt.Errorf("%s: invalid %s args: %w", source, names.SandboxOverhead, err)
+		}
 		p.Resources = &ResourceOptions{
-			// SandboxOverhead classifies runtimes by its own args; tenants
-			// are only named in the findings.
-			Tenancy: tenancy.ConfigFromClassification(so.SandboxClassification, ti.TenantLabelKeys, ti.InfrastructureNamespaces),
+			// One classification for the profile (checked above, as the
+			// plugins check it at start-up).
+			Tenancy: p.Isolation.Tenancy,
 			Model:   vmsize.NewModel(so),
 		}
 		p.Rules = append(p.Rules, RuleF1, RuleF2, RuleF3)

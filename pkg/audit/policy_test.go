@@ -63,9 +63,9 @@ func TestDefaultPolicyIsTheShippedOne(t *testing.T) {
 	}
 }
 
-// A profile not named mtscn-scheduler, with its own tenant label key, a
-// SandboxOverhead classification of its own and sideChannelPolicy Ignore:
-// audit must apply all of it.
+// A profile not named mtscn-scheduler, with its own tenant label key, its
+// own classification (the same in every plugin) and sideChannelPolicy
+// Ignore: audit must apply all of it.
 func TestLoadPolicyAppliesTheProfilesArgs(t *testing.T) {
 	path := writeConfig(t, `profiles:
   - schedulerName: default-scheduler
@@ -78,10 +78,11 @@ func TestLoadPolicyAppliesTheProfilesArgs(t *testing.T) {
         sideChannelPolicy: Ignore
     - name: SandboxOverhead
       args:
-        sandboxedHandlers: ["kata*"]
+        sandboxedHandlers: ["vm-*", "kata*"]
         overcommitRatio: 2
     - name: SandboxFeatures
-      args: {}
+      args:
+        sandboxedHandlers: ["kata*", "vm-*"]
 `)
 	p, err := LoadPolicy(path, "")
 	if err != nil {
@@ -96,15 +97,15 @@ func TestLoadPolicyAppliesTheProfilesArgs(t *testing.T) {
 	if got := p.Isolation.Tenancy.TenantLabelKeys; !cmp.Equal(got, []string{"example.com/team"}) {
 		t.Errorf("tenant label keys = %v", got)
 	}
-	if got := p.Resources.Tenancy.SandboxedHandlers; !cmp.Equal(got, []string{"kata*"}) {
-		t.Errorf("SandboxOverhead's sandboxed handlers = %v, want its own [kata*]", got)
+	if got := p.Resources.Tenancy.SandboxedHandlers; !cmp.Equal(got, []string{"kata*", "vm-*"}) {
+		t.Errorf("SandboxOverhead's sandboxed handlers = %v, want the profile's [kata* vm-*]", got)
 	}
 	if r := p.Resources.Model.OvercommitRatio(); r != 2 {
 		t.Errorf("overcommit ratio = %v, want 2", r)
 	}
 
 	// What the args change in findings: the team label makes t1 and t2
-	// one tenant; vm-x is a sandbox for TenantIsolation only.
+	// one tenant; vm-x is a sandbox.
 	node := st.MakeNode().Name("n").Label(wellknown.LabelCotenancySafe, "false").
 		Capacity(map[v1.ResourceName]string{v1.ResourceMemory: "4Gi"}).Obj()
 	node.Status.Allocatable = node.Status.Capacity
@@ -126,8 +127,8 @@ func TestLoadPolicyAppliesTheProfilesArgs(t *testing.T) {
 	for _, v := range vs {
 		rules = append(rules, v.Rule)
 	}
-	// I1 (red's runc pods beside other's VM); no I4 (Ignore); no F1: vm-x
-	// is not a VM for SandboxOverhead, so the pods commit nothing.
+	// I1 (red's runc pods beside other's VM); no I4 (Ignore); no F1: no
+	// VM profile matches vm-x, so its pod commits only its requests.
 	if diff := cmp.Diff([]Rule{RuleI1}, rules); diff != "" {
 		t.Errorf("violations (-want,+got):\n%s\n%v", diff, vs)
 	}
@@ -142,6 +143,8 @@ func TestLoadPolicyErrors(t *testing.T) {
 			want: `unknown field "tenantLabelKey"`},
 		{name: "invalid args name the field", body: "profiles:\n  - schedulerName: x\n" + allThree + "    pluginConfig:\n    - name: TenantIsolation\n      args: {sideChannelPolicy: Sometimes}\n    - name: SandboxOverhead\n      args: {}\n",
 			want: `profiles[x].pluginConfig[TenantIsolation].args.sideChannelPolicy`},
+		{name: "plugins that classify pods differently", body: "profiles:\n  - schedulerName: x\n" + allThree + "    pluginConfig:\n    - name: TenantIsolation\n      args: {offNodeHandlers: []}\n    - name: SandboxOverhead\n      args: {}\n",
+			want: `profiles[x].pluginConfig[SandboxFeatures].args.offNodeHandlers: Invalid value: ["kata-remote*"]: must equal profiles[x].pluginConfig[TenantIsolation].args.offNodeHandlers []`},
 		{name: "no isolating profile", body: "profiles:\n  - schedulerName: a\n  - schedulerName: b\n",
 			want: `no profile enables TenantIsolation (profiles: a, b)`},
 		{name: "two isolating profiles", body: "profiles:\n  - schedulerName: a\n" + allThree + "  - schedulerName: b\n" + allThree,

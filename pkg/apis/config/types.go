@@ -7,8 +7,9 @@ import (
 )
 
 // SandboxClassification says which runtime handlers run pods in a sandbox.
-// Every plugin embeds the same settings so that they classify a pod alike;
-// pkg/tenancy interprets them.
+// Every plugin embeds the same settings; they are one setting per profile:
+// the plugins refuse to start when two of them differ
+// (validation.ValidateSameClassification). pkg/tenancy interprets them.
 type SandboxClassification struct {
 	// SandboxedHandlers are glob patterns (path.Match syntax) of RuntimeClass
 	// handlers that run pods in their own kernel. They apply to RuntimeClasses

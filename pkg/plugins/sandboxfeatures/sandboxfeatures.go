@@ -68,6 +68,9 @@ func New(ctx context.Context, obj runtime.Object, h fwk.Handle) (fwk.Plugin, err
 	if err := validation.ValidateSandboxFeaturesArgs(argsPath, args); err != nil {
 		return nil, fmt.Errorf("invalid SandboxFeatures args: %w", err)
 	}
+	if err := classify.OneClassification(h, Name, args.SandboxClassification); err != nil {
+		return nil, err
+	}
 	pl := &SandboxFeatures{weights: args.VirtModeWeights}
 	for i, rr := range args.RuntimeRequirements {
 		reqs, err := compileRequirements(argsPath.Child("runtimeRequirements").Index(i).Child("requirements"), rr.Requirements)

@@ -85,7 +85,7 @@ func BenchmarkScore(b *testing.B) {
 }
 
 // BenchmarkSummarize measures rescanning one node whose pods changed: the
-// work PreFilter does per changed node (typically one per cycle, the node
+// work Filter does once per changed node (typically one per cycle, the node
 // the previous pod went to).
 func BenchmarkSummarize(b *testing.B) {
 	for _, podsPerNode := range []int{10, 110, 500} {
@@ -191,7 +191,7 @@ func BenchmarkCycle(b *testing.B) {
 
 // BenchmarkFilterPreemptionCopy measures Filter on the NodeInfo copy that
 // preemption builds (one victim removed, recorded by RemovePod in a clone
-// of the state): the snapshot node's cached totals plus the delta, so the
+// of the state): the summary RemovePod recorded for the copy, so the
 // cost must not grow with the pods on the node.
 func BenchmarkFilterPreemptionCopy(b *testing.B) {
 	for _, podsPerNode := range []int{10, 110, 500} {

@@ -10,10 +10,10 @@
 //
 // PreFilter only sizes the pod, whatever the number of nodes, from one
 // immutable copy of the RuntimeClasses (a classify.View) that the whole
-// cycle sizes pods from. Filter and Score read the node's totals from a
-// plugin-level cache keyed by node name, NodeInfo generation and View
-// version, so they do constant work per
-// node unless the node changed; AddPod/RemovePod keep a per-node delta in
-// the cycle state for nominated pods and preemption. Score is
+// cycle sizes pods from. Filter and Score read the node's totals from the
+// node cache (pkg/plugins/internal/nodecache) keyed by node name, NodeInfo
+// generation and View version, so they do constant work per node unless
+// the node changed; AddPod/RemovePod keep the summary of the NodeInfo copy
+// they change in the cycle state, for nominated pods and preemption. Score is
 // LeastCommitted or MostCommitted. See README.md.
 package sandboxoverhead

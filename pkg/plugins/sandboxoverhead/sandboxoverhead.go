@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/mtscn/mtscn/pkg/plugins/internal/nodecache"
+
 	v1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/validation/field"
@@ -26,13 +28,14 @@ import (
 // the pod's VM really commits (F1), the guest RAM /dev/shm can back (F2) and
 // one more VM (F3), and scores nodes by committed memory.
 type SandboxOverhead struct {
-	snapshot fwk.SharedLister
-	model    *vmsize.Model
+	model *vmsize.Model
 	// views classify runtimes; a cycle uses one View throughout (see
 	// classify.Views for the race this closes).
 	views    *classify.Views
 	strategy config.ScoringStrategyType
-	cache    summaryCache
+	// cache holds each node's summary by NodeInfo generation and
+	// RuntimeClass epoch (pkg/plugins/internal/nodecache).
+	cache nodecache.Cache[*nodeSummary]
 }
 
 var (
@@ -80,13 +83,15 @@ func New(ctx context.Context, obj runtime.Object, h fwk.Handle) (fwk.Plugin, err
 	if err := validation.ValidateSandboxOverheadArgs(field.NewPath("pluginConfig").Key(Name).Child("args"), args); err != nil {
 		return nil, fmt.Errorf("invalid SandboxOverhead args: %w", err)
 	}
+	if err := classify.OneClassification(h, Name, args.SandboxClassification); err != nil {
+		return nil, err
+	}
 	informers := h.SharedInformerFactory()
 	if informers == nil {
 		return nil, errors.New("SandboxOverhead needs the scheduler's shared informers to read RuntimeClasses")
 	}
 	rcInformer := informers.Node().V1().RuntimeClasses()
 	pl := &SandboxOverhead{
-		snapshot: h.SnapshotSharedLister(),
 		model:    vmsize.NewModel(args),
 		views:    classify.NewViews(tenancy.ConfigFromClassification(args.SandboxClassification, nil, nil), nil, rcInformer.Lister()),
 		strategy: args.ScoringStrategy,
@@ -100,6 +105,9 @@ func New(ctx context.Context, obj runtime.Object, h fwk.Handle) (fwk.Plugin, err
 		DeleteFunc: invalidate,
 	}); err != nil {
 		return nil, fmt.Errorf("watching RuntimeClasses: %w", err)
+	}
+	if err := pl.cache.ForgetDeletedNodes(h); err != nil {
+		return nil, err
 	}
 	if err := classify.ActivateOnRuntimeClassAdd(ctx, h); err != nil {
 		return nil, err
@@ -131,7 +139,7 @@ func (pl *SandboxOverhead) PreFilter(ctx context.Context, cs fwk.CycleState, pod
 	if s.footprint.Committed == 0 && !(rt.Sandboxed && !rt.OffNode) {
 		return nil, fwk.NewStatus(fwk.Skip)
 	}
-	pl.cache.prune(nodes)
+	s.cycle = pl.cache.Begin(view.Version)
 	cs.Write(preFilterStateKey, s)
 	logger.V(5).Info("pod footprint", "pod", klog.KObj(pod), "handler", rt.Handler, "committed", s.footprint.Committed, "vm", s.footprint.VM)
 	return nil, nil
@@ -154,29 +162,34 @@ func (pl *SandboxOverhead) RemovePod(ctx context.Context, cs fwk.CycleState, _ *
 	return pl.updateWithPod(ctx, cs, podInfoToRemove.GetPod(), nodeInfo, -1)
 }
 
-func (pl *SandboxOverhead) updateWithPod(ctx context.Context, cs fwk.CycleState, pod *v1.Pod, nodeInfo fwk.NodeInfo, sign int64) *fwk.Status {
+func (pl *SandboxOverhead) updateWithPod(ctx context.Context, cs fwk.CycleState, pod *v1.Pod, nodeInfo fwk.NodeInfo, sign int) *fwk.Status {
 	s, err := getPreFilterState(cs)
 	if err != nil {
 		return fwk.AsStatus(err)
 	}
 	node := nodeInfo.Node()
-	if node == nil || tenancy.IsTerminal(pod) {
+	if node == nil {
 		return nil
 	}
 	logger := klog.FromContext(ctx)
-	var values vmsize.NodeValues
-	if real := pl.snapshotNode(node.Name); real != nil {
-		values = pl.nodeSummary(logger, s.view, real).values
+	// nodeInfo already holds the change. When this state recorded the copy
+	// just before it (one pod fewer or more), apply the pod's footprint to
+	// that summary; otherwise (the copy's first change) summarize the copy.
+	var sum *nodeSummary
+	pods := len(nodeInfo.GetPods())
+	if prev, ok := s.copies[node.Name]; ok && prev.pods+sign == pods {
+		next := *prev.summary
+		if !tenancy.IsTerminal(pod) {
+			next.add(pl.podFootprint(logger, s.view, pod, next.values), int64(sign))
+		}
+		sum = &next
 	} else {
-		values, _ = vmsize.ParseNodeLabels(node.Labels)
+		sum = pl.summarize(logger, s.view, nodeInfo)
 	}
-	fp := pl.podFootprint(logger, s.view, pod, values)
-	if s.delta == nil {
-		s.delta = map[string]totals{}
+	if s.copies == nil {
+		s.copies = map[string]copySummary{}
 	}
-	d := s.delta[node.Name]
-	d.add(fp, sign)
-	s.delta[node.Name] = d
+	s.copies[node.Name] = copySummary{generation: nodeInfo.GetGeneration(), pods: pods, summary: sum}
 	return nil
 }
 
@@ -193,7 +206,8 @@ func (pl *SandboxOverhead) Filter(ctx context.Context, cs fwk.CycleState, pod *v
 	if node == nil {
 		return fwk.NewStatus(fwk.Error, "node not found")
 	}
-	sum, used := pl.nodeTotals(klog.FromContext(ctx), s, nodeInfo)
+	sum := pl.summaryOf(klog.FromContext(ctx), s, nodeInfo)
+	used := sum.totals
 	fp := s.footprintOn(pl.model, sum.values)
 	alloc := nodeInfo.GetAllocatable()
 	var reasons []string

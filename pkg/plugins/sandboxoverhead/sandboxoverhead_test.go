@@ -336,7 +336,8 @@ func ptrTo[T any](v T) *T { return &v }
 // The framework copies the node (NodeInfo.Snapshot), removes victims or
 // adds nominated pods to the copy and reports the same change to AddPod /
 // RemovePod on a clone of the cycle state: Filter on the copy must see the
-// change, through the state's delta or, for a copy changed without it,
+// change, through the summary the state keeps of the copy or, for a copy
+// changed without it,
 // from the copy's own pods. Neither may disturb the original state or the
 // real node's cached summary.
 func TestNodeInfoCopies(t *testing.T) {
@@ -355,10 +356,7 @@ func TestNodeInfoCopies(t *testing.T) {
 			if pl.Filter(ctx, cs, pod, ni).IsSuccess() {
 				t.Fatalf("3 VMs + 1 on 8Gi: Filter should reject")
 			}
-			real := pl.cache.lookup("n", ni.GetGeneration(), pl.views.Current().Version)
-			if real == nil {
-				t.Fatalf("the snapshot's node was not cached")
-			}
+			real := summaryIn(t, pl, cs, ni)
 			victim, err := framework.NewPodInfo(existing[0])
 			if err != nil {
 				t.Fatal(err)
@@ -404,7 +402,7 @@ func TestNodeInfoCopies(t *testing.T) {
 					t.Errorf("%s: Filter success = %v, want %v", step.name, got, step.wantOK)
 				}
 			}
-			if got := pl.cache.lookup("n", ni.GetGeneration(), pl.views.Current().Version); got != real {
+			if got := summaryIn(t, pl, cs, ni); got != real {
 				t.Errorf("the copies replaced the real node's cached summary")
 			}
 			if pl.Filter(ctx, cs, pod, ni).IsSuccess() {
@@ -414,21 +412,39 @@ func TestNodeInfoCopies(t *testing.T) {
 	}
 }
 
+// summaryIn returns the summary Filter and Score read for ni in the cycle
+// state cs.
+func summaryIn(t testing.TB, pl *SandboxOverhead, cs fwk.CycleState, ni fwk.NodeInfo) *nodeSummary {
+	t.Helper()
+	s, err := getPreFilterState(cs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, ctx := ktesting.NewTestContext(t)
+	return pl.summaryOf(klog.FromContext(ctx), s, ni)
+}
+
 // TestSummaryCache checks that a node's summary is reused while its
-// generation is unchanged, recomputed when its pods change, that a
-// RuntimeClass event invalidates every summary, and that the names of
-// deleted nodes are pruned.
+// generation is unchanged, recomputed when its pods change, and that a
+// RuntimeClass event invalidates every summary.
 func TestSummaryCache(t *testing.T) {
 	_, ctx := ktesting.NewTestContext(t)
-	logger := klog.FromContext(ctx)
 	pl, snap := setup(ctx, t, nil, pods(1, "kata-qemu", "512Mi", "n"), []*v1.Node{makeNode("n", "8Gi", nil, nil)})
 	ni := nodeInfo(t, snap, "n")
-	first := pl.nodeSummary(logger, pl.views.Current(), ni)
+	cycle := func() fwk.CycleState {
+		cs := framework.NewCycleState()
+		if _, s := pl.PreFilter(ctx, cs, podOn("p", "kata-qemu", "512Mi", ""), nodeInfos(t, snap)); !s.IsSuccess() {
+			t.Fatal(s)
+		}
+		return cs
+	}
+	cs := cycle()
+	first := summaryIn(t, pl, cs, ni)
 	if got, want := first.committed, int64(2656)<<20; got != want {
 		t.Fatalf("committed = %d, want %d", got, want)
 	}
-	if again := pl.nodeSummary(logger, pl.views.Current(), ni); again != first {
-		t.Errorf("unchanged node was summarized again")
+	if again := summaryIn(t, pl, cycle(), ni); again != first {
+		t.Errorf("unchanged node was summarized again in the next cycle")
 	}
 	// The scheduler updates the snapshot's NodeInfo in place when a pod is
 	// added to the node: a new generation.
@@ -437,43 +453,17 @@ func TestSummaryCache(t *testing.T) {
 		t.Fatal(err)
 	}
 	ni.AddPodInfo(x)
-	second := pl.nodeSummary(logger, pl.views.Current(), ni)
+	cs = cycle()
+	second := summaryIn(t, pl, cs, ni)
 	if got, want := second.committed, int64(2656+1024)<<20; got != want {
 		t.Errorf("after adding a pod committed = %d, want %d", got, want)
 	}
-	if again := pl.nodeSummary(logger, pl.views.Current(), ni); again != second {
+	if again := summaryIn(t, pl, cs, ni); again != second {
 		t.Errorf("the changed node's new summary was not cached")
 	}
 	pl.views.Invalidate()
-	if third := pl.nodeSummary(logger, pl.views.Current(), ni); third == second {
+	if third := summaryIn(t, pl, cycle(), ni); third == second {
 		t.Errorf("summary not recomputed after a RuntimeClass change")
-	}
-
-	// Nodes deleted from the cluster leave entries until there are more
-	// than maxStale of them.
-	var gone []*v1.Node
-	for i := range maxStale + 1 {
-		gone = append(gone, makeNode(fmt.Sprintf("gone-%d", i), "8Gi", nil, nil))
-	}
-	snap2 := cache.NewSnapshot(nil, gone)
-	pl.snapshot = snap2
-	for _, n := range nodeInfos(t, snap2) {
-		pl.nodeSummary(logger, pl.views.Current(), n)
-	}
-	pl.snapshot = snap
-	if got, want := pl.cache.size.Load(), int64(maxStale+2); got != want {
-		t.Fatalf("cache size = %d, want %d", got, want)
-	}
-	if _, s := pl.PreFilter(ctx, framework.NewCycleState(), podOn("p", "kata-qemu", "512Mi", ""), nodeInfos(t, snap)); !s.IsSuccess() {
-		t.Fatal(s)
-	}
-	var kept []string
-	pl.cache.entries.Range(func(k, _ any) bool { kept = append(kept, k.(string)); return true })
-	if diff := cmp.Diff([]string{"n"}, kept); diff != "" {
-		t.Errorf("cache after pruning (-want,+got):\n%s", diff)
-	}
-	if got := pl.cache.size.Load(); got != 1 {
-		t.Errorf("cache size after pruning = %d, want 1", got)
 	}
 }
 
@@ -640,7 +630,7 @@ func TestFilterParallel(t *testing.T) {
 			t.Fatal(e)
 		}
 	}
-	if got, want := pl.cache.size.Load(), int64(len(nodes)); got != want {
-		t.Errorf("cache size = %d, want %d", got, want)
+	if got, _ := pl.cache.Len(); got != len(nodes) {
+		t.Errorf("%d summaries cached, want one per node (%d)", got, len(nodes))
 	}
 }

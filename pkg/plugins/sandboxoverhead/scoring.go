@@ -43,8 +43,8 @@ func (pl *SandboxOverhead) Score(ctx context.Context, cs fwk.CycleState, _ *v1.P
 	if nodeInfo.Node() == nil {
 		return 0, fwk.NewStatus(fwk.Error, "node not found")
 	}
-	sum, used := pl.nodeTotals(klog.FromContext(ctx), s, nodeInfo)
-	after := used.committed + s.footprintOn(pl.model, sum.values).Committed
+	sum := pl.summaryOf(klog.FromContext(ctx), s, nodeInfo)
+	after := sum.committed + s.footprintOn(pl.model, sum.values).Committed
 	committed := min(max(after, 0), allocatable) * rawScoreScale / allocatable
 	if pl.strategy == config.MostCommitted {
 		return committed, nil

@@ -3,26 +3,23 @@ package sandboxoverhead
 import (
 	"fmt"
 	"maps"
-	"sync"
-	"sync/atomic"
+
+	"github.com/mtscn/mtscn/pkg/plugins/internal/classify"
+
+	"github.com/mtscn/mtscn/pkg/plugins/internal/nodecache"
 
 	v1 "k8s.io/api/core/v1"
 	"k8s.io/klog/v2"
 	fwk "k8s.io/kube-scheduler/framework"
 
-	"github.com/mtscn/mtscn/pkg/plugins/internal/classify"
 	"github.com/mtscn/mtscn/pkg/tenancy"
 	"github.com/mtscn/mtscn/pkg/vmsize"
 )
 
-// nodeSummary is what the pods on one node commit, computed once per node
-// generation. It is immutable once built: concurrent Filter and Score
-// calls share it through the cache.
+// nodeSummary is what the pods on one node commit, computed once per
+// NodeInfo generation and classification View (pkg/plugins/internal/nodecache).
+// It is immutable once built: concurrent Filter and Score calls share it.
 type nodeSummary struct {
-	// generation and epoch say which NodeInfo generation and which
-	// classification View (its version) the summary was computed from.
-	generation int64
-	epoch      uint64
 	// values are the node's own Kata values from its labels.
 	values vmsize.NodeValues
 	totals
@@ -52,7 +49,7 @@ func (t totals) plus(o totals) totals {
 
 // preFilterState is computed at PreFilter and read at Filter and Score.
 // PreFilter only sizes the incoming pod; nothing in it is per node except
-// the delta AddPod/RemovePod keep.
+// the summaries AddPod/RemovePod keep of the NodeInfo copies they change.
 type preFilterState struct {
 	// view classified the pod; the cycle sizes the pods on nodes through
 	// it too, and uses only summaries computed under it.
@@ -63,17 +60,29 @@ type preFilterState struct {
 	profile    vmsize.Profile
 	hasProfile bool
 	footprint  vmsize.Footprint
-	// delta holds what AddPod/RemovePod changed on a node (nominated pods,
-	// preemption victims) relative to the snapshot's NodeInfo of that
-	// name. Clone copies it.
-	delta map[string]totals
+	// cycle is the summary cache's epoch (the View's version) and cycle
+	// number.
+	cycle nodecache.Cycle
+	// copies holds, by node name, the summary of the NodeInfo copy that
+	// AddPod/RemovePod last changed (a nominated pod added, a preemption
+	// victim removed or given back). Clone copies the map; the summaries
+	// are immutable.
+	copies map[string]copySummary
 }
 
-// Clone copies the delta, the only part AddPod/RemovePod change; the
-// pod's footprint is immutable and shared.
+// copySummary is the summary of one NodeInfo copy, valid while the copy
+// keeps the generation and the number of pods it had when recorded.
+type copySummary struct {
+	generation int64
+	pods       int
+	summary    *nodeSummary
+}
+
+// Clone copies the per-copy summaries, the only part AddPod/RemovePod
+// change; the pod's footprint is immutable and shared.
 func (s *preFilterState) Clone() fwk.StateData {
 	c := *s
-	c.delta = maps.Clone(s.delta)
+	c.copies = maps.Clone(s.copies)
 	return &c
 }
 
@@ -99,139 +108,17 @@ func getPreFilterState(cs fwk.CycleState) (*preFilterState, error) {
 	return s, nil
 }
 
-// summaryCache keeps the summary of every node of the scheduler's
-// snapshot between scheduling cycles, keyed by node name and valid for one
-// NodeInfo generation and one classification View. NodeInfo generations come
-// from a global counter that the framework bumps on every pod add/remove
-// and node update, so a stale entry is recognized with one comparison.
-//
-// Only the snapshot's own NodeInfos are stored. The copies the framework
-// makes for nominated pods and preemption (NodeInfo.Snapshot followed by
-// AddPodInfo/RemovePod) have a generation of their own: they miss, are
-// summarized from their own pods and are not stored, so they never evict
-// the real node's entry. The cache holds at most one entry per node name;
-// names of deleted nodes are pruned at PreFilter once they add up.
-//
-// Filter and Score run in parallel over nodes: entries are immutable
-// *nodeSummary values in a sync.Map, replaced only by newer ones.
-type summaryCache struct {
-	entries sync.Map // node name -> *nodeSummary
-	// size counts the entries (sync.Map has no length).
-	size atomic.Int64
-}
-
-// maxStale is how many more entries than nodes the cache holds before
-// PreFilter prunes the names of deleted nodes.
-const maxStale = 64
-
-// lookup returns the node's cached summary when it is for this generation
-// and View version (epoch).
-func (c *summaryCache) lookup(name string, generation int64, epoch uint64) *nodeSummary {
-	v, ok := c.entries.Load(name)
-	if !ok {
-		return nil
+// summaryOf returns the summary of the pods on the node the framework
+// passed: the one AddPod/RemovePod recorded when nodeInfo is a copy they
+// changed (constant work, which keeps preemption's many Filter calls
+// cheap), else the node cache's, computed from nodeInfo's pods when this
+// NodeInfo generation was not summarized under the cycle's epoch yet.
+// Either way it reads nothing but nodeInfo.
+func (pl *SandboxOverhead) summaryOf(logger klog.Logger, s *preFilterState, nodeInfo fwk.NodeInfo) *nodeSummary {
+	if c, ok := s.copies[nodeInfo.Node().Name]; ok && c.generation == nodeInfo.GetGeneration() && c.pods == len(nodeInfo.GetPods()) {
+		return c.summary
 	}
-	sum := v.(*nodeSummary)
-	if sum.generation != generation || sum.epoch != epoch {
-		return nil
-	}
-	return sum
-}
-
-// store keeps sum unless the cache already holds a newer summary of the
-// node (another goroutine may have stored one meanwhile).
-func (c *summaryCache) store(name string, sum *nodeSummary) {
-	for {
-		v, loaded := c.entries.LoadOrStore(name, sum)
-		if !loaded {
-			c.size.Add(1)
-			return
-		}
-		old := v.(*nodeSummary)
-		if old.epoch > sum.epoch || (old.epoch == sum.epoch && old.generation >= sum.generation) {
-			return
-		}
-		if c.entries.CompareAndSwap(name, old, sum) {
-			return
-		}
-	}
-}
-
-// prune drops the entries of nodes that are no longer in the cluster. It
-// walks the nodes only when the cache holds maxStale more entries than
-// there are nodes, so its cost per cycle is O(1) amortized.
-func (c *summaryCache) prune(nodes []fwk.NodeInfo) {
-	if c.size.Load() <= int64(len(nodes))+maxStale {
-		return
-	}
-	names := make(map[string]struct{}, len(nodes))
-	for _, ni := range nodes {
-		if node := ni.Node(); node != nil {
-			names[node.Name] = struct{}{}
-		}
-	}
-	c.entries.Range(func(k, _ any) bool {
-		if _, ok := names[k.(string)]; !ok {
-			if _, loaded := c.entries.LoadAndDelete(k); loaded {
-				c.size.Add(-1)
-			}
-		}
-		return true
-	})
-}
-
-// nodeSummary returns what the pods on the node commit: the cached summary
-// when the node has not changed since it was computed, else a fresh one,
-// which is cached when nodeInfo is the snapshot's own (not a copy holding
-// nominated pods or missing preemption victims). Constant work on a hit.
-func (pl *SandboxOverhead) nodeSummary(logger klog.Logger, view *classify.View, nodeInfo fwk.NodeInfo) *nodeSummary {
-	name := nodeInfo.Node().Name
-	generation := nodeInfo.GetGeneration()
-	if sum := pl.cache.lookup(name, generation, view.Version); sum != nil {
-		return sum
-	}
-	sum := pl.summarize(logger, view, nodeInfo)
-	if pl.isSnapshotNode(name, generation) {
-		pl.cache.store(name, sum)
-	}
-	return sum
-}
-
-// nodeTotals returns the node's summary (for its Kata values) and what
-// its pods commit. On a NodeInfo copy whose changes AddPod/RemovePod
-// recorded in the state, that is the snapshot node's cached totals plus the
-// delta (constant work, which keeps preemption's many Filter calls cheap);
-// on any other NodeInfo, its own summary.
-func (pl *SandboxOverhead) nodeTotals(logger klog.Logger, s *preFilterState, nodeInfo fwk.NodeInfo) (*nodeSummary, totals) {
-	name := nodeInfo.Node().Name
-	if d, ok := s.delta[name]; ok {
-		if real := pl.snapshotNode(name); real != nil && real.GetGeneration() != nodeInfo.GetGeneration() {
-			base := pl.nodeSummary(logger, s.view, real)
-			return base, base.totals.plus(d)
-		}
-	}
-	sum := pl.nodeSummary(logger, s.view, nodeInfo)
-	return sum, sum.totals
-}
-
-// snapshotNode returns the scheduler snapshot's NodeInfo of that name, or
-// nil.
-func (pl *SandboxOverhead) snapshotNode(name string) fwk.NodeInfo {
-	if pl.snapshot == nil {
-		return nil
-	}
-	ni, err := pl.snapshot.NodeInfos().Get(name)
-	if err != nil || ni == nil || ni.Node() == nil {
-		return nil
-	}
-	return ni
-}
-
-// isSnapshotNode tells whether the NodeInfo of this name and generation is
-// the one in the scheduler's snapshot, rather than a modified copy.
-func (pl *SandboxOverhead) isSnapshotNode(name string, generation int64) bool {
-	ni := pl.snapshotNode(name)
-	return ni != nil && ni.GetGeneration() == generation
+	return pl.cache.Get(nodeInfo, s.cycle, func(ni fwk.NodeInfo) *nodeSummary { return pl.summarize(logger, s.view, ni) })
 }
 
 // summarize sums the footprints of the pods on a node. Terminal pods hold
@@ -242,7 +129,7 @@ func (pl *SandboxOverhead) summarize(logger klog.Logger, view *classify.View, ni
 	for _, err := range errs {
 		logger.V(3).Info("ignoring node label", "node", klog.KObj(node), "err", err)
 	}
-	sum := &nodeSummary{generation: ni.GetGeneration(), epoch: view.Version, values: values}
+	sum := &nodeSummary{values: values}
 	// Pods of one RuntimeClass share its classification and profile.
 	type sizing struct {
 		rt         tenancy.Runtime

@@ -8,8 +8,8 @@
 // immutable copy of the Namespaces and RuntimeClasses (a classify.View)
 // that the whole cycle uses. Filter and Score read the tenancy summary of
 // the node they are given (pods per tenant, shared-kernel and exclusive
-// pods) from a plugin-level cache keyed by node name, NodeInfo generation
-// and View version, and answer in
+// pods) from the node cache (pkg/plugins/internal/nodecache) keyed by node
+// name, NodeInfo generation and View version, and answer in
 // constant time whatever the number of pods on the node; a node is
 // summarized from its pods only when it changed. The NodeInfo copies the
 // framework filters for nominated pods and preemption victims have

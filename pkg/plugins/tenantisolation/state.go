@@ -3,9 +3,12 @@ package tenantisolation
 import (
 	"fmt"
 
+	"github.com/mtscn/mtscn/pkg/plugins/internal/classify"
+
+	"github.com/mtscn/mtscn/pkg/plugins/internal/nodecache"
+
 	fwk "k8s.io/kube-scheduler/framework"
 
-	"github.com/mtscn/mtscn/pkg/plugins/internal/classify"
 	"github.com/mtscn/mtscn/pkg/tenancy"
 )
 
@@ -86,9 +89,9 @@ type preFilterState struct {
 	// view classified the incoming pod; the cycle classifies the pods on
 	// nodes through it too, and uses only summaries computed under it.
 	view *classify.View
-	// cycle numbers the scheduling cycle, for the cache's replacement
-	// policy.
-	cycle uint64
+	// cycle is the summary cache's epoch (the View's version) and cycle
+	// number.
+	cycle nodecache.Cycle
 }
 
 // Clone returns the state itself: it is immutable.

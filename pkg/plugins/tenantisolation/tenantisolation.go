@@ -4,12 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync/atomic"
+
+	"github.com/mtscn/mtscn/pkg/plugins/internal/nodecache"
 
 	v1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/validation/field"
-	"k8s.io/client-go/tools/cache"
 	"k8s.io/klog/v2"
 	fwk "k8s.io/kube-scheduler/framework"
 
@@ -33,12 +33,11 @@ type TenantIsolation struct {
 	// mtscn.io/cotenancy-safe=true (I4).
 	enforceSideChannel bool
 
-	// cycles counts PreFilter calls that reach Filter.
-	cycles atomic.Uint64
 	// summaries caches each node's tenancy summary by NodeInfo generation
-	// and View version: a cycle scans only the pods of nodes that changed, and
-	// only when Filter or Score asks for them.
-	summaries summaryCache
+	// and View version (pkg/plugins/internal/nodecache): a cycle scans only
+	// the pods of nodes that changed, and only when Filter or Score asks
+	// for them.
+	summaries nodecache.Cache[*nodeSummary]
 }
 
 var _ fwk.PreFilterPlugin = &TenantIsolation{}
@@ -98,6 +97,9 @@ func New(ctx context.Context, obj runtime.Object, h fwk.Handle) (fwk.Plugin, err
 	if err := validation.ValidateTenantIsolationArgs(field.NewPath("pluginConfig").Key(Name).Child("args"), args); err != nil {
 		return nil, fmt.Errorf("invalid TenantIsolation args: %w", err)
 	}
+	if err := classify.OneClassification(h, Name, args.SandboxClassification); err != nil {
+		return nil, err
+	}
 	if h.SharedInformerFactory() == nil {
 		return nil, errors.New("TenantIsolation needs the scheduler's shared informer factory to read Namespaces and RuntimeClasses")
 	}
@@ -111,14 +113,8 @@ func New(ctx context.Context, obj runtime.Object, h fwk.Handle) (fwk.Plugin, err
 	if err := pl.addActivationHandlers(ctx, h); err != nil {
 		return nil, err
 	}
-	if _, err := informers.Core().V1().Nodes().Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
-		DeleteFunc: func(obj interface{}) {
-			if node, err := classify.ToTyped[v1.Node](obj); err == nil && node != nil {
-				pl.summaries.forget(node.Name)
-			}
-		},
-	}); err != nil {
-		return nil, fmt.Errorf("watching nodes: %w", err)
+	if err := pl.summaries.ForgetDeletedNodes(h); err != nil {
+		return nil, err
 	}
 	return pl, nil
 }
@@ -142,11 +138,7 @@ func (pl *TenantIsolation) PreFilter(_ context.Context, cycleState fwk.CycleStat
 	if status != nil {
 		return nil, status
 	}
-	cycle := pl.cycles.Add(1)
-	if cycle%sweepEvery == 0 {
-		pl.summaries.sweep(cycle - sweepEvery)
-	}
-	cycleState.Write(preFilterStateKey, &preFilterState{class: class, view: view, cycle: cycle})
+	cycleState.Write(preFilterStateKey, &preFilterState{class: class, view: view, cycle: pl.summaries.Begin(view.Version)})
 	return nil, nil
 }
 
@@ -156,7 +148,7 @@ func (pl *TenantIsolation) PreFilter(_ context.Context, cycleState fwk.CycleStat
 // pods and preemption victims are in the NodeInfo copies the framework
 // passes (with their own generation), so they are counted right.
 func (pl *TenantIsolation) summary(s *preFilterState, ni fwk.NodeInfo) *nodeSummary {
-	return pl.summaries.get(ni, s.view, s.cycle, summarize)
+	return pl.summaries.Get(ni, s.cycle, func(ni fwk.NodeInfo) *nodeSummary { return summarize(s.view, ni) })
 }
 
 // summarize scans the node's pods once, classifying them through view.

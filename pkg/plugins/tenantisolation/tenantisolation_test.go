@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mtscn/mtscn/pkg/plugins/internal/nodecache"
+
 	"github.com/google/go-cmp/cmp"
 	v1 "k8s.io/api/core/v1"
 	nodev1 "k8s.io/api/node/v1"
@@ -305,8 +307,8 @@ func TestNominatedAndPreemptionCopies(t *testing.T) {
 	if pl.summary(state, live) != liveSummary {
 		t.Errorf("the real node's summary was recomputed after filtering copies of it, want it kept")
 	}
-	if got, _ := pl.summaries.len(); got > slotsPerNode {
-		t.Errorf("%d summaries cached for one node, want at most %d", got, slotsPerNode)
+	if got, _ := pl.summaries.Len(); got > nodecache.SlotsPerNode {
+		t.Errorf("%d summaries cached for one node, want at most %d", got, nodecache.SlotsPerNode)
 	}
 }
 
@@ -350,9 +352,9 @@ func TestSummaryCacheNominatedSteadyState(t *testing.T) {
 	}
 }
 
-// TestSummaryCacheBounded checks that the cache keeps at most slotsPerNode
+// TestSummaryCacheBounded checks that the cache keeps at most nodecache.SlotsPerNode
 // summaries per node, forgets deleted nodes, and sweeps nodes nobody asked
-// for in sweepEvery cycles.
+// for in nodecache.SweepEvery cycles.
 func TestSummaryCacheBounded(t *testing.T) {
 	logger, ctx := ktesting.NewTestContext(t)
 	pl, client := setupWithClient(ctx, t, &recordingActivator{}, fixtures())
@@ -390,7 +392,7 @@ func TestSummaryCacheBounded(t *testing.T) {
 	}
 	type size struct{ Summaries, Nodes int }
 	sizeNow := func() size {
-		s, n := pl.summaries.len()
+		s, n := pl.summaries.Len()
 		return size{s, n}
 	}
 	got := []size{sizeNow()}
@@ -405,15 +407,15 @@ func TestSummaryCacheBounded(t *testing.T) {
 	}
 	got = append(got, sizeNow())
 
-	// Nobody asks for n2 during the next 2*sweepEvery cycles: a sweep
+	// Nobody asks for n2 during the next 2*nodecache.SweepEvery cycles: a sweep
 	// drops nodes unused since the previous sweep.
-	for range 2 * sweepEvery {
+	for range 2 * nodecache.SweepEvery {
 		if _, s := pl.PreFilter(ctx, framework.NewCycleState(), incoming, infos); !s.IsSuccess() {
 			t.Fatalf("PreFilter: %v", s)
 		}
 	}
 	got = append(got, sizeNow())
-	want := []size{{2 * slotsPerNode, 2}, {slotsPerNode, 1}, {0, 0}}
+	want := []size{{2 * nodecache.SlotsPerNode, 2}, {nodecache.SlotsPerNode, 1}, {0, 0}}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("cache size after copies, after deleting n1, after a sweep (-want,+got):\n%s", diff)
 	}
@@ -646,7 +648,7 @@ func TestFilterConcurrent(t *testing.T) {
 	for _, e := range errs {
 		t.Error(e)
 	}
-	if got, _ := pl.summaries.len(); got > slotsPerNode*numNodes {
-		t.Errorf("%d summaries cached for %d nodes, want at most %d", got, numNodes, slotsPerNode*numNodes)
+	if got, _ := pl.summaries.Len(); got > nodecache.SlotsPerNode*numNodes {
+		t.Errorf("%d summaries cached for %d nodes, want at most %d", got, numNodes, nodecache.SlotsPerNode*numNodes)
 	}
 }

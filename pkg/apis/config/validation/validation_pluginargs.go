@@ -3,6 +3,7 @@ package validation
 import (
 	"fmt"
 	"path"
+	"strconv"
 	"strings"
 
 	v1 "k8s.io/api/core/v1"
@@ -164,6 +165,39 @@ func ValidateSandboxFeaturesArgs(p *field.Path, args *config.SandboxFeaturesArgs
 		}
 	}
 	return errs.ToAggregate()
+}
+
+// ValidateSameClassification checks that a plugin classifies runtimes like
+// the first mtscn plugin of its profile did (docs/design.md, "Vocabulary":
+// one classification for the whole profile). p and c are the plugin's
+// args path and classification, refPath and ref the other plugin's. The
+// patterns are compared as sets: their order does not change what they
+// match.
+func ValidateSameClassification(p *field.Path, c *config.SandboxClassification, refPath *field.Path, ref *config.SandboxClassification) error {
+	var errs field.ErrorList
+	for _, f := range []struct {
+		name     string
+		got, ref []string
+	}{
+		{"sandboxedHandlers", c.SandboxedHandlers, ref.SandboxedHandlers},
+		{"offNodeHandlers", c.OffNodeHandlers, ref.OffNodeHandlers},
+	} {
+		if !sets.New(f.got...).Equal(sets.New(f.ref...)) {
+			errs = append(errs, field.Invalid(p.Child(f.name), f.got, fmt.Sprintf(
+				"must equal %s [%s]: the mtscn plugins of one profile classify pods alike; set the same list in every mtscn plugin's args, or leave it out of all of them for the default",
+				refPath.Child(f.name), quoted(f.ref))))
+		}
+	}
+	return errs.ToAggregate()
+}
+
+// quoted lists patterns as the Invalid value does: `"a","b"`.
+func quoted(patterns []string) string {
+	q := make([]string, len(patterns))
+	for i, p := range patterns {
+		q[i] = strconv.Quote(p)
+	}
+	return strings.Join(q, ",")
 }
 
 func validateClassification(p *field.Path, c *config.SandboxClassification) field.ErrorList {

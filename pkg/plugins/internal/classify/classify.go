@@ -13,6 +13,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
+	"sync"
+
+	"k8s.io/apimachinery/pkg/util/validation/field"
+
+	"github.com/mtscn/mtscn/pkg/apis/config"
+	"github.com/mtscn/mtscn/pkg/apis/config/validation"
 
 	v1 "k8s.io/api/core/v1"
 	nodev1 "k8s.io/api/node/v1"
@@ -58,6 +65,40 @@ func Status(pod *v1.Pod, err error) *fwk.Status {
 		return fwk.NewStatus(fwk.UnschedulableAndUnresolvable, fmt.Sprintf(ErrReasonNamespaceNotFound, pod.Namespace))
 	}
 	return fwk.AsStatus(fmt.Errorf("classifying pod: %w", err))
+}
+
+// profileClassifications remembers, per scheduler profile (one framework
+// handle each), the classification of the first mtscn plugin built for it.
+var profileClassifications sync.Map // fwk.Handle -> registeredClassification
+
+type registeredClassification struct {
+	plugin string
+	c      config.SandboxClassification
+}
+
+// OneClassification makes the mtscn plugins of one profile classify pods
+// by one setting (docs/design.md, "Vocabulary"). Each plugin calls it from
+// New with its args' classification: the first one built for the profile
+// records it, and a later one whose classification differs gets an error
+// naming both field paths, so that the scheduler does not start with two
+// answers to "is this pod sandboxed?". A nil handle (unit tests building a
+// plugin alone) is not checked.
+func OneClassification(h fwk.Handle, plugin string, c config.SandboxClassification) error {
+	if h == nil || reflect.TypeOf(h).Kind() != reflect.Pointer {
+		return nil
+	}
+	v, loaded := profileClassifications.LoadOrStore(h, registeredClassification{plugin: plugin, c: c})
+	if !loaded {
+		return nil
+	}
+	ref := v.(registeredClassification)
+	argsPath := func(plugin string) *field.Path {
+		return field.NewPath("profiles").Key(h.ProfileName()).Child("pluginConfig").Key(plugin).Child("args")
+	}
+	if err := validation.ValidateSameClassification(argsPath(plugin), &c, argsPath(ref.plugin), &ref.c); err != nil {
+		return fmt.Errorf("invalid %s args: %w", plugin, err)
+	}
+	return nil
 }
 
 // IsMissing reports whether a classification error says the pod's
