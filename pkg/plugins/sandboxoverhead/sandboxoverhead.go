@@ -18,6 +18,7 @@ import (
 	"github.com/mtscn/mtscn/pkg/apis/config"
 	"github.com/mtscn/mtscn/pkg/apis/config/validation"
 	"github.com/mtscn/mtscn/pkg/plugins/internal/classify"
+	"github.com/mtscn/mtscn/pkg/plugins/internal/metrics"
 	"github.com/mtscn/mtscn/pkg/plugins/names"
 	"github.com/mtscn/mtscn/pkg/tenancy"
 	"github.com/mtscn/mtscn/pkg/vmsize"
@@ -106,7 +107,8 @@ func New(ctx context.Context, obj runtime.Object, h fwk.Handle) (fwk.Plugin, err
 	}); err != nil {
 		return nil, fmt.Errorf("watching RuntimeClasses: %w", err)
 	}
-	if err := pl.cache.ForgetDeletedNodes(h); err != nil {
+	pl.cache.CountLookups(Name)
+	if err := pl.cache.ForgetDeletedNodes(h, metrics.ForgetNode); err != nil {
 		return nil, err
 	}
 	if err := classify.ActivateOnRuntimeClassAdd(ctx, h); err != nil {
@@ -131,7 +133,7 @@ func (pl *SandboxOverhead) PreFilter(ctx context.Context, cs fwk.CycleState, pod
 	view := pl.views.Current()
 	rt, err := view.Runtime(pod.Spec.RuntimeClassName)
 	if err != nil {
-		return nil, classify.Status(pod, err)
+		return nil, classify.Status(Name, pod, err)
 	}
 	s := &preFilterState{view: view, demand: pl.model.Demand(pod, rt)}
 	s.profile, s.hasProfile = pl.model.ProfileFor(rt.Handler)
@@ -227,6 +229,7 @@ func (pl *SandboxOverhead) Filter(ctx context.Context, cs fwk.CycleState, pod *v
 			}
 			reasons = append(reasons, fmt.Sprintf("%s: %s needs %s (%s)",
 				ErrReasonMemory, what, vmsize.FormatBytes(fp.Committed, true), fp.Explain()))
+			metrics.Rejected(Name, ErrReasonMemory)
 			nodeState = append(nodeState, "allocatableMemory", allocatable, "committedMemory", used.committed)
 			unresolvable = unresolvable || fp.Committed > allocatable
 		}
@@ -237,6 +240,7 @@ func (pl *SandboxOverhead) Filter(ctx context.Context, cs fwk.CycleState, pod *v
 		if fp.SharedMemory > left {
 			reasons = append(reasons, fmt.Sprintf("%s: VM guest needs %s of /dev/shm (%s)",
 				ErrReasonSandboxMemory, vmsize.FormatBytes(fp.SharedMemory, true), wellknown.ResourceSandboxMemory))
+			metrics.Rejected(Name, ErrReasonSandboxMemory)
 			nodeState = append(nodeState, "sandboxMemory", shm, "sandboxMemoryUsed", used.sharedMemory)
 			unresolvable = unresolvable || fp.SharedMemory > shm
 		}
@@ -244,6 +248,7 @@ func (pl *SandboxOverhead) Filter(ctx context.Context, cs fwk.CycleState, pod *v
 	if slots, ok := scalars[wellknown.ResourceSandboxes]; ok && fp.VM {
 		if used.vms+1 > slots {
 			reasons = append(reasons, fmt.Sprintf("%s: node runs as many VMs as its %s allow", ErrReasonSandboxes, wellknown.ResourceSandboxes))
+			metrics.Rejected(Name, ErrReasonSandboxes)
 			nodeState = append(nodeState, "sandboxes", slots, "vms", used.vms)
 			unresolvable = unresolvable || slots < 1
 		}

@@ -205,7 +205,9 @@ func pod(ns, name, runtimeClass, node string) *v1.Pod {
 // n-small because the VM's committed memory does not fit (SandboxOverhead,
 // F1). Then alpha's pod is deleted (TenantIsolation's hint requeues the
 // pod on that Pod/Delete event and it binds to n-shared), and n-small is
-// deleted (its committed-memory series goes away).
+// deleted (its committed-memory series goes away). A second VM makes
+// SandboxOverhead sum n-shared again: its series then holds the first VM's
+// footprint.
 func TestDecisionMetrics(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
@@ -296,11 +298,23 @@ func TestDecisionMetrics(t *testing.T) {
 		return strings.Contains(body, fmt.Sprintf(`mtscn_scheduler_requeues_total{event="PodDelete",plugin="%s"}`, names.TenantIsolation)) && shared
 	})
 
+	// A second VM of bravo: placing it, SandboxOverhead sums n-shared again,
+	// now with vm-1's VM: 2Gi default guest memory + 1Gi limit + 96Mi VMM
+	// (the figure its rejection message gave).
+	if _, err := c.CoreV1().Pods("bravo").Create(ctx, pod("bravo", "vm-2", "kata-qemu", ""), metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	const vm1 = (2048 + 1024 + 96) << 20
+	waitForMetrics(t, ctx, base, "n-shared's committed memory with vm-1", func(body string) bool {
+		v, ok := series(body, committed("n-shared"))
+		return ok && v == vm1
+	})
+
 	// n-small is deleted: its series goes.
 	if err := c.CoreV1().Nodes().Delete(ctx, "n-small", metav1.DeleteOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	waitForMetrics(t, ctx, base, "n-small's committed memory removed", func(body string) bool {
+	body = waitForMetrics(t, ctx, base, "n-small's committed memory removed", func(body string) bool {
 		_, small := series(body, committed("n-small"))
 		_, shared := series(body, committed("n-shared"))
 		return !small && shared

@@ -1,6 +1,7 @@
 package metrics
 
 import (
+	"strings"
 	"sync"
 
 	v1 "k8s.io/api/core/v1"
@@ -72,10 +73,29 @@ func Register() {
 }
 
 // Rejected counts one rejection by plugin for reason, one of the plugin's
-// constant reasons (never a message with numbers or names in it).
+// constant reasons (never a message with numbers or names in it); a
+// reason that prefixes a list ("node lacks: ") is counted without its ": ".
+// Filter calls it for every node it rejects, so the labelled counters are
+// kept once resolved (a map load instead of hashing the label values).
 func Rejected(plugin, reason string) {
-	Rejections.WithLabelValues(plugin, reason).Inc()
+	key := rejectionKey{plugin, reason}
+	if c, ok := rejectionCounters.Load(key); ok {
+		c.(metrics.CounterMetric).Inc()
+		return
+	}
+	c := Rejections.WithLabelValues(plugin, strings.TrimSuffix(reason, ": "))
+	if Rejections.IsCreated() {
+		// Before Register the counter is a no-op: do not keep it.
+		rejectionCounters.Store(key, c)
+	}
+	c.Inc()
 }
+
+type rejectionKey struct{ plugin, reason string }
+
+// rejectionCounters holds the resolved Rejections counters by
+// rejectionKey.
+var rejectionCounters sync.Map
 
 // CountRequeues wraps the queueing hint of every event so that each
 // fwk.Queue it returns is counted under the plugin and the event's label

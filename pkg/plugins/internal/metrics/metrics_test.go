@@ -17,14 +17,17 @@ func TestMain(m *testing.M) {
 	m.Run()
 }
 
+// TestRejected is the only user of Rejections in this package: Rejected
+// keeps the counters it resolved, so the vector is not Reset.
 func TestRejected(t *testing.T) {
-	Rejections.Reset()
 	Rejected("TenantIsolation", "node runs shared-kernel pods of another tenant")
 	Rejected("TenantIsolation", "node runs shared-kernel pods of another tenant")
 	Rejected("SandboxOverhead", "insufficient committed memory")
+	Rejected("SandboxFeatures", "node lacks: ")
 	want := `
 # HELP mtscn_scheduler_rejections_total [ALPHA] Rejections by mtscn's plugins, by plugin and constant reason (the rule: docs/design.md), counted per pod in PreFilter and per node in Filter.
 # TYPE mtscn_scheduler_rejections_total counter
+mtscn_scheduler_rejections_total{plugin="SandboxFeatures",reason="node lacks"} 1
 mtscn_scheduler_rejections_total{plugin="SandboxOverhead",reason="insufficient committed memory"} 1
 mtscn_scheduler_rejections_total{plugin="TenantIsolation",reason="node runs shared-kernel pods of another tenant"} 2
 `
@@ -100,5 +103,18 @@ mtscn_scheduler_node_committed_memory_bytes{node="node-a"} 2.147483648e+09
 `
 	if err := testutil.GatherAndCompare(legacyregistry.DefaultGatherer, strings.NewReader(want), "mtscn_scheduler_node_committed_memory_bytes"); err != nil {
 		t.Error(err)
+	}
+}
+
+func BenchmarkRejected(b *testing.B) {
+	for b.Loop() {
+		Rejected("BenchmarkPlugin", "node runs shared-kernel pods of another tenant")
+	}
+}
+
+func BenchmarkCacheLookup(b *testing.B) {
+	c := NewCacheCounters("BenchmarkPlugin")
+	for b.Loop() {
+		c.Lookup(true)
 	}
 }
