@@ -8,7 +8,8 @@
 //     (PreFilter per pod, Filter per node), by the plugin's constant reason;
 //   - mtscn_scheduler_requeues_total{plugin,event}: queueing hints that
 //     moved a pod back to the active or backoff queue (fwk.Queue), by the
-//     event they were registered for;
+//     event that happened (the resource and Add, Update or Delete, e.g.
+//     PodDelete);
 //   - mtscn_scheduler_node_cache_lookups_total{plugin,result}: hits and
 //     misses of the plugins' per-node summary caches;
 //   - mtscn_scheduler_node_committed_memory_bytes{node}: the memory
@@ -17,6 +18,7 @@
 //
 // The plugins call Register from New and keep their hooks to one line.
 // Labels are bounded: plugins and reasons are constants, events are the
-// plugins' registered cluster events, nodes are the cluster's nodes.
+// plugins' registered resources times three actions, nodes are the
+// cluster's nodes.
 // docs/design.md explains the rules the reasons stand for.
 package metrics

@@ -98,9 +98,14 @@ type rejectionKey struct{ plugin, reason string }
 var rejectionCounters sync.Map
 
 // CountRequeues wraps the queueing hint of every event so that each
-// fwk.Queue it returns is counted under the plugin and the event's label
-// (e.g. "NodeAdd|UpdateNodeLabel"). Events without a hint are returned as
-// they are.
+// fwk.Queue it returns is counted under the plugin and the event that
+// happened: the registered resource and Add, Update or Delete (e.g.
+// "PodDelete", "NodeUpdate"), told apart by which of the old and new
+// objects the hint got. Events without a hint are returned as they are.
+//
+// A pod rejected by several plugins is moved by the first hint that
+// answers Queue: the queue does not ask the others, so the requeue is
+// counted under that plugin only.
 func CountRequeues(plugin string, events []fwk.ClusterEventWithHint) []fwk.ClusterEventWithHint {
 	out := make([]fwk.ClusterEventWithHint, len(events))
 	for i, e := range events {
@@ -108,16 +113,27 @@ func CountRequeues(plugin string, events []fwk.ClusterEventWithHint) []fwk.Clust
 		if e.QueueingHintFn == nil {
 			continue
 		}
-		hint, event := e.QueueingHintFn, e.Event.Label()
+		hint, resource := e.QueueingHintFn, string(e.Event.Resource)
 		out[i].QueueingHintFn = func(logger klog.Logger, pod *v1.Pod, oldObj, newObj interface{}) (fwk.QueueingHint, error) {
 			h, err := hint(logger, pod, oldObj, newObj)
 			if h == fwk.Queue {
-				Requeues.WithLabelValues(plugin, event).Inc()
+				Requeues.WithLabelValues(plugin, resource+action(oldObj, newObj)).Inc()
 			}
 			return h, err
 		}
 	}
 	return out
+}
+
+// action names the kind of change a hint was called for.
+func action(oldObj, newObj interface{}) string {
+	switch {
+	case oldObj == nil:
+		return "Add"
+	case newObj == nil:
+		return "Delete"
+	}
+	return "Update"
 }
 
 // CacheCounters are one plugin's cache hit and miss counters, resolved

@@ -52,18 +52,20 @@ func TestCountRequeues(t *testing.T) {
 	if len(events) != 3 || events[2].QueueingHintFn != nil || events[0].Event != nodeEvent {
 		t.Fatalf("CountRequeues changed the events: %+v", events)
 	}
-	for range 3 {
-		if h, err := events[0].QueueingHintFn(logger, &v1.Pod{}, nil, nil); h != fwk.Queue || err != nil {
+	node := &v1.Node{}
+	for _, objs := range [][2]interface{}{{nil, node}, {node, node}, {nil, node}} {
+		if h, err := events[0].QueueingHintFn(logger, &v1.Pod{}, objs[0], objs[1]); h != fwk.Queue || err != nil {
 			t.Fatalf("wrapped hint returned %v, %v; want Queue", h, err)
 		}
 	}
-	if h, _ := events[1].QueueingHintFn(logger, &v1.Pod{}, nil, nil); h != fwk.QueueSkip {
+	if h, _ := events[1].QueueingHintFn(logger, &v1.Pod{}, &v1.Pod{}, nil); h != fwk.QueueSkip {
 		t.Fatalf("wrapped hint returned %v, want QueueSkip", h)
 	}
 	want := `
 # HELP mtscn_scheduler_requeues_total [ALPHA] Queueing hints of mtscn's plugins that requeued a pod they had rejected (fwk.Queue), by plugin and cluster event.
 # TYPE mtscn_scheduler_requeues_total counter
-mtscn_scheduler_requeues_total{event="` + nodeEvent.Label() + `",plugin="TenantIsolation"} 3
+mtscn_scheduler_requeues_total{event="NodeAdd",plugin="TenantIsolation"} 2
+mtscn_scheduler_requeues_total{event="NodeUpdate",plugin="TenantIsolation"} 1
 `
 	if err := testutil.GatherAndCompare(legacyregistry.DefaultGatherer, strings.NewReader(want), "mtscn_scheduler_requeues_total"); err != nil {
 		t.Error(err)
