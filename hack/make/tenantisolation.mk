@@ -8,7 +8,9 @@ test-long: test-long-tenantisolation
 # namespace and node relabels, RuntimeClass deletion and re-creation, node
 # handler labels) through the real scheduler and apiserver, eight at a
 # time, audited by pkg/audit. Replay one with MTSCN_SEED=<n>, explore
-# others with MTSCN_SEED_BASE=<n>.
+# others with MTSCN_SEED_BASE=<n>, run fewer with MTSCN_SEEDS=<n>. Settling
+# waits as long as pods keep changing, and API requests that time out on a
+# loaded machine are retried (harness.Retry).
 test-long-tenantisolation: etcd
 	MTSCN_TEST_LONG=1 $(GO) test -count=1 -timeout 120m -parallel 8 -run 'TestRandomized' -v ./test/integration/tenantisolation/ 2>&1 | grep -E '^\s*(---|ok|FAIL|PASS)|_test.go'
 

@@ -164,8 +164,9 @@ func (d Demand) Floor() int64 { return d.Requests + d.Overhead }
 // (pkg/tenancy); the zero value is the node's default runtime.
 func (m *Model) Demand(pod *v1.Pod, rt tenancy.Runtime) Demand {
 	d := Demand{Runtime: rt}
-	d.Requests, _ = effective(pod, memoryRequest)
-	d.Limits, d.AnyLimit = effective(pod, memoryLimit)
+	rs := newResizeState(pod)
+	d.Requests, _ = effective(pod, rs.memoryRequest)
+	d.Limits, d.AnyLimit = effective(pod, rs.memoryLimit)
 	if r := pod.Spec.Resources; r != nil {
 		// Pod-level resources bound the pod as a whole.
 		if q, ok := r.Requests[v1.ResourceMemory]; ok {
@@ -203,20 +204,23 @@ func memoryLimit(c *v1.Container) (int64, bool) {
 // effective applies Kubernetes' effective-resource rules (KEP-753 sidecars)
 // to one per-container figure: regular containers and sidecars run
 // together; each regular init container runs alone next to the sidecars
-// started before it; the pod needs the larger of the two.
-func effective(pod *v1.Pod, get func(*v1.Container) (int64, bool)) (int64, bool) {
+// started before it; the pod needs the larger of the two. running says
+// the container is a regular container or a sidecar (the ones an in-place
+// resize applies to).
+func effective(pod *v1.Pod, get func(c *v1.Container, running bool) (int64, bool)) (int64, bool) {
 	var sum, sidecars, initPeak int64
 	anySet := false
 	for i := range pod.Spec.Containers {
-		v, ok := get(&pod.Spec.Containers[i])
+		v, ok := get(&pod.Spec.Containers[i], true)
 		sum += v
 		anySet = anySet || ok
 	}
 	for i := range pod.Spec.InitContainers {
 		c := &pod.Spec.InitContainers[i]
-		v, ok := get(c)
+		sidecar := c.RestartPolicy != nil && *c.RestartPolicy == v1.ContainerRestartPolicyAlways
+		v, ok := get(c, sidecar)
 		anySet = anySet || ok
-		if c.RestartPolicy != nil && *c.RestartPolicy == v1.ContainerRestartPolicyAlways {
+		if sidecar {
 			sum += v
 			sidecars += v
 			initPeak = max(initPeak, sidecars)

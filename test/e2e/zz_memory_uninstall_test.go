@@ -4,16 +4,23 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	v1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
 
 	"github.com/mtscn/mtscn/pkg/plugins/sandboxfeatures"
+	"github.com/mtscn/mtscn/pkg/wellknown"
 )
 
 // TestPodCost measures, for one runc and one gVisor pod of the same tenant
@@ -47,6 +54,142 @@ func TestPodCost(t *testing.T) {
 			kind, took.Seconds(), mib(m.Usage), mib(m.RSS), mib(m.ContainerUsage), mib(m.Beyond()), shims, mib(m.OutsideRSS()))
 		deletePod(t, ns, p.Name)
 	}
+}
+
+// minObservedSamples is learnedOverhead.minSamples in the shipped
+// manifests/scheduler/scheduler-config.yaml, which make e2e runs.
+const minObservedSamples = 20
+
+// auditUsage is the usage part of `mtscnctl audit -o json`.
+type auditUsage struct {
+	Usage []struct {
+		Node        string `json:"node"`
+		Committed   int64  `json:"committedBytes"`
+		Allocatable int64  `json:"allocatableBytes"`
+		Overhead    []struct {
+			Handler  string `json:"handler"`
+			Model    int64  `json:"modelBytes"`
+			Observed int64  `json:"observedBytes"`
+			Samples  int    `json:"samples"`
+			Used     int64  `json:"usedBytes"`
+			Source   string `json:"source"`
+		} `json:"sandboxOverhead"`
+	} `json:"usage"`
+}
+
+// TestObservedOverhead: gVisor pods of four sizes run on the first node;
+// mtscn-node measures them and NFD labels the node with the p95 of what a
+// runsc sandbox costs beyond its containers, close to what this test
+// measures itself; mtscnctl audit shows it against the model, and
+// SandboxOverhead sizes gVisor pods on the node with it: a pod that fits
+// by the static model but not by the observed figure stays Pending with a
+// reason that says "observed".
+func TestObservedOverhead(t *testing.T) {
+	ctx := context.Background()
+	gvisorRuntimeClass(t)
+	ns := tenant(t, "lambda")
+	node := e2e.nodes[0]
+	memLabel, samplesLabel := wellknown.ObservedMemoryLabel(gvisorHandle), wellknown.ObservedSamplesLabel(gvisorHandle)
+	samplesBefore := 0
+	if n, err := e2e.client.CoreV1().Nodes().Get(ctx, node, metav1.GetOptions{}); err == nil {
+		samplesBefore, _ = strconv.Atoi(n.Labels[samplesLabel])
+	}
+
+	var ps []*v1.Pod
+	for i, size := range []string{"16Mi", "64Mi", "128Mi", "256Mi"} {
+		p := pod(ns, fmt.Sprintf("sized-%d", i), gvisorClass, node)
+		p.Spec.Containers[0].Resources.Requests = v1.ResourceList{v1.ResourceMemory: resource.MustParse(size)}
+		ps = append(ps, create(t, p))
+	}
+	for i := range ps {
+		ps[i], _ = waitRunning(t, ps[i], time.Now())
+		logs(t, ps[i])
+	}
+	time.Sleep(2 * time.Second)
+	cg := cgroupNode(0)
+	var own []int64
+	var ownDesc []string
+	for _, p := range ps {
+		m, err := cg.Measure(p)
+		if err != nil {
+			t.Fatalf("measuring %s/%s: %v", p.Namespace, p.Name, err)
+		}
+		var pss int64
+		for _, o := range m.Outside {
+			pss += o.PSS
+		}
+		own = append(own, m.Overhead())
+		ownDesc = append(ownDesc, fmt.Sprintf("%.1f (%.1f in the pod cgroup + %.1f in %d processes outside it)",
+			mib(m.Overhead()), mib(m.WorkingSet-m.AppWorkingSet), mib(pss), len(m.Outside)))
+	}
+	ownMax := slices.Max(own)
+
+	// The agent samples every 5s (hack/e2e/run.sh --interval); wait for the
+	// scheduler's minimum and for two rounds over these four pods.
+	want := max(minObservedSamples, samplesBefore+8)
+	var n *v1.Node
+	err := wait.PollUntilContextTimeout(ctx, time.Second, 2*time.Minute, true, func(ctx context.Context) (bool, error) {
+		var err error
+		if n, err = e2e.client.CoreV1().Nodes().Get(ctx, node, metav1.GetOptions{}); err != nil {
+			return false, nil
+		}
+		got, _ := strconv.Atoi(n.Labels[samplesLabel])
+		return got >= want && n.Labels[memLabel] != "", nil
+	})
+	if err != nil {
+		t.Fatalf("node %s: no %s with %d samples within 2 minutes; labels %s=%q %s=%q", node, memLabel, want,
+			memLabel, n.Labels[memLabel], samplesLabel, n.Labels[samplesLabel])
+	}
+	q, err := resource.ParseQuantity(n.Labels[memLabel])
+	if err != nil {
+		t.Fatalf("label %s=%q: %v", memLabel, n.Labels[memLabel], err)
+	}
+	observed := q.Value()
+	if d := observed - ownMax; d < 0 && -d > max(8<<20, ownMax/4) || d > max(8<<20, ownMax/4) {
+		t.Errorf("the agent's p95 %.0f MiB is not close to the %.1f MiB this test measured (largest of the four pods: %s)",
+			mib(observed), mib(ownMax), strings.Join(ownDesc, ", "))
+	}
+
+	// mtscnctl audit compares it with the model and says which figure
+	// SandboxOverhead uses on the node.
+	out, code := run(t, filepath.Join(e2e.bin, "mtscnctl"), "audit", "--kubeconfig", e2e.kubeconfig, "-o", "json")
+	var a auditUsage
+	if err := json.Unmarshal([]byte(out), &a); err != nil {
+		t.Fatalf("mtscnctl audit -o json (exit %d): %v\n%s", code, err, out)
+	}
+	var model, used, committed, allocatable int64
+	var source string
+	for _, u := range a.Usage {
+		if u.Node != node {
+			continue
+		}
+		committed, allocatable = u.Committed, u.Allocatable
+		for _, o := range u.Overhead {
+			if o.Handler == gvisorHandle {
+				model, used, source = o.Model, o.Used, o.Source
+			}
+		}
+	}
+	if model == 0 {
+		t.Fatalf("mtscnctl audit shows no %s overhead for node %s:\n%s", gvisorHandle, node, out)
+	}
+	report(t, "observed sandbox overhead %s on %s: p95 %.0f MiB over %s samples (the agent's label); this test measured %s MiB per pod; static model %.0f MiB; SandboxOverhead sizes %s sandboxes on the node with %.0f MiB (%s)",
+		gvisorHandle, node, mib(observed), n.Labels[samplesLabel], strings.Join(ownDesc, ", "), mib(model), gvisorHandle, mib(used), source)
+	if used <= model+(2<<20) {
+		t.Fatalf("SandboxOverhead uses %.0f MiB (%s) for %s, not above the %.0f MiB model: nothing to show", mib(used), source, gvisorHandle, mib(model))
+	}
+
+	// A gVisor pod that fits the node's uncommitted memory by the model but
+	// not by the observed sandbox stays Pending, and the reason says so.
+	free := allocatable - committed
+	req := (free - model - (used-model)/2) &^ (1<<20 - 1)
+	big := pod(ns, "fits-by-the-model-only", gvisorClass, node)
+	big.Spec.Containers[0].Resources.Requests = v1.ResourceList{v1.ResourceMemory: *resource.NewQuantity(req, resource.BinarySI)}
+	big = create(t, big)
+	msg := waitUnschedulable(t, big, "gVisor sandbox, observed")
+	t.Logf("gVisor pod requesting %.0f MiB with %.0f MiB uncommitted on %s (the model needs %.0f more, the observed sandbox %.0f) Pending: %s",
+		mib(req), mib(free), node, mib(model), mib(used), msg)
+	deletePod(t, ns, big.Name)
 }
 
 // TestUninstall runs last (file order): mtscn-node uninstall on the first

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/mtscn/mtscn/pkg/wellknown"
+
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 	"k8s.io/klog/v2/ktesting"
@@ -37,7 +39,7 @@ func TestDiscoverFixtures(t *testing.T) {
 		return Handler{
 			Name: "kata-qemu", RuntimeType: "io.containerd.kata-qemu.v2", Sandbox: SandboxKata, Kata: true,
 			ConfigPath: kataDefaults + "configuration-qemu.toml", Hypervisor: "qemu",
-			DefaultMemoryMiB: memMiB, DefaultVCPUs: vcpus, SharedFS: "virtio-fs", Sizing: SizingHotplug, ShmBacked: true,
+			DefaultMemoryMiB: memMiB, DefaultVCPUs: vcpus, SharedFS: "virtio-fs", Sizing: wellknown.SizingHotplug, ShmBacked: true,
 		}
 	}
 
@@ -80,7 +82,7 @@ func TestDiscoverFixtures(t *testing.T) {
 						{
 							Name: "kata-clh", RuntimeType: "io.containerd.kata-clh.v2", Sandbox: SandboxKata, Kata: true,
 							ConfigPath: kataDefaults + "configuration-clh.toml", Hypervisor: "clh",
-							DefaultMemoryMiB: 2048, DefaultVCPUs: 1, SharedFS: "virtio-fs", Sizing: SizingHotplug,
+							DefaultMemoryMiB: 2048, DefaultVCPUs: 1, SharedFS: "virtio-fs", Sizing: wellknown.SizingHotplug,
 						},
 						qemu(4096, 2),
 						runc,
@@ -119,7 +121,7 @@ func TestDiscoverFixtures(t *testing.T) {
 							Name: "kata-qemu-snp", RuntimeType: "io.containerd.kata-qemu-snp.v2", Sandbox: SandboxKata, Kata: true,
 							ConfigPath: kataDefaults + "configuration-qemu-snp.toml", Hypervisor: "qemu",
 							DefaultMemoryMiB: 2048, DefaultVCPUs: 1, StaticSandboxResourceMgmt: true, SharedFS: "none",
-							Sizing: SizingStatic,
+							Sizing: wellknown.SizingStatic,
 						},
 						runc,
 					},

@@ -78,8 +78,9 @@ type Handler struct {
 	SharedFS string `json:"sharedFS,omitempty"`
 	// EnableHugepages backs guest RAM with hugepages.
 	EnableHugepages bool `json:"enableHugepages"`
-	// Sizing is how the VM is sized (docs/vm-footprint.md): "static" for
-	// static_sandbox_resource_mgmt or a runtime-rs shim, else "hotplug".
+	// Sizing is how the VM is sized (docs/vm-footprint.md):
+	// wellknown.SizingStatic for static_sandbox_resource_mgmt or a
+	// runtime-rs shim, else wellknown.SizingHotplug.
 	Sizing string `json:"sizing,omitempty"`
 	// ShmBacked is true when guest RAM is a file in /dev/shm: QEMU with
 	// virtio-fs and no hugepages. Such VMs count against GuestMemoryBytes.
@@ -87,12 +88,6 @@ type Handler struct {
 	// Error says why the Kata configuration could not be read.
 	Error string `json:"error,omitempty"`
 }
-
-// Sizing modes of a Kata handler.
-const (
-	SizingHotplug = "hotplug"
-	SizingStatic  = "static"
-)
 
 // Kata's default configuration search path when a handler names no ConfigPath.
 var kataDefaultConfigs = []string{
@@ -220,9 +215,9 @@ func parseKataConfig(b []byte, hd *Handler) error {
 	hd.SharedFS, _ = sec["shared_fs"].(string)
 	hd.EnableHugepages, _ = sec["enable_hugepages"].(bool)
 	hd.StaticSandboxResourceMgmt, _ = lookup(cfg, "runtime", "static_sandbox_resource_mgmt").(bool)
-	hd.Sizing = SizingHotplug
+	hd.Sizing = wellknown.SizingHotplug
 	if hd.StaticSandboxResourceMgmt || strings.Contains(hd.RuntimeType, "runtime-rs") || strings.Contains(hd.Name, "runtime-rs") {
-		hd.Sizing = SizingStatic
+		hd.Sizing = wellknown.SizingStatic
 	}
 	hd.ShmBacked = hd.Hypervisor == "qemu" && strings.HasPrefix(hd.SharedFS, "virtio-fs") && !hd.EnableHugepages
 	return nil

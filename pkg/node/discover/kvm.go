@@ -5,13 +5,15 @@ import (
 	"fmt"
 	"io/fs"
 	"slices"
+
+	"github.com/mtscn/mtscn/pkg/wellknown"
 )
 
 // Virtualization modes (the mtscn.io/virt-mode label values, plus none).
 const (
-	ModeHardware = "hardware"
-	ModeNested   = "nested"
-	ModePVM      = "pvm"
+	ModeHardware = wellknown.VirtModeHardware
+	ModeNested   = wellknown.VirtModeNested
+	ModePVM      = wellknown.VirtModePVM
 	ModeNone     = "none"
 	// ModeUnknown: a device exists but the agent may not open it.
 	ModeUnknown = "unknown"
@@ -20,11 +22,12 @@ const (
 // KVMAPIVersion is the only KVM API version Linux has ever reported.
 const KVMAPIVersion = 12
 
-// KVM modules whose presence under /sys/module tells how /dev/kvm is backed.
+// KVM modules whose presence under /sys/module tells how /dev/kvm is backed
+// (the values of the raw feature wellknown.KVMModule).
 const (
-	ModuleKVMIntel = "kvm_intel"
-	ModuleKVMAMD   = "kvm_amd"
-	ModuleKVMPVM   = "kvm_pvm"
+	ModuleKVMIntel = wellknown.ModuleKVMIntel
+	ModuleKVMAMD   = wellknown.ModuleKVMAMD
+	ModuleKVMPVM   = wellknown.ModuleKVMPVM
 )
 
 // KVM describes whether this node can run Kata VMs.

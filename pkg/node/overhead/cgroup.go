@@ -105,20 +105,51 @@ type PodMemory struct {
 // Overhead is the pod's memory beyond its containers, never negative.
 func (m PodMemory) Overhead() int64 { return max(m.Pod-m.Containers, 0) }
 
+// maxCgroupRoots bounds the top-level cgroups searched for a kubelet's
+// cgroupRoot.
+const maxCgroupRoots = 256
+
+// findPodDir returns the host path of pod uid's cgroup: under the memory
+// hierarchy's root, or under one of its top-level cgroups, which is where a
+// kubelet started with --cgroup-root (cgroupRoot) puts its kubepods tree.
+func (c Cgroups) findPodDir(base, uid string) string {
+	isDir := func(d string) bool {
+		fi, err := os.Stat(c.Root.Path(d))
+		return err == nil && fi.IsDir()
+	}
+	cands := podDirCandidates(uid)
+	for _, cand := range cands {
+		if d := path.Join(base, cand); isDir(d) {
+			return d
+		}
+	}
+	entries, err := os.ReadDir(c.Root.Path(base))
+	if err != nil {
+		return ""
+	}
+	for i, e := range entries {
+		if i == maxCgroupRoots {
+			break
+		}
+		if !e.IsDir() || !(isDir(path.Join(base, e.Name(), "kubepods")) || isDir(path.Join(base, e.Name(), "kubepods.slice"))) {
+			continue
+		}
+		for _, cand := range cands {
+			if d := path.Join(base, e.Name(), cand); isDir(d) {
+				return d
+			}
+		}
+	}
+	return ""
+}
+
 // ReadPod reads the memory of pod uid and of its containers (ids without
 // the "containerd://" scheme).
 func (c Cgroups) ReadPod(v Version, uid string, containerIDs []string) (PodMemory, error) {
 	base := c.memoryDir(v)
-	var m PodMemory
-	for _, cand := range podDirCandidates(uid) {
-		d := path.Join(base, cand)
-		if fi, err := os.Stat(c.Root.Path(d)); err == nil && fi.IsDir() {
-			m.PodDir = d
-			break
-		}
-	}
+	m := PodMemory{PodDir: c.findPodDir(base, uid)}
 	if m.PodDir == "" {
-		return m, fmt.Errorf("pod %s: %w under %s (looked for the cgroupfs and systemd layouts)", uid, ErrPodCgroupNotFound, c.Root.Path(base))
+		return m, fmt.Errorf("pod %s: %w under %s (looked for the cgroupfs and systemd layouts, also below a kubelet cgroupRoot)", uid, ErrPodCgroupNotFound, c.Root.Path(base))
 	}
 	var err error
 	if m.Pod, err = c.workingSet(v, m.PodDir); err != nil {

@@ -52,6 +52,9 @@ func TestReadPodLayouts(t *testing.T) {
 		{"v2 systemd burstable", V2, "kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod" + u + ".slice",
 			func(id string) string { return "cri-containerd-" + id + ".scope" }, "cgroup.controllers"},
 		{"v2 cgroupfs guaranteed", V2, "kubepods/pod" + uid, func(id string) string { return id }, "cgroup.controllers"},
+		{"v1 cgroupfs below a kubelet cgroupRoot", V1, "node-a/kubepods/besteffort/pod" + uid, func(id string) string { return id }, "memory"},
+		{"v2 systemd below a kubelet cgroupRoot", V2, "kubelet.slice/kubepods.slice/kubepods-pod" + u + ".slice",
+			func(id string) string { return "cri-containerd-" + id + ".scope" }, "cgroup.controllers"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			root := t.TempDir()

@@ -18,13 +18,14 @@
 // (procs.go): the parents of the pod's processes that are not in the pod
 // cgroup (the containerd shim that started the sandbox) and the processes
 // whose command line names the pod's sandbox or container ids (a shim per
-// container, a Kata VMM or virtiofsd outside the pod cgroup). Each counts
-// with its proportional set size without shared memory files (Pss_Anon +
-// Pss_File of /proc/<pid>/smaps_rollup, else RssAnon + RssFile of status):
-// shared binary text is split among the shims that map it, and a VM's
-// guest RAM in /dev/shm or a memfd is left to the footprint model's guest
-// term. A VMM with anonymous guest RAM (Firecracker) still has the touched
-// guest pages in its figure.
+// container, a Kata VMM or virtiofsd outside the pod cgroup) and that have
+// run for 10s (the runtime CLI a shim starts for a moment, such as runsc
+// events, names the ids too but is not the sandbox's cost). Each counts
+// with its anonymous resident memory (RssAnon of /proc/<pid>/status,
+// readable without privileges): the binary's file pages are shared by every
+// shim of the node, and a VM's guest RAM in /dev/shm or a memfd is left to
+// the footprint model's guest term. A VMM with anonymous guest RAM
+// (Firecracker) still has the touched guest pages in its figure.
 //
 // Host files are read through pkg/node/hostpath (bounded, regular files
 // only), so a fixture tree stands in for the host in tests; one scan of

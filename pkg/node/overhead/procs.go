@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/mtscn/mtscn/pkg/node/hostpath"
 )
@@ -25,7 +26,7 @@ const (
 	// maxCmdline is how much of a command line is read: shims and VMMs
 	// name the sandbox id in their first arguments.
 	maxCmdline = 4096
-	// maxProcFile bounds /proc/<pid>/status and smaps_rollup (~2 KiB).
+	// maxProcFile bounds /proc/<pid>/status and stat (~1.5 KiB).
 	maxProcFile = 64 << 10
 	// maxPodProcs bounds the pids read from one pod cgroup tree.
 	maxPodProcs = 4096
@@ -33,6 +34,15 @@ const (
 	// command line (containerd ids are 64 hex digits; short ones would
 	// match unrelated arguments).
 	minIDLen = 12
+	// minMatchedAge is how long a process found by an id in its command
+	// line must have run to count: the shims and VMMs serve the pod for
+	// its lifetime, while the runtime's own CLI (runsc events, runc
+	// state), which the shim starts for a moment and which names the ids
+	// too, is not what the sandbox costs.
+	minMatchedAge = 10 * time.Second
+	// clockTicks is USER_HZ, the unit of /proc/<pid>/stat's starttime: 100
+	// on every Linux architecture Kubernetes runs on.
+	clockTicks = 100
 )
 
 // Process is one process that serves a pod from outside its cgroup (a
@@ -40,12 +50,15 @@ const (
 type Process struct {
 	PID  int
 	Name string
-	// Bytes is its proportional set size without shared memory files
-	// (Pss_Anon + Pss_File of smaps_rollup): pages shared with other
-	// processes (the shim binary's text) are divided among them, and a VM's
-	// guest RAM in /dev/shm or a memfd (Pss_Shmem) is left out, since the
-	// footprint model counts the guest separately. Without smaps_rollup,
-	// RssAnon + RssFile of status.
+	// Bytes is its anonymous resident memory (RssAnon of
+	// /proc/<pid>/status; VmRSS on kernels before 4.5): its heap and
+	// stacks, which each process pays alone. File pages (the binary's
+	// text, shared by every shim of the node: Pss_File is 1-3 MiB per
+	// gVisor shim against 20 MiB of RssFile) and shared memory (a VM's
+	// guest RAM in /dev/shm or a memfd, which the footprint model counts
+	// as the guest) are left out. status is readable without privileges,
+	// unlike smaps_rollup, so the agent gets the same figure as root and
+	// as the DaemonSet's unprivileged user.
 	Bytes int64
 }
 
@@ -121,8 +134,9 @@ func readHead(name string, n int64) ([]byte, error) {
 // (a host path) from outside it: processes not in the pod cgroup tree that
 // are the parent of a process in it (the shim that started the sandbox) or
 // whose command line names one of ids (the sandbox and container ids: the
-// shim's -id, QEMU's -name sandbox-<id>, virtiofsd's socket path). It
-// returns them with their memory, sorted by pid.
+// shim's -id, QEMU's -name sandbox-<id>, virtiofsd's socket path) and that
+// have run for minMatchedAge. It returns them with their memory, sorted by
+// pid.
 func (p Procs) Outside(t Table, podDir string, ids []string) ([]Process, error) {
 	inPod, err := p.podPIDs(podDir)
 	if err != nil {
@@ -145,15 +159,24 @@ func (p Procs) Outside(t Table, podDir string, ids []string) ([]Process, error) 
 			match = append(match, id)
 		}
 	}
+	uptime := -1.0
 	for pid, cmd := range t {
 		if inPod[pid] || found[pid] || pid <= 1 {
 			continue
 		}
 		for _, id := range match {
-			if strings.Contains(cmd, id) {
-				found[pid] = true
-				break
+			if !strings.Contains(cmd, id) {
+				continue
 			}
+			if uptime < 0 {
+				if uptime, err = p.uptime(); err != nil {
+					return nil, err
+				}
+			}
+			if p.age(pid, uptime) >= minMatchedAge {
+				found[pid] = true
+			}
+			break
 		}
 	}
 	var out []Process
@@ -212,21 +235,63 @@ func (p Procs) process(pid int) (Process, error) {
 		return Process{}, err
 	}
 	proc := Process{PID: pid, Name: st.text["Name"]}
-	if b, err := hostpath.ReadFile(p.Root.Path(path.Join(p.dir(), strconv.Itoa(pid), "smaps_rollup")), maxProcFile); err == nil {
-		r := ParseProcKB(b)
-		anon, okA := r.kb["Pss_Anon"]
-		file, okF := r.kb["Pss_File"]
-		if okA && okF {
-			proc.Bytes = (anon + file) << 10
-			return proc, nil
-		}
-		if pss, ok := r.kb["Pss"]; ok {
-			proc.Bytes = max(pss-r.kb["Pss_Shmem"], 0) << 10
-			return proc, nil
-		}
+	kb, ok := st.kb["RssAnon"]
+	if !ok {
+		kb = st.kb["VmRSS"]
 	}
-	proc.Bytes = (st.kb["RssAnon"] + st.kb["RssFile"]) << 10
+	proc.Bytes = kb << 10
 	return proc, nil
+}
+
+// uptime reads the host's seconds since boot from /proc/uptime.
+func (p Procs) uptime() (float64, error) {
+	b, err := hostpath.ReadFile(p.Root.Path(path.Join(p.dir(), "uptime")), maxProcFile)
+	if err != nil {
+		return 0, fmt.Errorf("reading the host's uptime: %w", err)
+	}
+	f := strings.Fields(string(b))
+	if len(f) == 0 {
+		return 0, fmt.Errorf("%s/uptime is empty", p.dir())
+	}
+	up, err := strconv.ParseFloat(f[0], 64)
+	if err != nil || up < 0 {
+		return 0, fmt.Errorf("%s/uptime %q: want seconds since boot", p.dir(), truncate(f[0]))
+	}
+	return up, nil
+}
+
+// age is how long the process has run, 0 when it cannot be read.
+func (p Procs) age(pid int, uptime float64) time.Duration {
+	b, err := hostpath.ReadFile(p.Root.Path(path.Join(p.dir(), strconv.Itoa(pid), "stat")), maxProcFile)
+	if err != nil {
+		return 0
+	}
+	start, err := ParseProcStartTime(b)
+	if err != nil {
+		return 0
+	}
+	return time.Duration((uptime - float64(start)/clockTicks) * float64(time.Second))
+}
+
+// ParseProcStartTime returns the starttime field (22nd, clock ticks after
+// boot) of /proc/<pid>/stat, whose second field, the command name in
+// parentheses, may itself hold spaces and parentheses.
+func ParseProcStartTime(b []byte) (uint64, error) {
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	if i < 0 {
+		return 0, fmt.Errorf("stat %q: no \"(comm)\"", truncate(s))
+	}
+	// After "pid (comm)" come fields 3 (state) to 52; starttime is the 20th.
+	f := strings.Fields(s[i+1:])
+	if len(f) < 20 {
+		return 0, fmt.Errorf("stat %q: %d fields after the command name, want at least 20", truncate(s), len(f))
+	}
+	v, err := strconv.ParseUint(f[19], 10, 64)
+	if err != nil || v > 1<<53 {
+		return 0, fmt.Errorf("stat starttime %q: want clock ticks", truncate(f[19]))
+	}
+	return v, nil
 }
 
 func (p Procs) status(pid int) (ProcFields, error) {
@@ -237,8 +302,8 @@ func (p Procs) status(pid int) (ProcFields, error) {
 	return ParseProcKB(b), nil
 }
 
-// ProcFields are the "Key: value" lines of /proc/<pid>/status or
-// smaps_rollup.
+// ProcFields are the "Key: value" lines of /proc/<pid>/status (or
+// smaps_rollup, same shape).
 type ProcFields struct {
 	// kb holds the lines whose value is a non-negative decimal, with or
 	// without a " kB" unit (VmRSS, Pss_Anon, PPid).

@@ -1,9 +1,11 @@
 package overhead
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -17,8 +19,8 @@ const (
 	otherID   = "0000000000001111111111112222222222223333333333334444444444445555"
 )
 
-// fakeProc writes /proc/<pid>/{cmdline,status,smaps_rollup} under root.
-// smaps empty means the kernel has no smaps_rollup (status' Rss* is used).
+// fakeProc writes /proc/<pid>/{cmdline,stat,status,smaps_rollup} under
+// root (smaps_rollup only when smaps is set: the agent must not need it).
 func fakeProc(t *testing.T, root string, pid, ppid int, name string, argv []string, status, smaps string) {
 	t.Helper()
 	dir := filepath.Join(root, "proc", strconv.Itoa(pid))
@@ -29,7 +31,14 @@ func fakeProc(t *testing.T, root string, pid, ppid int, name string, argv []stri
 	for _, a := range argv {
 		cmd += a + "\x00"
 	}
+	// Started 1s after boot, unless the name says "young" (990s, with the
+	// host up for 1000s: running for 10s less a tick).
+	start := 100
+	if strings.HasPrefix(name, "young") {
+		start = 99001
+	}
 	files := map[string]string{
+		"stat":    fmt.Sprintf("%d (%s) S %d %d 0 0 -1 4194560 1 0 0 0 0 0 0 0 20 0 9 0 %d 1000 100 18446744073709551615", pid, name, ppid, pid, start),
 		"cmdline": cmd,
 		"status":  "Name:\t" + name + "\nUmask:\t0022\nState:\tS (sleeping)\nPPid:\t" + strconv.Itoa(ppid) + "\nUid:\t0\t0\t0\t0\n" + status,
 	}
@@ -82,12 +91,18 @@ func TestSampleOutsideProcesses(t *testing.T) {
 	// The pod's own processes name the ids too, but are in its cgroup.
 	fakeProc(t, root, 300, 200, "exe", []string{"runsc-sandbox", "--root=/run/runsc", "boot", sandboxID}, "VmRSS:\t 20000 kB\n", "")
 	fakeProc(t, root, 301, 300, "exe", []string{"runsc-gofer", "gofer", appID}, "VmRSS:\t 4000 kB\n", "")
+	// The runtime's CLI, which the shim runs for a moment, names the id
+	// but is not the sandbox's steady cost.
+	fakeProc(t, root, 220, 210, "young runsc", []string{"runsc", "--root=/run/runsc", "events", "--stats", appID}, "VmRSS:\t 15000 kB\nRssAnon:\t 15000 kB\n", "")
 	// Another pod's shim and containerd itself are not this pod's.
 	fakeProc(t, root, 400, 1, "containerd-shim", shim(otherID), "VmRSS:\t 13000 kB\nRssAnon:\t 5000 kB\n", "")
 	fakeProc(t, root, 100, 1, "containerd", []string{"/usr/bin/containerd", "--config", "/etc/containerd/config.toml"}, "VmRSS:\t 50000 kB\n", "")
 	fakeProc(t, root, 1, 0, "init", []string{"/sbin/init", sandboxID}, "VmRSS:\t 1000 kB\n", "")
 	// Not processes: /proc/self and friends.
 	if err := os.MkdirAll(filepath.Join(root, "proc", "sys"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(root, "proc", "uptime"), []byte("1000.00 3000.00\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 
@@ -105,17 +120,18 @@ func TestSampleOutsideProcesses(t *testing.T) {
 	}
 	m := ms[0]
 	want := []Process{
-		{PID: 200, Name: "containerd-shim", Bytes: 15 * mib}, // Pss_Anon + Pss_File
-		{PID: 210, Name: "containerd-shim", Bytes: 10 * mib}, // RssAnon + RssFile, not the shmem
+		{PID: 200, Name: "containerd-shim", Bytes: 9000 << 10}, // RssAnon: not the shared file pages
+		{PID: 210, Name: "containerd-shim", Bytes: 8 * mib},    // RssAnon: not the file pages or the shmem
 	}
 	if diff := cmp.Diff(want, m.Outside); diff != "" {
 		t.Errorf("processes outside the pod cgroup (-want,+got):\n%s", diff)
 	}
-	if m.Overhead() != 24*mib || m.Total() != 49*mib {
-		t.Errorf("overhead %dMi total %dMi, want 24Mi in the pod cgroup, 49Mi with the shims", m.Overhead()/mib, m.Total()/mib)
+	total := 24*mib + 9000<<10 + 8*mib
+	if m.Overhead() != 24*mib || m.Total() != total {
+		t.Errorf("overhead %d total %d, want 24Mi in the pod cgroup, %d with the shims", m.Overhead(), m.Total(), total)
 	}
-	if st := s.Windows.Stats()["runsc"]; st.Count != 1 || st.P95 != 49*mib {
-		t.Errorf("window %+v, want one sample of 49Mi", st)
+	if st := s.Windows.Stats()["runsc"]; st.Count != 1 || st.P95 != total {
+		t.Errorf("window %+v, want one sample of %d", st, total)
 	}
 
 	// Without Procs the sample is the pod cgroup's overhead alone.
@@ -192,11 +208,27 @@ func TestParseProcKB(t *testing.T) {
 	}
 }
 
+func TestParseProcStartTime(t *testing.T) {
+	got, err := ParseProcStartTime([]byte("27390 (a (weird) name) R 27388 27388 7755 0 -1 4194304 100 0 0 0 0 0 0 0 20 0 1 0 1418984 3133440 381 18446744073709551615 94494222192640\n"))
+	if err != nil || got != 1418984 {
+		t.Errorf("ParseProcStartTime = %d, %v; want 1418984", got, err)
+	}
+	for _, bad := range []string{"", "1 (x) R 1 2 3", "1 x R 1 1 1 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 5", "1 (x) R 1 1 1 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 -5"} {
+		if v, err := ParseProcStartTime([]byte(bad)); err == nil {
+			t.Errorf("ParseProcStartTime(%q) = %d, want an error", bad, v)
+		}
+	}
+}
+
 func FuzzParseProcKB(f *testing.F) {
 	f.Add([]byte("Name:\tcontainerd-shim\nPPid:\t42\nVmRSS:\t   26000 kB\nRssAnon:\t 9000 kB\n"))
 	f.Add([]byte("55d0c0a3e000-7ffd2b1f6000 ---p 00000000 00:00 0  [rollup]\nRss:  26000 kB\nPss_Anon:  9216 kB\nPss_File: 6144 kB\n"))
 	f.Add([]byte("VmRSS:\t99999999999999999999 kB\n"))
+	f.Add([]byte("27390 (cat) R 27388 27388 7755 0 -1 4194304 100 0 0 0 0 0 0 0 20 0 1 0 1418984 3133440 381\n"))
 	f.Fuzz(func(t *testing.T, b []byte) {
+		if v, err := ParseProcStartTime(b); err == nil && v > 1<<53 {
+			t.Fatalf("ParseProcStartTime accepted %d", v)
+		}
 		p := ParseProcKB(b)
 		for k, v := range p.kb {
 			if k == "" || v < 0 || v<<10 < 0 {

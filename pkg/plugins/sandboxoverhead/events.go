@@ -10,15 +10,16 @@ import (
 
 	"github.com/mtscn/mtscn/pkg/plugins/internal/classify"
 	"github.com/mtscn/mtscn/pkg/plugins/internal/metrics"
+	"github.com/mtscn/mtscn/pkg/tenancy"
 	"github.com/mtscn/mtscn/pkg/vmsize"
-	"github.com/mtscn/mtscn/pkg/wellknown"
 )
 
 // EventsToRegister returns the events that can make room for a pod this
 // plugin rejected, each with a QueueingHint:
 //   - Pod Delete: a pod leaving a node frees what it committed (a pod turning
 //     terminal arrives as a Delete of the assigned pod).
-//   - Pod UpdatePodScaleDown: an in-place resize lowered a pod's memory, or
+//   - Pod UpdatePodScaleDown: an in-place resize lowered a pod's memory
+//     requests (a VM keeps its guest: docs/vm-footprint.md), or
 //     the rejected pod itself asks for less.
 //   - Node Add: a new node may hold the VM.
 //   - Node UpdateNodeAllocatable: more memory, /dev/shm or VM slots.
@@ -49,7 +50,7 @@ func (pl *SandboxOverhead) isSchedulableAfterPodEvent(logger klog.Logger, pod *v
 			logger.V(5).Info("deleted pod was not on a node", "pod", klog.KObj(pod), "deletedPod", klog.KObj(original))
 			return fwk.QueueSkip, nil
 		}
-		if pl.podFootprint(logger, pl.views.Current(), original, nil).Committed == 0 {
+		if pl.podFootprint(logger, pl.views.Current(), original, nil, 0).Committed == 0 {
 			logger.V(5).Info("deleted pod committed no memory", "pod", klog.KObj(pod), "deletedPod", klog.KObj(original))
 			return fwk.QueueSkip, nil
 		}
@@ -63,8 +64,11 @@ func (pl *SandboxOverhead) isSchedulableAfterPodEvent(logger klog.Logger, pod *v
 	if modified.Spec.NodeName == "" {
 		return fwk.QueueSkip, nil
 	}
+	// A VM's guest keeps the memory hot-plugged for its old limits: a
+	// resize down frees what Kubernetes counts (requests), not the guest.
 	view := pl.views.Current()
-	before, after := pl.podFootprint(logger, view, original, nil), pl.podFootprint(logger, view, modified, nil)
+	before := pl.podFootprint(logger, view, original, nil, 0)
+	after := pl.podFootprint(logger, view, modified, nil, pl.model.Demand(original, tenancy.Runtime{}).Limits)
 	if after.Committed < before.Committed || after.SharedMemory < before.SharedMemory {
 		logger.V(5).Info("a pod on a node now commits less", "pod", klog.KObj(pod), "modifiedPod", klog.KObj(modified),
 			"before", before.Committed, "after", after.Committed)
@@ -72,40 +76,6 @@ func (pl *SandboxOverhead) isSchedulableAfterPodEvent(logger klog.Logger, pod *v
 	}
 	logger.V(5).Info("scale-down did not lower committed memory", "pod", klog.KObj(pod), "modifiedPod", klog.KObj(modified))
 	return fwk.QueueSkip, nil
-}
-
-// capacity is what a node offers to the checks, with its Kata values.
-type capacity struct {
-	memory, sharedMemory, slots int64
-	hasSharedMemory, hasSlots   bool
-	values                      vmsize.NodeValues
-}
-
-func capacityOf(node *v1.Node) capacity {
-	c := capacity{}
-	a := node.Status.Allocatable
-	if q, ok := a[v1.ResourceMemory]; ok {
-		c.memory = q.Value()
-	}
-	if q, ok := a[wellknown.ResourceSandboxMemory]; ok {
-		c.sharedMemory, c.hasSharedMemory = q.Value(), true
-	}
-	if q, ok := a[wellknown.ResourceSandboxes]; ok {
-		c.slots, c.hasSlots = q.Value(), true
-	}
-	c.values, _ = vmsize.ParseNodeLabels(node.Labels)
-	return c
-}
-
-// fitsEmpty says whether the footprint fits the node with nothing on it.
-func (c capacity) fitsEmpty(fp vmsize.Footprint) bool {
-	if fp.Committed > c.memory {
-		return false
-	}
-	if c.hasSharedMemory && fp.SharedMemory > c.sharedMemory {
-		return false
-	}
-	return !(c.hasSlots && fp.VM && c.slots < 1)
 }
 
 // isSchedulableAfterNodeChange queues the pod when a node it could fit on
@@ -124,9 +94,9 @@ func (pl *SandboxOverhead) isSchedulableAfterNodeChange(logger klog.Logger, pod 
 	if err != nil {
 		return fwk.Queue, err
 	}
-	now := capacityOf(modified)
-	fpNow := pl.model.PodFootprint(pod, rt, now.values)
-	if !now.fitsEmpty(fpNow) {
+	now := vmsize.CapacityOf(modified)
+	fpNow := pl.model.PodFootprint(pod, rt, now.Values)
+	if !now.FitsEmpty(fpNow) {
 		logger.V(5).Info("node cannot hold the pod even when empty", "pod", klog.KObj(pod), "node", klog.KObj(modified))
 		return fwk.QueueSkip, nil
 	}
@@ -134,13 +104,14 @@ func (pl *SandboxOverhead) isSchedulableAfterNodeChange(logger klog.Logger, pod 
 		logger.V(5).Info("new node can hold the pod", "pod", klog.KObj(pod), "node", klog.KObj(modified))
 		return fwk.Queue, nil
 	}
-	before := capacityOf(original)
-	fpBefore := pl.model.PodFootprint(pod, rt, before.values)
-	grew := now.memory > before.memory ||
-		(now.hasSharedMemory && (!before.hasSharedMemory || now.sharedMemory > before.sharedMemory)) ||
-		(now.hasSlots && (!before.hasSlots || now.slots > before.slots)) ||
-		(before.hasSharedMemory && !now.hasSharedMemory) || (before.hasSlots && !now.hasSlots)
-	shrank := fpNow.Committed < fpBefore.Committed || fpNow.SharedMemory < fpBefore.SharedMemory
+	before := vmsize.CapacityOf(original)
+	fpBefore := pl.model.PodFootprint(pod, rt, before.Values)
+	grew := now.Memory > before.Memory ||
+		(now.HasSharedMemory && (!before.HasSharedMemory || now.SharedMemory > before.SharedMemory)) ||
+		(now.HasSlots && (!before.HasSlots || now.Slots > before.Slots)) ||
+		(before.HasSharedMemory && !now.HasSharedMemory) || (before.HasSlots && !now.HasSlots)
+	shrank := fpNow.Committed < fpBefore.Committed || fpNow.SharedMemory < fpBefore.SharedMemory ||
+		observedDropped(before.Values, now.Values)
 	if grew || shrank {
 		logger.V(5).Info("node can now hold more of the pod", "pod", klog.KObj(pod), "node", klog.KObj(modified),
 			"capacityGrew", grew, "footprintShrank", shrank)

@@ -51,7 +51,9 @@ func TestIsSchedulableAfterPodEvent(t *testing.T) {
 		{"deleted pod was never on a node", podOn("x", "kata-qemu", "1Gi", ""), nil, fwk.QueueSkip},
 		{"deleted VM frees memory", assignedVM, nil, fwk.Queue},
 		{"deleted best-effort pod frees nothing", podOn("be", "", "", "n"), nil, fwk.QueueSkip},
-		{"assigned VM scaled down", assignedVM, scaledDown(assignedVM, "512Mi"), fwk.Queue},
+		// Kata does not give hot-plugged guest memory back to the host.
+		{"assigned VM scaled down keeps its guest", assignedVM, scaledDown(assignedVM, "512Mi"), fwk.QueueSkip},
+		{"assigned runc pod scaled down", podOn("r", "", "1Gi", "n"), scaledDown(podOn("r", "", "1Gi", "n"), "512Mi"), fwk.Queue},
 		{"assigned pod update that does not lower memory", assignedVM, scaledDown(assignedVM, "1Gi"), fwk.QueueSkip},
 		{"unassigned pod scaled down", podOn("u", "", "1Gi", ""), podOn("u", "", "512Mi", ""), fwk.QueueSkip},
 		{"the target itself scaled down", target, scaledDown(target, "256Mi"), fwk.Queue},

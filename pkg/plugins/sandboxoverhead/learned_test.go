@@ -109,3 +109,36 @@ func TestLearnedOverhead(t *testing.T) {
 		})
 	}
 }
+
+// TestRequeueWhenObservedOverheadDrops: a runc pod rejected on a node full
+// of gVisor sandboxes is queued when the node's observed gVisor overhead
+// goes down or away (the sandboxes there commit less), not when it grows.
+func TestRequeueWhenObservedOverheadDrops(t *testing.T) {
+	logger, ctx := ktesting.NewTestContext(t)
+	pl, _ := setup(ctx, t, nil, nil, nil)
+	node := func(memory string) *v1.Node {
+		labels := map[string]string{wellknown.ObservedSamplesLabel("runsc"): "40"}
+		if memory != "" {
+			labels[wellknown.ObservedMemoryLabel("runsc")] = memory
+		}
+		return makeNode("n", "8Gi", nil, labels)
+	}
+	runc := podOn("p", "", "1Gi", "")
+	for _, tc := range []struct {
+		name     string
+		old, new *v1.Node
+		want     fwk.QueueingHint
+	}{
+		{"observed overhead dropped", node("120Mi"), node("80Mi"), fwk.Queue},
+		{"observed overhead gone", node("120Mi"), node(""), fwk.Queue},
+		{"observed overhead grew", node("80Mi"), node("120Mi"), fwk.QueueSkip},
+		{"observed overhead appeared", node(""), node("80Mi"), fwk.QueueSkip},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := pl.isSchedulableAfterNodeChange(logger, runc, tc.old, tc.new)
+			if err != nil || got != tc.want {
+				t.Errorf("hint = %v, %v; want %v", got, err, tc.want)
+			}
+		})
+	}
+}

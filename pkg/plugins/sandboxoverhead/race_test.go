@@ -1,12 +1,16 @@
 package sandboxoverhead
 
 import (
+	"context"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	v1 "k8s.io/api/core/v1"
 	nodev1 "k8s.io/api/node/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	apiruntime "k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes/fake"
 	"k8s.io/klog/v2/ktesting"
@@ -82,5 +86,68 @@ func TestRuntimeClassRelabelWindow(t *testing.T) {
 	pl.views.Invalidate()
 	if got := cycle(); got != fwk.Unschedulable {
 		t.Errorf("Filter after the handler ran: %v, want Unschedulable", got)
+	}
+}
+
+// TestResizeDownKeepsGuest: a running kata-qemu VM with a 4Gi memory limit
+// is resized in place to 1Gi (KEP-1287: the spec first, the status once
+// the kubelet applied it). Kata hot-plugged 4Gi into the guest and cannot
+// unplug it, so the VM still commits 2Gi + 4Gi + 96Mi on the 8Gi node and
+// a 1Gi kata pod (3.1Gi) no longer fits. Sizing the running VM by its new
+// limits (3.1Gi) would admit it and overcommit the node.
+func TestResizeDownKeepsGuest(t *testing.T) {
+	_, ctx := ktesting.NewTestContext(t)
+	running := podOn("vm", "kata-qemu", "4Gi", "n")
+	running.Spec.Containers[0].Name = "c"
+	running.Status.ContainerStatuses = []v1.ContainerStatus{{Name: "c", Resources: running.Spec.Containers[0].Resources.DeepCopy()}}
+	var objs []apiruntime.Object
+	for _, r := range runtimeClasses {
+		objs = append(objs, r)
+	}
+	client := fake.NewClientset(append(objs, running)...)
+	factory := informers.NewSharedInformerFactory(client, 0)
+
+	// The scheduler's snapshot holds the pod as it is after the resize.
+	resized := running.DeepCopy()
+	resized.Spec.Containers[0].Resources = podOn("x", "", "1Gi", "").Spec.Containers[0].Resources
+	resized.Status.ContainerStatuses[0].Resources = resized.Spec.Containers[0].Resources.DeepCopy()
+	snap := cache.NewSnapshot([]*v1.Pod{resized}, []*v1.Node{makeNode("n", "8Gi", nil, nil)})
+	fh, err := frameworkruntime.NewFramework(ctx, nil, nil,
+		frameworkruntime.WithSnapshotSharedLister(snap), frameworkruntime.WithInformerFactory(factory))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := New(ctx, defaultArgs(t), fh)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pl := p.(*SandboxOverhead)
+	factory.Start(ctx.Done())
+	factory.WaitForCacheSync(ctx.Done())
+
+	// The resize as the API server sees it: the spec, then the status.
+	specOnly := running.DeepCopy()
+	specOnly.Spec = resized.Spec
+	if _, err := client.CoreV1().Pods(running.Namespace).Update(ctx, specOnly, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := client.CoreV1().Pods(running.Namespace).UpdateStatus(ctx, resized, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+
+	ni := nodeInfo(t, snap, "n")
+	incoming := podOn("incoming", "kata-qemu", "1Gi", "")
+	var got *fwk.Status
+	// The plugin learns of the resize from its pod informer.
+	_ = wait.PollUntilContextTimeout(ctx, 10*time.Millisecond, 5*time.Second, true, func(context.Context) (bool, error) {
+		cs := framework.NewCycleState()
+		if _, s := pl.PreFilter(ctx, cs, incoming, []fwk.NodeInfo{ni}); !s.IsSuccess() {
+			t.Fatalf("PreFilter: %v", s)
+		}
+		got = pl.Filter(ctx, cs, incoming, ni)
+		return got.Code() == fwk.Unschedulable, nil
+	})
+	if got.Code() != fwk.Unschedulable {
+		t.Errorf("Filter of a 1Gi kata pod next to a 4Gi VM resized to 1Gi: %v, want Unschedulable (the guest keeps 4Gi)", got)
 	}
 }

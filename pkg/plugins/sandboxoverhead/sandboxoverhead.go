@@ -37,6 +37,8 @@ type SandboxOverhead struct {
 	// cache holds each node's summary by NodeInfo generation and
 	// RuntimeClass epoch (pkg/plugins/internal/nodecache).
 	cache nodecache.Cache[*nodeSummary]
+	// peaks are the guests of VMs resized down in place (resize.go).
+	peaks guestPeaks
 }
 
 var (
@@ -106,6 +108,9 @@ func New(ctx context.Context, obj runtime.Object, h fwk.Handle) (fwk.Plugin, err
 		DeleteFunc: invalidate,
 	}); err != nil {
 		return nil, fmt.Errorf("watching RuntimeClasses: %w", err)
+	}
+	if err := pl.watchResizes(h); err != nil {
+		return nil, err
 	}
 	pl.cache.CountLookups(Name)
 	if err := pl.cache.ForgetDeletedNodes(h, metrics.ForgetNode); err != nil {
@@ -182,7 +187,7 @@ func (pl *SandboxOverhead) updateWithPod(ctx context.Context, cs fwk.CycleState,
 	if prev, ok := s.copies[node.Name]; ok && prev.pods+sign == pods {
 		next := *prev.summary
 		if !tenancy.IsTerminal(pod) {
-			next.add(pl.podFootprint(logger, s.view, pod, next.values), int64(sign))
+			next.add(pl.podFootprint(logger, s.view, pod, next.values, 0), int64(sign))
 		}
 		sum = &next
 	} else {

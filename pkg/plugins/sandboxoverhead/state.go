@@ -1,8 +1,9 @@
 package sandboxoverhead
 
 import (
-	"fmt"
 	"maps"
+
+	"github.com/mtscn/mtscn/pkg/plugins/internal/cyclestate"
 
 	"github.com/mtscn/mtscn/pkg/plugins/internal/classify"
 	"github.com/mtscn/mtscn/pkg/plugins/internal/metrics"
@@ -98,15 +99,7 @@ func (s *preFilterState) footprintOn(m *vmsize.Model, values vmsize.NodeValues) 
 }
 
 func getPreFilterState(cs fwk.CycleState) (*preFilterState, error) {
-	c, err := cs.Read(preFilterStateKey)
-	if err != nil {
-		return nil, fmt.Errorf("reading %q from cycle state: %w", preFilterStateKey, err)
-	}
-	s, ok := c.(*preFilterState)
-	if !ok {
-		return nil, fmt.Errorf("invalid PreFilter state, got type %T", c)
-	}
-	return s, nil
+	return cyclestate.Read[*preFilterState](cs, preFilterStateKey)
 }
 
 // summaryOf returns the summary of the pods on the node the framework
@@ -161,7 +154,7 @@ func (pl *SandboxOverhead) summarize(logger klog.Logger, view *classify.View, ni
 			}
 			byClass[name] = sz
 		}
-		sum.add(pl.model.Footprint(pl.model.Demand(pod, sz.rt), sz.profile, sz.hasProfile), 1)
+		sum.add(pl.model.Footprint(pl.demand(pod, sz.rt, 0), sz.profile, sz.hasProfile), 1)
 	}
 	return sum
 }
@@ -175,9 +168,4 @@ func runtimeOf(logger klog.Logger, view *classify.View, pod *v1.Pod) tenancy.Run
 		logger.V(4).Info("runtime class of a pod on a node is gone, sizing it by the class name", "pod", klog.KObj(pod), "handler", rt.Handler, "sandboxed", rt.Sandboxed)
 	}
 	return rt
-}
-
-// podFootprint sizes a pod already on (or being added to) a node.
-func (pl *SandboxOverhead) podFootprint(logger klog.Logger, view *classify.View, pod *v1.Pod, values vmsize.NodeValues) vmsize.Footprint {
-	return pl.model.PodFootprint(pod, runtimeOf(logger, view, pod), values)
 }

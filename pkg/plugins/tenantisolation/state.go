@@ -1,7 +1,7 @@
 package tenantisolation
 
 import (
-	"fmt"
+	"github.com/mtscn/mtscn/pkg/plugins/internal/cyclestate"
 
 	"github.com/mtscn/mtscn/pkg/plugins/internal/classify"
 
@@ -98,13 +98,5 @@ type preFilterState struct {
 func (s *preFilterState) Clone() fwk.StateData { return s }
 
 func getPreFilterState(cycleState fwk.CycleState) (*preFilterState, error) {
-	c, err := cycleState.Read(preFilterStateKey)
-	if err != nil {
-		return nil, fmt.Errorf("reading %q from cycle state: %w", preFilterStateKey, err)
-	}
-	s, ok := c.(*preFilterState)
-	if !ok {
-		return nil, fmt.Errorf("invalid PreFilter state, got type %T", c)
-	}
-	return s, nil
+	return cyclestate.Read[*preFilterState](cycleState, preFilterStateKey)
 }

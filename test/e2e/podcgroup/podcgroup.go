@@ -35,6 +35,9 @@ type Process struct {
 	Name string
 	// RSS is VmRSS in bytes.
 	RSS int64
+	// PSS is Pss_Anon of smaps_rollup in bytes: its share of the
+	// anonymous pages it maps (0 when the kernel has no smaps_rollup).
+	PSS int64
 }
 
 // Memory is one pod's host memory.
@@ -47,13 +50,30 @@ type Memory struct {
 	// ContainerUsage sums memory.usage_in_bytes of the pod cgroup's child
 	// cgroups (one per container, the sandbox's included).
 	ContainerUsage int64
+	// WorkingSet is Usage minus total_inactive_file (the kubelet's working
+	// set); AppWorkingSet sums the working sets of the child cgroups named
+	// in AppContainers (the pod's app containers, not the sandbox).
+	WorkingSet, AppWorkingSet int64
 	// Outside are the parents of the pod's processes that are not in the
-	// pod cgroup themselves: the containerd shim(s).
+	// pod cgroup themselves (the containerd shims) and their descendants
+	// outside it, in the order found.
 	Outside []Process
 }
 
 // Beyond is what the pod cgroup is charged beyond its containers' cgroups.
 func (m Memory) Beyond() int64 { return m.Usage - m.ContainerUsage }
+
+// Overhead is what the sandbox costs the host beyond its app containers:
+// the pod cgroup's working set minus its app containers' plus the
+// anonymous PSS of the processes outside it (the figure the node agent
+// publishes, measured independently: the agent reads status' RssAnon).
+func (m Memory) Overhead() int64 {
+	var pss int64
+	for _, p := range m.Outside {
+		pss += p.PSS
+	}
+	return m.WorkingSet - m.AppWorkingSet + pss
+}
 
 // OutsideRSS sums the RSS of the processes outside the pod cgroup.
 func (m Memory) OutsideRSS() int64 {
@@ -95,6 +115,13 @@ func (n Node) Measure(pod *v1.Pod) (Memory, error) {
 		return m, err
 	}
 	m.RSS = stat["total_rss"]
+	m.WorkingSet = max(m.Usage-stat["total_inactive_file"], 0)
+	apps := map[string]bool{}
+	for _, cs := range pod.Status.ContainerStatuses {
+		if _, id, ok := strings.Cut(cs.ContainerID, "://"); ok {
+			apps[id] = true
+		}
+	}
 	entries, err := os.ReadDir(m.CgroupDir)
 	if err != nil {
 		return m, err
@@ -108,6 +135,13 @@ func (n Node) Measure(pod *v1.Pod) (Memory, error) {
 			return m, err
 		}
 		m.ContainerUsage += u
+		if apps[e.Name()] {
+			st, err := readStat(filepath.Join(m.CgroupDir, e.Name(), "memory.stat"))
+			if err != nil {
+				return m, err
+			}
+			m.AppWorkingSet += max(u-st["total_inactive_file"], 0)
+		}
 	}
 	pids, err := cgroupPIDs(m.CgroupDir)
 	if err != nil {
@@ -117,18 +151,35 @@ func (n Node) Measure(pod *v1.Pod) (Memory, error) {
 	for _, p := range pids {
 		inPod[p] = true
 	}
+	// The shims: parents of the pod's processes outside its cgroup; then
+	// their descendants outside it (a runtime's long-running helpers such
+	// as gVisor's `runsc wait`, a VMM the shim started).
 	seen := map[int]bool{}
+	var queue []int
 	for _, p := range pids {
 		ppid, err := n.parent(p)
 		if err != nil || ppid <= 1 || inPod[ppid] || seen[ppid] {
 			continue
 		}
 		seen[ppid] = true
-		proc, err := n.process(ppid)
-		if err != nil {
-			continue
+		queue = append(queue, ppid)
+	}
+	children, err := n.children()
+	if err != nil {
+		return m, err
+	}
+	for len(queue) > 0 {
+		pid := queue[0]
+		queue = queue[1:]
+		if proc, err := n.process(pid); err == nil {
+			m.Outside = append(m.Outside, proc)
 		}
-		m.Outside = append(m.Outside, proc)
+		for _, c := range children[pid] {
+			if !inPod[c] && !seen[c] {
+				seen[c] = true
+				queue = append(queue, c)
+			}
+		}
 	}
 	sort.Slice(m.Outside, func(i, j int) bool { return m.Outside[i].PID < m.Outside[j].PID })
 	return m, nil
@@ -159,6 +210,25 @@ func cgroupPIDs(dir string) ([]int, error) {
 	return pids, err
 }
 
+// children maps every process of ProcFS to its children.
+func (n Node) children() (map[int][]int, error) {
+	entries, err := os.ReadDir(n.ProcFS)
+	if err != nil {
+		return nil, err
+	}
+	out := map[int][]int{}
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		if ppid, err := n.parent(pid); err == nil {
+			out[ppid] = append(out[ppid], pid)
+		}
+	}
+	return out, nil
+}
+
 func (n Node) parent(pid int) (int, error) {
 	st, err := n.status(pid)
 	if err != nil {
@@ -179,6 +249,19 @@ func (n Node) process(pid int) (Process, error) {
 			return p, fmt.Errorf("/proc/%d/status VmRSS %q: %w", pid, rss, err)
 		}
 		p.RSS = kb * 1024
+	}
+	if data, err := os.ReadFile(filepath.Join(n.ProcFS, strconv.Itoa(pid), "smaps_rollup")); err == nil {
+		for _, line := range strings.Split(string(data), "\n") {
+			k, v, ok := strings.Cut(line, ":")
+			if !ok || k != "Pss_Anon" {
+				continue
+			}
+			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+			if err != nil {
+				return p, fmt.Errorf("/proc/%d/smaps_rollup %q: %w", pid, line, err)
+			}
+			p.PSS += kb * 1024
+		}
 	}
 	return p, nil
 }

@@ -15,7 +15,6 @@ import (
 	"time"
 
 	v1 "k8s.io/api/core/v1"
-	nodev1 "k8s.io/api/node/v1"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	apiextensionsclient "k8s.io/apiextensions-apiserver/pkg/client/clientset/clientset"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -329,75 +328,6 @@ func (cp *ControlPlane) StartScheduler(t testing.TB, opts ...SchedulerOption) *s
 		dynInformerFactory.Shutdown()
 	})
 	return sched
-}
-
-// CreateNamespace creates a namespace with labels.
-func (cp *ControlPlane) CreateNamespace(t testing.TB, name string, labels map[string]string) *v1.Namespace {
-	t.Helper()
-	ns, err := cp.Client.CoreV1().Namespaces().Create(cp.Ctx, &v1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: labels}}, metav1.CreateOptions{})
-	if err != nil {
-		t.Fatalf("creating namespace %s: %v", name, err)
-	}
-	return ns
-}
-
-// CreateRuntimeClass creates a RuntimeClass with the given handler, pod
-// overhead (may be nil) and labels.
-func (cp *ControlPlane) CreateRuntimeClass(t testing.TB, name, handler string, overhead v1.ResourceList, labels map[string]string) *nodev1.RuntimeClass {
-	t.Helper()
-	rc := &nodev1.RuntimeClass{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: labels}, Handler: handler}
-	if overhead != nil {
-		rc.Overhead = &nodev1.Overhead{PodFixed: overhead}
-	}
-	got, err := cp.Client.NodeV1().RuntimeClasses().Create(cp.Ctx, rc, metav1.CreateOptions{})
-	if err != nil {
-		t.Fatalf("creating runtime class %s: %v", name, err)
-	}
-	return got
-}
-
-// CreateNode creates a node and sets its status: allocatable defaults to
-// capacity, and the node is Ready.
-func (cp *ControlPlane) CreateNode(t testing.TB, node *v1.Node) *v1.Node {
-	t.Helper()
-	status := *node.Status.DeepCopy()
-	if status.Allocatable == nil {
-		status.Allocatable = status.Capacity.DeepCopy()
-	}
-	if status.Capacity == nil {
-		status.Capacity = status.Allocatable.DeepCopy()
-	}
-	if _, ok := status.Capacity[v1.ResourcePods]; !ok {
-		status.Capacity[v1.ResourcePods] = *resourcePods
-		status.Allocatable[v1.ResourcePods] = *resourcePods
-	}
-	status.Conditions = append(status.Conditions, v1.NodeCondition{Type: v1.NodeReady, Status: v1.ConditionTrue, Reason: "KubeletReady", LastHeartbeatTime: metav1.Now()})
-	created, err := cp.Client.CoreV1().Nodes().Create(cp.Ctx, node, metav1.CreateOptions{})
-	if err != nil {
-		t.Fatalf("creating node %s: %v", node.Name, err)
-	}
-	created.Status = status
-	updated, err := cp.Client.CoreV1().Nodes().UpdateStatus(cp.Ctx, created, metav1.UpdateOptions{})
-	if err != nil {
-		t.Fatalf("setting status of node %s: %v", node.Name, err)
-	}
-	return updated
-}
-
-// CreatePod creates a pod; an empty schedulerName becomes mtscn-scheduler.
-func (cp *ControlPlane) CreatePod(t testing.TB, pod *v1.Pod) *v1.Pod {
-	t.Helper()
-	if pod.Spec.SchedulerName == "" {
-		pod.Spec.SchedulerName = schedulercmd.SchedulerName
-	}
-	if len(pod.Spec.Containers) == 0 {
-		pod.Spec.Containers = []v1.Container{{Name: "c", Image: "registry.k8s.io/pause:3.10"}}
-	}
-	got, err := cp.Client.CoreV1().Pods(pod.Namespace).Create(cp.Ctx, pod, metav1.CreateOptions{})
-	if err != nil {
-		t.Fatalf("creating pod %s/%s: %v", pod.Namespace, pod.Name, err)
-	}
-	return got
 }
 
 // WaitForBound waits until the pod is bound and returns its node.

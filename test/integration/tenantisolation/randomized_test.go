@@ -23,7 +23,8 @@ import (
 
 // The randomized test runs shortScenarios seeded scenarios in a normal run,
 // longScenarios with MTSCN_TEST_LONG=1 (make test-long), several at once
-// (go test -parallel). MTSCN_SEED=<n> replays one scenario.
+// (go test -parallel). MTSCN_SEED=<n> replays one scenario; MTSCN_SEEDS=<n>
+// runs n scenarios from MTSCN_SEED_BASE (default 1).
 const (
 	shortScenarios = 4
 	longScenarios  = 1000
@@ -133,6 +134,13 @@ func scenarioSeeds(t *testing.T) []uint64 {
 	if os.Getenv("MTSCN_TEST_LONG") == "1" {
 		n = longScenarios
 	}
+	if v := os.Getenv("MTSCN_SEEDS"); v != "" {
+		c, err := strconv.Atoi(v)
+		if err != nil || c < 1 {
+			t.Fatalf("MTSCN_SEEDS=%q: want a positive number of scenarios", v)
+		}
+		n = c
+	}
 	// A fixed base keeps CI reproducible; MTSCN_SEED_BASE explores others.
 	base := uint64(1)
 	if v := os.Getenv("MTSCN_SEED_BASE"); v != "" {
@@ -204,26 +212,18 @@ func runScenario(t *testing.T, cp *harness.ControlPlane, s scenario, opts audit.
 	defer cleanup(t, cp, s, nsNames)
 
 	for _, st := range s.steps {
-		if err := apply(cp, s, nsNames, st); err != nil {
-			t.Fatalf("%s: %v", st.describe(s), err)
+		// A loaded machine times requests out (etcd, apiserver): retry
+		// them; every step may be repeated safely.
+		if err := harness.Retry(cp.Ctx, st.describe(s), func(context.Context) error { return apply(cp, s, nsNames, st) }); err != nil {
+			t.Fatal(err)
 		}
 		if st.kind == stepCreate {
 			time.Sleep(20 * time.Millisecond)
 		}
 	}
 
-	// Settle: every pod bound or marked unschedulable, nothing terminating,
-	// and the same placement twice in a row.
-	var last string
-	err := wait.PollUntilContextTimeout(cp.Ctx, 500*time.Millisecond, 60*time.Second, false, func(context.Context) (bool, error) {
-		snap := snapshot(t, cp, s, nsNames)
-		sig, settled := placement(snap)
-		stable := settled && sig == last
-		last = sig
-		return stable, nil
-	})
-	if err != nil {
-		t.Fatalf("cluster did not settle within 60s; placement:\n%s", last)
+	if last, err := settle(t, cp, s, nsNames); err != nil {
+		t.Fatalf("cluster did not settle: %v; placement:\n%s", err, last)
 	}
 
 	snap := snapshot(t, cp, s, nsNames)
@@ -246,7 +246,7 @@ func runScenario(t *testing.T, cp *harness.ControlPlane, s scenario, opts audit.
 			continue
 		}
 		if legal := audit.LegalNodes(snap, opts, p); len(legal) > 0 {
-			if node := waitBound(cp, p.Namespace, p.Name, 25*time.Second); node == "" {
+			if node := waitBound(cp, p.Namespace, p.Name, beforeFlush(p)); node == "" {
 				t.Errorf("pod %s/%s pending although nodes %v are legal for it (%s)", p.Namespace, p.Name, legal, scheduledCondition(p))
 			}
 		}
@@ -255,6 +255,74 @@ func runScenario(t *testing.T, cp *harness.ControlPlane, s scenario, opts audit.
 	for _, v := range audit.Check(snapshot(t, cp, s, nsNames), opts) {
 		t.Errorf("violation %s on %s after late bindings: %s", v.Rule, v.Node, v.Message)
 	}
+}
+
+// Settling waits as long as the cluster makes progress: it fails when no
+// pod changed for stallTimeout, or after maxSettle. On a loaded machine the
+// scheduler and the API server are slow, not stuck.
+const (
+	stallTimeout = 60 * time.Second
+	maxSettle    = 10 * time.Minute
+)
+
+// settle waits until every pod is bound or marked unschedulable, nothing is
+// terminating or nominated, and the placement is the same twice in a row.
+// It returns the last placement.
+func settle(t *testing.T, cp *harness.ControlPlane, s scenario, nsNames []string) (string, error) {
+	var last, lastProgress string
+	start, progressAt := time.Now(), time.Now()
+	for {
+		snap := snapshot(t, cp, s, nsNames)
+		sig, settled := placement(snap)
+		if settled && sig == last {
+			return sig, nil
+		}
+		last = sig
+		if p := progress(snap); p != lastProgress {
+			lastProgress, progressAt = p, time.Now()
+		}
+		switch {
+		case time.Since(progressAt) > stallTimeout:
+			return last, fmt.Errorf("no pod changed for %v", stallTimeout)
+		case time.Since(start) > maxSettle:
+			return last, fmt.Errorf("still changing after %v", maxSettle)
+		}
+		select {
+		case <-cp.Ctx.Done():
+			return last, cp.Ctx.Err()
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
+}
+
+// progress changes whenever any pod of the scenario does (placement,
+// nomination, deletion, a new scheduling condition: its resourceVersion).
+func progress(snap audit.Snapshot) string {
+	var b strings.Builder
+	for _, p := range snap.Pods {
+		fmt.Fprintf(&b, "%s/%s %s %s\n", p.Namespace, p.Name, p.ResourceVersion, p.Spec.NodeName)
+	}
+	return b.String()
+}
+
+// unschedulableFlush is how long kube-scheduler keeps a pod among the
+// unschedulable ones before it retries it without any event
+// (podMaxInUnschedulablePodsDuration).
+const unschedulableFlush = 5 * time.Minute
+
+// beforeFlush returns how long a pending pod may still take to be bound
+// before the periodic flush could be what retried it: the flush comes no
+// sooner than 5 minutes after the pod was first marked unschedulable
+// (later attempts only push it back). It is at least 25s (2.5 times the
+// maximum backoff) and at most 3 minutes.
+func beforeFlush(p *v1.Pod) time.Duration {
+	d := 25 * time.Second
+	for _, c := range p.Status.Conditions {
+		if c.Type == v1.PodScheduled && c.Status == v1.ConditionFalse && !c.LastTransitionTime.IsZero() {
+			d = max(d, min(time.Until(c.LastTransitionTime.Add(unschedulableFlush-10*time.Second)), 3*time.Minute))
+		}
+	}
+	return d
 }
 
 func waitBound(cp *harness.ControlPlane, ns, name string, timeout time.Duration) string {
@@ -280,36 +348,53 @@ func scheduledCondition(p *v1.Pod) string {
 }
 
 // snapshot reads the scenario's part of the cluster from the API server.
+// Reads are retried on transient errors (harness.Retry).
 func snapshot(t *testing.T, cp *harness.ControlPlane, s scenario, namespaces []string) audit.Snapshot {
 	var snap audit.Snapshot
-	for _, n := range s.nodes {
-		node, err := cp.Client.CoreV1().Nodes().Get(cp.Ctx, n.Name, metav1.GetOptions{})
-		if err != nil {
+	read := func(what string, fn func(ctx context.Context) error) {
+		t.Helper()
+		if err := harness.Retry(cp.Ctx, what, fn); err != nil {
 			t.Fatal(err)
 		}
-		snap.Nodes = append(snap.Nodes, node)
+	}
+	for _, n := range s.nodes {
+		read("reading node "+n.Name, func(ctx context.Context) error {
+			node, err := cp.Client.CoreV1().Nodes().Get(ctx, n.Name, metav1.GetOptions{})
+			if err == nil {
+				snap.Nodes = append(snap.Nodes, node)
+			}
+			return err
+		})
 	}
 	for _, name := range namespaces {
-		ns, err := cp.Client.CoreV1().Namespaces().Get(cp.Ctx, name, metav1.GetOptions{})
+		read("reading namespace "+name, func(ctx context.Context) error {
+			ns, err := cp.Client.CoreV1().Namespaces().Get(ctx, name, metav1.GetOptions{})
+			if err == nil {
+				snap.Namespaces = append(snap.Namespaces, ns)
+			}
+			return err
+		})
+		read("listing pods of "+name, func(ctx context.Context) error {
+			pods, err := cp.Client.CoreV1().Pods(name).List(ctx, metav1.ListOptions{})
+			if err != nil {
+				return err
+			}
+			for i := range pods.Items {
+				snap.Pods = append(snap.Pods, &pods.Items[i])
+			}
+			return nil
+		})
+	}
+	read("listing RuntimeClasses", func(ctx context.Context) error {
+		rcs, err := cp.Client.NodeV1().RuntimeClasses().List(ctx, metav1.ListOptions{})
 		if err != nil {
-			t.Fatal(err)
+			return err
 		}
-		snap.Namespaces = append(snap.Namespaces, ns)
-		pods, err := cp.Client.CoreV1().Pods(name).List(cp.Ctx, metav1.ListOptions{})
-		if err != nil {
-			t.Fatal(err)
+		for i := range rcs.Items {
+			snap.RuntimeClasses = append(snap.RuntimeClasses, &rcs.Items[i])
 		}
-		for i := range pods.Items {
-			snap.Pods = append(snap.Pods, &pods.Items[i])
-		}
-	}
-	rcs, err := cp.Client.NodeV1().RuntimeClasses().List(cp.Ctx, metav1.ListOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i := range rcs.Items {
-		snap.RuntimeClasses = append(snap.RuntimeClasses, &rcs.Items[i])
-	}
+		return nil
+	})
 	return snap
 }
 
@@ -342,18 +427,24 @@ func placement(snap audit.Snapshot) (sig string, settled bool) {
 // namespace controller); their names are unique per seed.
 func cleanup(t *testing.T, cp *harness.ControlPlane, s scenario, namespaces []string) {
 	for _, ns := range namespaces {
-		if err := cp.Client.CoreV1().Pods(ns).DeleteCollection(cp.Ctx, metav1.DeleteOptions{GracePeriodSeconds: new(int64)}, metav1.ListOptions{}); err != nil {
-			t.Errorf("deleting pods of %s: %v", ns, err)
+		if err := harness.Retry(cp.Ctx, "deleting pods of "+ns, func(ctx context.Context) error {
+			return cp.Client.CoreV1().Pods(ns).DeleteCollection(ctx, metav1.DeleteOptions{GracePeriodSeconds: new(int64)}, metav1.ListOptions{})
+		}); err != nil {
+			t.Error(err)
 		}
 	}
 	for _, n := range s.nodes {
-		if err := cp.Client.CoreV1().Nodes().Delete(cp.Ctx, n.Name, metav1.DeleteOptions{}); err != nil {
-			t.Errorf("deleting node %s: %v", n.Name, err)
+		if err := harness.Retry(cp.Ctx, "deleting node "+n.Name, func(ctx context.Context) error {
+			return cp.Client.CoreV1().Nodes().Delete(ctx, n.Name, metav1.DeleteOptions{})
+		}); err != nil {
+			t.Error(err)
 		}
 	}
 	for _, rc := range scenarioRuntimeClasses {
-		if err := cp.Client.NodeV1().RuntimeClasses().Delete(cp.Ctx, s.rc(rc.name), metav1.DeleteOptions{}); err != nil {
-			t.Errorf("deleting RuntimeClass %s: %v", s.rc(rc.name), err)
+		if err := harness.Retry(cp.Ctx, "deleting RuntimeClass "+s.rc(rc.name), func(ctx context.Context) error {
+			return cp.Client.NodeV1().RuntimeClasses().Delete(ctx, s.rc(rc.name), metav1.DeleteOptions{})
+		}); err != nil {
+			t.Error(err)
 		}
 	}
 }
