@@ -5,8 +5,6 @@ import (
 	"slices"
 	"sort"
 
-	v1 "k8s.io/api/core/v1"
-
 	"github.com/mtscn/mtscn/pkg/tenancy"
 	"github.com/mtscn/mtscn/pkg/vmsize"
 	"github.com/mtscn/mtscn/pkg/wellknown"
@@ -70,20 +68,13 @@ func Usage(snap Snapshot, opts ResourceOptions) ([]NodeUsage, error) {
 	tenants := map[string]map[string]bool{}
 	values := map[string]vmsize.NodeValues{}
 	for _, n := range snap.Nodes {
-		u := &NodeUsage{Node: n.Name}
-		a := n.Status.Allocatable
-		if q, ok := a[v1.ResourceMemory]; ok {
-			u.Allocatable = q.Value()
-		}
-		if q, ok := a[wellknown.ResourceSandboxMemory]; ok {
-			u.SandboxMemory, u.HasSandboxMemory = q.Value(), true
-		}
-		if q, ok := a[wellknown.ResourceSandboxes]; ok {
-			u.Sandboxes, u.HasSandboxes = q.Value(), true
-		}
+		c := vmsize.CapacityOf(n)
+		u := &NodeUsage{Node: n.Name, Allocatable: c.Memory,
+			SandboxMemory: c.SharedMemory, HasSandboxMemory: c.HasSharedMemory,
+			Sandboxes: c.Slots, HasSandboxes: c.HasSlots}
 		byNode[n.Name] = u
 		tenants[n.Name] = map[string]bool{}
-		values[n.Name], _ = vmsize.ParseNodeLabels(n.Labels)
+		values[n.Name] = c.Values
 		u.Overhead = handlerOverheads(model, values[n.Name])
 	}
 	for _, pod := range snap.Pods {

@@ -10,6 +10,7 @@ import (
 	"k8s.io/kubernetes/pkg/scheduler/util"
 
 	"github.com/mtscn/mtscn/pkg/plugins/internal/classify"
+	"github.com/mtscn/mtscn/pkg/plugins/internal/metrics"
 )
 
 // EventsToRegister returns the events that can make a pod rejected by this
@@ -19,13 +20,13 @@ import (
 // pod's runtimeClassName is immutable and its extended resource requests
 // cannot be resized.
 func (pl *SandboxFeatures) EventsToRegister(_ context.Context) ([]fwk.ClusterEventWithHint, error) {
-	return []fwk.ClusterEventWithHint{
+	return metrics.CountRequeues(Name, []fwk.ClusterEventWithHint{
 		{
 			Event:          fwk.ClusterEvent{Resource: fwk.Node, ActionType: fwk.Add | fwk.UpdateNodeLabel},
 			QueueingHintFn: pl.isSchedulableAfterNodeChange,
 		},
 		classify.RuntimeClassAdded(),
-	}, nil
+	}), nil
 }
 
 // isSchedulableAfterNodeChange requeues the pod only when the added or

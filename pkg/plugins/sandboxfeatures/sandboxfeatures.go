@@ -15,6 +15,7 @@ import (
 	"github.com/mtscn/mtscn/pkg/apis/config"
 	"github.com/mtscn/mtscn/pkg/apis/config/validation"
 	"github.com/mtscn/mtscn/pkg/plugins/internal/classify"
+	"github.com/mtscn/mtscn/pkg/plugins/internal/metrics"
 	"github.com/mtscn/mtscn/pkg/plugins/names"
 	"github.com/mtscn/mtscn/pkg/tenancy"
 )
@@ -96,6 +97,7 @@ func New(ctx context.Context, obj runtime.Object, h fwk.Handle) (fwk.Plugin, err
 	} else {
 		pl.classifier = tenancy.NewStatic(cfg, nil, nil)
 	}
+	metrics.Register()
 	return pl, nil
 }
 
@@ -112,7 +114,7 @@ func getArgs(obj runtime.Object) (*config.SandboxFeaturesArgs, error) {
 func (pl *SandboxFeatures) PreFilter(ctx context.Context, cycleState fwk.CycleState, pod *v1.Pod, _ []fwk.NodeInfo) (*fwk.PreFilterResult, *fwk.Status) {
 	rt, err := pl.classifier.Runtime(pod.Spec.RuntimeClassName)
 	if err != nil {
-		return nil, classify.Status(pod, err)
+		return nil, classify.Status(Name, pod, err)
 	}
 	reqs, err := pl.requirementsOf(pod, rt)
 	if err != nil {
@@ -146,6 +148,7 @@ func (pl *SandboxFeatures) Filter(ctx context.Context, cycleState fwk.CycleState
 	if loggerV := klog.FromContext(ctx).V(4); loggerV.Enabled() {
 		loggerV.Info("node lacks sandbox features", "pod", klog.KObj(pod), "node", klog.KObj(node), "missing", missing)
 	}
+	metrics.Rejected(Name, ErrReasonNodeLacks)
 	return fwk.NewStatus(fwk.UnschedulableAndUnresolvable, ErrReasonNodeLacks+strings.Join(missing, ", "))
 }
 

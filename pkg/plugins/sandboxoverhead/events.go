@@ -9,9 +9,9 @@ import (
 	schedutil "k8s.io/kubernetes/pkg/scheduler/util"
 
 	"github.com/mtscn/mtscn/pkg/plugins/internal/classify"
+	"github.com/mtscn/mtscn/pkg/plugins/internal/metrics"
 	"github.com/mtscn/mtscn/pkg/tenancy"
 	"github.com/mtscn/mtscn/pkg/vmsize"
-	"github.com/mtscn/mtscn/pkg/wellknown"
 )
 
 // EventsToRegister returns the events that can make room for a pod this
@@ -30,11 +30,11 @@ import (
 // QueueingHints are GA, so the UpdateNodeTaint workaround for preCheck is
 // not needed.
 func (pl *SandboxOverhead) EventsToRegister(_ context.Context) ([]fwk.ClusterEventWithHint, error) {
-	return []fwk.ClusterEventWithHint{
+	return metrics.CountRequeues(Name, []fwk.ClusterEventWithHint{
 		{Event: fwk.ClusterEvent{Resource: fwk.Pod, ActionType: fwk.Delete | fwk.UpdatePodScaleDown}, QueueingHintFn: pl.isSchedulableAfterPodEvent},
 		{Event: fwk.ClusterEvent{Resource: fwk.Node, ActionType: fwk.Add | fwk.UpdateNodeAllocatable | fwk.UpdateNodeLabel}, QueueingHintFn: pl.isSchedulableAfterNodeChange},
 		classify.RuntimeClassAdded(),
-	}, nil
+	}), nil
 }
 
 // isSchedulableAfterPodEvent queues the pod when an assigned pod that
@@ -78,40 +78,6 @@ func (pl *SandboxOverhead) isSchedulableAfterPodEvent(logger klog.Logger, pod *v
 	return fwk.QueueSkip, nil
 }
 
-// capacity is what a node offers to the checks, with its Kata values.
-type capacity struct {
-	memory, sharedMemory, slots int64
-	hasSharedMemory, hasSlots   bool
-	values                      vmsize.NodeValues
-}
-
-func capacityOf(node *v1.Node) capacity {
-	c := capacity{}
-	a := node.Status.Allocatable
-	if q, ok := a[v1.ResourceMemory]; ok {
-		c.memory = q.Value()
-	}
-	if q, ok := a[wellknown.ResourceSandboxMemory]; ok {
-		c.sharedMemory, c.hasSharedMemory = q.Value(), true
-	}
-	if q, ok := a[wellknown.ResourceSandboxes]; ok {
-		c.slots, c.hasSlots = q.Value(), true
-	}
-	c.values, _ = vmsize.ParseNodeLabels(node.Labels)
-	return c
-}
-
-// fitsEmpty says whether the footprint fits the node with nothing on it.
-func (c capacity) fitsEmpty(fp vmsize.Footprint) bool {
-	if fp.Committed > c.memory {
-		return false
-	}
-	if c.hasSharedMemory && fp.SharedMemory > c.sharedMemory {
-		return false
-	}
-	return !(c.hasSlots && fp.VM && c.slots < 1)
-}
-
 // isSchedulableAfterNodeChange queues the pod when a node it could fit on
 // (were the node empty) appears, or when a node gained memory, /dev/shm or
 // VM slots, or changed Kata values that shrink the pod's VM.
@@ -128,9 +94,9 @@ func (pl *SandboxOverhead) isSchedulableAfterNodeChange(logger klog.Logger, pod 
 	if err != nil {
 		return fwk.Queue, err
 	}
-	now := capacityOf(modified)
-	fpNow := pl.model.PodFootprint(pod, rt, now.values)
-	if !now.fitsEmpty(fpNow) {
+	now := vmsize.CapacityOf(modified)
+	fpNow := pl.model.PodFootprint(pod, rt, now.Values)
+	if !now.FitsEmpty(fpNow) {
 		logger.V(5).Info("node cannot hold the pod even when empty", "pod", klog.KObj(pod), "node", klog.KObj(modified))
 		return fwk.QueueSkip, nil
 	}
@@ -138,14 +104,14 @@ func (pl *SandboxOverhead) isSchedulableAfterNodeChange(logger klog.Logger, pod 
 		logger.V(5).Info("new node can hold the pod", "pod", klog.KObj(pod), "node", klog.KObj(modified))
 		return fwk.Queue, nil
 	}
-	before := capacityOf(original)
-	fpBefore := pl.model.PodFootprint(pod, rt, before.values)
-	grew := now.memory > before.memory ||
-		(now.hasSharedMemory && (!before.hasSharedMemory || now.sharedMemory > before.sharedMemory)) ||
-		(now.hasSlots && (!before.hasSlots || now.slots > before.slots)) ||
-		(before.hasSharedMemory && !now.hasSharedMemory) || (before.hasSlots && !now.hasSlots)
+	before := vmsize.CapacityOf(original)
+	fpBefore := pl.model.PodFootprint(pod, rt, before.Values)
+	grew := now.Memory > before.Memory ||
+		(now.HasSharedMemory && (!before.HasSharedMemory || now.SharedMemory > before.SharedMemory)) ||
+		(now.HasSlots && (!before.HasSlots || now.Slots > before.Slots)) ||
+		(before.HasSharedMemory && !now.HasSharedMemory) || (before.HasSlots && !now.HasSlots)
 	shrank := fpNow.Committed < fpBefore.Committed || fpNow.SharedMemory < fpBefore.SharedMemory ||
-		observedDropped(before.values, now.values)
+		observedDropped(before.Values, now.Values)
 	if grew || shrank {
 		logger.V(5).Info("node can now hold more of the pod", "pod", klog.KObj(pod), "node", klog.KObj(modified),
 			"capacityGrew", grew, "footprintShrank", shrank)

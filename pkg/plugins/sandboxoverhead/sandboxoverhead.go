@@ -18,6 +18,7 @@ import (
 	"github.com/mtscn/mtscn/pkg/apis/config"
 	"github.com/mtscn/mtscn/pkg/apis/config/validation"
 	"github.com/mtscn/mtscn/pkg/plugins/internal/classify"
+	"github.com/mtscn/mtscn/pkg/plugins/internal/metrics"
 	"github.com/mtscn/mtscn/pkg/plugins/names"
 	"github.com/mtscn/mtscn/pkg/tenancy"
 	"github.com/mtscn/mtscn/pkg/vmsize"
@@ -111,7 +112,8 @@ func New(ctx context.Context, obj runtime.Object, h fwk.Handle) (fwk.Plugin, err
 	if err := pl.watchResizes(h); err != nil {
 		return nil, err
 	}
-	if err := pl.cache.ForgetDeletedNodes(h); err != nil {
+	pl.cache.CountLookups(Name)
+	if err := pl.cache.ForgetDeletedNodes(h, metrics.ForgetNode); err != nil {
 		return nil, err
 	}
 	if err := classify.ActivateOnRuntimeClassAdd(ctx, h); err != nil {
@@ -136,7 +138,7 @@ func (pl *SandboxOverhead) PreFilter(ctx context.Context, cs fwk.CycleState, pod
 	view := pl.views.Current()
 	rt, err := view.Runtime(pod.Spec.RuntimeClassName)
 	if err != nil {
-		return nil, classify.Status(pod, err)
+		return nil, classify.Status(Name, pod, err)
 	}
 	s := &preFilterState{view: view, demand: pl.model.Demand(pod, rt)}
 	s.profile, s.hasProfile = pl.model.ProfileFor(rt.Handler)
@@ -232,6 +234,7 @@ func (pl *SandboxOverhead) Filter(ctx context.Context, cs fwk.CycleState, pod *v
 			}
 			reasons = append(reasons, fmt.Sprintf("%s: %s needs %s (%s)",
 				ErrReasonMemory, what, vmsize.FormatBytes(fp.Committed, true), fp.Explain()))
+			metrics.Rejected(Name, ErrReasonMemory)
 			nodeState = append(nodeState, "allocatableMemory", allocatable, "committedMemory", used.committed)
 			unresolvable = unresolvable || fp.Committed > allocatable
 		}
@@ -242,6 +245,7 @@ func (pl *SandboxOverhead) Filter(ctx context.Context, cs fwk.CycleState, pod *v
 		if fp.SharedMemory > left {
 			reasons = append(reasons, fmt.Sprintf("%s: VM guest needs %s of /dev/shm (%s)",
 				ErrReasonSandboxMemory, vmsize.FormatBytes(fp.SharedMemory, true), wellknown.ResourceSandboxMemory))
+			metrics.Rejected(Name, ErrReasonSandboxMemory)
 			nodeState = append(nodeState, "sandboxMemory", shm, "sandboxMemoryUsed", used.sharedMemory)
 			unresolvable = unresolvable || fp.SharedMemory > shm
 		}
@@ -249,6 +253,7 @@ func (pl *SandboxOverhead) Filter(ctx context.Context, cs fwk.CycleState, pod *v
 	if slots, ok := scalars[wellknown.ResourceSandboxes]; ok && fp.VM {
 		if used.vms+1 > slots {
 			reasons = append(reasons, fmt.Sprintf("%s: node runs as many VMs as its %s allow", ErrReasonSandboxes, wellknown.ResourceSandboxes))
+			metrics.Rejected(Name, ErrReasonSandboxes)
 			nodeState = append(nodeState, "sandboxes", slots, "vms", used.vms)
 			unresolvable = unresolvable || slots < 1
 		}

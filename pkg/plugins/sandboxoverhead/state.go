@@ -6,6 +6,7 @@ import (
 	"github.com/mtscn/mtscn/pkg/plugins/internal/cyclestate"
 
 	"github.com/mtscn/mtscn/pkg/plugins/internal/classify"
+	"github.com/mtscn/mtscn/pkg/plugins/internal/metrics"
 
 	"github.com/mtscn/mtscn/pkg/plugins/internal/nodecache"
 
@@ -111,7 +112,11 @@ func (pl *SandboxOverhead) summaryOf(logger klog.Logger, s *preFilterState, node
 	if c, ok := s.copies[nodeInfo.Node().Name]; ok && c.generation == nodeInfo.GetGeneration() && c.pods == len(nodeInfo.GetPods()) {
 		return c.summary
 	}
-	return pl.cache.Get(nodeInfo, s.cycle, func(ni fwk.NodeInfo) *nodeSummary { return pl.summarize(logger, s.view, ni) })
+	return pl.cache.Get(nodeInfo, s.cycle, func(ni fwk.NodeInfo) *nodeSummary {
+		sum := pl.summarize(logger, s.view, ni)
+		metrics.SetCommittedMemory(ni.Node().Name, sum.totals.committed)
+		return sum
+	})
 }
 
 // summarize sums the footprints of the pods on a node. Terminal pods hold

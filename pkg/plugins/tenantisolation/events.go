@@ -13,6 +13,7 @@ import (
 	"k8s.io/kubernetes/pkg/scheduler/util"
 
 	"github.com/mtscn/mtscn/pkg/plugins/internal/classify"
+	"github.com/mtscn/mtscn/pkg/plugins/internal/metrics"
 	"github.com/mtscn/mtscn/pkg/tenancy"
 	"github.com/mtscn/mtscn/pkg/wellknown"
 )
@@ -31,12 +32,12 @@ import (
 //   - RuntimeClass Add/Update: the pod's missing RuntimeClass appeared, or a
 //     RuntimeClass's mtscn.io/sandboxed label changed.
 func (pl *TenantIsolation) EventsToRegister(_ context.Context) ([]fwk.ClusterEventWithHint, error) {
-	return []fwk.ClusterEventWithHint{
+	return metrics.CountRequeues(Name, []fwk.ClusterEventWithHint{
 		{Event: fwk.ClusterEvent{Resource: fwk.Pod, ActionType: fwk.Delete}, QueueingHintFn: pl.isSchedulableAfterPodDelete},
 		{Event: fwk.ClusterEvent{Resource: fwk.Node, ActionType: fwk.Add | fwk.UpdateNodeLabel}, QueueingHintFn: pl.isSchedulableAfterNodeChange},
 		{Event: fwk.ClusterEvent{Resource: classify.NamespaceResource, ActionType: fwk.Add | fwk.Update}, QueueingHintFn: pl.isSchedulableAfterNamespaceChange},
 		{Event: fwk.ClusterEvent{Resource: classify.RuntimeClassResource, ActionType: fwk.Add | fwk.Update}, QueueingHintFn: pl.isSchedulableAfterRuntimeClassChange},
-	}, nil
+	}), nil
 }
 
 // isSchedulableAfterPodDelete queues the pod when the deleted pod was bound

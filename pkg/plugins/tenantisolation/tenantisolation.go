@@ -16,6 +16,7 @@ import (
 	"github.com/mtscn/mtscn/pkg/apis/config"
 	"github.com/mtscn/mtscn/pkg/apis/config/validation"
 	"github.com/mtscn/mtscn/pkg/plugins/internal/classify"
+	"github.com/mtscn/mtscn/pkg/plugins/internal/metrics"
 	"github.com/mtscn/mtscn/pkg/plugins/names"
 	"github.com/mtscn/mtscn/pkg/tenancy"
 )
@@ -113,6 +114,7 @@ func New(ctx context.Context, obj runtime.Object, h fwk.Handle) (fwk.Plugin, err
 	if err := pl.addActivationHandlers(ctx, h); err != nil {
 		return nil, err
 	}
+	pl.summaries.CountLookups(Name)
 	if err := pl.summaries.ForgetDeletedNodes(h); err != nil {
 		return nil, err
 	}
@@ -174,16 +176,17 @@ func summarize(view *classify.View, ni fwk.NodeInfo) *nodeSummary {
 func (pl *TenantIsolation) classifyIncoming(view *classify.View, pod *v1.Pod) (tenancy.PodClass, *fwk.Status) {
 	nsp, err := view.Namespace(pod.Namespace)
 	if err != nil {
-		return tenancy.PodClass{}, classify.Status(pod, err)
+		return tenancy.PodClass{}, classify.Status(Name, pod, err)
 	}
 	if nsp.Infrastructure {
 		return tenancy.PodClass{}, fwk.NewStatus(fwk.Skip)
 	}
 	rt, err := view.Runtime(pod.Spec.RuntimeClassName)
 	if err != nil {
-		return tenancy.PodClass{}, classify.Status(pod, err)
+		return tenancy.PodClass{}, classify.Status(Name, pod, err)
 	}
 	if nsp.SandboxRequired && !rt.Sandboxed {
+		metrics.Rejected(Name, ErrReasonSandboxRequired)
 		return tenancy.PodClass{}, fwk.NewStatus(fwk.UnschedulableAndUnresolvable, ErrReasonSandboxRequired)
 	}
 	return tenancy.PodClass{NamespacePolicy: nsp, Runtime: rt}, nil
@@ -205,6 +208,7 @@ func (pl *TenantIsolation) Filter(ctx context.Context, cycleState fwk.CycleState
 	node := nodeInfo.Node()
 	if reason := pl.conflict(s, pl.summary(s, nodeInfo), node); reason != "" {
 		klog.FromContext(ctx).V(4).Info("tenant conflict", "pod", klog.KObj(pod), "node", klog.KObj(node), "tenant", s.class.Tenant, "reason", reason)
+		metrics.Rejected(Name, reason)
 		return fwk.NewStatus(fwk.Unschedulable, reason)
 	}
 	return nil

@@ -30,6 +30,7 @@ import (
 	"k8s.io/klog/v2"
 	fwk "k8s.io/kube-scheduler/framework"
 
+	"github.com/mtscn/mtscn/pkg/plugins/internal/metrics"
 	"github.com/mtscn/mtscn/pkg/tenancy"
 )
 
@@ -39,6 +40,11 @@ const (
 	ErrReasonRuntimeClassNotFound = "runtime class %q not found"
 	// ErrReasonNamespaceNotFound is a format taking the namespace name.
 	ErrReasonNamespaceNotFound = "namespace %q not found"
+
+	// ReasonRuntimeClassNotFound and ReasonNamespaceNotFound are the two
+	// reasons without the name, as the rejection metrics count them.
+	ReasonRuntimeClassNotFound = "runtime class not found"
+	ReasonNamespaceNotFound    = "namespace not found"
 )
 
 // Event resources the scheduler has no constant for. The scheduler watches
@@ -52,16 +58,18 @@ const (
 
 // Status turns a classification error of the pod being scheduled into its
 // status: UnschedulableAndUnresolvable for a missing Namespace or
-// RuntimeClass, Error for anything else.
-func Status(pod *v1.Pod, err error) *fwk.Status {
+// RuntimeClass (counted as plugin's rejection), Error for anything else.
+func Status(plugin string, pod *v1.Pod, err error) *fwk.Status {
 	switch {
 	case errors.Is(err, tenancy.ErrRuntimeClassNotFound):
 		name := ""
 		if pod.Spec.RuntimeClassName != nil {
 			name = *pod.Spec.RuntimeClassName
 		}
+		metrics.Rejected(plugin, ReasonRuntimeClassNotFound)
 		return fwk.NewStatus(fwk.UnschedulableAndUnresolvable, fmt.Sprintf(ErrReasonRuntimeClassNotFound, name))
 	case errors.Is(err, tenancy.ErrNamespaceNotFound):
+		metrics.Rejected(plugin, ReasonNamespaceNotFound)
 		return fwk.NewStatus(fwk.UnschedulableAndUnresolvable, fmt.Sprintf(ErrReasonNamespaceNotFound, pod.Namespace))
 	}
 	return fwk.AsStatus(fmt.Errorf("classifying pod: %w", err))

@@ -9,6 +9,8 @@ import (
 	"k8s.io/client-go/tools/cache"
 
 	fwk "k8s.io/kube-scheduler/framework"
+
+	"github.com/mtscn/mtscn/pkg/plugins/internal/metrics"
 )
 
 const (
@@ -29,6 +31,16 @@ type Cache[S any] struct {
 	// cycles counts Begin calls.
 	cycles atomic.Uint64
 	nodes  sync.Map // node name -> *entries[S]
+	// lookups counts hits and misses once CountLookups named the plugin.
+	lookups *metrics.CacheCounters
+}
+
+// CountLookups counts the cache's hits and misses under the plugin's name
+// (mtscn_scheduler_node_cache_lookups_total). Call it from New, before the
+// cache is used.
+func (c *Cache[S]) CountLookups(plugin string) {
+	metrics.Register()
+	c.lookups = metrics.NewCacheCounters(plugin)
 }
 
 // Cycle is what Get needs from the scheduling cycle that asks: the epoch of
@@ -90,9 +102,11 @@ func (c *Cache[S]) Get(ni fwk.NodeInfo, cy Cycle, compute func(fwk.NodeInfo) S) 
 			if s.lastUse.Load() < cy.Num {
 				s.lastUse.Store(cy.Num)
 			}
+			c.lookups.Lookup(true)
 			return s.summary
 		}
 	}
+	c.lookups.Lookup(false)
 	s := &entry[S]{generation: gen, epoch: cy.Epoch, summary: compute(ni)}
 	s.lastUse.Store(cy.Num)
 	e.store(s)
@@ -174,8 +188,9 @@ func (c *Cache[S]) Len() (summaries, nodes int) {
 }
 
 // ForgetDeletedNodes drops a node's summaries as soon as the scheduler's
-// Node informer reports the node deleted (the sweep would drop them later).
-func (c *Cache[S]) ForgetDeletedNodes(h fwk.Handle) error {
+// Node informer reports the node deleted (the sweep would drop them later),
+// and calls each of also with the node's name (e.g. metrics.ForgetNode).
+func (c *Cache[S]) ForgetDeletedNodes(h fwk.Handle, also ...func(node string)) error {
 	_, err := h.SharedInformerFactory().Core().V1().Nodes().Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
 		DeleteFunc: func(obj any) {
 			if d, ok := obj.(cache.DeletedFinalStateUnknown); ok {
@@ -183,6 +198,9 @@ func (c *Cache[S]) ForgetDeletedNodes(h fwk.Handle) error {
 			}
 			if node, ok := obj.(*v1.Node); ok {
 				c.Forget(node.Name)
+				for _, f := range also {
+					f(node.Name)
+				}
 			}
 		},
 	})
