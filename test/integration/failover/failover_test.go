@@ -22,6 +22,7 @@ import (
 	"github.com/mtscn/mtscn/pkg/audit"
 	"github.com/mtscn/mtscn/pkg/devcluster"
 	"github.com/mtscn/mtscn/pkg/wellknown"
+	"github.com/mtscn/mtscn/test/integration/harness"
 )
 
 const (
@@ -282,7 +283,7 @@ func (f *fixture) verify(t *testing.T) {
 	if len(snap.Pods) != f.total {
 		t.Errorf("%d pods in the cluster, want %d", len(snap.Pods), f.total)
 	}
-	policy, err := audit.LoadPolicy(filepath.Join(repoRoot(), "manifests", "scheduler", "scheduler-config.yaml"), "")
+	policy, err := audit.LoadPolicy(harness.ShippedConfig(), "")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,44 +1,22 @@
 package failover
 
 import (
-	"flag"
 	"fmt"
-	"io"
 	"os"
-	"os/exec"
-	"path/filepath"
-	"runtime"
 	"testing"
 
-	"k8s.io/klog/v2"
+	"github.com/mtscn/mtscn/test/integration/harness"
 )
 
-// schedulerBin is the binary under test, built once by TestMain into the
-// repository's bin/.test directory.
+// schedulerBin is the binary under test, built once by TestMain into
+// bin/.test/failover.
 var schedulerBin string
 
-func repoRoot() string {
-	_, file, _, _ := runtime.Caller(0)
-	return filepath.Join(filepath.Dir(file), "..", "..", "..")
-}
-
 func TestMain(m *testing.M) {
-	fs := flag.NewFlagSet("klog", flag.ContinueOnError)
-	klog.InitFlags(fs)
-	flag.Parse()
-	// The in-process kube-apiserver logs through klog; the replicas' logs
-	// are what the tests read. Keep the test output readable.
-	_ = fs.Set("logtostderr", "false")
-	_ = fs.Set("alsologtostderr", "false")
-	_ = fs.Set("stderrthreshold", "FATAL")
-	klog.SetOutput(io.Discard)
-
-	schedulerBin = filepath.Join(repoRoot(), "bin", ".test", "mtscn-scheduler")
-	build := exec.Command("go", "build", "-o", schedulerBin, "./cmd/mtscn-scheduler")
-	build.Dir = repoRoot()
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintf(os.Stderr, "building mtscn-scheduler: %v\n", err)
+	harness.SilenceKlog()
+	var err error
+	if schedulerBin, err = harness.BuildCommand("failover", "mtscn-scheduler"); err != nil {
+		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
 	os.Exit(m.Run())

@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"sigs.k8s.io/yaml"
+	"github.com/mtscn/mtscn/test/integration/harness"
 )
 
 // acquired is what client-go's leader election logs when a replica becomes
@@ -24,28 +24,11 @@ const acquired = "Successfully acquired lease"
 // leader election) is as shipped.
 func writeConfig(t *testing.T, kubeconfig string) string {
 	t.Helper()
-	data, err := os.ReadFile(filepath.Join(repoRoot(), "manifests", "scheduler", "scheduler-config.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var cfg map[string]any
-	if err := yaml.Unmarshal(data, &cfg); err != nil {
-		t.Fatal(err)
-	}
-	le, _ := cfg["leaderElection"].(map[string]any)
-	if le["leaderElect"] != true {
-		t.Fatalf("the shipped configuration does not elect a leader: %v", le)
-	}
-	cfg["clientConnection"] = map[string]any{"kubeconfig": kubeconfig}
-	out, err := yaml.Marshal(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	path := filepath.Join(t.TempDir(), "scheduler-config.yaml")
-	if err := os.WriteFile(path, out, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return path
+	return harness.WriteSchedulerConfig(t, kubeconfig, func(cfg map[string]any) {
+		if le, _ := cfg["leaderElection"].(map[string]any); le["leaderElect"] != true {
+			t.Fatalf("the shipped configuration does not elect a leader: %v", le)
+		}
+	})
 }
 
 // replica is one mtscn-scheduler process slot. Like a Deployment's pod, it

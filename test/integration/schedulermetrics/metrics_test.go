@@ -24,13 +24,13 @@ import (
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/utils/ptr"
-	"sigs.k8s.io/yaml"
 
 	"github.com/mtscn/mtscn/pkg/devcluster"
 	"github.com/mtscn/mtscn/pkg/plugins/names"
 	"github.com/mtscn/mtscn/pkg/plugins/sandboxoverhead"
 	"github.com/mtscn/mtscn/pkg/plugins/tenantisolation"
 	"github.com/mtscn/mtscn/pkg/wellknown"
+	"github.com/mtscn/mtscn/test/integration/harness"
 )
 
 const schedulerName = "mtscn-scheduler"
@@ -40,25 +40,9 @@ const schedulerName = "mtscn-scheduler"
 // replica); profiles and args are as shipped.
 func writeConfig(t *testing.T, kubeconfig string) string {
 	t.Helper()
-	data, err := os.ReadFile(filepath.Join(repoRoot(), "manifests", "scheduler", "scheduler-config.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var cfg map[string]any
-	if err := yaml.Unmarshal(data, &cfg); err != nil {
-		t.Fatal(err)
-	}
-	cfg["clientConnection"] = map[string]any{"kubeconfig": kubeconfig}
-	cfg["leaderElection"] = map[string]any{"leaderElect": false}
-	out, err := yaml.Marshal(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	path := filepath.Join(t.TempDir(), "scheduler-config.yaml")
-	if err := os.WriteFile(path, out, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return path
+	return harness.WriteSchedulerConfig(t, kubeconfig, func(cfg map[string]any) {
+		cfg["leaderElection"] = map[string]any{"leaderElect": false}
+	})
 }
 
 func freePort(t *testing.T) int {
