@@ -4,68 +4,57 @@ import (
 	v1 "k8s.io/api/core/v1"
 	nodev1 "k8s.io/api/node/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	corelisters "k8s.io/client-go/listers/core/v1"
 	nodelisters "k8s.io/client-go/listers/node/v1"
 )
 
-// namespaceMap is a NamespaceLister over a fixed set of Namespaces.
-type namespaceMap map[string]*v1.Namespace
-
-var _ corelisters.NamespaceLister = namespaceMap(nil)
-
-func newNamespaceMap(namespaces []*v1.Namespace) namespaceMap {
-	m := make(namespaceMap, len(namespaces))
-	for _, ns := range namespaces {
-		m[ns.Name] = ns
-	}
-	return m
+// fixedLister lists a fixed set of cluster-scoped objects by name: a
+// NamespaceLister or RuntimeClassLister over a snapshot, cheaper to build
+// than an informer indexer (Classifier.Snapshot builds one per
+// classification change).
+type fixedLister[T metav1.Object] struct {
+	resource schema.GroupResource
+	items    map[string]T
 }
 
-func (m namespaceMap) List(selector labels.Selector) ([]*v1.Namespace, error) {
-	var out []*v1.Namespace
-	for _, ns := range m {
-		if selector.Matches(labels.Set(ns.Labels)) {
-			out = append(out, ns)
+var (
+	_ corelisters.NamespaceLister    = fixedLister[*v1.Namespace]{}
+	_ nodelisters.RuntimeClassLister = fixedLister[*nodev1.RuntimeClass]{}
+)
+
+func newFixedLister[T metav1.Object](resource schema.GroupResource, objs []T) fixedLister[T] {
+	l := fixedLister[T]{resource: resource, items: make(map[string]T, len(objs))}
+	for _, o := range objs {
+		l.items[o.GetName()] = o
+	}
+	return l
+}
+
+func (l fixedLister[T]) List(selector labels.Selector) ([]T, error) {
+	var out []T
+	for _, o := range l.items {
+		if selector.Matches(labels.Set(o.GetLabels())) {
+			out = append(out, o)
 		}
 	}
 	return out, nil
 }
 
-func (m namespaceMap) Get(name string) (*v1.Namespace, error) {
-	if ns, ok := m[name]; ok {
-		return ns, nil
+func (l fixedLister[T]) Get(name string) (T, error) {
+	if o, ok := l.items[name]; ok {
+		return o, nil
 	}
-	return nil, apierrors.NewNotFound(v1.Resource("namespace"), name)
+	var zero T
+	return zero, apierrors.NewNotFound(l.resource, name)
 }
 
-// runtimeClassMap is a RuntimeClassLister over a fixed set of
-// RuntimeClasses.
-type runtimeClassMap map[string]*nodev1.RuntimeClass
-
-var _ nodelisters.RuntimeClassLister = runtimeClassMap(nil)
-
-func newRuntimeClassMap(runtimeClasses []*nodev1.RuntimeClass) runtimeClassMap {
-	m := make(runtimeClassMap, len(runtimeClasses))
-	for _, rc := range runtimeClasses {
-		m[rc.Name] = rc
-	}
-	return m
+func newNamespaceMap(namespaces []*v1.Namespace) fixedLister[*v1.Namespace] {
+	return newFixedLister(v1.Resource("namespace"), namespaces)
 }
 
-func (m runtimeClassMap) List(selector labels.Selector) ([]*nodev1.RuntimeClass, error) {
-	var out []*nodev1.RuntimeClass
-	for _, rc := range m {
-		if selector.Matches(labels.Set(rc.Labels)) {
-			out = append(out, rc)
-		}
-	}
-	return out, nil
-}
-
-func (m runtimeClassMap) Get(name string) (*nodev1.RuntimeClass, error) {
-	if rc, ok := m[name]; ok {
-		return rc, nil
-	}
-	return nil, apierrors.NewNotFound(nodev1.Resource("runtimeclass"), name)
+func newRuntimeClassMap(runtimeClasses []*nodev1.RuntimeClass) fixedLister[*nodev1.RuntimeClass] {
+	return newFixedLister(nodev1.Resource("runtimeclass"), runtimeClasses)
 }
