@@ -3,7 +3,6 @@ package failover
 import (
 	"context"
 	"fmt"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -98,17 +97,7 @@ type fixture struct {
 
 func setup(t *testing.T) *fixture {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
-	cluster, err := devcluster.Start(ctx, devcluster.Options{DataDir: filepath.Join(t.TempDir(), "cluster")})
-	if err != nil {
-		t.Fatalf("starting the control plane: %v", err)
-	}
-	t.Cleanup(func() {
-		if err := cluster.Stop(); err != nil {
-			t.Errorf("stopping the control plane: %v", err)
-		}
-	})
+	ctx, cluster := harness.StartDevCluster(t)
 	f := &fixture{ctx: ctx, cluster: cluster}
 	f.createCluster(t)
 	f.watch = watchPods(t, f)

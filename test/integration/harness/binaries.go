@@ -1,6 +1,7 @@
 package harness
 
 import (
+	"context"
 	"flag"
 	"fmt"
 	"io"
@@ -11,6 +12,8 @@ import (
 
 	"k8s.io/klog/v2"
 	"sigs.k8s.io/yaml"
+
+	"github.com/mtscn/mtscn/pkg/devcluster"
 )
 
 // BuildCommand builds the repository's ./cmd/<name> into
@@ -68,4 +71,24 @@ func WriteSchedulerConfig(t testing.TB, kubeconfig string, edit func(cfg map[str
 		t.Fatal(err)
 	}
 	return path
+}
+
+// StartDevCluster starts pkg/devcluster's etcd and kube-apiserver (the
+// control plane `mtscnctl demo` runs) in a test directory, for tests that
+// run mtscn-scheduler as a process against its kubeconfig, and stops it
+// when the test ends. The context is cancelled when the test ends.
+func StartDevCluster(t testing.TB) (context.Context, *devcluster.Cluster) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	cluster, err := devcluster.Start(ctx, devcluster.Options{DataDir: filepath.Join(t.TempDir(), "cluster")})
+	if err != nil {
+		t.Fatalf("starting the control plane: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := cluster.Stop(); err != nil {
+			t.Errorf("stopping the control plane: %v", err)
+		}
+	})
+	return ctx, cluster
 }

@@ -25,7 +25,6 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/utils/ptr"
 
-	"github.com/mtscn/mtscn/pkg/devcluster"
 	"github.com/mtscn/mtscn/pkg/plugins/names"
 	"github.com/mtscn/mtscn/pkg/plugins/sandboxoverhead"
 	"github.com/mtscn/mtscn/pkg/plugins/tenantisolation"
@@ -193,17 +192,7 @@ func pod(ns, name, runtimeClass, node string) *v1.Pod {
 // SandboxOverhead sum n-shared again: its series then holds the first VM's
 // footprint.
 func TestDecisionMetrics(t *testing.T) {
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
-	cluster, err := devcluster.Start(ctx, devcluster.Options{DataDir: filepath.Join(t.TempDir(), "cluster")})
-	if err != nil {
-		t.Fatalf("starting the control plane: %v", err)
-	}
-	t.Cleanup(func() {
-		if err := cluster.Stop(); err != nil {
-			t.Errorf("stopping the control plane: %v", err)
-		}
-	})
+	ctx, cluster := harness.StartDevCluster(t)
 	c := cluster.Client
 	if _, err := c.NodeV1().RuntimeClasses().Create(ctx, &nodev1.RuntimeClass{
 		ObjectMeta: metav1.ObjectMeta{Name: "kata-qemu"}, Handler: "kata-qemu",
