@@ -126,7 +126,7 @@ func (in *Installer) withdraw(ctx context.Context, reason string, handlers []str
 	}
 	if waited != nil {
 		in.note(ctx, v1.EventTypeNormal, EventRuntimeWithdrawn, "discovery dropped the runtime labels; changing containerd now",
-			"labels", strings.Join(waited, ","), "waited", time.Since(start).Round(time.Millisecond).String(), "reason", reason)
+			"labels", strings.Join(waited, ","), "waited", time.Since(start).Round(time.Millisecond).String(), "for", reason)
 	}
 	return nil
 }

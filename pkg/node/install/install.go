@@ -138,6 +138,8 @@ func (in *Installer) install(ctx context.Context, skipRolledBack bool) (*Result,
 	}
 	res.Kept = keep
 
+	// The record of what the current config holds, for a rollback.
+	prevAdded, prevImport := rec.Added, rec.AddedImport
 	if !artifactsSame || configChanges {
 		if err := in.applyChanges(ctx, sbs, plan, &rec, res); err != nil {
 			return res, err
@@ -151,6 +153,9 @@ func (in *Installer) install(ctx context.Context, skipRolledBack bool) (*Result,
 		case res.Restarted:
 			// Our change made containerd lose a runtime or not serve
 			// ours: put the previous config back.
+			// The previous config comes back, and with it what
+			// uninstall must strip from it.
+			rec.Added, rec.AddedImport = prevAdded, prevImport
 			return res, in.rollback(ctx, plan, &rec, res, err)
 		case !configChanges:
 			// The files are right but containerd does not serve them: a

@@ -52,8 +52,8 @@ func (n Note) Withdrawn(handler string) bool { return slices.Contains(n.Handlers
 
 // With returns the note with handlers added.
 func (n Note) With(reason string, handlers ...string) Note {
-	out := Note{Handlers: slices.Clone(n.Handlers), Reason: reason}
-	for _, h := range handlers {
+	out := Note{Reason: reason}
+	for _, h := range slices.Concat(n.Handlers, handlers) {
 		if !slices.Contains(out.Handlers, h) {
 			out.Handlers = append(out.Handlers, h)
 		}
