@@ -1,8 +1,8 @@
 // Package nfd runs NFD's real nfd-master in an integration test's process
-// against the harness's control plane (sigs.k8s.io/node-feature-discovery
-// pkg/nfd-master, the version go.mod pins: what NFD's nfd-master command
-// and `make e2e` run). It is apart from the harness so that
-// only the tests that need nfd-master link it.
+// against the harness's control plane (sigs.k8s.io/node-feature-discovery/pkg/nfd-master,
+// the version go.mod pins: what NFD's nfd-master command and `make e2e`
+// run). It is apart from the harness so that only the tests that need
+// nfd-master link it.
 package nfd
 
 import (
