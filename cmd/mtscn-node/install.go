@@ -64,7 +64,7 @@ func (f *installFlags) add(fs *pflag.FlagSet) {
 	fs.StringVar(&f.nodeName, "node-name", os.Getenv("NODE_NAME"), "this node's name (default $NODE_NAME)")
 	fs.BoolVar(&f.noNode, "no-node", false, "do not label the Node or record Events (no cluster)")
 	fs.StringVar(&f.kubeconfig, "kubeconfig", "", "kubeconfig file (default: in-cluster)")
-	fs.StringVar(&f.opts.WithdrawnNote, "withdrawn-note", withdrawal.DefaultPath, "the note through which handlers are withdrawn from discovery before containerd changes, as a host path (mtscn-node run --withdrawn-note reads it)")
+	fs.StringVar(&f.opts.WithdrawnNote, "withdrawn-note", "", "the note through which handlers are withdrawn from discovery before containerd changes, as a host path; mtscn-node run --withdrawn-note must read the same file (default <--state-dir>/withdrawn/handlers.json, i.e. "+withdrawal.DefaultPath+")")
 	fs.DurationVar(&f.opts.DiscoveryTimeout, "discovery-timeout", install.DefaultDiscoveryTimeout, "how long to wait for discovery to drop mtscn.io/runtime.<handler> before containerd changes, and to publish it before the node is reported ready; then fail and change nothing (uninstall --force goes on)")
 }
 

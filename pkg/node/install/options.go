@@ -90,7 +90,9 @@ type Options struct {
 	// DiscoveryTimeout when discovery did not drop their labels.
 	Force bool
 	// WithdrawnNote is the withdrawal note discovery reads
-	// (pkg/node/withdrawal), as a host path.
+	// (pkg/node/withdrawal), as a host path. Default
+	// <StateDir>/withdrawn/handlers.json (withdrawal.DefaultPath for the
+	// default StateDir).
 	WithdrawnNote string
 	// DiscoveryTimeout bounds each wait for discovery to drop (before
 	// containerd changes) or publish (before the node is reported ready)
@@ -120,7 +122,7 @@ func (o *Options) SetDefaults() {
 	def(&o.DropIn, DefaultDropIn)
 	def(&o.StateDir, DefaultStateDir)
 	def(&o.ContainerdUnit, DefaultContainerdUnit)
-	def(&o.WithdrawnNote, withdrawal.DefaultPath)
+	def(&o.WithdrawnNote, path.Join(o.StateDir, path.Base(withdrawal.DefaultDir), withdrawal.FileName))
 	if o.DiscoveryTimeout == 0 {
 		o.DiscoveryTimeout = DefaultDiscoveryTimeout
 	}
