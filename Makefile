@@ -61,7 +61,8 @@ test: test-unit test-race test-integration
 generate:
 	bash hack/update-codegen.sh
 
-# gofmt, go vet, structured/contextual logging (logcheck), go mod tidy.
+# gofmt, go vet, structured/contextual logging (logcheck), go mod tidy; the
+# hack/make/*.mk files add theirs (repository checks, chart files).
 verify:
 	@echo "gofmt"; out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	@echo "go vet"; $(GO) vet ./...

@@ -1,127 +1,16 @@
 package nfdrules
 
 import (
-	"fmt"
 	"os"
-	"regexp"
-	"sort"
 	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
-	"k8s.io/apimachinery/pkg/util/sets"
 	nfdv1alpha1 "sigs.k8s.io/node-feature-discovery/api/nfd/v1alpha1"
-	"sigs.k8s.io/node-feature-discovery/pkg/apis/nfd/validate"
 	"sigs.k8s.io/yaml"
 
 	"github.com/mtscn/mtscn/pkg/wellknown"
 )
-
-func loadRules(t testing.TB) []nfdv1alpha1.NodeFeatureRule {
-	t.Helper()
-	rules, err := Load()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return rules
-}
-
-// result is what nfd-master would put on the Node.
-type result = Output
-
-func process(t *testing.T, rules []nfdv1alpha1.NodeFeatureRule, features *nfdv1alpha1.Features) result {
-	t.Helper()
-	out, err := Evaluate(rules, features)
-	if err != nil {
-		t.Errorf("nfd-master would drop outputs or fail rules: %v", err)
-	}
-	return out
-}
-
-// node builds a feature set the way nfd-master sees it: NFD worker's
-// features merged with mtscn-node's.
-type node struct{ f *nfdv1alpha1.Features }
-
-func newNode() *node { return &node{f: nfdv1alpha1.NewFeatures()} }
-
-func (n *node) flags(name string, keys ...string) *node {
-	n.f.Flags[name] = nfdv1alpha1.NewFlagFeatures(keys...)
-	return n
-}
-
-func (n *node) attrs(name string, kv ...string) *node {
-	m := map[string]string{}
-	for i := 0; i+1 < len(kv); i += 2 {
-		m[kv[i]] = kv[i+1]
-	}
-	n.f.Attributes[name] = nfdv1alpha1.NewAttributeFeatures(m)
-	return n
-}
-
-func (n *node) instance(name string, kv ...string) *node {
-	m := map[string]string{}
-	for i := 0; i+1 < len(kv); i += 2 {
-		m[kv[i]] = kv[i+1]
-	}
-	set := n.f.Instances[name]
-	set.Elements = append(set.Elements, *nfdv1alpha1.NewInstanceFeature(m))
-	n.f.Instances[name] = set
-	return n
-}
-
-func (n *node) kvm(module string) *node {
-	return n.attrs(wellknown.FeatureKVM, wellknown.KVMUsable, "true", wellknown.KVMAPIVersion, "12", wellknown.KVMModule, module)
-}
-
-// runtime adds a handler as mtscn-node reports one containerd serves: Kata
-// and gVisor shims carry their sandbox kind.
-func (n *node) runtime(handler, runtimeType string) *node {
-	kv := []string{wellknown.RuntimeHandler, handler, wellknown.RuntimeType, runtimeType}
-	switch {
-	case strings.HasPrefix(runtimeType, "io.containerd.kata"):
-		kv = append(kv, wellknown.RuntimeSandbox, wellknown.SandboxKata)
-	case strings.HasPrefix(runtimeType, "io.containerd.runsc"):
-		kv = append(kv, wellknown.RuntimeSandbox, wellknown.SandboxGVisor)
-	}
-	return n.instance(wellknown.FeatureRuntime, kv...)
-}
-
-// cpu adds mtscn.cpu with the agent's co-tenancy verdict ("" leaves it
-// out, as an agent that does not judge it would).
-func (n *node) cpu(hypervisor, smtActive, cotenancySafe string) *node {
-	kv := []string{wellknown.CPUHypervisor, hypervisor}
-	if smtActive != "" {
-		kv = append(kv, wellknown.CPUSMTActive, smtActive)
-	}
-	if cotenancySafe != "" {
-		kv = append(kv, wellknown.CPUCotenancySafe, cotenancySafe)
-	}
-	return n.attrs(wellknown.FeatureCPU, kv...)
-}
-
-func (n *node) capacity(sandboxMemory, sandboxes string) *node {
-	return n.attrs(wellknown.FeatureCapacity,
-		wellknown.CapacityMemoryBytes, "270582939648",
-		wellknown.CapacityShmBytes, sandboxMemory,
-		wellknown.CapacitySandboxMemoryBytes, sandboxMemory,
-		wellknown.CapacitySandboxes, sandboxes)
-}
-
-func (n *node) qat(addr, device, driver, group string) *node {
-	kv := []string{wellknown.QATAddress, addr, wellknown.QATVendor, "8086", wellknown.QATDevice, device, wellknown.QATClass, "0b4000"}
-	if driver != "" {
-		kv = append(kv, wellknown.QATDriver, driver)
-	}
-	if group != "" {
-		kv = append(kv, wellknown.QATIOMMUGroup, group)
-	}
-	return n.instance(wellknown.FeatureQAT, kv...)
-}
-
-var notAffected = []string{
-	"l1tf", "Not affected", "mds", "Not affected", "tsx_async_abort", "Not affected",
-	"mmio_stale_data", "Not affected", "spectre_v2", "Mitigation: Enhanced / Automatic IBRS; IBPB: conditional; RSB filling; PBRSB-eIBRS: SW sequence; BHI: BHI_DIS_S",
-}
 
 func TestRules(t *testing.T) {
 	rules := loadRules(t)
@@ -350,97 +239,6 @@ func TestRules(t *testing.T) {
 	}
 }
 
-// TestRulesAreValid checks every rule the way nfd-master's NodeFeatureRule
-// validation does, and that each rule can produce output (a rule with a
-// typo in a feature name would silently never match).
-func TestRulesAreValid(t *testing.T) {
-	rules := loadRules(t)
-	names := sets.New[string]()
-	seen := sets.New[string]()
-	for _, obj := range rules {
-		if names.Has(obj.Name) {
-			t.Errorf("duplicate NodeFeatureRule name %q", obj.Name)
-		}
-		names.Insert(obj.Name)
-		for _, r := range obj.Spec.Rules {
-			var errs []error
-			errs = append(errs, validate.MatchFeatures(r.MatchFeatures)...)
-			errs = append(errs, validate.MatchAny(r.MatchAny)...)
-			errs = append(errs, validate.Template(r.LabelsTemplate)...)
-			errs = append(errs, validate.Labels(r.Labels)...)
-			errs = append(errs, validate.Taints(r.Taints)...)
-			for k, v := range r.ExtendedResources {
-				if strings.HasPrefix(v, "@") {
-					v = "1"
-				}
-				if err := validate.ExtendedResource(k, v); err != nil {
-					errs = append(errs, fmt.Errorf("extended resource %s: %w", k, err))
-				}
-			}
-			for _, err := range errs {
-				t.Errorf("%s rule %q: %v", obj.Name, r.Name, err)
-			}
-			if seen.Has(r.Name) {
-				t.Errorf("duplicate rule name %q", r.Name)
-			}
-			seen.Insert(r.Name)
-			for _, term := range allTerms(r) {
-				if !strings.HasPrefix(term, wellknown.FeatureDomain+".") && !knownNFDFeature.MatchString(term) {
-					t.Errorf("%s rule %q matches feature %q that neither mtscn-node nor NFD publishes", obj.Name, r.Name, term)
-				}
-			}
-		}
-	}
-}
-
-var knownNFDFeature = regexp.MustCompile(`^(cpu\.(cpuid|security|topology)|kernel\.(loadedmodule|config)|pci\.device)$`)
-
-func allTerms(r nfdv1alpha1.Rule) []string {
-	var out []string
-	for _, m := range r.MatchFeatures {
-		out = append(out, m.Feature)
-	}
-	for _, a := range r.MatchAny {
-		for _, m := range a.MatchFeatures {
-			out = append(out, m.Feature)
-		}
-	}
-	return out
-}
-
-// TestKustomizationListsEveryRule keeps kustomization.yaml, Files and the
-// directory in step.
-func TestKustomizationListsEveryRule(t *testing.T) {
-	data, err := os.ReadFile("kustomization.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var k struct {
-		Resources []string `json:"resources"`
-	}
-	if err := yaml.Unmarshal(data, &k); err != nil {
-		t.Fatalf("decoding kustomization.yaml: %v", err)
-	}
-	if diff := cmp.Diff(Files, k.Resources); diff != "" {
-		t.Errorf("kustomization resources (-Files,+kustomization.yaml):\n%s", diff)
-	}
-	entries, err := os.ReadDir(".")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var yamls []string
-	for _, e := range entries {
-		if strings.HasSuffix(e.Name(), ".yaml") && e.Name() != "kustomization.yaml" {
-			yamls = append(yamls, e.Name())
-		}
-	}
-	want := append([]string(nil), Files...)
-	sort.Strings(want)
-	if diff := cmp.Diff(want, yamls); diff != "" {
-		t.Errorf("rule files in the directory (-Files,+directory):\n%s", diff)
-	}
-}
-
 // TestReadmeExample decodes the NodeFeature of README.md's example and
 // checks that the rules give the labels and capacity the README shows.
 func TestReadmeExample(t *testing.T) {
@@ -484,38 +282,5 @@ func TestReadmeExample(t *testing.T) {
 		if !strings.Contains(text, k+": "+v) {
 			t.Errorf("README.md does not show capacity %s: %s", k, v)
 		}
-	}
-}
-
-// TestEvaluate checks Evaluate itself: it leaves the caller's features
-// alone and reports what nfd-master would drop instead of hiding it.
-func TestEvaluate(t *testing.T) {
-	features := newNode().kvm(wellknown.ModuleKVMIntel).attrs(wellknown.FeatureCPU, wellknown.CPUHypervisor, "false").f
-	before := features.DeepCopy()
-	rules := loadRules(t)
-	if _, err := Evaluate(rules, features); err != nil {
-		t.Fatal(err)
-	}
-	if diff := cmp.Diff(before, features); diff != "" {
-		t.Errorf("Evaluate changed its input (-before,+after):\n%s", diff)
-	}
-
-	broken := nfdv1alpha1.NodeFeatureRule{Spec: nfdv1alpha1.NodeFeatureRuleSpec{Rules: []nfdv1alpha1.Rule{{
-		Name:              "typo",
-		ExtendedResources: map[string]string{"mtscn.io/sandboxes": "@mtscn.capacity.sandbox"},
-		Labels:            map[string]string{"kubernetes.io/forbidden": "true", "mtscn.io/fine": "true"},
-		MatchFeatures:     nfdv1alpha1.FeatureMatcher{{Feature: wellknown.FeatureKVM}},
-	}}}}
-	got, err := Evaluate([]nfdv1alpha1.NodeFeatureRule{broken}, newNode().kvm(wellknown.ModuleKVMIntel).capacity("1", "2").f)
-	if err == nil {
-		t.Fatal("Evaluate accepted a dynamic value naming a missing element and a label in a denied namespace")
-	}
-	for _, want := range []string{"element sandbox not found on feature mtscn.capacity", "label kubernetes.io/forbidden"} {
-		if !strings.Contains(err.Error(), want) {
-			t.Errorf("error %q does not mention %q", err, want)
-		}
-	}
-	if diff := cmp.Diff(Output{Labels: map[string]string{"mtscn.io/fine": "true"}, ExtendedResources: map[string]string{}}, got); diff != "" {
-		t.Errorf("output next to the error (-want,+got):\n%s", diff)
 	}
 }

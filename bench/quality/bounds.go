@@ -15,7 +15,8 @@ import (
 
 // footprints returns each pod's VM footprint (pkg/vmsize), with the
 // RuntimeClass overhead the admission controller adds when the pod has
-// none yet.
+// none yet. A pod whose RuntimeClass is missing is sized as pkg/tenancy's
+// BoundRuntime classifies it.
 func footprints(pods []*v1.Pod, rcs []*nodev1.RuntimeClass, namespaces []*v1.Namespace, cfg tenancy.Config, model *vmsize.Model) []vmsize.Footprint {
 	classifier := tenancy.NewStatic(cfg, namespaces, rcs)
 	byName := map[string]*nodev1.RuntimeClass{}
@@ -30,7 +31,7 @@ func footprints(pods []*v1.Pod, rcs []*nodev1.RuntimeClass, namespaces []*v1.Nam
 				p.Spec.Overhead = rc.Overhead.PodFixed.DeepCopy()
 			}
 		}
-		rt, _ := classifier.Runtime(p.Spec.RuntimeClassName)
+		rt := classifier.BoundRuntime(p.Spec.RuntimeClassName)
 		out[i] = model.PodFootprint(p, rt, nil)
 	}
 	return out

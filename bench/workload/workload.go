@@ -10,6 +10,8 @@ import (
 	v1 "k8s.io/api/core/v1"
 	nodev1 "k8s.io/api/node/v1"
 	"sigs.k8s.io/yaml"
+
+	"github.com/mtscn/mtscn/pkg/wellknown"
 )
 
 // LabelClass is the node label naming a node's class (NodeClasses);
@@ -125,10 +127,10 @@ type NodeClass struct {
 // cloud VMs with nested virtualization, TDX hosts, QAT hosts with VFs bound
 // to vfio-pci, and nodes without KVM that only run runc.
 var NodeClasses = []NodeClass{
-	{Name: "hw", Weight: 11, Kata: true, VirtMode: "hardware", IOMMU: true, UnsafeEvery: 8, CPU: "32", Memory: "64Gi", SandboxMemory: "32Gi", Sandboxes: 64},
-	{Name: "nested", Weight: 4, Kata: true, VirtMode: "nested", CPU: "16", Memory: "32Gi", SandboxMemory: "16Gi", Sandboxes: 32},
-	{Name: "tdx", Weight: 1, Kata: true, VirtMode: "hardware", TDX: true, IOMMU: true, CPU: "32", Memory: "64Gi", SandboxMemory: "32Gi", Sandboxes: 64},
-	{Name: "qat", Weight: 1, Kata: true, VirtMode: "hardware", IOMMU: true, QAT: true, CPU: "32", Memory: "64Gi", SandboxMemory: "32Gi", Sandboxes: 64},
+	{Name: "hw", Weight: 11, Kata: true, VirtMode: wellknown.VirtModeHardware, IOMMU: true, UnsafeEvery: 8, CPU: "32", Memory: "64Gi", SandboxMemory: "32Gi", Sandboxes: 64},
+	{Name: "nested", Weight: 4, Kata: true, VirtMode: wellknown.VirtModeNested, CPU: "16", Memory: "32Gi", SandboxMemory: "16Gi", Sandboxes: 32},
+	{Name: "tdx", Weight: 1, Kata: true, VirtMode: wellknown.VirtModeHardware, TDX: true, IOMMU: true, CPU: "32", Memory: "64Gi", SandboxMemory: "32Gi", Sandboxes: 64},
+	{Name: "qat", Weight: 1, Kata: true, VirtMode: wellknown.VirtModeHardware, IOMMU: true, QAT: true, CPU: "32", Memory: "64Gi", SandboxMemory: "32Gi", Sandboxes: 64},
 	{Name: "plain", Weight: 3, CPU: "32", Memory: "64Gi"},
 }
 
@@ -223,8 +225,8 @@ func stage1(name string, data any) (string, error) {
 }
 
 // stage2 compiles an object template as scheduler_perf does
-// (test/integration/scheduler_perf getSpecFromTextTemplateFile: div and
-// mod, rendered with .Index and .Count, decoded as strict YAML).
+// (k8s.io/kubernetes/test/integration/scheduler_perf
+// getSpecFromTextTemplateFile: div and mod, rendered with .Index and .Count, decoded as strict YAML).
 func stage2(text string) (*template.Template, error) {
 	funcs := template.FuncMap{
 		"div": func(a, b int) int { return a / b },

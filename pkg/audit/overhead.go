@@ -54,7 +54,7 @@ func handlerOverheads(model *vmsize.Model, values vmsize.NodeValues) []HandlerOv
 	return out
 }
 
-// String reads "runsc 35Mi model, 73Mi observed (40 samples): observed".
+// String reads "runsc 42Mi model, 73Mi observed (40 samples): observed".
 func (o HandlerOverhead) String() string {
 	return fmt.Sprintf("%s %s model, %s observed (%d samples): %s", o.Handler,
 		vmsize.FormatBytes(o.Model, true), vmsize.FormatBytes(o.Observed, true), o.Samples, o.Source)

@@ -102,8 +102,8 @@ func LoadPolicy(path, profile string) (*Policy, error) {
 }
 
 // DecodeSchedulerConfig decodes a KubeSchedulerConfiguration the way
-// kube-scheduler's --config loader does (k8s.io/kubernetes
-// cmd/kube-scheduler/app/options.LoadConfigFromFile): strictly, with
+// kube-scheduler's --config loader does
+// (k8s.io/kubernetes/cmd/kube-scheduler/app/options.LoadConfigFromFile): strictly, with
 // defaulting, through kube-scheduler's scheme with mtscn's args registered
 // (pkg/apis/config/scheme). It does not link the scheduler itself.
 func DecodeSchedulerConfig(data []byte) (*schedconfig.KubeSchedulerConfiguration, error) {

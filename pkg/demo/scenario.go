@@ -63,23 +63,23 @@ var nodeSpecs = []nodeSpec{
 	{
 		name: NodeMetalQAT, kind: "bare metal, VT-x, IOMMU, QAT VFs on vfio-pci",
 		cpu: "32", memory: "32Gi", sandboxMemory: "16Gi", sandboxes: 40,
-		labels:         with(kataNode("hardware", "kata-qemu", "kata-clh", "kata-qemu-runtime-rs"), wellknown.LabelIOMMU, "true", wellknown.LabelQATVFIO, "true"),
+		labels:         with(kataNode(wellknown.VirtModeHardware, "kata-qemu", "kata-clh", "kata-qemu-runtime-rs"), wellknown.LabelIOMMU, "true", wellknown.LabelQATVFIO, "true"),
 		extraResources: v1.ResourceList{wellknown.ResourceQATGeneric: resource.MustParse("4")},
 	},
 	{
 		name: NodeMetalSNP, kind: "bare metal, AMD SEV-SNP",
 		cpu: "32", memory: "24Gi", sandboxMemory: "12Gi", sandboxes: 40,
-		labels: with(kataNode("hardware", "kata-qemu", "kata-qemu-snp"), wellknown.LabelSNP, "true", wellknown.LabelIOMMU, "true"),
+		labels: with(kataNode(wellknown.VirtModeHardware, "kata-qemu", "kata-qemu-snp"), wellknown.LabelSNP, "true", wellknown.LabelIOMMU, "true"),
 	},
 	{
 		name: NodeVMNested, kind: "cloud VM, nested virtualization",
 		cpu: "8", memory: "12Gi", sandboxMemory: "6Gi", sandboxes: 20,
-		labels: kataNode("nested", "kata-qemu", "kata-clh"),
+		labels: kataNode(wellknown.VirtModeNested, "kata-qemu", "kata-clh"),
 	},
 	{
 		name: NodeVMPVM, kind: "cloud VM, KVM through PVM",
 		cpu: "8", memory: "12Gi", sandboxMemory: "6Gi", sandboxes: 20,
-		labels: kataNode("pvm", "kata-qemu", "kata-clh"),
+		labels: kataNode(wellknown.VirtModePVM, "kata-qemu", "kata-clh"),
 	},
 	{
 		// kata-deploy ran (the RuntimeClass nodeSelector matches) but there
@@ -92,7 +92,7 @@ var nodeSpecs = []nodeSpec{
 	{
 		name: NodeMetalLeaky, kind: "bare metal, SMT on, L1TF/MDS vulnerable",
 		cpu: "32", memory: "24Gi", sandboxMemory: "12Gi", sandboxes: 40,
-		labels: with(kataNode("hardware", "kata-qemu", "kata-clh"), wellknown.LabelCotenancySafe, "false"),
+		labels: with(kataNode(wellknown.VirtModeHardware, "kata-qemu", "kata-clh"), wellknown.LabelCotenancySafe, "false"),
 	},
 }
 

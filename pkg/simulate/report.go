@@ -12,11 +12,8 @@ import (
 	"github.com/mtscn/mtscn/pkg/audit"
 	"github.com/mtscn/mtscn/pkg/tenancy"
 	"github.com/mtscn/mtscn/pkg/vmsize"
+	"github.com/mtscn/mtscn/pkg/wellknown"
 )
-
-// KindAnnotation on a Node holds a one-line description shown in reports
-// ("bare metal, AMD SEV-SNP"); optional.
-const KindAnnotation = "demo.mtscn.io/kind"
 
 func newTable(w io.Writer) *tabwriter.Writer {
 	return tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
@@ -70,7 +67,7 @@ func WritePlacements(w io.Writer, res *Result, iso audit.IsolationOptions) error
 	tw := newTable(w)
 	fmt.Fprintln(tw, "NODE\tKIND\tTENANT\tRUNTIME\tPODS")
 	for _, n := range sortedNodes(res.Snapshot.Nodes) {
-		kind := n.Annotations[KindAnnotation]
+		kind := n.Annotations[wellknown.AnnotationDemoNodeKind]
 		if kind == "" {
 			kind = "-"
 		}

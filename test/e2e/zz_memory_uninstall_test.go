@@ -57,8 +57,27 @@ func TestPodCost(t *testing.T) {
 }
 
 // minObservedSamples is learnedOverhead.minSamples in the shipped
-// manifests/scheduler/scheduler-config.yaml, which make e2e runs.
+// manifests/scheduler/scheduler-config.yaml, which make e2e runs; a step of
+// the 1-2-5 series the agent publishes sample counts on.
 const minObservedSamples = 20
+
+// containerLogs waits until the container has printed its kernel line.
+func containerLogs(t *testing.T, p *v1.Pod, container string) string {
+	t.Helper()
+	var out string
+	err := wait.PollUntilContextTimeout(context.Background(), 100*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
+		data, err := e2e.client.CoreV1().Pods(p.Namespace).GetLogs(p.Name, &v1.PodLogOptions{Container: container}).DoRaw(ctx)
+		if err != nil {
+			return false, nil
+		}
+		out = string(data)
+		return strings.Contains(out, "kernel:"), nil
+	})
+	if err != nil {
+		t.Fatalf("log of %s/%s container %s: %v (got %q)", p.Namespace, p.Name, container, err, out)
+	}
+	return strings.TrimSpace(out)
+}
 
 // auditUsage is the usage part of `mtscnctl audit -o json`.
 type auditUsage struct {
@@ -77,33 +96,44 @@ type auditUsage struct {
 	} `json:"usage"`
 }
 
-// TestObservedOverhead: gVisor pods of four sizes run on the first node;
-// mtscn-node measures them and NFD labels the node with the p95 of what a
-// runsc sandbox costs beyond its containers, close to what this test
-// measures itself; mtscnctl audit shows it against the model, and
-// SandboxOverhead sizes gVisor pods on the node with it: a pod that fits
-// by the static model but not by the observed figure stays Pending with a
-// reason that says "observed".
+// TestObservedOverhead: four gVisor pods on the first node, of one to four
+// app containers (gVisor's shim runs once per container: each container
+// adds a shim and its runsc helper outside the pod cgroup,
+// docs/vm-footprint.md "gVisor"); mtscn-node measures them and NFD labels
+// the node with the p95 of what a runsc sandbox costs beyond its
+// containers, close to what this test measures itself for the largest pod;
+// mtscnctl audit shows it against the model, and SandboxOverhead sizes
+// gVisor pods on the node with it: a pod that fits by the static model but
+// not by the observed figure stays Pending with a reason that says
+// "observed".
 func TestObservedOverhead(t *testing.T) {
 	ctx := context.Background()
 	gvisorRuntimeClass(t)
 	ns := tenant(t, "lambda")
 	node := e2e.nodes[0]
 	memLabel, samplesLabel := wellknown.ObservedMemoryLabel(gvisorHandle), wellknown.ObservedSamplesLabel(gvisorHandle)
-	samplesBefore := 0
+	var before *v1.Node
 	if n, err := e2e.client.CoreV1().Nodes().Get(ctx, node, metav1.GetOptions{}); err == nil {
-		samplesBefore, _ = strconv.Atoi(n.Labels[samplesLabel])
+		before = n
 	}
 
 	var ps []*v1.Pod
 	for i, size := range []string{"16Mi", "64Mi", "128Mi", "256Mi"} {
-		p := pod(ns, fmt.Sprintf("sized-%d", i), gvisorClass, node)
+		p := pod(ns, fmt.Sprintf("containers-%d", i+1), gvisorClass, node)
 		p.Spec.Containers[0].Resources.Requests = v1.ResourceList{v1.ResourceMemory: resource.MustParse(size)}
+		for c := 1; c <= i; c++ {
+			extra := p.Spec.Containers[0]
+			extra.Name = fmt.Sprintf("app-%d", c)
+			extra.Resources = v1.ResourceRequirements{}
+			p.Spec.Containers = append(p.Spec.Containers, extra)
+		}
 		ps = append(ps, create(t, p))
 	}
 	for i := range ps {
 		ps[i], _ = waitRunning(t, ps[i], time.Now())
-		logs(t, ps[i])
+		for _, c := range ps[i].Spec.Containers {
+			containerLogs(t, ps[i], c.Name)
+		}
 	}
 	time.Sleep(2 * time.Second)
 	cg := cgroupNode(0)
@@ -119,36 +149,42 @@ func TestObservedOverhead(t *testing.T) {
 			pss += o.PSS
 		}
 		own = append(own, m.Overhead())
-		ownDesc = append(ownDesc, fmt.Sprintf("%.1f (%.1f in the pod cgroup + %.1f in %d processes outside it)",
-			mib(m.Overhead()), mib(m.WorkingSet-m.AppWorkingSet), mib(pss), len(m.Outside)))
+		ownDesc = append(ownDesc, fmt.Sprintf("%d container(s) %.1f (%.1f in the pod cgroup + %.1f in %d processes outside it)",
+			len(p.Spec.Containers), mib(m.Overhead()), mib(m.WorkingSet-m.AppWorkingSet), mib(pss), len(m.Outside)))
 	}
 	ownMax := slices.Max(own)
+	near := func(observed int64) bool {
+		d := observed - ownMax
+		return max(d, -d) <= max(8<<20, ownMax/4)
+	}
 
-	// The agent samples every 5s (hack/e2e/run.sh --interval); wait for the
-	// scheduler's minimum and for two rounds over these four pods.
-	want := max(minObservedSamples, samplesBefore+8)
+	// The agent samples every 5s (hack/e2e/run.sh --interval) and publishes
+	// the sample count on the 1-2-5 series and the p95 when it moved by
+	// more than 1/16 (docs/labels.md): wait for the scheduler's minimum
+	// and for the p95 of these pods, which the four-container pod leads.
 	var n *v1.Node
+	start := time.Now()
 	err := wait.PollUntilContextTimeout(ctx, time.Second, 2*time.Minute, true, func(ctx context.Context) (bool, error) {
 		var err error
 		if n, err = e2e.client.CoreV1().Nodes().Get(ctx, node, metav1.GetOptions{}); err != nil {
 			return false, nil
 		}
 		got, _ := strconv.Atoi(n.Labels[samplesLabel])
-		return got >= want && n.Labels[memLabel] != "", nil
+		q, err := resource.ParseQuantity(n.Labels[memLabel])
+		return got >= minObservedSamples && err == nil && near(q.Value()), nil
 	})
 	if err != nil {
-		t.Fatalf("node %s: no %s with %d samples within 2 minutes; labels %s=%q %s=%q", node, memLabel, want,
-			memLabel, n.Labels[memLabel], samplesLabel, n.Labels[samplesLabel])
+		t.Fatalf("node %s: no %s within a quarter (or 8 MiB) of the %.1f MiB this test measured, with %d samples, within 2 minutes; labels %s=%q %s=%q (pods: %s)",
+			node, memLabel, mib(ownMax), minObservedSamples, memLabel, n.Labels[memLabel], samplesLabel, n.Labels[samplesLabel], strings.Join(ownDesc, ", "))
 	}
-	q, err := resource.ParseQuantity(n.Labels[memLabel])
-	if err != nil {
-		t.Fatalf("label %s=%q: %v", memLabel, n.Labels[memLabel], err)
-	}
+	q, _ := resource.ParseQuantity(n.Labels[memLabel])
 	observed := q.Value()
-	if d := observed - ownMax; d < 0 && -d > max(8<<20, ownMax/4) || d > max(8<<20, ownMax/4) {
-		t.Errorf("the agent's p95 %.0f MiB is not close to the %.1f MiB this test measured (largest of the four pods: %s)",
-			mib(observed), mib(ownMax), strings.Join(ownDesc, ", "))
+	labelsBefore := "none"
+	if before != nil && before.Labels[memLabel] != "" {
+		labelsBefore = fmt.Sprintf("%s over %s samples", before.Labels[memLabel], before.Labels[samplesLabel])
 	}
+	t.Logf("node %s published %s over %s samples %.0fs after the pods were measured (before them: %s)",
+		node, n.Labels[memLabel], n.Labels[samplesLabel], time.Since(start).Seconds(), labelsBefore)
 
 	// mtscnctl audit compares it with the model and says which figure
 	// SandboxOverhead uses on the node.
@@ -173,10 +209,13 @@ func TestObservedOverhead(t *testing.T) {
 	if model == 0 {
 		t.Fatalf("mtscnctl audit shows no %s overhead for node %s:\n%s", gvisorHandle, node, out)
 	}
-	report(t, "observed sandbox overhead %s on %s: p95 %.0f MiB over %s samples (the agent's label); this test measured %s MiB per pod; static model %.0f MiB; SandboxOverhead sizes %s sandboxes on the node with %.0f MiB (%s)",
+	report(t, "observed sandbox overhead %s on %s: p95 %.0f MiB over %s samples (the agent's label); this test measured, per pod, %s MiB; static model %.0f MiB; SandboxOverhead sizes %s sandboxes on the node with %.0f MiB (%s)",
 		gvisorHandle, node, mib(observed), n.Labels[samplesLabel], strings.Join(ownDesc, ", "), mib(model), gvisorHandle, mib(used), source)
 	if used <= model+(2<<20) {
 		t.Fatalf("SandboxOverhead uses %.0f MiB (%s) for %s, not above the %.0f MiB model: nothing to show", mib(used), source, gvisorHandle, mib(model))
+	}
+	if used != observed || source != "observed" {
+		t.Errorf("mtscnctl audit says SandboxOverhead uses %.0f MiB (%s) for %s on %s, want the node's observed %.0f MiB", mib(used), source, gvisorHandle, node, mib(observed))
 	}
 
 	// A gVisor pod that fits the node's uncommitted memory by the model but

@@ -2,7 +2,7 @@
 // results of `make bench` into tables, JSON and an SVG chart.
 //
 //	benchreport quality -size small -out bench/results/quality-small.json
-//	benchreport report -perf bench/results/perf -quality bench/results/quality-small.json -out bench/results
+//	benchreport report -size small -perf bench/results/perf-small -quality bench/results/quality-small.json -out bench/results
 package main
 
 import (
@@ -117,7 +117,7 @@ func writeJSON(path string, v any) error {
 
 func runReport(args []string) error {
 	fs := flag.NewFlagSet("report", flag.ExitOnError)
-	perfDir := fs.String("perf", "bench/results/perf", "directory with scheduler_perf's BenchmarkPerfScheduling_*.json")
+	perfDir := fs.String("perf", "bench/results/perf-small", "directory with scheduler_perf's BenchmarkPerfScheduling_*.json")
 	qualityFile := fs.String("quality", "bench/results/quality-small.json", "bench/quality results (JSON); empty to skip")
 	size := fs.String("size", "small", "workload size the quality results are for")
 	outDir := fs.String("out", "bench/results", "directory for results-<size>.json, results-<size>.md and chart-<size>.svg")

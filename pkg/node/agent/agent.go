@@ -56,8 +56,10 @@ type Agent struct {
 	// Event is recorded only when one appears or changes.
 	lastErrors map[string]string
 
-	// windows hold the observed sandbox overhead per handler (overhead.go).
+	// windows hold the observed sandbox overhead per handler, publication
+	// what of it was last published (overhead.go).
 	windows         *overhead.Windows
+	publication     *overhead.Publication
 	overheadMetrics overheadMetrics
 }
 
@@ -85,7 +87,8 @@ func New(cfg Config, opts ...Option) (*Agent, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("invalid configuration: %w", err)
 	}
-	a := &Agent{cfg: cfg, discoverOpts: cfg.discoverOptions(), metrics: newMetrics(), windows: overhead.NewWindows(0)}
+	a := &Agent{cfg: cfg, discoverOpts: cfg.discoverOptions(), metrics: newMetrics(), windows: overhead.NewWindows(0),
+		publication: overhead.NewPublication(0)}
 	a.overheadMetrics = newOverheadMetrics(a.metrics.registry)
 	for _, o := range opts {
 		o(a)

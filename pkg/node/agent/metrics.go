@@ -20,7 +20,7 @@ const (
 )
 
 // metrics are the agent's Prometheus metrics, on their own registry as in
-// nfd-worker (pkg/nfd-worker/metrics.go).
+// nfd-worker (sigs.k8s.io/node-feature-discovery/pkg/nfd-worker/metrics.go).
 type metrics struct {
 	registry          *prometheus.Registry
 	discoveryDuration prometheus.Histogram

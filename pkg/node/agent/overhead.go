@@ -79,7 +79,13 @@ func (a *Agent) sampleOverhead(ctx context.Context, res *discover.Result) {
 		logger.V(4).Info("sandbox overhead", "pod", klog.KRef(m.Namespace, m.Name), "handler", m.Handler,
 			"podBytes", m.Pod, "containerBytes", m.Containers, "outside", outside, "overheadBytes", m.Total())
 	}
-	for h, st := range a.windows.Stats() {
+	stats := a.windows.Stats()
+	if pub, changed := a.publication.Update(stats); len(changed) > 0 {
+		for _, h := range changed {
+			logger.V(2).Info("observed sandbox overhead to publish", "handler", h, "p95Bytes", pub[h].P95, "samples", pub[h].Count)
+		}
+	}
+	for h, st := range stats {
 		a.overheadMetrics.bytes.WithLabelValues(h, "p50").Set(float64(st.P50))
 		a.overheadMetrics.bytes.WithLabelValues(h, "p95").Set(float64(st.P95))
 		a.overheadMetrics.bytes.WithLabelValues(h, "max").Set(float64(st.Max))
@@ -107,10 +113,12 @@ func (a *Agent) overheadTargets(ctx context.Context, sandboxed map[string]bool) 
 }
 
 // addOverheadFeature adds FeatureSandboxOverhead to f (one instance per
-// handler with samples).
+// handler with samples), as last published (overhead.Publication: the
+// figures change only when it matters, so that the NodeFeature is not
+// rewritten every round).
 func (a *Agent) addOverheadFeature(f *nfdv1alpha1.Features) {
 	var inst []nfdv1alpha1.InstanceFeature
-	for h, st := range a.windows.Stats() {
+	for h, st := range a.publication.Published() {
 		inst = append(inst, *nfdv1alpha1.NewInstanceFeature(map[string]string{
 			wellknown.OverheadHandler:  h,
 			wellknown.OverheadP50Bytes: strconv.FormatInt(st.P50, 10),
@@ -125,10 +133,11 @@ func (a *Agent) addOverheadFeature(f *nfdv1alpha1.Features) {
 }
 
 // overheadLabels are the per-handler observed-overhead labels pkg/vmsize
-// reads: the p95 rounded up to MiB and the sample count.
+// reads: the published p95 rounded up to MiB and the published sample
+// count (a step of the 1-2-5 series, see overhead.Publication).
 func (a *Agent) overheadLabels() map[string]string {
 	out := map[string]string{}
-	for h, st := range a.windows.Stats() {
+	for h, st := range a.publication.Published() {
 		mem, n := wellknown.ObservedMemoryLabel(h), wellknown.ObservedSamplesLabel(h)
 		if len(validation.IsQualifiedName(mem)) > 0 || len(validation.IsQualifiedName(n)) > 0 {
 			continue

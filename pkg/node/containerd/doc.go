@@ -6,8 +6,10 @@
 // (pkg/node/install) plans its changes with it and discovery
 // (pkg/node/discover) lists the configured handlers with it.
 //
-// The rules, read from containerd's source (services/server/config/config.go
-// in v1.6, cmd/containerd/server/config/config.go in v2):
+// The rules, read from containerd's source
+// (github.com/containerd/containerd/services/server/config/config.go in
+// v1.6, github.com/containerd/containerd/v2/cmd/containerd/server/config/config.go
+// in v2):
 //
 //   - An import without "*" is a path; a relative one is relative to the
 //     directory of the importing file as containerd names it (a symlinked

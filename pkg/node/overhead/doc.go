@@ -4,7 +4,10 @@
 // the VMM or the gVisor sentry and gofer, whatever the runtime puts there)
 // plus the shim and VMM processes outside the pod cgroup,
 // groups the samples by runtime handler and keeps a bounded window of them
-// per handler (p50, p95, max, count).
+// per handler (p50, p95, max, count). A Publication decides what of the
+// windows the agent publishes: the sample count on the 1-2-5 series and the
+// p95 only when it moved by a meaningful step (publish.go), so that steady
+// sandboxes do not update the Node every round.
 //
 // Memory is the working set as the kubelet computes it: usage minus
 // inactive file pages (cgroup v1 memory.usage_in_bytes minus

@@ -31,7 +31,7 @@ func TestLearnedOverhead(t *testing.T) {
 		want *fwk.Status
 	}{
 		{
-			name: "gVisor without an observation: 64Mi + 35Mi fits",
+			name: "gVisor without an observation: 64Mi + 42Mi fits",
 			node: makeNode("n", "5432Mi", nil, nil),
 			pod:  podOn("p", "gvisor", "64Mi", ""),
 		},
@@ -82,8 +82,8 @@ func TestLearnedOverhead(t *testing.T) {
 				"insufficient committed memory: VM needs 3.1Gi (2Gi default guest memory + 1Gi limits + 10Mi VMM, observed)"),
 		},
 		{
-			name: "gVisor: the observed sandbox replaces the 35Mi model",
-			// 2 × 2656Mi of VMs leave 120Mi: 64Mi + 35Mi fits, 64Mi + 73Mi does not.
+			name: "gVisor: the observed sandbox replaces the 42Mi model",
+			// 2 × 2656Mi of VMs leave 120Mi: 64Mi + 42Mi (the default, from the e2e measurement: docs/vm-footprint.md "gVisor") fits, 64Mi + 73Mi does not.
 			node: makeNode("n", "5432Mi", nil, observed("runsc", "73Mi", "25")),
 			pod:  podOn("p", "gvisor", "64Mi", ""),
 			want: fwk.NewStatus(fwk.Unschedulable,

@@ -39,6 +39,9 @@ type SandboxOverhead struct {
 	cache nodecache.Cache[*nodeSummary]
 	// peaks are the guests of VMs resized down in place (resize.go).
 	peaks guestPeaks
+	// profile is the scheduler profile the plugin serves, the profile
+	// label of its committed-memory gauge.
+	profile string
 }
 
 var (
@@ -98,6 +101,7 @@ func New(ctx context.Context, obj runtime.Object, h fwk.Handle) (fwk.Plugin, err
 		model:    vmsize.NewModel(args),
 		views:    classify.NewViews(tenancy.ConfigFromClassification(args.SandboxClassification, nil, nil), nil, rcInformer.Lister()),
 		strategy: args.ScoringStrategy,
+		profile:  h.ProfileName(),
 	}
 	// A RuntimeClass change can turn pods into VMs or back, or change
 	// their overhead: a new View makes every node summary stale.
@@ -113,7 +117,7 @@ func New(ctx context.Context, obj runtime.Object, h fwk.Handle) (fwk.Plugin, err
 		return nil, err
 	}
 	pl.cache.CountLookups(Name)
-	if err := pl.cache.ForgetDeletedNodes(h, metrics.ForgetNode); err != nil {
+	if err := pl.cache.ForgetDeletedNodes(h, metrics.ForgetNode(pl.profile)); err != nil {
 		return nil, err
 	}
 	if err := classify.ActivateOnRuntimeClassAdd(ctx, h); err != nil {

@@ -1,128 +1,22 @@
 package sandboxoverhead
 
 import (
-	"context"
 	"fmt"
 	"sync"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 	v1 "k8s.io/api/core/v1"
-	nodev1 "k8s.io/api/node/v1"
-	"k8s.io/apimachinery/pkg/api/resource"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	apiruntime "k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/klog/v2"
 	"k8s.io/klog/v2/ktesting"
 	fwk "k8s.io/kube-scheduler/framework"
 	"k8s.io/kubernetes/pkg/scheduler/backend/cache"
 	"k8s.io/kubernetes/pkg/scheduler/framework"
-	plugintesting "k8s.io/kubernetes/pkg/scheduler/framework/plugins/testing"
 	st "k8s.io/kubernetes/pkg/scheduler/testing"
 
 	"github.com/mtscn/mtscn/pkg/apis/config"
-	"github.com/mtscn/mtscn/pkg/vmsize"
 	"github.com/mtscn/mtscn/pkg/wellknown"
 )
-
-// runtimeClasses as kata-deploy ships them (overhead.podFixed), plus gVisor.
-var runtimeClasses = []*nodev1.RuntimeClass{
-	rc("kata-qemu", "kata-qemu", "320Mi"),
-	rc("kata-qemu-runtime-rs", "kata-qemu-runtime-rs", "320Mi"),
-	rc("kata-clh", "kata-clh", "130Mi"),
-	rc("kata-remote", "kata-remote", "120Mi"),
-	rc("gvisor", "runsc", ""),
-}
-
-func rc(name, handler, overhead string) *nodev1.RuntimeClass {
-	r := &nodev1.RuntimeClass{ObjectMeta: metav1.ObjectMeta{Name: name}, Handler: handler}
-	if overhead != "" {
-		r.Overhead = &nodev1.Overhead{PodFixed: v1.ResourceList{v1.ResourceMemory: resource.MustParse(overhead)}}
-	}
-	return r
-}
-
-func mem(s string) map[v1.ResourceName]string {
-	return map[v1.ResourceName]string{v1.ResourceMemory: s}
-}
-
-// podOn builds a pod the way the RuntimeClass admission controller leaves
-// it: runtimeClassName set and the class's overhead copied into the spec.
-func podOn(name, runtimeClass, limit, node string) *v1.Pod {
-	w := st.MakePod().Name(name).Namespace("t1").UID(name).Node(node)
-	if limit != "" {
-		w = w.Res(mem(limit))
-	}
-	p := w.Obj()
-	if runtimeClass != "" {
-		p.Spec.RuntimeClassName = &runtimeClass
-		for _, r := range runtimeClasses {
-			if r.Name == runtimeClass && r.Overhead != nil {
-				p.Spec.Overhead = r.Overhead.PodFixed
-			}
-		}
-	}
-	return p
-}
-
-func pods(n int, runtimeClass, limit, node string) []*v1.Pod {
-	var out []*v1.Pod
-	for i := range n {
-		out = append(out, podOn(fmt.Sprintf("%s-%s-%d", node, runtimeClass, i), runtimeClass, limit, node))
-	}
-	return out
-}
-
-func makeNode(name, memory string, extra map[v1.ResourceName]string, labels map[string]string) *v1.Node {
-	c := map[v1.ResourceName]string{v1.ResourceMemory: memory, v1.ResourceCPU: "16", v1.ResourcePods: "110"}
-	for k, v := range extra {
-		c[k] = v
-	}
-	n := st.MakeNode().Name(name).Capacity(c).Obj()
-	n.Labels = labels
-	return n
-}
-
-func defaultArgs(t testing.TB) *config.SandboxOverheadArgs {
-	t.Helper()
-	args, err := vmsize.DefaultArgs()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return args
-}
-
-func setup(ctx context.Context, t testing.TB, args *config.SandboxOverheadArgs, existing []*v1.Pod, nodes []*v1.Node) (*SandboxOverhead, *cache.Snapshot) {
-	t.Helper()
-	if args == nil {
-		args = defaultArgs(t)
-	}
-	snap := cache.NewSnapshot(existing, nodes)
-	var objs []apiruntime.Object
-	for _, r := range runtimeClasses {
-		objs = append(objs, r)
-	}
-	p := plugintesting.SetupPluginWithInformers(ctx, t, New, args, snap, objs)
-	return p.(*SandboxOverhead), snap
-}
-
-func nodeInfos(t testing.TB, snap *cache.Snapshot) []fwk.NodeInfo {
-	t.Helper()
-	list, err := snap.NodeInfos().List()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return list
-}
-
-func nodeInfo(t testing.TB, snap *cache.Snapshot, name string) fwk.NodeInfo {
-	t.Helper()
-	ni, err := snap.NodeInfos().Get(name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return ni
-}
 
 func TestFilter(t *testing.T) {
 	sandboxMemory := func(s string) map[v1.ResourceName]string {
@@ -330,8 +224,6 @@ func TestFilter(t *testing.T) {
 	}
 }
 
-func ptrTo[T any](v T) *T { return &v }
-
 // TestNodeInfoCopies checks what preemption and nominated pods rely on.
 // The framework copies the node (NodeInfo.Snapshot), removes victims or
 // adds nominated pods to the copy and reports the same change to AddPod /
@@ -409,118 +301,6 @@ func TestNodeInfoCopies(t *testing.T) {
 				t.Errorf("the original state or node changed by the copies: Filter should still reject")
 			}
 		})
-	}
-}
-
-// summaryIn returns the summary Filter and Score read for ni in the cycle
-// state cs.
-func summaryIn(t testing.TB, pl *SandboxOverhead, cs fwk.CycleState, ni fwk.NodeInfo) *nodeSummary {
-	t.Helper()
-	s, err := getPreFilterState(cs)
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, ctx := ktesting.NewTestContext(t)
-	return pl.summaryOf(klog.FromContext(ctx), s, ni)
-}
-
-// TestSummaryCache checks that a node's summary is reused while its
-// generation is unchanged, recomputed when its pods change, and that a
-// RuntimeClass event invalidates every summary.
-func TestSummaryCache(t *testing.T) {
-	_, ctx := ktesting.NewTestContext(t)
-	pl, snap := setup(ctx, t, nil, pods(1, "kata-qemu", "512Mi", "n"), []*v1.Node{makeNode("n", "8Gi", nil, nil)})
-	ni := nodeInfo(t, snap, "n")
-	cycle := func() fwk.CycleState {
-		cs := framework.NewCycleState()
-		if _, s := pl.PreFilter(ctx, cs, podOn("p", "kata-qemu", "512Mi", ""), nodeInfos(t, snap)); !s.IsSuccess() {
-			t.Fatal(s)
-		}
-		return cs
-	}
-	cs := cycle()
-	first := summaryIn(t, pl, cs, ni)
-	if got, want := first.committed, int64(2656)<<20; got != want {
-		t.Fatalf("committed = %d, want %d", got, want)
-	}
-	if again := summaryIn(t, pl, cycle(), ni); again != first {
-		t.Errorf("unchanged node was summarized again in the next cycle")
-	}
-	// The scheduler updates the snapshot's NodeInfo in place when a pod is
-	// added to the node: a new generation.
-	x, err := framework.NewPodInfo(podOn("x", "", "1Gi", "n"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ni.AddPodInfo(x)
-	cs = cycle()
-	second := summaryIn(t, pl, cs, ni)
-	if got, want := second.committed, int64(2656+1024)<<20; got != want {
-		t.Errorf("after adding a pod committed = %d, want %d", got, want)
-	}
-	if again := summaryIn(t, pl, cs, ni); again != second {
-		t.Errorf("the changed node's new summary was not cached")
-	}
-	pl.views.Invalidate()
-	if third := summaryIn(t, pl, cycle(), ni); third == second {
-		t.Errorf("summary not recomputed after a RuntimeClass change")
-	}
-}
-
-func TestScore(t *testing.T) {
-	nodes := []*v1.Node{makeNode("empty", "8Gi", nil, nil), makeNode("one-vm", "8Gi", nil, nil), makeNode("small", "4Gi", nil, nil)}
-	existing := pods(1, "kata-qemu", "512Mi", "one-vm")
-	pod := podOn("p", "kata-qemu", "512Mi", "")
-	// After placement: empty 2656/8192 -> 324, one-vm 5312/8192 -> 648,
-	// small 2656/4096 -> 648 per mille committed.
-	tests := []struct {
-		strategy config.ScoringStrategyType
-		want     fwk.NodeScoreList
-	}{
-		{config.LeastCommitted, fwk.NodeScoreList{{Name: "empty", Score: 100}, {Name: "one-vm", Score: 52}, {Name: "small", Score: 52}}},
-		{config.MostCommitted, fwk.NodeScoreList{{Name: "empty", Score: 50}, {Name: "one-vm", Score: 100}, {Name: "small", Score: 100}}},
-	}
-	for _, tc := range tests {
-		t.Run(string(tc.strategy), func(t *testing.T) {
-			_, ctx := ktesting.NewTestContext(t)
-			args := defaultArgs(t)
-			args.ScoringStrategy = tc.strategy
-			pl, snap := setup(ctx, t, args, existing, nodes)
-			cs := framework.NewCycleState()
-			if _, s := pl.PreFilter(ctx, cs, pod, nodeInfos(t, snap)); !s.IsSuccess() {
-				t.Fatal(s)
-			}
-			if s := pl.PreScore(ctx, cs, pod, nodeInfos(t, snap)); !s.IsSuccess() {
-				t.Fatal(s)
-			}
-			var got fwk.NodeScoreList
-			for _, n := range nodes {
-				score, s := pl.Score(ctx, cs, pod, nodeInfo(t, snap, n.Name))
-				if !s.IsSuccess() {
-					t.Fatal(s)
-				}
-				got = append(got, fwk.NodeScore{Name: n.Name, Score: score})
-			}
-			if s := pl.ScoreExtensions().NormalizeScore(ctx, cs, pod, got); !s.IsSuccess() {
-				t.Fatal(s)
-			}
-			if diff := cmp.Diff(tc.want, got); diff != "" {
-				t.Errorf("scores (-want,+got):\n%s", diff)
-			}
-		})
-	}
-}
-
-func TestPreScoreSkipsWhenPreFilterSkipped(t *testing.T) {
-	_, ctx := ktesting.NewTestContext(t)
-	pl, snap := setup(ctx, t, nil, nil, []*v1.Node{makeNode("n", "8Gi", nil, nil)})
-	pod := st.MakePod().Name("p").Namespace("t1").Obj()
-	cs := framework.NewCycleState()
-	if _, s := pl.PreFilter(ctx, cs, pod, nodeInfos(t, snap)); s.Code() != fwk.Skip {
-		t.Fatalf("PreFilter = %v, want Skip", s)
-	}
-	if s := pl.PreScore(ctx, cs, pod, nodeInfos(t, snap)); s.Code() != fwk.Skip {
-		t.Errorf("PreScore = %v, want Skip", s)
 	}
 }
 

@@ -114,7 +114,7 @@ func (pl *SandboxOverhead) summaryOf(logger klog.Logger, s *preFilterState, node
 	}
 	return pl.cache.Get(nodeInfo, s.cycle, func(ni fwk.NodeInfo) *nodeSummary {
 		sum := pl.summarize(logger, s.view, ni)
-		metrics.SetCommittedMemory(ni.Node().Name, sum.totals.committed)
+		metrics.SetCommittedMemory(pl.profile, ni.Node().Name, sum.totals.committed)
 		return sum
 	})
 }

@@ -57,9 +57,12 @@ func (pl *TenantIsolation) isSchedulableAfterPodDelete(logger klog.Logger, pod *
 	view := pl.views.Current()
 	memo := newClassMemo(view.Classifier)
 	mine, err := view.Namespace(pod.Namespace)
-	if err != nil {
+	if classify.IsMissing(err) {
 		// The pod waits for its Namespace; the Namespace event requeues it.
 		return fwk.QueueSkip, nil
+	}
+	if err != nil {
+		return fwk.Queue, err
 	}
 	if deleted.Namespace == pod.Namespace {
 		logger.V(5).Info("deleted pod is of the same namespace, it blocked no node", "pod", klog.KObj(pod), "deletedPod", klog.KObj(deleted))

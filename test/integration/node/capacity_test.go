@@ -48,9 +48,9 @@ func writeKubeconfig(t *testing.T, cp *harness.ControlPlane) string {
 
 var nfdGatesOnce sync.Once
 
-// startNFDMaster runs NFD's nfd-master (sigs.k8s.io/node-feature-discovery
-// pkg/nfd-master, the version go.mod pins: what cmd/nfd-master and `make
-// e2e` run) in this process against the control plane, as the e2e runs it:
+// startNFDMaster runs NFD's nfd-master
+// (sigs.k8s.io/node-feature-discovery/pkg/nfd-master, the version go.mod
+// pins: what NFD's nfd-master command and `make e2e` run) in this process against the control plane, as the e2e runs it:
 // no leader election, the default configuration, NODE_NAME = masterNode
 // (a Node it annotates at start). It is stopped at t.Cleanup.
 func startNFDMaster(t *testing.T, cp *harness.ControlPlane, masterNode string) {

@@ -229,7 +229,7 @@ func TestDecisionMetrics(t *testing.T) {
 		return fmt.Sprintf(`mtscn_scheduler_rejections_total{plugin="%s",reason="%s"}`, plugin, reason)
 	}
 	committed := func(node string) string {
-		return fmt.Sprintf(`mtscn_scheduler_node_committed_memory_bytes{node="%s"}`, node)
+		return fmt.Sprintf(`mtscn_scheduler_node_committed_memory_bytes{node="%s",profile="%s"}`, node, schedulerName)
 	}
 	cache := func(plugin, result string) string {
 		return fmt.Sprintf(`mtscn_scheduler_node_cache_lookups_total{plugin="%s",result="%s"}`, plugin, result)

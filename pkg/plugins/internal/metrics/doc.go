@@ -12,13 +12,15 @@
 //     PodDelete);
 //   - mtscn_scheduler_node_cache_lookups_total{plugin,result}: hits and
 //     misses of the plugins' per-node summary caches;
-//   - mtscn_scheduler_node_committed_memory_bytes{node}: the memory
-//     SandboxOverhead counts as committed on each node (VM footprints
-//     included), one series per node, removed when the node is deleted.
+//   - mtscn_scheduler_node_committed_memory_bytes{profile,node}: the
+//     memory SandboxOverhead counts as committed on each node (VM
+//     footprints included), one series per scheduler profile and node
+//     (profiles may size nodes differently), removed when the node is
+//     deleted.
 //
 // The plugins call Register from New and keep their hooks to one line.
 // Labels are bounded: plugins and reasons are constants, events are the
 // plugins' registered resources times three actions, nodes are the
-// cluster's nodes.
+// cluster's nodes, profiles the scheduler configuration's profiles.
 // docs/design.md explains the rules the reasons stand for.
 package metrics

@@ -52,14 +52,19 @@ var (
 	}, []string{"plugin", "result"})
 
 	// NodeCommittedMemory is the memory SandboxOverhead counts as committed
-	// on each node.
+	// on each node, by scheduler profile: two profiles of one scheduler
+	// may size the same node differently (their args differ), and a gauge
+	// without the profile would show whichever summarized it last. The
+	// label is named as in kube-scheduler's own metrics
+	// (scheduler_schedule_attempts_total{profile,result},
+	// k8s.io/kubernetes/pkg/scheduler/metrics).
 	NodeCommittedMemory = metrics.NewGaugeVec(&metrics.GaugeOpts{
 		Namespace:      namespace,
 		Subsystem:      subsystem,
 		Name:           "node_committed_memory_bytes",
-		Help:           "Memory the pods on each node commit as SandboxOverhead counts it (VM footprints included; docs/vm-footprint.md), updated when it summarizes the node.",
+		Help:           "Memory the pods on each node commit as SandboxOverhead counts it (VM footprints included; docs/vm-footprint.md), by scheduler profile and node, updated when the profile's SandboxOverhead summarizes the node.",
 		StabilityLevel: metrics.ALPHA,
-	}, []string{"node"})
+	}, []string{"profile", "node"})
 
 	registerOnce sync.Once
 )
@@ -161,13 +166,14 @@ func (c *CacheCounters) Lookup(hit bool) {
 	}
 }
 
-// SetCommittedMemory records what SandboxOverhead counts as committed on
-// the node.
-func SetCommittedMemory(node string, bytes int64) {
-	NodeCommittedMemory.WithLabelValues(node).Set(float64(bytes))
+// SetCommittedMemory records what the SandboxOverhead of the scheduler
+// profile counts as committed on the node.
+func SetCommittedMemory(profile, node string, bytes int64) {
+	NodeCommittedMemory.WithLabelValues(profile, node).Set(float64(bytes))
 }
 
-// ForgetNode removes the series of a deleted node.
-func ForgetNode(node string) {
-	NodeCommittedMemory.DeleteLabelValues(node)
+// ForgetNode returns what removes the profile's series of a deleted node
+// (for nodecache.Cache.ForgetDeletedNodes).
+func ForgetNode(profile string) func(node string) {
+	return func(node string) { NodeCommittedMemory.DeleteLabelValues(profile, node) }
 }

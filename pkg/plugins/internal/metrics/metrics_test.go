@@ -91,17 +91,24 @@ mtscn_scheduler_node_cache_lookups_total{plugin="SandboxOverhead",result="miss"}
 	}
 }
 
-func TestCommittedMemoryForgetsDeletedNodes(t *testing.T) {
+// TestCommittedMemory: two profiles of one scheduler (packing and
+// spreading, say) size the same node differently, and each keeps its own
+// series; a deleted node's series go, per profile.
+func TestCommittedMemory(t *testing.T) {
 	NodeCommittedMemory.Reset()
-	SetCommittedMemory("node-a", 3<<30)
-	SetCommittedMemory("node-b", 1<<30)
-	SetCommittedMemory("node-a", 2<<30)
-	ForgetNode("node-b")
-	ForgetNode("never-seen")
+	SetCommittedMemory("mtscn-scheduler", "node-a", 3<<30)
+	SetCommittedMemory("mtscn-scheduler", "node-b", 1<<30)
+	SetCommittedMemory("mtscn-scheduler-overcommit", "node-a", 1<<30)
+	SetCommittedMemory("mtscn-scheduler-overcommit", "node-b", 1<<29)
+	SetCommittedMemory("mtscn-scheduler", "node-a", 2<<30)
+	ForgetNode("mtscn-scheduler")("node-b")
+	ForgetNode("mtscn-scheduler-overcommit")("node-b")
+	ForgetNode("mtscn-scheduler")("never-seen")
 	want := `
-# HELP mtscn_scheduler_node_committed_memory_bytes [ALPHA] Memory the pods on each node commit as SandboxOverhead counts it (VM footprints included; docs/vm-footprint.md), updated when it summarizes the node.
+# HELP mtscn_scheduler_node_committed_memory_bytes [ALPHA] Memory the pods on each node commit as SandboxOverhead counts it (VM footprints included; docs/vm-footprint.md), by scheduler profile and node, updated when the profile's SandboxOverhead summarizes the node.
 # TYPE mtscn_scheduler_node_committed_memory_bytes gauge
-mtscn_scheduler_node_committed_memory_bytes{node="node-a"} 2.147483648e+09
+mtscn_scheduler_node_committed_memory_bytes{node="node-a",profile="mtscn-scheduler"} 2.147483648e+09
+mtscn_scheduler_node_committed_memory_bytes{node="node-a",profile="mtscn-scheduler-overcommit"} 1.073741824e+09
 `
 	if err := testutil.GatherAndCompare(legacyregistry.DefaultGatherer, strings.NewReader(want), "mtscn_scheduler_node_committed_memory_bytes"); err != nil {
 		t.Error(err)

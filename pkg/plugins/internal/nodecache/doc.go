@@ -9,8 +9,9 @@
 //
 // A summary is keyed by node name and is valid for one NodeInfo generation
 // and one epoch. That is sound because of how the scheduler framework
-// (k8s.io/kubernetes v1.35.4, pkg/scheduler/framework/types.go and
-// pkg/scheduler/backend/cache) treats NodeInfo.Generation:
+// (k8s.io/kubernetes/pkg/scheduler/framework/types.go and
+// k8s.io/kubernetes/pkg/scheduler/backend/cache, v1.35.4) treats
+// NodeInfo.Generation:
 //
 //  1. every change of a NodeInfo's pods or node (AddPodInfo, RemovePod,
 //     SetNode, RemoveNode) draws a new generation from one process-wide

@@ -189,7 +189,7 @@ func (c *Cache[S]) Len() (summaries, nodes int) {
 
 // ForgetDeletedNodes drops a node's summaries as soon as the scheduler's
 // Node informer reports the node deleted (the sweep would drop them later),
-// and calls each of also with the node's name (e.g. metrics.ForgetNode).
+// and calls each of also with the node's name (e.g. metrics.ForgetNode(profile)).
 func (c *Cache[S]) ForgetDeletedNodes(h fwk.Handle, also ...func(node string)) error {
 	_, err := h.SharedInformerFactory().Core().V1().Nodes().Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
 		DeleteFunc: func(obj any) {
