@@ -20,8 +20,10 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	"k8s.io/utils/ptr"
-	nfdv1alpha1 "sigs.k8s.io/node-feature-discovery/api/nfd/v1alpha1"
 	nfdclient "sigs.k8s.io/node-feature-discovery/api/generated/clientset/versioned"
+	nfdv1alpha1 "sigs.k8s.io/node-feature-discovery/api/nfd/v1alpha1"
+
+	"github.com/mtscn/mtscn/pkg/wellknown"
 )
 
 const (
@@ -175,7 +177,7 @@ func TestAgentIdentities(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		n.Labels["mtscn.io/cotenancy-safe"] = flip(n.Labels["mtscn.io/cotenancy-safe"])
+		n.Labels[wellknown.LabelCotenancySafe] = flip(n.Labels[wellknown.LabelCotenancySafe])
 		_, err = inst.CoreV1().Nodes().Update(ctx, n, metav1.UpdateOptions{})
 		wantDenied(t, "mtscn-node-install on "+a+" setting discovery's label mtscn.io/cotenancy-safe", err, nodePolicy,
 			"mtscn-node-install may only change the labels it owns", "not mtscn.io/cotenancy-safe")
@@ -190,10 +192,10 @@ func TestAgentIdentities(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		before := n.Labels["mtscn.io/sandbox-runtime"]
-		n.Labels["mtscn.io/sandbox-runtime"] = "pending"
+		before := n.Labels[wellknown.LabelSandboxRuntime]
+		n.Labels[wellknown.LabelSandboxRuntime] = "pending"
 		if before == "pending" {
-			n.Labels["mtscn.io/sandbox-runtime"] = "true"
+			n.Labels[wellknown.LabelSandboxRuntime] = "true"
 		}
 		_, err = inst.CoreV1().Nodes().Update(ctx, n, metav1.UpdateOptions{})
 		wantDenied(t, "mtscn-node-install on "+a+" labelling node "+b, err, nodePolicy,
@@ -202,8 +204,8 @@ func TestAgentIdentities(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if after.Labels["mtscn.io/sandbox-runtime"] != before {
-			t.Errorf("node %s: mtscn.io/sandbox-runtime=%q, was %q", b, after.Labels["mtscn.io/sandbox-runtime"], before)
+		if after.Labels[wellknown.LabelSandboxRuntime] != before {
+			t.Errorf("node %s: mtscn.io/sandbox-runtime=%q, was %q", b, after.Labels[wellknown.LabelSandboxRuntime], before)
 		}
 	})
 
@@ -236,7 +238,7 @@ func TestAgentIdentities(t *testing.T) {
 		if nf.Spec.Labels == nil {
 			nf.Spec.Labels = map[string]string{}
 		}
-		nf.Spec.Labels["mtscn.io/cotenancy-safe"] = flip(nf.Spec.Labels["mtscn.io/cotenancy-safe"])
+		nf.Spec.Labels[wellknown.LabelCotenancySafe] = flip(nf.Spec.Labels[wellknown.LabelCotenancySafe])
 		_, err = agent.Update(ctx, nf, metav1.UpdateOptions{})
 		wantDenied(t, "mtscn-node on "+a+" writing the NodeFeature of "+b, err, nodeFeaturePolicy,
 			fmt.Sprintf("mtscn-node on node %s may only write the NodeFeature mtscn-node-%s, not mtscn-node-%s", a, a, b))
