@@ -3,7 +3,8 @@
 // which `make verify` runs (hack/make/repocheck.mk) as well as `make test-unit`:
 //
 //   - vocabulary_test.go: every label, taint, resource, annotation and
-//     feature name of pkg/wellknown is spelled only there.
+//     feature name of pkg/wellknown is spelled only there; help texts,
+//     manifests and docs name only keys it defines.
 //   - classification_test.go: no code outside pkg/tenancy decides what a
 //     missing Namespace or RuntimeClass means.
 //   - docrefs_test.go: no file names a document that is not in the

@@ -12,6 +12,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/mtscn/mtscn/pkg/audit"
+	"github.com/mtscn/mtscn/pkg/wellknown"
 )
 
 // Report is the -o json document.
@@ -44,7 +45,7 @@ reports every violation of the rules mtscn-scheduler enforces
 tenants alone, I3 sandbox=required tenants sandboxed, I4 no tenants sharing a
 cotenancy-unsafe node, and F1 committed memory (Kata VM footprints included)
 within allocatable memory, F2 /dev/shm-backed guests within
-mtscn.io/sandbox-memory, F3 VMs within mtscn.io/sandboxes.
+` + wellknown.ResourceSandboxMemory + `, F3 VMs within ` + wellknown.ResourceSandboxes + `.
 
 It classifies and sizes pods with the args of the scheduler's own
 configuration (--scheduler-config, the file mtscn-scheduler runs with, and

@@ -16,6 +16,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	"github.com/mtscn/mtscn/pkg/apis/config"
+	"github.com/mtscn/mtscn/pkg/wellknown"
 )
 
 // HandlerPlaceholder in a requirement key stands for the pod's runtime
@@ -26,7 +27,7 @@ const HandlerPlaceholder = "{handler}"
 func ValidateTenantIsolationArgs(p *field.Path, args *config.TenantIsolationArgs) error {
 	var errs field.ErrorList
 	if len(args.TenantLabelKeys) == 0 {
-		errs = append(errs, field.Required(p.Child("tenantLabelKeys"), "list at least one Namespace label key that names a tenant, e.g. mtscn.io/tenant"))
+		errs = append(errs, field.Required(p.Child("tenantLabelKeys"), "list at least one Namespace label key that names a tenant, e.g. "+wellknown.LabelTenant))
 	}
 	seen := sets.New[string]()
 	for i, k := range args.TenantLabelKeys {
