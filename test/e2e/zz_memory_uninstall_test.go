@@ -231,27 +231,37 @@ func TestObservedOverhead(t *testing.T) {
 	deletePod(t, ns, big.Name)
 }
 
-// TestUninstall runs last (file order): mtscn-node uninstall on the first
-// node removes the gVisor handler, restores containerd's config byte for
-// byte, and runc pods still run.
+// TestUninstall runs last (file order): mtscn-node uninstall on each node
+// removes the gVisor handler, restores containerd's config byte for byte
+// (containerd 1.x: config.toml, which held the runtime; 2.x: the drop-in
+// goes and config.toml was never changed), and runc pods still run.
 func TestUninstall(t *testing.T) {
+	for i, node := range e2e.nodes {
+		t.Run(node, func(t *testing.T) { uninstallNode(t, i, node) })
+	}
+}
+
+func uninstallNode(t *testing.T, i int, node string) {
 	ctx := context.Background()
-	node := e2e.nodes[0]
-	before, err := os.ReadFile(filepath.Join(e2e.dir, "node1", "config.toml.before-install"))
+	config, beforeInstall, dropIn := nodeFiles(i)
+	before, err := os.ReadFile(beforeInstall)
 	if err != nil {
 		t.Fatal(err)
 	}
-	out, code := run(t, "bash", "hack/e2e/gvisor.sh", "uninstall", "1")
+	out, code := run(t, "bash", "hack/e2e/gvisor.sh", "uninstall", strconv.Itoa(i+1))
 	if code != 0 {
 		t.Fatalf("uninstall: exit %d\n%s", code, out)
 	}
 	t.Logf("uninstall:\n%s", out)
-	after, err := os.ReadFile(filepath.Join(e2e.dir, "node1", "containerd", "config.toml"))
+	after, err := os.ReadFile(config)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if string(before) != string(after) {
 		t.Errorf("containerd's config.toml after uninstall differs from before the install:\n--- before\n%s\n--- after\n%s", before, after)
+	}
+	if _, err := os.Stat(dropIn); err == nil {
+		t.Errorf("the installer's drop-in %s is still there after the uninstall", dropIn)
 	}
 	// The runsc handler label goes once the agent rediscovers and NFD
 	// relabels.
