@@ -13,8 +13,20 @@ E2E_RUN=${E2E_RUN:-/run/mtscn-e2e}
 # One node by default; E2E_NODES=2 adds a second kubelet with its own
 # containerd, bridge, ports and cgroup root.
 E2E_NODES=${E2E_NODES:-2}
-# 1: Debian's containerd 1.6 (/usr/bin/containerd); 2: bin/containerd2.
-E2E_CONTAINERD=${E2E_CONTAINERD:-1}
+# Which containerd each node runs. mixed (the default): node 1 Debian's
+# 1.6 (/usr/bin/containerd, version 2 config, runtimes inline), node 2
+# containerd 2.x (bin/containerd2 from hack/containerd2.sh, version 3
+# config, runtimes in a drop-in), as in a cluster half way through the
+# upgrade; 1 or 2: that one on every node.
+E2E_CONTAINERD=${E2E_CONTAINERD:-mixed}
+# node_containerd N: the major version of node N's containerd (1 or 2).
+node_containerd() {
+  case "$E2E_CONTAINERD" in
+    1|2) echo "$E2E_CONTAINERD" ;;
+    mixed) if [ "$1" = 1 ]; then echo 1; else echo 2; fi ;;
+    *) die "E2E_CONTAINERD=$E2E_CONTAINERD: use mixed (node 1 on containerd 1.6, node 2 on 2.x), 1 or 2" ;;
+  esac
+}
 # Host names of everything per node n (1-based).
 node_name() { echo "mtscn-e2e-$1"; }
 node_bridge() { echo "mtscne2e$1"; }
@@ -28,6 +40,12 @@ node_sock() { echo "$E2E_RUN/node$1/containerd.sock"; }
 # by this name (containerd 1.6 offers no other cache directory).
 node_cni_net() { echo "mtscn-e2e-$1"; }
 KUBECONFIG_ADMIN=$E2E_DIR/controlplane/admin.kubeconfig
+# The product's processes authenticate as the ServiceAccounts of their
+# manifests, with tokens from the TokenRequest API (e2ectl kubeconfig);
+# the node agents' tokens are bound to their Node, as a DaemonSet pod's
+# projected token is. identity_kubeconfig NAME: mtscn-node-<n>,
+# mtscn-node-install-<n>, mtscn-scheduler, nfd-master.
+identity_kubeconfig() { echo "$E2E_DIR/identities/$1.kubeconfig"; }
 CGROUP_CONTROLLERS=(cpu cpuacct cpuset memory devices freezer blkio pids systemd hugetlb net_cls net_prio perf_event rdma misc)
 # Kernel settings the kubelet changes when protectKernelDefaults is false
 # (pkg/kubelet/cm/container_manager_linux.go setupKernelTunables): saved

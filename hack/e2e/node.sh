@@ -18,8 +18,15 @@ setup_bridge() {
 }
 
 # containerd_base_config N: the node's containerd configuration before
-# mtscn-node installs anything: runc only, as a fresh node has it.
+# mtscn-node installs anything: runc only, as a fresh node has it, in the
+# layout of the node's containerd (node_containerd).
 containerd_base_config() {
+  if [ "$(node_containerd "$1")" = 2 ]; then containerd2_base_config "$1"; else containerd1_base_config "$1"; fi
+}
+
+# containerd1_base_config N: containerd 1.6, config version 2. mtscn-node
+# install adds its runtimes to the CRI table in this file.
+containerd1_base_config() {
   local n=$1 d r
   d=$(node_dir "$n"); r=$(node_run "$n")
   cat <<TOML
@@ -58,6 +65,57 @@ disabled_plugins = ["io.containerd.internal.v1.opt", "io.containerd.snapshotter.
 TOML
 }
 
+# containerd2_base_config N: containerd 2.x, config version 3, the same
+# settings in 2.x's plugin layout (the CRI split into runtime and images).
+# Like 2.x's default config it imports every *.toml of a conf.d directory,
+# here the node's own (2.x's default is /etc/containerd/conf.d/*.toml);
+# mtscn-node install puts its runtimes into a drop-in there and leaves this
+# file alone.
+containerd2_base_config() {
+  local n=$1 d r
+  d=$(node_dir "$n"); r=$(node_run "$n")
+  cat <<TOML
+# containerd 2.x of make e2e node $n (hack/e2e/node.sh): private root, state
+# and sockets; runc only. mtscn-node install adds the gVisor handler in a
+# drop-in under conf.d.
+version = 3
+root = "$d/containerd/root"
+state = "$r/containerd"
+imports = ["$d/containerd/conf.d/*.toml"]
+# Plugins that would use host-wide paths or are not needed here (NRI's
+# socket is /var/run/nri/nri.sock).
+disabled_plugins = ["io.containerd.internal.v1.opt", "io.containerd.snapshotter.v1.btrfs", "io.containerd.snapshotter.v1.zfs", "io.containerd.snapshotter.v1.devmapper", "io.containerd.tracing.processor.v1.otlp", "io.containerd.nri.v1.nri"]
+
+[grpc]
+  address = "$r/containerd.sock"
+
+[ttrpc]
+  address = "$r/containerd.sock.ttrpc"
+
+[plugins."io.containerd.grpc.v1.cri"]
+  stream_server_address = "127.0.0.1"
+
+[plugins."io.containerd.cri.v1.images".pinned_images]
+  sandbox = "mtscn.test/pause:e2e"
+
+[plugins."io.containerd.cri.v1.runtime"]
+  # Workaround: see containerd1_base_config (no CAP_SYS_RESOURCE here).
+  restrict_oom_score_adj = true
+  netns_mounts_under_state_dir = true
+  # CDI specs live in host-wide /etc/cdi and /var/run/cdi.
+  enable_cdi = false
+  [plugins."io.containerd.cri.v1.runtime".containerd]
+    default_runtime_name = "runc"
+    [plugins."io.containerd.cri.v1.runtime".containerd.runtimes.runc]
+      runtime_type = "io.containerd.runc.v2"
+      [plugins."io.containerd.cri.v1.runtime".containerd.runtimes.runc.options]
+        Root = "$r/runc"
+  [plugins."io.containerd.cri.v1.runtime".cni]
+    bin_dirs = ["/usr/lib/cni"]
+    conf_dir = "$d/cni"
+TOML
+}
+
 # cni_config N: a bridge network on the node's bridge with host-local IPAM
 # whose data stays in the node's directory.
 cni_config() {
@@ -85,21 +143,28 @@ cni_config() {
 JSON
 }
 
+# containerd_bin N: node N's containerd binary.
 containerd_bin() {
-  if [ "$E2E_CONTAINERD" = 2 ]; then echo "$BIN/containerd2"; else echo /usr/bin/containerd; fi
+  if [ "$(node_containerd "$1")" = 2 ]; then echo "$BIN/containerd2"; else echo /usr/bin/containerd; fi
+}
+
+# containerd_path N: the PATH node N's containerd finds its shims in: bin/
+# first (containerd-shim-runsc-v1), and on containerd 2.x its own runc shim
+# before Debian's 1.6 one.
+containerd_path() {
+  if [ "$(node_containerd "$1")" = 2 ]; then echo "$BIN/containerd2-shim:$BIN:$PATH"; else echo "$BIN:$PATH"; fi
 }
 
 # start_containerd N: containerd with the node's config, waiting for its
-# socket. bin/ is first in its PATH for the shims it starts
-# (containerd-shim-runsc-v1).
+# socket.
 start_containerd() {
   local n=$1 d i
   d=$(node_dir "$n")
   mkdir -p "$d/containerd" "$d/cni" "$(node_run "$n")"
   [ -f "$d/containerd/config.toml" ] || containerd_base_config "$n" >"$d/containerd/config.toml"
   cni_config "$n" >"$d/cni/10-mtscn-e2e.conflist"
-  PATH="$BIN:$PATH" start_bg "containerd-$n" "$E2E_LOGS/containerd-$n.log" \
-    "$(containerd_bin)" --config "$d/containerd/config.toml"
+  PATH="$(containerd_path "$n")" start_bg "containerd-$n" "$E2E_LOGS/containerd-$n.log" \
+    "$(containerd_bin "$n")" --config "$d/containerd/config.toml"
   for i in $(seq 1 100); do
     ctr -a "$(node_sock "$n")" version >/dev/null 2>&1 && return 0
     sleep 0.2
@@ -185,8 +250,10 @@ YAML
 # installer_flags N: the flags of `mtscn-node install|uninstall` for node N,
 # as pkg/node/install/README.md shows them for a containerd started by a
 # script: gVisor only, gVisor's shim layout, the node's private paths, and
-# restarts through hack/e2e/restart-containerd.sh (no systemd here).
-# They go into the array INSTALLER_FLAGS.
+# restarts through hack/e2e/restart-containerd.sh (no systemd here), and
+# the identity of install-daemonset.yaml's pod on node N (ServiceAccount
+# mtscn-node-install, token bound to the Node). They go into the array
+# INSTALLER_FLAGS.
 installer_flags() {
   local n=$1 d
   d=$(node_dir "$n")
@@ -195,7 +262,7 @@ installer_flags() {
     --containerd-config="$d/containerd/config.toml" --drop-in="$d/containerd/conf.d/mtscn.toml"
     --state-dir="$d/mtscn-install" --cri-socket="$(node_sock "$n")"
     --restart-mode=command --restart-command="$REPO/hack/e2e/restart-containerd.sh $n"
-    --node-name="$(node_name "$n")" --kubeconfig="$KUBECONFIG_ADMIN")
+    --node-name="$(node_name "$n")" --kubeconfig="$(identity_kubeconfig "mtscn-node-install-$n")")
 }
 
 # install_gvisor N: mtscn-node install puts the gVisor handler runsc into

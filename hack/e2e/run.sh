@@ -3,7 +3,10 @@
 # test/e2e. See test/e2e/README.md for the pieces and the workarounds.
 #
 #   E2E_NODES=1|2        nodes to run (default 2)
-#   E2E_CONTAINERD=1|2   Debian's containerd 1.6 (default) or bin/containerd2
+#   E2E_CONTAINERD=mixed|1|2
+#                        mixed (default): node 1 on Debian's containerd 1.6,
+#                        node 2 on containerd 2.x (bin/containerd2); 1 or 2:
+#                        that version on every node
 #   E2E_KEEP=1           leave everything running after the checks; clean up
 #                        later with `make e2e-clean`
 #   E2E_RUN_TESTS=regexp go test -run filter for the checks
@@ -19,6 +22,10 @@ T0=$(now_ms)
 [ "$(id -u)" = 0 ] || die "make e2e runs a kubelet and containerd: run it as root"
 for c in ip ctr containerd runc; do command -v $c >/dev/null || die "$c not found: run hack/install-e2e.sh"; done
 [ -d /sys/fs/cgroup/memory ] || die "make e2e expects cgroup v1 with the memory controller (this machine's layout)"
+case "$E2E_CONTAINERD" in 1|2|mixed) ;; *) node_containerd 0 ;; esac
+for n in $(seq 1 "$E2E_NODES"); do
+  [ "$(node_containerd "$n")" = 1 ] || [ -x "$BIN/containerd2" ] || die "node $n runs containerd 2.x: build bin/containerd2 with make containerd2"
+done
 if [ "${1:-}" != "--no-check" ]; then
   left=$(leftovers)
   if [ -n "$left" ]; then
@@ -74,13 +81,17 @@ echo "kube-apiserver at $(cat "$E2E_DIR/controlplane/ready")"
 # processes with the same flags (no controller-manager here, and this
 # apiserver does not allow privileged pods).
 log "mtscn's manifests (kubectl apply -k manifests/) and NFD's CRDs"
+# NFD's own RBAC (ServiceAccount nfd-master in node-feature-discovery), as
+# manifests/overlays/with-nfd deploys it from NFD's default deployment.
 NFD_DIR=$(go list -m -f '{{.Dir}}' sigs.k8s.io/node-feature-discovery)
 bin/e2ectl apply -kubeconfig "$KUBECONFIG_ADMIN" -f "$NFD_DIR/deployment/base/nfd-crds/nfd-api-crds.yaml" -k manifests \
+  -f "$NFD_DIR/deployment/overlays/default/namespace.yaml" -k "$NFD_DIR/deployment/base/rbac" \
   -skip-kinds DaemonSet,Deployment,PodDisruptionBudget
 
 log "nodes: bridge, containerd, images, kubelet"
 T_NODES=$(now_ms)
 for n in $(seq 1 "$E2E_NODES"); do
+  echo "node $n: $(node_name "$n"), containerd $("$(containerd_bin "$n")" --version | awk '{print $3}') ($(containerd_bin "$n"))"
   setup_bridge "$n"
   start_containerd "$n"
   import_images "$n"
@@ -91,30 +102,49 @@ for n in $(seq 1 "$E2E_NODES"); do
 done
 T_READY=$(now_ms)
 
+# Each process runs as the ServiceAccount its manifest gives its pod, so
+# the shipped RBAC and node-admission-policy.yaml apply to it: tokens from
+# the TokenRequest API, the node agents' bound to their Node (the
+# authenticator then adds the user extra authentication.kubernetes.io/node-name,
+# as for a DaemonSet pod's projected token, which is bound to a Pod on
+# that node; there are no pods of the agents here, they run as processes).
+log "identities: ServiceAccount tokens (TokenRequest), node agents' bound to their Node"
+for n in $(seq 1 "$E2E_NODES"); do
+  for sa in mtscn-node mtscn-node-install; do
+    bin/e2ectl kubeconfig -kubeconfig "$KUBECONFIG_ADMIN" -serviceaccount "mtscn-system/$sa" -node "$(node_name "$n")" \
+      -out "$(identity_kubeconfig "$sa-$n")"
+  done
+done
+bin/e2ectl kubeconfig -kubeconfig "$KUBECONFIG_ADMIN" -serviceaccount mtscn-system/mtscn-scheduler -out "$(identity_kubeconfig mtscn-scheduler)"
+bin/e2ectl kubeconfig -kubeconfig "$KUBECONFIG_ADMIN" -serviceaccount node-feature-discovery/nfd-master -out "$(identity_kubeconfig nfd-master)"
+
 log "NFD's nfd-master with mtscn's NodeFeatureRules"
-NODE_NAME=$(node_name 1) start_bg nfd-master "$E2E_LOGS/nfd-master.log" bin/nfd-master -kubeconfig "$KUBECONFIG_ADMIN" \
+NODE_NAME=$(node_name 1) start_bg nfd-master "$E2E_LOGS/nfd-master.log" bin/nfd-master -kubeconfig "$(identity_kubeconfig nfd-master)" \
   -enable-leader-election=false -port=0
 log "mtscn-node run (discovery, NodeFeature) on each node"
 for n in $(seq 1 "$E2E_NODES"); do
   NODE_NAME=$(node_name "$n") POD_NAMESPACE=mtscn-system start_bg "mtscn-node-$n" "$E2E_LOGS/mtscn-node-$n.log" \
-    bin/mtscn-node run --host-root=/ --listen-address=127.0.0.1:0 --kubeconfig="$KUBECONFIG_ADMIN" \
+    bin/mtscn-node run --host-root=/ --listen-address=127.0.0.1:0 --kubeconfig="$(identity_kubeconfig "mtscn-node-$n")" \
     --containerd-config="$(node_dir "$n")/containerd/config.toml" --interval=5s --v=4 \
     --withdrawn-note="$(node_dir "$n")/mtscn-install/withdrawn/handlers.json"
 done
 
-log "mtscn-node install: gVisor (runsc) into each node's containerd"
+log "mtscn-node install: gVisor (runsc) into each node's containerd (1.x inline, 2.x drop-in)"
 for n in $(seq 1 "$E2E_NODES"); do
   install_gvisor "$n"
 done
 
 log "mtscn-scheduler with the shipped configuration"
-sed "s|kubeconfig: \"\"|kubeconfig: $KUBECONFIG_ADMIN|" manifests/scheduler/scheduler-config.yaml >"$E2E_DIR/scheduler-config.yaml"
+sed "s|kubeconfig: \"\"|kubeconfig: $(identity_kubeconfig mtscn-scheduler)|" manifests/scheduler/scheduler-config.yaml >"$E2E_DIR/scheduler-config.yaml"
 start_bg mtscn-scheduler "$E2E_LOGS/mtscn-scheduler.log" bin/mtscn-scheduler \
   --config="$E2E_DIR/scheduler-config.yaml" --v=2 --bind-address=127.0.0.1 --secure-port=10359
 T_PRODUCT=$(now_ms)
 
 log "checks (go test -tags e2e ./test/e2e/)"
+CONTAINERDS=()
+for n in $(seq 1 "$E2E_NODES"); do CONTAINERDS+=("$(node_containerd "$n")"); done
 export MTSCN_E2E_KUBECONFIG=$KUBECONFIG_ADMIN MTSCN_E2E_NODES="${NODES[*]}" MTSCN_E2E_BIN=$BIN \
+  MTSCN_E2E_CONTAINERD="${CONTAINERDS[*]}" \
   MTSCN_E2E_DIR=$E2E_DIR MTSCN_E2E_RUN=$E2E_RUN MTSCN_E2E_REPORT=$E2E_LOGS/report.txt
 go test -tags e2e -count=1 -timeout 20m -v -run "${E2E_RUN_TESTS:-.}" ./test/e2e/ 2>&1 | tee "$E2E_LOGS/test.log" \
   | grep -E '^(=== RUN|--- |PASS|FAIL|ok|panic)|_test\.go:[0-9]+:'

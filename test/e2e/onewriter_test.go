@@ -6,9 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"os"
-	"path/filepath"
 	"slices"
-	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -134,11 +132,4 @@ func (w *orderWatch) check(t *testing.T, node string) {
 		return
 	}
 	t.Logf("node %s: mtscn.io/runtime.%s gone %.2fs before containerd's config changed (%d samples)", node, gvisorHandle, changed.Sub(gone).Seconds(), len(w.samples))
-}
-
-// nodeConfigFiles are the files of node N's containerd config the
-// installer edits (hack/e2e/node.sh installer_flags).
-func nodeConfigFiles(n int) []string {
-	d := filepath.Join(e2e.dir, "node"+strconv.Itoa(n), "containerd")
-	return []string{filepath.Join(d, "config.toml"), filepath.Join(d, "conf.d", "mtscn.toml")}
 }

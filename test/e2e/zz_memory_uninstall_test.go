@@ -214,8 +214,9 @@ func TestObservedOverhead(t *testing.T) {
 	if used <= model+(2<<20) {
 		t.Fatalf("SandboxOverhead uses %.0f MiB (%s) for %s, not above the %.0f MiB model: nothing to show", mib(used), source, gvisorHandle, mib(model))
 	}
-	if used != observed || source != "observed" {
-		t.Errorf("mtscnctl audit says SandboxOverhead uses %.0f MiB (%s) for %s on %s, want the node's observed %.0f MiB", mib(used), source, gvisorHandle, node, mib(observed))
+	// The agent may have published a later p95 since the label was read.
+	if source != "observed" || !near(used) {
+		t.Errorf("mtscnctl audit says SandboxOverhead uses %.0f MiB (%s) for %s on %s, want the node's observed figure (%.0f MiB when read), near the %.1f MiB measured", mib(used), source, gvisorHandle, node, mib(observed), mib(ownMax))
 	}
 
 	// A gVisor pod that fits the node's uncommitted memory by the model but
@@ -231,32 +232,42 @@ func TestObservedOverhead(t *testing.T) {
 	deletePod(t, ns, big.Name)
 }
 
-// TestUninstall runs last (file order): mtscn-node uninstall on the first
-// node removes the gVisor handler, restores containerd's config byte for
-// byte, and runc pods still run. The runsc label is gone (discovery
-// dropped it: the installer withdrew the handler and waited) before
-// containerd's config changes, and a reinstall brings it back, owned by
-// nfd-master alone.
+// TestUninstall runs last (file order): mtscn-node uninstall on each node
+// removes the gVisor handler, restores containerd's config byte for byte
+// (containerd 1.x: config.toml, which held the runtime; 2.x: the drop-in
+// goes and config.toml was never changed), and runc pods still run. The
+// runsc label is gone (discovery dropped it: the installer withdrew the
+// handler and waited) before containerd's config changes, and a reinstall
+// brings it back, owned by nfd-master alone.
 func TestUninstall(t *testing.T) {
+	for i, node := range e2e.nodes {
+		t.Run(node, func(t *testing.T) { uninstallNode(t, i, node) })
+	}
+}
+
+func uninstallNode(t *testing.T, i int, node string) {
 	ctx := context.Background()
-	node := e2e.nodes[0]
-	before, err := os.ReadFile(filepath.Join(e2e.dir, "node1", "config.toml.before-install"))
+	config, beforeInstall, dropIn := nodeFiles(i)
+	before, err := os.ReadFile(beforeInstall)
 	if err != nil {
 		t.Fatal(err)
 	}
-	order := watchOrder(t, node, nodeConfigFiles(1)...)
-	out, code := run(t, "bash", "hack/e2e/gvisor.sh", "uninstall", "1")
+	order := watchOrder(t, node, config, dropIn)
+	out, code := run(t, "bash", "hack/e2e/gvisor.sh", "uninstall", strconv.Itoa(i+1))
 	order.check(t, node)
 	if code != 0 {
 		t.Fatalf("uninstall: exit %d\n%s", code, out)
 	}
 	t.Logf("uninstall:\n%s", out)
-	after, err := os.ReadFile(filepath.Join(e2e.dir, "node1", "containerd", "config.toml"))
+	after, err := os.ReadFile(config)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if string(before) != string(after) {
 		t.Errorf("containerd's config.toml after uninstall differs from before the install:\n--- before\n%s\n--- after\n%s", before, after)
+	}
+	if _, err := os.Stat(dropIn); err == nil {
+		t.Errorf("the installer's drop-in %s is still there after the uninstall", dropIn)
 	}
 	// The runsc handler label went before the uninstall changed
 	// containerd (order.check) and stays gone: no writer re-adds it.
@@ -282,7 +293,7 @@ func TestUninstall(t *testing.T) {
 
 	// Reinstall: the installer hands the handler back to discovery and
 	// reports the node ready only once the label is there again.
-	out, code = run(t, "bash", "hack/e2e/gvisor.sh", "install", "1")
+	out, code = run(t, "bash", "hack/e2e/gvisor.sh", "install", strconv.Itoa(i+1))
 	if code != 0 {
 		t.Fatalf("reinstall: exit %d\n%s", code, out)
 	}

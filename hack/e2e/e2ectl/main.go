@@ -5,6 +5,7 @@
 //	e2ectl apply -kubeconfig K (-k DIR | -f FILE)...
 //	e2ectl image -name REF -binary PATH -out TAR
 //	e2ectl wait-node -kubeconfig K -node N -timeout 2m
+//	e2ectl kubeconfig -kubeconfig K -serviceaccount NS/NAME [-node N] -out FILE
 //
 // test/e2e/README.md explains where each step fits.
 package main
@@ -20,7 +21,7 @@ import (
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: e2ectl controlplane|apply|image|wait-node [flags]")
+		fmt.Fprintln(os.Stderr, "usage: e2ectl controlplane|apply|image|wait-node|kubeconfig [flags]")
 		os.Exit(2)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
@@ -36,8 +37,10 @@ func main() {
 		err = runImage(fs, os.Args[2:])
 	case "wait-node":
 		err = runWaitNode(ctx, fs, os.Args[2:])
+	case "kubeconfig":
+		err = runKubeconfig(ctx, fs, os.Args[2:])
 	default:
-		err = fmt.Errorf("unknown subcommand %q: use controlplane, apply, image or wait-node", os.Args[1])
+		err = fmt.Errorf("unknown subcommand %q: use controlplane, apply, image, wait-node or kubeconfig", os.Args[1])
 	}
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "e2ectl %s: %v\n", os.Args[1], err)

@@ -2,8 +2,12 @@ package sandboxoverhead
 
 import (
 	"context"
+	"fmt"
 
 	v1 "k8s.io/api/core/v1"
+	nodev1 "k8s.io/api/node/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/client-go/tools/cache"
 	"k8s.io/klog/v2"
 	fwk "k8s.io/kube-scheduler/framework"
 	schedutil "k8s.io/kubernetes/pkg/scheduler/util"
@@ -26,6 +30,11 @@ import (
 //   - Node UpdateNodeLabel: the node's own Kata values (mtscn.io/kata.*)
 //     may make the VM smaller.
 //   - RuntimeClass Add: the RuntimeClass the pod names was created.
+//   - RuntimeClass Update: a class's pods stop counting as on-node
+//     sandboxes (its mtscn.io/sandboxed label), so they commit less. An
+//     update of anything else (overhead, scheduling, other labels,
+//     annotations) cannot change a footprint: see
+//     isSchedulableAfterRuntimeClassUpdate.
 //
 // QueueingHints are GA, so the UpdateNodeTaint workaround for preCheck is
 // not needed.
@@ -34,7 +43,91 @@ func (pl *SandboxOverhead) EventsToRegister(_ context.Context) ([]fwk.ClusterEve
 		{Event: fwk.ClusterEvent{Resource: fwk.Pod, ActionType: fwk.Delete | fwk.UpdatePodScaleDown}, QueueingHintFn: pl.isSchedulableAfterPodEvent},
 		{Event: fwk.ClusterEvent{Resource: fwk.Node, ActionType: fwk.Add | fwk.UpdateNodeAllocatable | fwk.UpdateNodeLabel}, QueueingHintFn: pl.isSchedulableAfterNodeChange},
 		classify.RuntimeClassAdded(),
+		{Event: fwk.ClusterEvent{Resource: classify.RuntimeClassResource, ActionType: fwk.Update}, QueueingHintFn: pl.isSchedulableAfterRuntimeClassUpdate},
 	}), nil
+}
+
+// isSchedulableAfterRuntimeClassUpdate queues the pod when an updated
+// RuntimeClass's pods no longer count as on-node sandboxes (the pod's own
+// class, whose footprint shrinks to requests + overhead, or another class,
+// whose pods on the nodes now commit less). What the footprint reads of a
+// class is its classification (handler, which is immutable, and the
+// mtscn.io/sandboxed label; tenancy.Classifier.RuntimeOf): the class's
+// overhead and scheduling fields are copied into a pod by the RuntimeClass
+// admission controller when the pod is created, so changing them changes
+// no pod the scheduler knows (pod.spec.overhead is immutable).
+func (pl *SandboxOverhead) isSchedulableAfterRuntimeClassUpdate(logger klog.Logger, pod *v1.Pod, oldObj, newObj any) (fwk.QueueingHint, error) {
+	original, modified, err := classify.AsTyped[nodev1.RuntimeClass](oldObj, newObj)
+	if err != nil {
+		return fwk.Queue, err
+	}
+	if original == nil || modified == nil {
+		return fwk.Queue, nil
+	}
+	if !commitsLess(pl.views.RuntimeOf(original), pl.views.RuntimeOf(modified)) {
+		logger.V(5).Info("runtime class update does not make any pod commit less", "pod", klog.KObj(pod), "runtimeClass", modified.Name)
+		return fwk.QueueSkip, nil
+	}
+	logger.V(5).Info("runtime class's pods no longer count as on-node sandboxes", "pod", klog.KObj(pod), "runtimeClass", modified.Name)
+	return fwk.Queue, nil
+}
+
+// commitsLess reports whether pods classified as before now commit less:
+// they were on-node sandboxes and no longer are.
+func commitsLess(before, after tenancy.Runtime) bool {
+	onNode := func(r tenancy.Runtime) bool { return r.Sandboxed && !r.OffNode }
+	return onNode(before) && !onNode(after)
+}
+
+// watchRuntimeClasses keeps the plugin's Views current. A RuntimeClass
+// that is added or deleted, or whose classification changes (its
+// mtscn.io/sandboxed label), can turn pods into sandboxes or back: a new
+// View makes every node summary stale. Updates that change nothing a
+// footprint reads (overhead, scheduling, other labels, annotations; see
+// isSchedulableAfterRuntimeClassUpdate) keep the View and the summaries.
+// When a class's pods stop counting as on-node sandboxes, the pending pods
+// are activated after the View was invalidated: the scheduler's queueing
+// hint sees the update on its own informer, possibly before this one, and
+// a pod it requeued may have been retried on the old View.
+func (pl *SandboxOverhead) watchRuntimeClasses(ctx context.Context, h fwk.Handle) error {
+	logger := klog.FromContext(ctx)
+	podLister := h.SharedInformerFactory().Core().V1().Pods().Lister()
+	invalidate := func(any) { pl.views.Invalidate() }
+	_, err := h.SharedInformerFactory().Node().V1().RuntimeClasses().Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
+		AddFunc:    invalidate,
+		DeleteFunc: invalidate,
+		UpdateFunc: func(oldObj, newObj any) {
+			original, modified, err := classify.AsTyped[nodev1.RuntimeClass](oldObj, newObj)
+			if err != nil || original == nil || modified == nil {
+				pl.views.Invalidate()
+				return
+			}
+			before, after := pl.views.RuntimeOf(original), pl.views.RuntimeOf(modified)
+			if before == after {
+				return
+			}
+			pl.views.Invalidate()
+			if !commitsLess(before, after) {
+				return
+			}
+			// The scheduler's pod informer has no index by node name.
+			pods, _ := podLister.List(labels.Everything())
+			pending := map[string]*v1.Pod{}
+			for _, p := range pods {
+				if p.Spec.NodeName == "" {
+					pending[p.Namespace+"/"+p.Name] = p
+				}
+			}
+			if len(pending) > 0 {
+				logger.V(5).Info("activating pending pods", "reason", "runtime class no longer an on-node sandbox", "runtimeClass", modified.Name, "count", len(pending))
+				h.Activate(logger, pending)
+			}
+		},
+	})
+	if err != nil {
+		return fmt.Errorf("watching RuntimeClasses: %w", err)
+	}
+	return nil
 }
 
 // isSchedulableAfterPodEvent queues the pod when an assigned pod that

@@ -23,6 +23,7 @@ func TestEventsToRegister(t *testing.T) {
 		{Event: fwk.ClusterEvent{Resource: fwk.Pod, ActionType: fwk.Delete | fwk.UpdatePodScaleDown}},
 		{Event: fwk.ClusterEvent{Resource: fwk.Node, ActionType: fwk.Add | fwk.UpdateNodeAllocatable | fwk.UpdateNodeLabel}},
 		{Event: fwk.ClusterEvent{Resource: "runtimeclasses.v1.node.k8s.io", ActionType: fwk.Add}},
+		{Event: fwk.ClusterEvent{Resource: "runtimeclasses.v1.node.k8s.io", ActionType: fwk.Update}},
 	}
 	if diff := cmp.Diff(want, got, cmpopts.IgnoreFields(fwk.ClusterEventWithHint{}, "QueueingHintFn")); diff != "" {
 		t.Errorf("events (-want,+got):\n%s", diff)

@@ -11,7 +11,6 @@ import (
 	v1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/validation/field"
-	"k8s.io/client-go/tools/cache"
 	"k8s.io/klog/v2"
 	fwk "k8s.io/kube-scheduler/framework"
 
@@ -103,15 +102,8 @@ func New(ctx context.Context, obj runtime.Object, h fwk.Handle) (fwk.Plugin, err
 		strategy: args.ScoringStrategy,
 		profile:  h.ProfileName(),
 	}
-	// A RuntimeClass change can turn pods into VMs or back, or change
-	// their overhead: a new View makes every node summary stale.
-	invalidate := func(any) { pl.views.Invalidate() }
-	if _, err := rcInformer.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
-		AddFunc:    invalidate,
-		UpdateFunc: func(_, _ any) { pl.views.Invalidate() },
-		DeleteFunc: invalidate,
-	}); err != nil {
-		return nil, fmt.Errorf("watching RuntimeClasses: %w", err)
+	if err := pl.watchRuntimeClasses(ctx, h); err != nil {
+		return nil, err
 	}
 	if err := pl.watchResizes(h); err != nil {
 		return nil, err

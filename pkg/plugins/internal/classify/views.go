@@ -69,6 +69,12 @@ func (v *Views) Invalidate() {
 // Invalidations returns how many times Invalidate was called.
 func (v *Views) Invalidations() uint64 { return v.invalidations.Load() }
 
+// RuntimeOf classifies a RuntimeClass object with the views'
+// configuration (tenancy.Classifier.RuntimeOf): what a View would answer
+// for the pods of that class. It reads the object only, so event handlers
+// can compare a class before and after an update.
+func (v *Views) RuntimeOf(rc *nodev1.RuntimeClass) tenancy.Runtime { return v.base.RuntimeOf(rc) }
+
 // Current returns the current View, building a new one from the listers
 // when Invalidate was called since the last one was built. The copy costs
 // one pass over the Namespaces and RuntimeClasses, once per change.
