@@ -13,6 +13,7 @@ import (
 
 	v1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
 )
 
 // Discovery is the one writer of mtscn.io/runtime.<handler>
@@ -132,4 +133,26 @@ func (w *orderWatch) check(t *testing.T, node string) {
 		return
 	}
 	t.Logf("node %s: mtscn.io/runtime.%s gone %.2fs before containerd's config changed (%d samples)", node, gvisorHandle, changed.Sub(gone).Seconds(), len(w.samples))
+}
+
+// TestInstallerMayNotRemoveRuntimeLabel: the cluster enforces the one
+// writer: the installer's identity on node 1 may not remove discovery's
+// mtscn.io/runtime.runsc from its own Node (the admission policy).
+func TestInstallerMayNotRemoveRuntimeLabel(t *testing.T) {
+	ctx := context.Background()
+	node := e2e.nodes[0]
+	_, cfg := identityConfig(t, "mtscn-node-install-1")
+	inst := kubernetes.NewForConfigOrDie(cfg)
+	n, err := inst.CoreV1().Nodes().Get(ctx, node, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := "mtscn.io/runtime." + gvisorHandle
+	if n.Labels[key] != "true" {
+		t.Fatalf("node %s: no %s=true to remove: %v", node, key, n.Labels)
+	}
+	delete(n.Labels, key)
+	_, err = inst.CoreV1().Nodes().Update(ctx, n, metav1.UpdateOptions{})
+	wantDenied(t, "mtscn-node-install on "+node+" removing discovery's label "+key, err, nodePolicy,
+		"mtscn-node-install may only change the labels it owns", "not "+key)
 }
