@@ -17,7 +17,6 @@ import (
 
 const mib = int64(1) << 20
 
-
 // gvisorMeasured is the runsc/gvisor profile's default hostOverhead: what a
 // one-container gVisor pod cost the real node of `make e2e` beyond its
 // requests, the largest p95 the node agent published there (41 and 42 MiB

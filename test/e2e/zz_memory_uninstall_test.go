@@ -214,8 +214,9 @@ func TestObservedOverhead(t *testing.T) {
 	if used <= model+(2<<20) {
 		t.Fatalf("SandboxOverhead uses %.0f MiB (%s) for %s, not above the %.0f MiB model: nothing to show", mib(used), source, gvisorHandle, mib(model))
 	}
-	if used != observed || source != "observed" {
-		t.Errorf("mtscnctl audit says SandboxOverhead uses %.0f MiB (%s) for %s on %s, want the node's observed %.0f MiB", mib(used), source, gvisorHandle, node, mib(observed))
+	// The agent may have published a later p95 since the label was read.
+	if source != "observed" || !near(used) {
+		t.Errorf("mtscnctl audit says SandboxOverhead uses %.0f MiB (%s) for %s on %s, want the node's observed figure (%.0f MiB when read), near the %.1f MiB measured", mib(used), source, gvisorHandle, node, mib(observed), mib(ownMax))
 	}
 
 	// A gVisor pod that fits the node's uncommitted memory by the model but

@@ -129,7 +129,10 @@ type LearnedOverhead struct {
 	// Enabled lets an observed figure replace the profile's HostOverhead.
 	Enabled bool
 	// MinSamples is how many samples a node's figure must rest on before
-	// it is used; with fewer, the profile's HostOverhead applies.
+	// it is used; with fewer, the profile's HostOverhead applies. It is
+	// compared with the published count, which the agent rounds down to
+	// 1, 2, 5, 10, 20, 50, 100, 200 or 256 (docs/labels.md): 30 is met at
+	// 50 samples.
 	MinSamples int32
 	// MaxFactor caps the observed figure at MaxFactor × the profile's
 	// HostOverhead, so that one node's label (a workload charged to its

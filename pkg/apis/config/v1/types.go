@@ -105,7 +105,9 @@ type LearnedOverhead struct {
 	// hostOverhead. Default true.
 	Enabled *bool `json:"enabled,omitempty"`
 	// MinSamples is how many samples the figure must rest on (1-256, the
-	// agent's window). Default 20.
+	// agent's window). Default 20. The agent publishes the count rounded
+	// down to 1, 2, 5, 10, 20, 50, 100, 200 or 256 (docs/labels.md), so a
+	// value between two of them is met at the next one.
 	MinSamples *int32 `json:"minSamples,omitempty"`
 	// MaxFactor caps the figure at maxFactor × hostOverhead (1-100).
 	// Default 4.
