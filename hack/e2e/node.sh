@@ -67,10 +67,11 @@ TOML
 
 # containerd2_base_config N: containerd 2.x, config version 3, the same
 # settings in 2.x's plugin layout (the CRI split into runtime and images).
-# Like 2.x's default config it imports every *.toml of a conf.d directory,
-# here the node's own (2.x's default is /etc/containerd/conf.d/*.toml);
-# mtscn-node install puts its runtimes into a drop-in there and leaves this
-# file alone.
+# Like the config.toml that 2.x's `containerd config default` writes, it
+# imports every *.toml of a conf.d directory, here the node's own (2.x
+# writes /etc/containerd/conf.d/*.toml; the daemon loads only the imports
+# its files name). mtscn-node install puts its runtimes into a drop-in there
+# and leaves this file alone.
 containerd2_base_config() {
   local n=$1 d r
   d=$(node_dir "$n"); r=$(node_run "$n")
