@@ -55,7 +55,13 @@ func createCluster(ctx context.Context, client kubernetes.Interface, objs *workl
 func waitSettled(ctx context.Context, client kubernetes.Interface, sched *devcluster.Scheduler, total int, timeout time.Duration, report func(placed, pending int)) (bool, error) {
 	lastReport := time.Now()
 	idleSince := time.Time{}
-	err := wait.PollUntilContextTimeout(ctx, time.Second, timeout, false, func(ctx context.Context) (bool, error) {
+	// Each poll lists every pod; at 10 000 pods a list a second costs the
+	// apiserver a noticeable share of the 2 cores the scheduler needs.
+	interval := time.Second
+	if total > 5000 {
+		interval = 5 * time.Second
+	}
+	err := wait.PollUntilContextTimeout(ctx, interval, timeout, false, func(ctx context.Context) (bool, error) {
 		pods, err := client.CoreV1().Pods(metav1.NamespaceAll).List(ctx, metav1.ListOptions{ResourceVersion: "0"})
 		if err != nil {
 			// Near the timeout the client's rate limiter refuses to wait

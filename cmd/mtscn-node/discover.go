@@ -8,6 +8,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/mtscn/mtscn/pkg/node/discover"
+	"github.com/mtscn/mtscn/pkg/node/withdrawal"
 )
 
 func init() { subcommands = append(subcommands, newDiscoverCommand) }
@@ -57,6 +58,7 @@ A source that fails is reported under "errors"; the command still exits 0.`,
 	f.StringSliceVar(&opts.Sources, "sources", nil, fmt.Sprintf("discovery sources to run (default all: %v)", discover.AllSources))
 	f.StringVarP(&output, "output", "o", "json", "output format: json or yaml")
 	f.StringVar(&opts.CRISocket, "cri-socket", discover.DefaultCRISocket, `containerd's socket as a host path, asked which handlers its CRI serves when it is there ("none": never)`)
+	f.StringVar(&opts.WithdrawnNote, "withdrawn-note", withdrawal.DefaultPath, `the sandbox installer's withdrawal note, as a host path: handlers it names are not reported ("none": not read)`)
 	f.StringVar(&runAs, "run-as", "", runAsHelp)
 	return cmd
 }

@@ -17,6 +17,7 @@ import (
 
 	"github.com/mtscn/mtscn/pkg/node/install"
 	"github.com/mtscn/mtscn/pkg/node/kubeclient"
+	"github.com/mtscn/mtscn/pkg/node/withdrawal"
 )
 
 func init() {
@@ -63,6 +64,8 @@ func (f *installFlags) add(fs *pflag.FlagSet) {
 	fs.StringVar(&f.nodeName, "node-name", os.Getenv("NODE_NAME"), "this node's name (default $NODE_NAME)")
 	fs.BoolVar(&f.noNode, "no-node", false, "do not label the Node or record Events (no cluster)")
 	fs.StringVar(&f.kubeconfig, "kubeconfig", "", "kubeconfig file (default: in-cluster)")
+	fs.StringVar(&f.opts.WithdrawnNote, "withdrawn-note", "", "the note through which handlers are withdrawn from discovery before containerd changes, as a host path; mtscn-node run --withdrawn-note must read the same file (default <--state-dir>/withdrawn/handlers.json, i.e. "+withdrawal.DefaultPath+")")
+	fs.DurationVar(&f.opts.DiscoveryTimeout, "discovery-timeout", install.DefaultDiscoveryTimeout, "how long to wait for discovery to drop mtscn.io/runtime.<handler> before containerd changes, and to publish it before the node is reported ready; then fail and change nothing (uninstall --force goes on)")
 }
 
 func (f *installFlags) installer() (*install.Installer, error) {
@@ -129,10 +132,15 @@ then swapped in with a rename), adds one containerd runtime per handler
 usually; containerd 2.x: into the drop-in, imported by config.toml),
 restarts containerd (--restart-mode), checks through the CRI that every
 runtime containerd served before (runc first) and every new handler is
-served, and only then labels the node (mtscn.io/sandbox-runtime=true,
-mtscn.io/runtime.<handler>=true) and removes the mtscn.io/sandbox-not-ready
-taint. If containerd then lacks a runtime, the previous config is put
-back. Running it again changes nothing. See pkg/node/install/README.md.`,
+served, then waits until discovery (mtscn-node run) publishes
+mtscn.io/runtime.<handler>=true, and only then sets
+mtscn.io/sandbox-runtime=true and removes the mtscn.io/sandbox-not-ready
+taint. It never writes mtscn.io/runtime.* itself: before it changes a
+handler that containerd serves it withdraws it (--withdrawn-note) and waits
+until discovery has dropped the label (--discovery-timeout; then it fails
+and changes nothing). If containerd lacks a runtime after the change, the
+previous config is put back. Running it again changes nothing. See
+pkg/node/install/README.md.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			in, err := f.installer()
@@ -154,7 +162,10 @@ func newUninstallCommand() *cobra.Command {
 		Short: "Remove what install did: containerd's config restored, drop-in and artifacts removed, labels removed",
 		Long: `uninstall refuses while pods run with the installed handlers (checked
 through the CRI) unless --force. It takes the node out of sandbox service
-first (runtime labels removed), restores containerd's config (byte for byte
+first: mtscn.io/sandbox-runtime=uninstalling, the handlers withdrawn
+(--withdrawn-note) and mtscn.io/runtime.<handler> dropped by discovery
+(after --discovery-timeout it fails and changes nothing; with --force it
+goes on). Then it restores containerd's config (byte for byte
 from the backup when it was not edited since; otherwise it removes only the
 installer's runtimes and imports entry and keeps the edits), removes the
 drop-in and the install dirs the installer created, restarts containerd,
@@ -172,7 +183,7 @@ stopped half way. A DaemonSet rollout never runs it.`,
 		},
 	}
 	f.add(cmd.Flags())
-	cmd.Flags().BoolVar(&f.opts.Force, "force", false, "uninstall even while pods run with the installed handlers (they lose their runtime)")
+	cmd.Flags().BoolVar(&f.opts.Force, "force", false, "uninstall even while pods run with the installed handlers (they lose their runtime), and after --discovery-timeout when discovery did not drop their labels")
 	return cmd
 }
 

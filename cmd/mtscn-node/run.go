@@ -14,6 +14,7 @@ import (
 
 	"github.com/mtscn/mtscn/pkg/node/agent"
 	"github.com/mtscn/mtscn/pkg/node/discover"
+	"github.com/mtscn/mtscn/pkg/node/withdrawal"
 )
 
 func init() { subcommands = append(subcommands, newRunCommand) }
@@ -79,6 +80,7 @@ func addRunFlags(f *pflag.FlagSet, o *runOptions) {
 	f.StringVar(&o.runAs, "run-as", "", runAsHelp)
 	f.StringSliceVar(&flagCfg.Sources, "sources", flagCfg.Sources, fmt.Sprintf("discovery sources (default all: %v)", discover.AllSources))
 	f.Int64Var(&flagCfg.MaxSandboxes, "max-sandboxes", flagCfg.MaxSandboxes, "cap on the advertised mtscn.io/sandboxes")
+	f.StringVar(&flagCfg.WithdrawnNote, "withdrawn-note", withdrawal.DefaultPath, `the sandbox installer's withdrawal note, as a host path: handlers it names are not reported ("none": not read)`)
 	f.BoolVar(&flagCfg.Oneshot, "oneshot", false, "discover and publish once, then exit")
 }
 
@@ -96,6 +98,7 @@ var flagFields = map[string]func(dst, src *agent.Config){
 	"sources":           func(d, s *agent.Config) { d.Sources = s.Sources },
 	"max-sandboxes":     func(d, s *agent.Config) { d.MaxSandboxes = s.MaxSandboxes },
 	"oneshot":           func(d, s *agent.Config) { d.Oneshot = s.Oneshot },
+	"withdrawn-note":    func(d, s *agent.Config) { d.WithdrawnNote = s.WithdrawnNote },
 }
 
 // buildConfig applies defaults < config file < the flags that were set on

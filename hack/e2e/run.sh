@@ -125,7 +125,8 @@ log "mtscn-node run (discovery, NodeFeature) on each node"
 for n in $(seq 1 "$E2E_NODES"); do
   NODE_NAME=$(node_name "$n") POD_NAMESPACE=mtscn-system start_bg "mtscn-node-$n" "$E2E_LOGS/mtscn-node-$n.log" \
     bin/mtscn-node run --host-root=/ --listen-address=127.0.0.1:0 --kubeconfig="$(identity_kubeconfig "mtscn-node-$n")" \
-    --containerd-config="$(node_dir "$n")/containerd/config.toml" --interval=5s --v=4
+    --containerd-config="$(node_dir "$n")/containerd/config.toml" --interval=5s --v=4 \
+    --withdrawn-note="$(node_dir "$n")/mtscn-install/withdrawn/handlers.json"
 done
 
 log "mtscn-node install: gVisor (runsc) into each node's containerd (1.x inline, 2.x drop-in)"

@@ -23,6 +23,7 @@ FUZZ_TARGETS := \
 	./pkg/node/discover:FuzzMemoryFiles \
 	./pkg/node/containerd:FuzzParse \
 	./pkg/node/containerd:FuzzLoad \
+	./pkg/node/withdrawal:FuzzParse \
 	./pkg/node/overhead:FuzzParseMemoryFiles \
 	./pkg/node/overhead:FuzzParseProcKB \
 	./pkg/apis/config/scheme:FuzzTenantIsolationArgs \

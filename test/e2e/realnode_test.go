@@ -29,7 +29,8 @@ var nodev1RuntimeClass = nodev1.RuntimeClass{
 
 // TestNodesReady: every node runs kubelet v1.35.4, mtscn-node has installed
 // gVisor (startup taint gone) and NFD has labelled the runsc handler from
-// mtscn-node's NodeFeature.
+// mtscn-node's NodeFeature: nfd-master alone owns that label, the installer
+// only its own (onewriter_test.go).
 func TestNodesReady(t *testing.T) {
 	ctx := context.Background()
 	for _, name := range e2e.nodes {
@@ -50,6 +51,7 @@ func TestNodesReady(t *testing.T) {
 				t.Errorf("node %s: still tainted %s after the install", name, taint.ToString())
 			}
 		}
+		checkRuntimeLabelOwner(t, n)
 		var mtscnLabels []string
 		for k, v := range n.Labels {
 			if strings.HasPrefix(k, "mtscn.io/") {

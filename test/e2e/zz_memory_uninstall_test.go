@@ -235,7 +235,10 @@ func TestObservedOverhead(t *testing.T) {
 // TestUninstall runs last (file order): mtscn-node uninstall on each node
 // removes the gVisor handler, restores containerd's config byte for byte
 // (containerd 1.x: config.toml, which held the runtime; 2.x: the drop-in
-// goes and config.toml was never changed), and runc pods still run.
+// goes and config.toml was never changed), and runc pods still run. The
+// runsc label is gone (discovery dropped it: the installer withdrew the
+// handler and waited) before containerd's config changes, and a reinstall
+// brings it back, owned by nfd-master alone.
 func TestUninstall(t *testing.T) {
 	for i, node := range e2e.nodes {
 		t.Run(node, func(t *testing.T) { uninstallNode(t, i, node) })
@@ -249,7 +252,9 @@ func uninstallNode(t *testing.T, i int, node string) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	order := watchOrder(t, node, config, dropIn)
 	out, code := run(t, "bash", "hack/e2e/gvisor.sh", "uninstall", strconv.Itoa(i+1))
+	order.check(t, node)
 	if code != 0 {
 		t.Fatalf("uninstall: exit %d\n%s", code, out)
 	}
@@ -264,14 +269,11 @@ func uninstallNode(t *testing.T, i int, node string) {
 	if _, err := os.Stat(dropIn); err == nil {
 		t.Errorf("the installer's drop-in %s is still there after the uninstall", dropIn)
 	}
-	// The runsc handler label goes once the agent rediscovers and NFD
-	// relabels.
-	err = wait.PollUntilContextTimeout(ctx, 250*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
-		n, err := e2e.client.CoreV1().Nodes().Get(ctx, node, metav1.GetOptions{})
-		return err == nil && n.Labels["mtscn.io/runtime."+gvisorHandle] == "", nil
-	})
-	if err != nil {
-		t.Errorf("node %s still labelled mtscn.io/runtime.%s a minute after the uninstall", node, gvisorHandle)
+	// The runsc handler label went before the uninstall changed
+	// containerd (order.check) and stays gone: no writer re-adds it.
+	time.Sleep(6 * time.Second) // more than a discovery round (--interval=5s)
+	if n, err := e2e.client.CoreV1().Nodes().Get(ctx, node, metav1.GetOptions{}); err != nil || n.Labels["mtscn.io/runtime."+gvisorHandle] != "" {
+		t.Errorf("node %s: mtscn.io/runtime.%s back after the uninstall (%v)", node, gvisorHandle, err)
 	}
 
 	ns := tenant(t, "iota")
@@ -287,4 +289,20 @@ func uninstallNode(t *testing.T, i int, node string) {
 	r := create(t, pod(ns, "runc-after-uninstall", "", node))
 	r, took := waitRunning(t, r, start)
 	t.Logf("runc pod after the uninstall Running on %s in %.2fs", r.Spec.NodeName, took.Seconds())
+	deletePod(t, ns, r.Name)
+
+	// Reinstall: the installer hands the handler back to discovery and
+	// reports the node ready only once the label is there again.
+	out, code = run(t, "bash", "hack/e2e/gvisor.sh", "install", strconv.Itoa(i+1))
+	if code != 0 {
+		t.Fatalf("reinstall: exit %d\n%s", code, out)
+	}
+	n, err := e2e.client.CoreV1().Nodes().Get(ctx, node, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n.Labels["mtscn.io/runtime."+gvisorHandle] != "true" || n.Labels["mtscn.io/sandbox-runtime"] != "true" {
+		t.Errorf("node %s after the reinstall: labels %v, want mtscn.io/runtime.%s=true and mtscn.io/sandbox-runtime=true as the install returns", node, n.Labels, gvisorHandle)
+	}
+	checkRuntimeLabelOwner(t, n)
 }

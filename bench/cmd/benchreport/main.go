@@ -80,11 +80,14 @@ func runQuality(args []string) error {
 	if err != nil {
 		return fmt.Errorf("reading -runtime-classes: %w", err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Hour)
+	profs := strings.Split(*profiles, ",")
+	// Each profile may wait -timeout for its placement and again for its
+	// churn phase; the rest (creating the cluster, auditing) takes minutes.
+	ctx, cancel := context.WithTimeout(context.Background(), time.Duration(2*len(profs))*(*timeout)+30*time.Minute)
 	defer cancel()
 	results, err := quality.Run(ctx, quality.Options{
 		Size:                  sz,
-		Profiles:              strings.Split(*profiles, ","),
+		Profiles:              profs,
 		RuntimeClasses:        rcs,
 		SchedulerConfig:       *cfgPath,
 		SpreadSchedulerConfig: *spreadPath,

@@ -25,8 +25,10 @@ import (
 
 	nfdrules "github.com/mtscn/mtscn/nfd-rules"
 	"github.com/mtscn/mtscn/pkg/node/discover"
+	"github.com/mtscn/mtscn/pkg/node/hostpath"
 	"github.com/mtscn/mtscn/pkg/node/kubeclient"
 	"github.com/mtscn/mtscn/pkg/node/overhead"
+	"github.com/mtscn/mtscn/pkg/node/withdrawal"
 	"github.com/mtscn/mtscn/pkg/version"
 	"github.com/mtscn/mtscn/pkg/wellknown"
 )
@@ -61,6 +63,9 @@ type Agent struct {
 	windows         *overhead.Windows
 	publication     *overhead.Publication
 	overheadMetrics overheadMetrics
+
+	// noteCheckInterval is how often the withdrawal note is checked.
+	noteCheckInterval time.Duration
 }
 
 // WithReadiness adds a check to /readyz: it answers 200 only when the
@@ -151,24 +156,90 @@ func (a *Agent) Run(ctx context.Context) error {
 	}
 	logger.Info("node agent started", "node", a.cfg.NodeName, "publish", a.cfg.Publish,
 		"interval", a.cfg.Interval.Duration, "hostRoot", a.cfg.HostRoot, "version", version.Version)
+	noteChanged := a.watchWithdrawals(ctx)
 	for {
 		wait := a.cfg.Interval.Duration
+		var next <-chan time.Time
 		if err := a.RunOnce(ctx); err != nil {
 			logger.Error(err, "publishing node features failed")
 			if wait == 0 || wait > retryAfterError {
 				wait = retryAfterError
 			}
-		} else if wait == 0 {
-			<-ctx.Done()
-			return nil
+		}
+		if wait > 0 {
+			next = time.After(wait)
 		}
 		select {
 		case <-ctx.Done():
 			logger.Info("node agent stopping")
 			return nil
-		case <-time.After(wait):
+		case <-next:
+		case <-noteChanged:
+			logger.Info("the installer's withdrawal note changed; discovering now", "note", a.notePath())
 		}
 	}
+}
+
+// DefaultNoteCheckInterval is how often the agent checks, between its full
+// rounds, whether the installer's withdrawal note changed (one stat).
+const DefaultNoteCheckInterval = 2 * time.Second
+
+// WithNoteCheckInterval sets how often the withdrawal note is checked.
+func WithNoteCheckInterval(d time.Duration) Option {
+	return func(a *Agent) { a.noteCheckInterval = d }
+}
+
+// notePath is the host path of the installer's withdrawal note, "" when
+// discovery does not read it.
+func (a *Agent) notePath() string {
+	switch p := a.discoverOpts.WithdrawnNote; p {
+	case "":
+		return withdrawal.DefaultPath
+	case "none":
+		return ""
+	default:
+		return p
+	}
+}
+
+// watchWithdrawals checks the installer's withdrawal note every
+// noteCheckInterval (a stat, no read) and signals the returned channel when
+// it changed, so that a withdrawn handler's label goes away within seconds
+// rather than at the next full round (docs/node-agent.md#one-writer-per-label).
+func (a *Agent) watchWithdrawals(ctx context.Context) <-chan struct{} {
+	changed := make(chan struct{}, 1)
+	p := a.notePath()
+	if p == "" || a.cfg.Publish == PublishNone {
+		return changed
+	}
+	every := a.noteCheckInterval
+	if every <= 0 {
+		every = DefaultNoteCheckInterval
+	}
+	root := hostpath.Root(a.discoverOpts.HostRoot)
+	if root == "" {
+		root = "/"
+	}
+	last := withdrawal.Stamp(root, p)
+	go func() {
+		t := time.NewTicker(every)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+			if cur := withdrawal.Stamp(root, p); cur != last {
+				last = cur
+				select {
+				case changed <- struct{}{}:
+				default: // a round is already due
+				}
+			}
+		}
+	}()
+	return changed
 }
 
 // RunOnce discovers the node's features and publishes them if they changed.

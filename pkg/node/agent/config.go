@@ -59,6 +59,10 @@ type Config struct {
 	CRISocket        string   `json:"criSocket,omitempty"`
 	Sources          []string `json:"sources,omitempty"`
 	MaxSandboxes     int64    `json:"maxSandboxes,omitempty"`
+	// WithdrawnNote is the installer's withdrawal note as a host path
+	// (pkg/node/withdrawal; "none": not read). Handlers it names are not
+	// reported, and a change of it starts a round within seconds.
+	WithdrawnNote string `json:"withdrawnNote,omitempty"`
 	// Oneshot discovers and publishes once, then exits.
 	Oneshot bool `json:"oneshot,omitempty"`
 }
@@ -141,6 +145,7 @@ func (c *Config) discoverOptions() discover.Options {
 		CRISocket:        c.CRISocket,
 		Sources:          c.Sources,
 		MaxSandboxes:     c.MaxSandboxes,
+		WithdrawnNote:    c.WithdrawnNote,
 	}
 }
 

@@ -138,7 +138,7 @@ func compareWithDump(t *testing.T, bin, plugin string, files map[string]string) 
 		t.Fatalf("containerd's merged config lists no runtimes under %s:\n%s", plugin, b)
 	}
 
-	k, _ := discoverKata(context.Background(), host{root: root}, DefaultContainerdConfig, "")
+	k, _ := discoverKata(context.Background(), host{root: root}, DefaultContainerdConfig, "", "")
 	got := map[string][2]string{}
 	for _, h := range k.Handlers {
 		// A Kata handler whose configuration exists reports the file it

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"k8s.io/klog/v2/ktesting"
+
+	"github.com/mtscn/mtscn/pkg/node/withdrawal"
 )
 
 // TestCRIListsHandlers runs the real containerd (Debian's 1.6) with a CRI
@@ -113,5 +115,19 @@ func TestCRIListsHandlers(t *testing.T) {
 	labels := runRules(t, res.Features()).Labels
 	if labels["mtscn.io/runtime.runsc"] != "true" || labels["mtscn.io/runtime.gvisor-new"] != "" || labels["mtscn.io/runtime.runc"] != "" {
 		t.Errorf("runtime labels %v: want runsc only", labels)
+	}
+
+	// The installer withdraws runsc before it changes containerd: the CRI
+	// still serves it, discovery no longer reports it.
+	writeNote(t, root, withdrawal.Note{Handlers: []string{"runsc"}, Reason: withdrawal.ReasonUninstall})
+	res = Discover(context.Background(), opts)
+	for _, h := range res.Kata.Handlers {
+		got[h.Name] = h
+	}
+	if h := got["runsc"]; h.CRIListed == nil || !*h.CRIListed || !h.Withdrawn {
+		t.Errorf("runsc: %+v, want listed by the CRI and withdrawn", h)
+	}
+	if labels := runRules(t, res.Features()).Labels; labels["mtscn.io/runtime.runsc"] != "" {
+		t.Errorf("runtime labels %v: want no runsc while it is withdrawn", labels)
 	}
 }

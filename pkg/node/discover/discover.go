@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"k8s.io/klog/v2"
+
+	"github.com/mtscn/mtscn/pkg/node/withdrawal"
 )
 
 // Source names, as accepted by Options.Sources and used as keys of Result.Errors.
@@ -54,6 +56,10 @@ type Options struct {
 	SourceTimeout time.Duration
 	// MaxSandboxes caps Capacity.Sandboxes. Default DefaultMaxSandboxes.
 	MaxSandboxes int64
+	// WithdrawnNote is the host path of the installer's withdrawal note
+	// (pkg/node/withdrawal): handlers it names are not reported as served.
+	// Default withdrawal.DefaultPath; "none" never reads it.
+	WithdrawnNote string
 	// Statfs reports the size of the filesystem mounted at path and whether
 	// it is a tmpfs. Default StatfsTmpfs, the real statfs(2).
 	Statfs func(path string) (sizeBytes int64, tmpfs bool, err error)
@@ -165,7 +171,7 @@ func Discover(ctx context.Context, opts Options) *Result {
 		return func() { res.Memory = m }, err
 	})
 	run(SourceKata, func() (func(), error) {
-		k, err := discoverKata(ctx, h, opts.ContainerdConfig, opts.CRISocket)
+		k, err := discoverKata(ctx, h, opts.ContainerdConfig, opts.CRISocket, opts.WithdrawnNote)
 		return func() { res.Kata = k }, err
 	})
 	res.Capacity = computeCapacity(res, opts.MaxSandboxes)
@@ -218,6 +224,12 @@ func (o Options) withDefaults() Options {
 		o.CRISocket = DefaultCRISocket
 	case "none":
 		o.CRISocket = ""
+	}
+	switch o.WithdrawnNote {
+	case "":
+		o.WithdrawnNote = withdrawal.DefaultPath
+	case "none":
+		o.WithdrawnNote = ""
 	}
 	if o.SourceTimeout <= 0 {
 		o.SourceTimeout = DefaultSourceTimeout

@@ -93,8 +93,9 @@ func (r *Result) Features() *nfdv1alpha1.Features {
 				a[wellknown.RuntimeCRIListed] = strconv.FormatBool(*h.CRIListed)
 			}
 			// A sandbox the CRI was asked about and does not list is not
-			// served: no sandbox attribute, so no runtime label.
-			if h.Sandbox != "" && (h.CRIListed == nil || *h.CRIListed) {
+			// served, nor is one the installer withdrew: no sandbox
+			// attribute, so no runtime label.
+			if h.Sandbox != "" && (h.CRIListed == nil || *h.CRIListed) && !h.Withdrawn {
 				a[wellknown.RuntimeSandbox] = h.Sandbox
 			}
 			if h.RuntimeType != "" {

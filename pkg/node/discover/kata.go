@@ -13,6 +13,7 @@ import (
 
 	"github.com/mtscn/mtscn/pkg/node/containerd"
 	"github.com/mtscn/mtscn/pkg/node/hostpath"
+	"github.com/mtscn/mtscn/pkg/node/withdrawal"
 	"github.com/mtscn/mtscn/pkg/wellknown"
 )
 
@@ -28,6 +29,9 @@ type Kata struct {
 	// CRI says whether containerd's CRI was asked which handlers it serves:
 	// "asked <socket>", or why not.
 	CRI string `json:"cri"`
+	// Withdrawn are the handlers the installer withdrew (its note,
+	// pkg/node/withdrawal): they are not reported as served.
+	Withdrawn []string `json:"withdrawn,omitempty"`
 }
 
 // Sandbox kinds of a handler.
@@ -62,6 +66,10 @@ type Handler struct {
 	// CRIListed says whether containerd's CRI status lists the handler
 	// (nil when the CRI was not asked).
 	CRIListed *bool `json:"criListed,omitempty"`
+	// Withdrawn is true when the installer withdrew the handler before
+	// changing containerd (pkg/node/withdrawal): discovery does not report
+	// it as served, so mtscn.io/runtime.<handler> goes away.
+	Withdrawn bool `json:"withdrawn,omitempty"`
 	// Kata is true for io.containerd.kata*.v2 shims.
 	Kata bool `json:"kata"`
 	// ConfigPath is the Kata configuration file (host path) the shim uses.
@@ -95,8 +103,15 @@ var kataDefaultConfigs = []string{
 	"/usr/share/defaults/kata-containers/configuration.toml",
 }
 
-func discoverKata(ctx context.Context, h host, mainConfig, criSocket string) (*Kata, error) {
+func discoverKata(ctx context.Context, h host, mainConfig, criSocket, withdrawnNote string) (*Kata, error) {
 	k := &Kata{ContainerdConfig: mainConfig, Imports: []string{}, Handlers: []Handler{}}
+	// The installer's withdrawal note is read before containerd's config:
+	// a handler withdrawn while this round runs is seen by the next one,
+	// which the agent starts as soon as the note changes.
+	note, noteErr := withdrawal.Note{}, error(nil)
+	if withdrawnNote != "" {
+		note, noteErr = withdrawal.Read(hostpath.Root(h.root), withdrawnNote)
+	}
 	// One reader of containerd's config chain (pkg/node/containerd): the
 	// installer plans with the same one.
 	chain, err := containerd.Load(mainConfig, containerd.Options{Root: hostpath.Root(h.root)})
@@ -152,6 +167,19 @@ func discoverKata(ctx context.Context, h host, mainConfig, criSocket string) (*K
 				k.Handlers[i].CRIListed = &listed
 			}
 		}
+	}
+	// Withdrawn handlers are not served as far as the labels go. A note
+	// that cannot be read withdraws every sandbox handler (fail closed:
+	// the installer may be changing any of them).
+	for i := range k.Handlers {
+		hd := &k.Handlers[i]
+		if note.Withdrawn(hd.Name) || (noteErr != nil && hd.Sandbox != "") {
+			hd.Withdrawn = true
+			k.Withdrawn = append(k.Withdrawn, hd.Name)
+		}
+	}
+	if noteErr != nil {
+		errs = append(errs, fmt.Errorf("%w; every sandbox handler is withheld until it is fixed", noteErr))
 	}
 	sort.Slice(errs, func(i, j int) bool { return errs[i].Error() < errs[j].Error() })
 	return k, errors.Join(errs...)

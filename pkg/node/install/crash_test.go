@@ -168,7 +168,14 @@ func TestCrashSafety(t *testing.T) {
 					}
 					wantLabels := installed
 					if action == "uninstall" {
+						// Only what discovery reports of the pristine
+						// host (a hand-made runtime) stays.
 						wantLabels = map[string]string{"kubernetes.io/hostname": "n1"}
+						playDiscovery(newHost(t, tc.fixture), "")(wantLabels)
+					}
+					// Discovery's next round.
+					if _, _, err := env.node.ReadLabels(ctx); err != nil {
+						t.Fatal(err)
 					}
 					if diff := cmp.Diff(wantLabels, env.node.Labels); diff != "" {
 						t.Errorf("labels after converging %s (-want,+got):\n%s", action, diff)

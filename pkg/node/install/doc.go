@@ -3,9 +3,14 @@
 // platform team needs (docs/node-agent.md, README.md in this directory):
 //
 //   - the node is claimed (mtscn.io/sandbox-runtime=pending) before the host
-//     is touched, and labelled ready and untainted only after the CRI of the
+//     is touched, and marked ready and untainted only after the CRI of the
 //     restarted containerd serves every new handler and every runtime it
-//     served before (runc first); otherwise the previous config is put back;
+//     served before (runc first) and discovery reports the new handlers;
+//     otherwise the previous config is put back;
+//   - it never writes mtscn.io/runtime.<handler>, whose one writer is
+//     discovery: it withdraws a handler through the note of
+//     pkg/node/withdrawal and waits until discovery dropped the label
+//     before containerd changes (handoff.go);
 //   - containerd's config chain is read with pkg/node/containerd and edited
 //     as TOML in the layout that keeps the user's file authoritative on
 //     containerd 1.x (runtimes inline) and 2.x (a drop-in), backed up before

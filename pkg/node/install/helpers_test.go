@@ -16,9 +16,11 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	v1 "k8s.io/api/core/v1"
 
+	"github.com/mtscn/mtscn/pkg/node/discover"
 	"github.com/mtscn/mtscn/pkg/wellknown"
 )
 
@@ -233,7 +235,7 @@ func newEnv(t testing.TB, fixture string) *testEnv {
 	root := newHost(t, fixture)
 	return &testEnv{
 		root:      root,
-		node:      &MemoryNode{Labels: map[string]string{"kubernetes.io/hostname": "n1"}, Taints: []v1.Taint{startupTaint}},
+		node:      &MemoryNode{Labels: map[string]string{"kubernetes.io/hostname": "n1"}, Taints: []v1.Taint{startupTaint}, Discovery: playDiscovery(root, "")},
 		restarter: &countingRestarter{},
 		verifier:  &recordingVerifier{},
 		lister:    &recordingVerifier{},
@@ -249,7 +251,10 @@ func (e *testEnv) installer(t testing.TB, ops Ops, mutate ...func(*Options)) *In
 	for _, m := range mutate {
 		m(&o)
 	}
-	opts := []Option{WithOps(ops), WithNode(e.node), WithRestarter(e.restarter), WithVerifier(e.verifier)}
+	if o.ContainerdConfig != "" {
+		e.node.Discovery = playDiscovery(e.root, o.ContainerdConfig)
+	}
+	opts := []Option{WithOps(ops), WithNode(e.node), WithRestarter(e.restarter), WithVerifier(e.verifier), WithPollInterval(time.Millisecond)}
 	if e.lister != nil {
 		opts = append(opts, WithSandboxLister(e.lister))
 	}
@@ -258,6 +263,35 @@ func (e *testEnv) installer(t testing.TB, ops Ops, mutate ...func(*Options)) *In
 		t.Fatalf("New: %v", err)
 	}
 	return in
+}
+
+// playDiscovery plays mtscn-node's discovery on a fixture host each time
+// the installer reads its node: the real kata source (containerd's config
+// chain and the installer's withdrawal note; the CRI is not asked) sets
+// mtscn.io/runtime.<handler>=true for each sandbox handler it reports and
+// removes the others, as nfd-rules/runtimes.yaml does through nfd-master.
+func playDiscovery(root, config string) func(map[string]string) {
+	return func(labels map[string]string) {
+		res := discover.Discover(context.Background(), discover.Options{
+			HostRoot: root, ContainerdConfig: config, Sources: []string{discover.SourceKata}, CRISocket: "none",
+		})
+		want := map[string]bool{}
+		if res.Kata != nil {
+			for _, h := range res.Kata.Handlers {
+				if h.Sandbox != "" && !h.Withdrawn {
+					want[wellknown.RuntimeLabel(h.Name)] = true
+				}
+			}
+		}
+		for k := range labels {
+			if strings.HasPrefix(k, wellknown.LabelRuntimePrefix) && !want[k] {
+				delete(labels, k)
+			}
+		}
+		for k := range want {
+			labels[k] = wellknown.ValueTrue
+		}
+	}
 }
 
 func mustAbs(t testing.TB, p string) string {

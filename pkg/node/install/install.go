@@ -32,8 +32,7 @@ func (in *Installer) Install(ctx context.Context) (*Result, error) {
 func (in *Installer) installOnce(ctx context.Context, skipRolledBack bool) (*Result, error) {
 	res, err := in.install(ctx, skipRolledBack)
 	if err != nil {
-		rec, _, _ := in.loadRecord()
-		return res, in.fail(ctx, err, sortedUnion(rec.Handlers, res.Handlers))
+		return res, in.fail(ctx, err)
 	}
 	return res, nil
 }
@@ -138,8 +137,9 @@ func (in *Installer) install(ctx context.Context, skipRolledBack bool) (*Result,
 		}
 	}
 	res.Kept = keep
-	stale := slices.DeleteFunc(slices.Clone(rec.Handlers), func(h string) bool { return slices.Contains(plan.handlers, h) })
 
+	// The record of what the current config holds, for a rollback.
+	prevAdded, prevImport := rec.Added, rec.AddedImport
 	if !artifactsSame || configChanges {
 		if err := in.applyChanges(ctx, sbs, plan, &rec, res); err != nil {
 			return res, err
@@ -153,6 +153,9 @@ func (in *Installer) install(ctx context.Context, skipRolledBack bool) (*Result,
 		case res.Restarted:
 			// Our change made containerd lose a runtime or not serve
 			// ours: put the previous config back.
+			// The previous config comes back, and with it what
+			// uninstall must strip from it.
+			rec.Added, rec.AddedImport = prevAdded, prevImport
 			return res, in.rollback(ctx, plan, &rec, res, err)
 		case !configChanges:
 			// The files are right but containerd does not serve them: a
@@ -160,7 +163,7 @@ func (in *Installer) install(ctx context.Context, skipRolledBack bool) (*Result,
 			// someone restarted containerd with another config). Restart
 			// once.
 			logger.Info("containerd does not serve the runtimes although its files are in place; restarting it", "err", err)
-			if cerr := in.claim(ctx, sortedUnion(rec.Handlers, plan.handlers)); cerr != nil {
+			if cerr := in.claim(ctx, withdrawable(sortedUnion(rec.Handlers, plan.handlers), plan.userHandlers)); cerr != nil {
 				return res, errors.Join(err, cerr)
 			}
 			if rerr := in.restart(ctx, res, "restarted containerd, which did not serve the runtimes"); rerr != nil {
@@ -179,7 +182,7 @@ func (in *Installer) install(ctx context.Context, skipRolledBack bool) (*Result,
 			return res, err
 		}
 	}
-	return res, in.labelReady(ctx, plan, stale, res)
+	return res, in.labelReady(ctx, plan, res)
 }
 
 // applyChanges claims the node and changes the host: record, backup,
@@ -187,7 +190,7 @@ func (in *Installer) install(ctx context.Context, skipRolledBack bool) (*Result,
 func (in *Installer) applyChanges(ctx context.Context, sbs []Sandbox, plan *containerdPlan, rec *record, res *Result) error {
 	// Claim the node before touching the host: no sandbox pod may land
 	// while containerd's config and the artifacts change.
-	if err := in.claim(ctx, sortedUnion(rec.Handlers, plan.handlers)); err != nil {
+	if err := in.claim(ctx, withdrawable(sortedUnion(rec.Handlers, plan.handlers), plan.userHandlers)); err != nil {
 		return err
 	}
 	in.note(ctx, v1.EventTypeNormal, "SandboxInstalling", "installing sandbox runtimes", "handlers", fmt.Sprint(plan.handlers), "layout", plan.layout)
@@ -349,21 +352,24 @@ func (in *Installer) rollback(ctx context.Context, plan *containerdPlan, rec *re
 	return fmt.Errorf("install rolled back: %w", errors.Join(errs...))
 }
 
-// labelReady labels the node and lifts the startup taint.
-func (in *Installer) labelReady(ctx context.Context, plan *containerdPlan, stale []string, res *Result) error {
+// labelReady hands the verified handlers back to discovery, waits until it
+// has published mtscn.io/runtime.<handler>=true for each, and only then
+// sets mtscn.io/sandbox-runtime=true and lifts the startup taint. Handlers
+// of an earlier install that this plan dropped stay withdrawn.
+func (in *Installer) labelReady(ctx context.Context, plan *containerdPlan, res *Result) error {
+	if err := in.handBack(ctx, plan.handlers); err != nil {
+		return err
+	}
 	set := map[string]string{wellknown.LabelSandboxRuntime: wellknown.SandboxRuntimeTrue}
 	if in.hasKata() {
 		set[wellknown.LabelKataRuntime] = "true"
 	}
-	for _, h := range plan.handlers {
-		set[wellknown.LabelRuntimePrefix+h] = "true"
-	}
-	changed, err := in.node.Apply(ctx, NodeChange{Set: set, Remove: runtimeLabels(stale), RemoveTaints: []string{wellknown.TaintSandboxNotReady}})
+	changed, err := in.node.Apply(ctx, NodeChange{Set: set, RemoveTaints: []string{wellknown.TaintSandboxNotReady}})
 	if err != nil {
 		return err
 	}
 	if changed || len(res.Changed) > 0 || res.Restarted {
-		in.note(ctx, v1.EventTypeNormal, "SandboxInstalled", "sandbox runtimes installed and verified; node labelled and startup taint removed", "handlers", fmt.Sprint(plan.handlers), "kept", fmt.Sprint(res.Kept))
+		in.note(ctx, v1.EventTypeNormal, "SandboxInstalled", "sandbox runtimes installed and verified, and discovery reports them; node marked ready and startup taint removed", "handlers", fmt.Sprint(plan.handlers), "kept", fmt.Sprint(res.Kept))
 	}
 	return nil
 }
@@ -371,7 +377,7 @@ func (in *Installer) labelReady(ctx context.Context, plan *containerdPlan, stale
 // removeTemps removes the temp files a crashed run may have left next to
 // the files the installer writes.
 func (in *Installer) removeTemps() error {
-	paths := []string{in.host(in.opts.ContainerdConfig), in.host(in.dropInPath()), in.statePath(recordFile), in.statePath(backupFile)}
+	paths := []string{in.host(in.opts.ContainerdConfig), in.host(in.dropInPath()), in.statePath(recordFile), in.statePath(backupFile), in.notePath()}
 	if real, err := in.root().Resolve(path.Clean(in.opts.ContainerdConfig)); err == nil {
 		paths = append(paths, in.host(real))
 	}

@@ -8,11 +8,13 @@ import (
 	"path/filepath"
 	"slices"
 	"sort"
+	"time"
 
 	v1 "k8s.io/api/core/v1"
 	"k8s.io/klog/v2"
 
 	"github.com/mtscn/mtscn/pkg/node/hostpath"
+	"github.com/mtscn/mtscn/pkg/node/withdrawal"
 	"github.com/mtscn/mtscn/pkg/wellknown"
 )
 
@@ -24,6 +26,8 @@ type Installer struct {
 	restarter Restarter
 	verifier  Verifier
 	lister    SandboxLister
+	// poll is how often the Node is read while waiting for discovery.
+	poll time.Duration
 }
 
 // Option configures an Installer.
@@ -119,11 +123,15 @@ func (in *Installer) applyNode(ctx context.Context, c NodeChange) error {
 	return nil
 }
 
-// fail marks the node failed and returns err.
-func (in *Installer) fail(ctx context.Context, err error, handlers []string) error {
+// fail marks the node failed and returns err. It never touches
+// mtscn.io/runtime.*: discovery writes those, and handlers the installer
+// changed stay withdrawn until a later install verifies them.
+func (in *Installer) fail(ctx context.Context, err error) error {
 	klog.FromContext(ctx).Error(err, "sandbox install failed")
-	in.node.Event(ctx, v1.EventTypeWarning, "SandboxInstallFailed", "sandbox install failed: "+err.Error())
-	c := NodeChange{Set: map[string]string{wellknown.LabelSandboxRuntime: wellknown.SandboxRuntimeFailed}, Remove: runtimeLabels(handlers)}
+	if !errors.Is(err, ErrDiscoveryTimeout) { // that one has its own Event
+		in.node.Event(ctx, v1.EventTypeWarning, "SandboxInstallFailed", "sandbox install failed: "+err.Error())
+	}
+	c := NodeChange{Set: map[string]string{wellknown.LabelSandboxRuntime: wellknown.SandboxRuntimeFailed}}
 	if in.hasKata() {
 		c.Set[wellknown.LabelKataRuntime] = "false"
 	}
@@ -134,24 +142,21 @@ func (in *Installer) fail(ctx context.Context, err error, handlers []string) err
 }
 
 // claim takes the node out of sandbox service before the host or
-// containerd changes: pending, kata-runtime=false, no runtime labels.
+// containerd changes: pending and kata-runtime=false, then the handlers
+// about to change are withdrawn from discovery, which drops their
+// mtscn.io/runtime.<handler> labels (withdraw).
 func (in *Installer) claim(ctx context.Context, handlers []string) error {
-	c := NodeChange{Set: map[string]string{wellknown.LabelSandboxRuntime: wellknown.SandboxRuntimePending}, Remove: runtimeLabels(handlers)}
+	c := NodeChange{Set: map[string]string{wellknown.LabelSandboxRuntime: wellknown.SandboxRuntimePending}}
 	if in.hasKata() {
 		c.Set[wellknown.LabelKataRuntime] = "false"
 	}
-	return in.applyNode(ctx, c)
+	if err := in.applyNode(ctx, c); err != nil {
+		return err
+	}
+	return in.withdraw(ctx, withdrawal.ReasonInstall, handlers, false)
 }
 
 func (in *Installer) hasKata() bool { return slices.Contains(in.opts.Sandboxes, SandboxKata) }
-
-func runtimeLabels(handlers []string) []string {
-	var out []string
-	for _, h := range handlers {
-		out = append(out, wellknown.LabelRuntimePrefix+h)
-	}
-	return out
-}
 
 func sortedUnion(a, b []string) []string {
 	out := slices.Clone(a)

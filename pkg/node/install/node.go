@@ -66,6 +66,24 @@ type Node interface {
 	Apply(ctx context.Context, c NodeChange) (bool, error)
 	// Event records a Kubernetes Event on the Node (best effort).
 	Event(ctx context.Context, eventType, reason, message string)
+	// ReadLabels returns the Node's current labels, which discovery also
+	// writes (mtscn.io/runtime.<handler>). ok is false when there is no
+	// Node to read (no cluster): then there is no discovery to wait for.
+	ReadLabels(ctx context.Context) (labels map[string]string, ok bool, err error)
+}
+
+// FieldManager is the installer's field manager on its Node: the Node's
+// managedFields show which labels it wrote (never mtscn.io/runtime.*,
+// which discovery writes).
+const FieldManager = "mtscn-node-install"
+
+// ReadLabels implements Node.
+func (k *KubeNode) ReadLabels(ctx context.Context) (map[string]string, bool, error) {
+	node, err := k.Client.CoreV1().Nodes().Get(ctx, k.Name, metav1.GetOptions{})
+	if err != nil {
+		return nil, true, fmt.Errorf("reading node %s: %w", k.Name, err)
+	}
+	return node.Labels, true, nil
 }
 
 // KubeNode is a Node in a Kubernetes cluster.
@@ -92,7 +110,7 @@ func (k *KubeNode) Apply(ctx context.Context, c NodeChange) (bool, error) {
 		if changed = c.apply(n); !changed {
 			return nil
 		}
-		_, err = k.Client.CoreV1().Nodes().Update(ctx, n, metav1.UpdateOptions{FieldManager: "mtscn-node"})
+		_, err = k.Client.CoreV1().Nodes().Update(ctx, n, metav1.UpdateOptions{FieldManager: FieldManager})
 		return err
 	})
 	if err != nil {
@@ -156,6 +174,11 @@ type MemoryNode struct {
 	Events []string // "Type Reason: message"
 	// Updates counts the Apply calls that changed something.
 	Updates int
+	// Discovery, when set, plays the node's discovery agent (tests): it is
+	// called with the labels, under the node's lock, each time the
+	// installer reads them, and may change them. Without it the node has
+	// no discovery and the installer does not wait for one.
+	Discovery func(labels map[string]string)
 }
 
 var _ Node = &MemoryNode{}
@@ -171,6 +194,20 @@ func (m *MemoryNode) Apply(_ context.Context, c NodeChange) (bool, error) {
 	m.Labels, m.Taints = n.Labels, n.Spec.Taints
 	m.Updates++
 	return true, nil
+}
+
+// ReadLabels implements Node.
+func (m *MemoryNode) ReadLabels(context.Context) (map[string]string, bool, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.Discovery == nil {
+		return nil, false, nil
+	}
+	if m.Labels == nil {
+		m.Labels = map[string]string{}
+	}
+	m.Discovery(m.Labels)
+	return maps.Clone(m.Labels), true, nil
 }
 
 // Event implements Node.

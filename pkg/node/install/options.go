@@ -7,6 +7,9 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"time"
+
+	"github.com/mtscn/mtscn/pkg/node/withdrawal"
 )
 
 // Defaults for Options. The install dirs live under one host directory,
@@ -83,9 +86,24 @@ type Options struct {
 	// ContainerdUnit is the systemd unit restarted after a change.
 	ContainerdUnit string
 	// Force lets uninstall proceed while sandboxes of the installed
-	// handlers are running (they lose their runtime).
+	// handlers are running (they lose their runtime), and after
+	// DiscoveryTimeout when discovery did not drop their labels.
 	Force bool
+	// WithdrawnNote is the withdrawal note discovery reads
+	// (pkg/node/withdrawal), as a host path. Default
+	// <StateDir>/withdrawn/handlers.json (withdrawal.DefaultPath for the
+	// default StateDir).
+	WithdrawnNote string
+	// DiscoveryTimeout bounds each wait for discovery to drop (before
+	// containerd changes) or publish (before the node is reported ready)
+	// mtscn.io/runtime.<handler>. 0 means DefaultDiscoveryTimeout.
+	DiscoveryTimeout time.Duration
 }
+
+// DefaultDiscoveryTimeout is how long the installer waits for discovery to
+// update a runtime label: a few of its note checks, one full round, and
+// nfd-master's update, with room to spare.
+const DefaultDiscoveryTimeout = 2 * time.Minute
 
 // SetDefaults fills empty fields.
 func (o *Options) SetDefaults() {
@@ -104,6 +122,10 @@ func (o *Options) SetDefaults() {
 	def(&o.DropIn, DefaultDropIn)
 	def(&o.StateDir, DefaultStateDir)
 	def(&o.ContainerdUnit, DefaultContainerdUnit)
+	def(&o.WithdrawnNote, path.Join(o.StateDir, path.Base(withdrawal.DefaultDir), withdrawal.FileName))
+	if o.DiscoveryTimeout == 0 {
+		o.DiscoveryTimeout = DefaultDiscoveryTimeout
+	}
 	if len(o.Sandboxes) == 0 {
 		o.Sandboxes = []string{SandboxKata}
 	}
@@ -122,6 +144,7 @@ func (o *Options) Validate() error {
 		{"--containerd-config", o.ContainerdConfig},
 		{"--drop-in", o.DropIn},
 		{"--state-dir", o.StateDir},
+		{"--withdrawn-note", o.WithdrawnNote},
 	} {
 		if !filepath.IsAbs(f.p) {
 			return fmt.Errorf("%s=%q: must be an absolute path", f.flag, f.p)
@@ -129,6 +152,9 @@ func (o *Options) Validate() error {
 		if filepath.Clean(f.p) == "/" && f.flag != "--host-root" {
 			return fmt.Errorf("%s=%q: must not be /", f.flag, f.p)
 		}
+	}
+	if o.DiscoveryTimeout < 0 {
+		return fmt.Errorf("--discovery-timeout=%v: must not be negative", o.DiscoveryTimeout)
 	}
 	if !strings.HasSuffix(o.DropIn, ".toml") {
 		return fmt.Errorf("--drop-in=%q: must end in .toml so that a conf.d/*.toml import loads it", o.DropIn)

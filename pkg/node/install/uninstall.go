@@ -15,6 +15,7 @@ import (
 	"k8s.io/klog/v2"
 
 	"github.com/mtscn/mtscn/pkg/node/containerd"
+	"github.com/mtscn/mtscn/pkg/node/withdrawal"
 	"github.com/mtscn/mtscn/pkg/wellknown"
 )
 
@@ -22,10 +23,14 @@ import (
 // installed handlers and Options.Force is not set.
 var ErrSandboxesRunning = errors.New("sandboxes are running with the installed handlers")
 
-// Uninstall reverses Install: labels first (so no sandbox pod lands), then
-// containerd's config restored (byte for byte when it was not edited since;
-// otherwise only the installer's additions are removed), the drop-in and
-// the artifacts removed, containerd restarted, and the labels dropped. It
+// Uninstall reverses Install. It takes the node out of sandbox service
+// first (mtscn.io/sandbox-runtime=uninstalling), withdraws the handlers
+// from discovery and waits until their mtscn.io/runtime.<handler> labels
+// are gone (with Options.Force it goes on after DiscoveryTimeout; without,
+// it fails and changes nothing). Then containerd's config is restored (byte
+// for byte when it was not edited since; otherwise only the installer's
+// additions are removed), the drop-in and the artifacts are removed,
+// containerd is restarted, and the installer's labels are dropped. It
 // refuses while sandboxes of the installed handlers run, unless
 // Options.Force. It is safe to run twice and after an install that
 // stopped half way.
@@ -33,7 +38,9 @@ func (in *Installer) Uninstall(ctx context.Context) (*Result, error) {
 	res, err := in.uninstall(ctx)
 	if err != nil {
 		klog.FromContext(ctx).Error(err, "sandbox uninstall failed")
-		in.node.Event(ctx, v1.EventTypeWarning, "SandboxUninstallFailed", "sandbox uninstall failed: "+err.Error())
+		if !errors.Is(err, ErrDiscoveryTimeout) { // that one has its own Event
+			in.node.Event(ctx, v1.EventTypeWarning, "SandboxUninstallFailed", "sandbox uninstall failed: "+err.Error())
+		}
 	}
 	return res, err
 }
@@ -77,14 +84,18 @@ func (in *Installer) uninstall(ctx context.Context) (*Result, error) {
 	}
 	handlers := in.ownedHandlers(rec, dropIn)
 	res.Handlers = handlers
-	installed := hasRecord || hasDropIn
-	if _, err := in.ops.Lstat(in.statePath("")); err == nil {
-		installed = true
-	}
+	installed := hasRecord || hasDropIn || in.stateDirInUse()
 	if !installed {
 		// Nothing of ours on the host (a second uninstall, or an install
-		// that failed before its first change): only labels to drop.
-		return res, in.applyNode(ctx, NodeChange{Remove: in.ourLabels(handlers)})
+		// that failed before its first change): no withdrawal left, only
+		// labels to drop.
+		if err := in.removeTemps(); err != nil {
+			return res, err
+		}
+		if err := in.writeNote(withdrawal.Note{}); err != nil {
+			return res, err
+		}
+		return res, in.applyNode(ctx, NodeChange{Remove: in.ourLabels()})
 	}
 	if err := in.checkNoSandboxes(ctx, handlers); err != nil {
 		return res, err
@@ -98,10 +109,14 @@ func (in *Installer) uninstall(ctx context.Context) (*Result, error) {
 	if in.hasKata() {
 		set[wellknown.LabelKataRuntime] = "false"
 	}
-	if err := in.applyNode(ctx, NodeChange{Set: set, Remove: runtimeLabels(handlers)}); err != nil {
+	if err := in.applyNode(ctx, NodeChange{Set: set}); err != nil {
 		return res, err
 	}
 	in.note(ctx, v1.EventTypeNormal, "SandboxUninstalling", "uninstalling sandbox runtimes", "handlers", fmt.Sprint(handlers))
+	// Discovery drops the handlers' labels before containerd loses them.
+	if err := in.withdraw(ctx, withdrawal.ReasonUninstall, handlers, in.opts.Force); err != nil {
+		return res, err
+	}
 	before := in.servedNow(ctx)
 
 	configChanged, err := in.restoreConfig(ctx, rec)
@@ -182,7 +197,13 @@ func (in *Installer) uninstall(ctx context.Context) (*Result, error) {
 		return res, fmt.Errorf("removing %s: %w", in.opts.StateDir, err)
 	}
 
-	changed, err := in.node.Apply(ctx, NodeChange{Remove: in.ourLabels(handlers)})
+	// containerd no longer has any handler of ours: nothing is left to
+	// withdraw (a runtime of the same name installed later by someone
+	// else is reported again).
+	if err := in.writeNote(withdrawal.Note{}); err != nil {
+		return res, err
+	}
+	changed, err := in.node.Apply(ctx, NodeChange{Remove: in.ourLabels()})
 	if err != nil {
 		return res, err
 	}
@@ -190,6 +211,22 @@ func (in *Installer) uninstall(ctx context.Context) (*Result, error) {
 		in.note(ctx, v1.EventTypeNormal, "SandboxUninstalled", "sandbox runtimes uninstalled; node labels removed", "handlers", fmt.Sprint(handlers))
 	}
 	return res, nil
+}
+
+// stateDirInUse reports whether the state dir holds anything but the
+// withdrawal note's directory (a record or backup, or their temp files).
+func (in *Installer) stateDirInUse() bool {
+	entries, err := in.ops.ReadDir(in.statePath(""))
+	if err != nil {
+		return !errors.Is(err, fs.ErrNotExist)
+	}
+	noteDir := path.Dir(path.Clean(in.opts.WithdrawnNote))
+	for _, e := range entries {
+		if path.Join(path.Clean(in.opts.StateDir), e.Name()) != noteDir {
+			return true
+		}
+	}
+	return false
 }
 
 // checkNoSandboxes refuses while pods run with the handlers, unless forced.
@@ -281,9 +318,10 @@ func fileOwner(ops Ops, p string) (fs.FileMode, int, int) {
 	return fi.Mode().Perm(), -1, -1
 }
 
-// ourLabels are every label the installer sets for the handlers.
-func (in *Installer) ourLabels(handlers []string) []string {
-	remove := append([]string{wellknown.LabelSandboxRuntime}, runtimeLabels(handlers)...)
+// ourLabels are the labels the installer sets (never mtscn.io/runtime.*,
+// which discovery writes).
+func (in *Installer) ourLabels() []string {
+	remove := []string{wellknown.LabelSandboxRuntime}
 	if in.hasKata() {
 		remove = append(remove, wellknown.LabelKataRuntime)
 	}

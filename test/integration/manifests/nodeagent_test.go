@@ -83,6 +83,7 @@ func TestNodeServiceAccountsConfinedToTheirNode(t *testing.T) {
 			}
 			cp.CreateNode(t, st.MakeNode().Name(name).
 				Label("mtscn.io/kvm", "false").Label(kataRuntimeKey, "false").Label("kubernetes.io/hostname", name).
+				Label("mtscn.io/runtime.runsc", "true"). // discovery's
 				Taints([]v1.Taint{{Key: startupTaint, Effect: v1.TaintEffectNoSchedule}, {Key: "dedicated", Value: "gpu", Effect: v1.TaintEffectNoSchedule}}).
 				Capacity(map[v1.ResourceName]string{v1.ResourceCPU: "4", v1.ResourceMemory: "16Gi"}).Obj())
 		}
@@ -94,7 +95,7 @@ func TestNodeServiceAccountsConfinedToTheirNode(t *testing.T) {
 	})
 
 	type m = map[string]any
-	const installerLabels = "mtscn-node-install may only change the labels it owns (mtscn.io/sandbox-runtime, katacontainers.io/kata-runtime, mtscn.io/runtime.*), not "
+	const installerLabels = "mtscn-node-install may only change the labels it owns (mtscn.io/sandbox-runtime, katacontainers.io/kata-runtime), not "
 	const agentLabels = "mtscn-node may only change the labels it owns (mtscn.io/kvm, mtscn.io/virt-mode, mtscn.io/iommu, mtscn.io/qat-vfio, mtscn.io/cotenancy-safe, mtscn.io/runtime.*, mtscn.io/kata.*, mtscn.io/overhead.*), not "
 	tests := []struct {
 		name    string
@@ -111,10 +112,24 @@ func TestNodeServiceAccountsConfinedToTheirNode(t *testing.T) {
 		{
 			name:   "installer: own node, its labels",
 			client: installerA, node: "node-a",
-			patch: m{"metadata": m{"labels": m{"mtscn.io/sandbox-runtime": "true", "mtscn.io/runtime.kata-qemu": "true", kataRuntimeKey: "true"}}},
+			patch: m{"metadata": m{"labels": m{"mtscn.io/sandbox-runtime": "true", kataRuntimeKey: "true"}}},
 			check: func(n *v1.Node) string {
-				return cmp.Diff(map[string]string{"mtscn.io/kvm": "false", "mtscn.io/sandbox-runtime": "true", "mtscn.io/runtime.kata-qemu": "true", kataRuntimeKey: "true", "kubernetes.io/hostname": "node-a"}, n.Labels)
+				return cmp.Diff(map[string]string{"mtscn.io/kvm": "false", "mtscn.io/sandbox-runtime": "true", kataRuntimeKey: "true", "kubernetes.io/hostname": "node-a", "mtscn.io/runtime.runsc": "true"}, n.Labels)
 			},
+		},
+		{
+			// Discovery is the one writer of mtscn.io/runtime.*
+			// (docs/node-agent.md#one-writer-per-label).
+			name:   "installer: set a runtime label",
+			client: installerA, node: "node-a",
+			patch:   m{"metadata": m{"labels": m{"mtscn.io/runtime.kata-qemu": "true"}}},
+			wantErr: installerLabels + "mtscn.io/runtime.kata-qemu",
+		},
+		{
+			name:   "installer: remove a runtime label",
+			client: installerA, node: "node-a",
+			patch:   m{"metadata": m{"labels": m{"mtscn.io/runtime.runsc": nil}}},
+			wantErr: installerLabels + "mtscn.io/runtime.runsc",
 		},
 		{
 			name:   "installer: own node, remove the startup taint",

@@ -3,10 +3,8 @@ package node
 import (
 	"context"
 	"fmt"
-	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -14,75 +12,15 @@ import (
 	v1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
-	"k8s.io/client-go/tools/clientcmd"
-	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 	"k8s.io/klog/v2/ktesting"
 	st "k8s.io/kubernetes/pkg/scheduler/testing"
-	nfdfeatures "sigs.k8s.io/node-feature-discovery/pkg/features"
-	nfdmaster "sigs.k8s.io/node-feature-discovery/pkg/nfd-master"
 
 	nfdrules "github.com/mtscn/mtscn/nfd-rules"
 	"github.com/mtscn/mtscn/pkg/node/agent"
 	"github.com/mtscn/mtscn/pkg/node/discover"
 	"github.com/mtscn/mtscn/pkg/wellknown"
-	"github.com/mtscn/mtscn/test/integration/harness"
+	nfdharness "github.com/mtscn/mtscn/test/integration/harness/nfd"
 )
-
-// writeKubeconfig writes a kubeconfig file for the control plane's admin
-// credentials, for components that only take a path (nfd-master, `run
-// --kubeconfig`).
-func writeKubeconfig(t *testing.T, cp *harness.ControlPlane) string {
-	t.Helper()
-	rc := cp.Config
-	kc := clientcmdapi.NewConfig()
-	kc.Clusters["test"] = &clientcmdapi.Cluster{Server: rc.Host, CertificateAuthority: rc.CAFile, CertificateAuthorityData: rc.CAData, TLSServerName: rc.ServerName}
-	kc.AuthInfos["test"] = &clientcmdapi.AuthInfo{Token: rc.BearerToken, ClientCertificateData: rc.CertData, ClientKeyData: rc.KeyData}
-	kc.Contexts["test"] = &clientcmdapi.Context{Cluster: "test", AuthInfo: "test"}
-	kc.CurrentContext = "test"
-	file := filepath.Join(t.TempDir(), "kubeconfig")
-	if err := clientcmd.WriteToFile(*kc, file); err != nil {
-		t.Fatal(err)
-	}
-	return file
-}
-
-var nfdGatesOnce sync.Once
-
-// startNFDMaster runs NFD's nfd-master
-// (sigs.k8s.io/node-feature-discovery/pkg/nfd-master, the version go.mod
-// pins: what NFD's nfd-master command and `make e2e` run) in this process against the control plane, as the e2e runs it:
-// no leader election, the default configuration, NODE_NAME = masterNode
-// (a Node it annotates at start). It is stopped at t.Cleanup.
-func startNFDMaster(t *testing.T, cp *harness.ControlPlane, masterNode string) {
-	t.Helper()
-	nfdGatesOnce.Do(func() {
-		if err := nfdfeatures.NFDMutableFeatureGate.Add(nfdfeatures.DefaultNFDFeatureGates); err != nil {
-			t.Fatalf("NFD feature gates: %v", err)
-		}
-	})
-	t.Setenv("NODE_NAME", masterNode)
-	// An empty namespace selector selects every namespace, as the default
-	// (none) does; v0.18.3's Stop dereferences the namespace lister that
-	// only a selector creates.
-	args := &nfdmaster.Args{Kubeconfig: writeKubeconfig(t, cp), Options: `{"restrictions": {"nodeFeatureNamespaceSelector": {}}}`}
-	m, err := nfdmaster.NewNfdMaster(nfdmaster.WithArgs(args))
-	if err != nil {
-		t.Fatalf("creating nfd-master: %v", err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- m.Run() }()
-	select {
-	case err := <-done:
-		t.Fatalf("nfd-master stopped at start: %v", err)
-	case <-time.After(time.Second):
-	}
-	t.Cleanup(func() {
-		m.Stop()
-		if err := <-done; err != nil {
-			t.Errorf("nfd-master: %v", err)
-		}
-	})
-}
 
 // published is what a user sees on a Node: the mtscn.io labels and the
 // mtscn.io extended resources of its capacity and allocatable.
@@ -143,7 +81,7 @@ func TestCapacityWithoutNFD(t *testing.T) {
 		n.Annotations = map[string]string{"volumes.kubernetes.io/controller-managed-attach-detach": "true"}
 		cp.CreateNode(t, n)
 	}
-	startNFDMaster(t, cp, "via-nfd")
+	nfdharness.StartMaster(t, cp, "via-nfd")
 
 	viaNFD := agent.DefaultConfig()
 	viaNFD.NodeName, viaNFD.Namespace = "via-nfd", namespace

@@ -22,6 +22,7 @@ import (
 	"github.com/mtscn/mtscn/pkg/node/discover"
 	"github.com/mtscn/mtscn/pkg/wellknown"
 	"github.com/mtscn/mtscn/test/integration/harness"
+	nfdharness "github.com/mtscn/mtscn/test/integration/harness/nfd"
 )
 
 const namespace = "mtscn-system"
@@ -271,7 +272,7 @@ func TestRunOneshotWithKubeconfig(t *testing.T) {
 	_, ctx := ktesting.NewTestContext(t)
 	cp := startControlPlaneWithCRDs(t)
 	cp.CreateNamespace(t, namespace, nil)
-	file := writeKubeconfig(t, cp)
+	file := nfdharness.WriteKubeconfig(t, cp)
 	cfg := agent.DefaultConfig()
 	cfg.NodeName, cfg.Kubeconfig, cfg.Oneshot = "worker-5", file, true
 	f := &fixture{name: "amd-sev-snp"}

@@ -158,6 +158,11 @@ func TestDaemonSetLifecycle(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Discovery writes the runtime labels (handoff_test.go).
+	d := &standInDiscovery{}
+	d.publish.Store(true)
+	d.drop.Store(true)
+	d.run(t, ctx, cp, root)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
