@@ -120,7 +120,6 @@ func flip(v string) string {
 func TestAgentIdentities(t *testing.T) {
 	ctx := context.Background()
 	a := e2e.nodes[0]
-	saGroups := []string{"system:serviceaccounts", "system:serviceaccounts:" + agentNamespace, "system:authenticated"}
 
 	t.Run("each process runs as its ServiceAccount", func(t *testing.T) {
 		type identity struct{ name, process, user, node string }
@@ -143,10 +142,9 @@ func TestAgentIdentities(t *testing.T) {
 			if u.Username != id.user {
 				t.Errorf("%s authenticates as %s, want %s", id.name, u.Username, id.user)
 			}
-			for _, g := range saGroups {
-				if g == saGroups[1] && !strings.HasPrefix(id.user, "system:serviceaccount:"+agentNamespace+":") {
-					continue
-				}
+			// system:serviceaccount:<namespace>:<name>
+			ns := strings.Split(id.user, ":")[2]
+			for _, g := range []string{"system:serviceaccounts", "system:serviceaccounts:" + ns, "system:authenticated"} {
 				if !slices.Contains(u.Groups, g) {
 					t.Errorf("%s: groups %v lack %s", id.name, u.Groups, g)
 				}
