@@ -1,9 +1,9 @@
 package sandboxfeatures
 
 import (
-	"github.com/mtscn/mtscn/pkg/plugins/internal/cyclestate"
-
 	fwk "k8s.io/kube-scheduler/framework"
+
+	"github.com/mtscn/mtscn/pkg/plugins/internal/cyclestate"
 )
 
 // preFilterState holds what a pod needs from a node.

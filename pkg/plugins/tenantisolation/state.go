@@ -1,14 +1,11 @@
 package tenantisolation
 
 import (
-	"github.com/mtscn/mtscn/pkg/plugins/internal/cyclestate"
-
-	"github.com/mtscn/mtscn/pkg/plugins/internal/classify"
-
-	"github.com/mtscn/mtscn/pkg/plugins/internal/nodecache"
-
 	fwk "k8s.io/kube-scheduler/framework"
 
+	"github.com/mtscn/mtscn/pkg/plugins/internal/classify"
+	"github.com/mtscn/mtscn/pkg/plugins/internal/cyclestate"
+	"github.com/mtscn/mtscn/pkg/plugins/internal/nodecache"
 	"github.com/mtscn/mtscn/pkg/tenancy"
 )
 

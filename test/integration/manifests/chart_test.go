@@ -18,11 +18,11 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	schedconfig "k8s.io/kubernetes/pkg/scheduler/apis/config"
 	"sigs.k8s.io/yaml"
 
 	configv1 "github.com/mtscn/mtscn/pkg/apis/config/v1"
 	"github.com/mtscn/mtscn/test/integration/harness"
-	schedconfig "k8s.io/kubernetes/pkg/scheduler/apis/config"
 )
 
 func renderChart(t *testing.T, values map[string]any) []*unstructured.Unstructured {

@@ -15,7 +15,6 @@ import (
 	"k8s.io/klog/v2/ktesting"
 	st "k8s.io/kubernetes/pkg/scheduler/testing"
 
-	nfdrules "github.com/mtscn/mtscn/nfd-rules"
 	"github.com/mtscn/mtscn/pkg/node/agent"
 	"github.com/mtscn/mtscn/pkg/node/discover"
 	"github.com/mtscn/mtscn/pkg/wellknown"
@@ -62,16 +61,8 @@ func TestCapacityWithoutNFD(t *testing.T) {
 	_, ctx := ktesting.NewTestContext(t)
 	cp := startControlPlaneWithCRDs(t)
 	cp.CreateNamespace(t, namespace, nil)
-	nfd := newNFDClient(t, cp.Config)
-	rules, err := nfdrules.Load()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i := range rules {
-		if _, err := nfd.NfdV1alpha1().NodeFeatureRules().Create(ctx, &rules[i], metav1.CreateOptions{}); err != nil {
-			t.Fatalf("creating NodeFeatureRule %s: %v", rules[i].Name, err)
-		}
-	}
+	nfd := nfdharness.NewClient(t, cp.Config)
+	nfdharness.CreateRules(t, ctx, nfd)
 	base := map[v1.ResourceName]string{v1.ResourceCPU: "8", v1.ResourceMemory: "64Gi", "qat.intel.com/generic": "8"}
 	for _, name := range []string{"via-nfd", "via-agent"} {
 		n := st.MakeNode().Name(name).Label("team", "a").Capacity(base).Obj()

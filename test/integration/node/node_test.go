@@ -12,7 +12,6 @@ import (
 	v1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/rest"
 	"k8s.io/klog/v2/ktesting"
 	st "k8s.io/kubernetes/pkg/scheduler/testing"
 	nfdclient "sigs.k8s.io/node-feature-discovery/api/generated/clientset/versioned"
@@ -34,18 +33,6 @@ func startControlPlaneWithCRDs(t *testing.T) *harness.ControlPlane {
 	cp := harness.StartFullControlPlane(t)
 	cp.InstallCRDs(t, harness.NFDCRDs(t))
 	return cp
-}
-
-// newNFDClient builds a NodeFeature client; NFD's types only speak JSON.
-func newNFDClient(t *testing.T, cfg *rest.Config) nfdclient.Interface {
-	t.Helper()
-	cfg = rest.CopyConfig(cfg)
-	cfg.ContentType = "application/json"
-	c, err := nfdclient.NewForConfig(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
 }
 
 // fixture points discovery at a fixture tree of pkg/node/discover. The two
@@ -87,7 +74,7 @@ func TestPublishNodeFeature(t *testing.T) {
 	_, ctx := ktesting.NewTestContext(t)
 	cp := startControlPlaneWithCRDs(t)
 	cp.CreateNamespace(t, namespace, nil)
-	nfd := newNFDClient(t, cp.Config)
+	nfd := nfdharness.NewClient(t, cp.Config)
 	// The agent's own Pod, owner of the NodeFeature.
 	pod, err := cp.Client.CoreV1().Pods(namespace).Create(ctx, st.MakePod().Name("mtscn-node-x7k2p").Namespace(namespace).Container("agent").Obj(), metav1.CreateOptions{})
 	if err != nil {
@@ -251,7 +238,7 @@ func TestPublishNodeLabels(t *testing.T) {
 func TestPublishErrorsAreCounted(t *testing.T) {
 	_, ctx := ktesting.NewTestContext(t)
 	cp := harness.StartControlPlane(t)
-	nfd := newNFDClient(t, cp.Config)
+	nfd := nfdharness.NewClient(t, cp.Config)
 	cfg := agent.DefaultConfig()
 	cfg.NodeName = "worker-3"
 	a := newAgent(t, cfg, nfd, cp.Client, &fixture{name: "nested-cloud-vm"})
@@ -283,7 +270,7 @@ func TestRunOneshotWithKubeconfig(t *testing.T) {
 	if err := a.Run(ctx); err != nil {
 		t.Fatalf("run --oneshot: %v", err)
 	}
-	nf, err := newNFDClient(t, cp.Config).NfdV1alpha1().NodeFeatures(namespace).Get(ctx, agent.NodeFeatureName("worker-5"), metav1.GetOptions{})
+	nf, err := nfdharness.NewClient(t, cp.Config).NfdV1alpha1().NodeFeatures(namespace).Get(ctx, agent.NodeFeatureName("worker-5"), metav1.GetOptions{})
 	if err != nil {
 		t.Fatalf("NodeFeature not created by run --oneshot: %v", err)
 	}

@@ -23,6 +23,7 @@ import (
 
 	"github.com/mtscn/mtscn/pkg/node/agent"
 	"github.com/mtscn/mtscn/test/integration/harness"
+	nfdharness "github.com/mtscn/mtscn/test/integration/harness/nfd"
 )
 
 // The two node ServiceAccounts of manifests/node-agent: discovery and
@@ -79,7 +80,7 @@ func impersonate(t *testing.T, cp *harness.ControlPlane, user string) (kubernete
 	if err != nil {
 		t.Fatal(err)
 	}
-	return kube, newNFDClient(t, sa)
+	return kube, nfdharness.NewClient(t, sa)
 }
 
 // wantForbidden runs each call and expects 403 Forbidden.

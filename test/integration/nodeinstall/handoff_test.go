@@ -18,12 +18,9 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/wait"
-	"k8s.io/client-go/rest"
 	"k8s.io/klog/v2/ktesting"
 	st "k8s.io/kubernetes/pkg/scheduler/testing"
-	nfdclient "sigs.k8s.io/node-feature-discovery/api/generated/clientset/versioned"
 
-	nfdrules "github.com/mtscn/mtscn/nfd-rules"
 	"github.com/mtscn/mtscn/pkg/node/agent"
 	"github.com/mtscn/mtscn/pkg/node/discover"
 	"github.com/mtscn/mtscn/pkg/node/install"
@@ -309,16 +306,8 @@ func TestOneWriterWithNFD(t *testing.T) {
 	// nfd-master's JSON patch adds its annotations into the kubelet's map.
 	n.Annotations = map[string]string{"volumes.kubernetes.io/controller-managed-attach-detach": "true"}
 	cp.CreateNode(t, n)
-	nfd := nfdClient(t, cp)
-	rules, err := nfdrules.Load()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i := range rules {
-		if _, err := nfd.NfdV1alpha1().NodeFeatureRules().Create(ctx, &rules[i], metav1.CreateOptions{}); err != nil {
-			t.Fatalf("creating NodeFeatureRule %s: %v", rules[i].Name, err)
-		}
-	}
+	nfd := nfdharness.NewClient(t, cp.Config)
+	nfdharness.CreateRules(t, ctx, nfd)
 	nfdharness.StartMaster(t, cp, nodeName)
 
 	root := fixtureHost(t, "containerd-1.6")
@@ -391,16 +380,4 @@ func TestOneWriterWithNFD(t *testing.T) {
 		t.Fatalf("reinstall: %v", err)
 	}
 	wantOwner("reinstall")
-}
-
-// nfdClient builds a NodeFeature client; NFD's types only speak JSON.
-func nfdClient(t *testing.T, cp *harness.ControlPlane) nfdclient.Interface {
-	t.Helper()
-	cfg := rest.CopyConfig(cp.Config)
-	cfg.ContentType = "application/json"
-	c, err := nfdclient.NewForConfig(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
 }

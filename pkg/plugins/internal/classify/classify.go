@@ -7,20 +7,18 @@ import (
 	"reflect"
 	"sync"
 
-	"k8s.io/apimachinery/pkg/util/validation/field"
-
-	"github.com/mtscn/mtscn/pkg/apis/config"
-	"github.com/mtscn/mtscn/pkg/apis/config/validation"
-
 	v1 "k8s.io/api/core/v1"
 	nodev1 "k8s.io/api/node/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/validation/field"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/klog/v2"
 	fwk "k8s.io/kube-scheduler/framework"
 
+	"github.com/mtscn/mtscn/pkg/apis/config"
+	"github.com/mtscn/mtscn/pkg/apis/config/validation"
 	"github.com/mtscn/mtscn/pkg/plugins/internal/metrics"
 	"github.com/mtscn/mtscn/pkg/tenancy"
 )

@@ -6,16 +6,21 @@
 package nfd
 
 import (
+	"context"
 	"path/filepath"
 	"sync"
 	"testing"
 	"time"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+	nfdclient "sigs.k8s.io/node-feature-discovery/api/generated/clientset/versioned"
 	nfdfeatures "sigs.k8s.io/node-feature-discovery/pkg/features"
 	nfdmaster "sigs.k8s.io/node-feature-discovery/pkg/nfd-master"
 
+	nfdrules "github.com/mtscn/mtscn/nfd-rules"
 	"github.com/mtscn/mtscn/test/integration/harness"
 )
 
@@ -72,4 +77,31 @@ func StartMaster(t *testing.T, cp *harness.ControlPlane, masterNode string) {
 			t.Errorf("nfd-master: %v", err)
 		}
 	})
+}
+
+// NewClient builds a NodeFeature client for cfg; NFD's types only speak
+// JSON.
+func NewClient(t testing.TB, cfg *rest.Config) nfdclient.Interface {
+	t.Helper()
+	cfg = rest.CopyConfig(cfg)
+	cfg.ContentType = "application/json"
+	c, err := nfdclient.NewForConfig(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// CreateRules creates the shipped nfd-rules/ as NodeFeatureRule objects.
+func CreateRules(t testing.TB, ctx context.Context, c nfdclient.Interface) {
+	t.Helper()
+	rules, err := nfdrules.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range rules {
+		if _, err := c.NfdV1alpha1().NodeFeatureRules().Create(ctx, &rules[i], metav1.CreateOptions{}); err != nil {
+			t.Fatalf("creating NodeFeatureRule %s: %v", rules[i].Name, err)
+		}
+	}
 }
