@@ -56,3 +56,39 @@ func BenchmarkPreFilter(b *testing.B) {
 		_, _ = pl.PreFilter(ctx, framework.NewCycleState(), p, nil)
 	}
 }
+
+// BenchmarkPreFilterCandidates measures PreFilter on the bench's 5 000-node
+// cluster shape (bench/README.md): a TDX pod, whose candidates are the 250
+// TDX hosts, and a plain Kata pod, met by most nodes, which skips the scan
+// most of the time.
+func BenchmarkPreFilterCandidates(b *testing.B) {
+	ctx := b.Context()
+	kata := []string{labelKVM, "true", labelVirtMode, wellknown.VirtModeHardware, labelIOMMU, "true", runtimeLabel("kata-qemu"), "true"}
+	for i := 0; i < 40; i++ {
+		kata = append(kata, fmt.Sprintf("feature.node.kubernetes.io/cpu-cpuid.FLAG%d", i), "true")
+	}
+	var nodes []*v1.Node
+	for i := range 5000 {
+		labels := kata
+		if i%20 == 0 {
+			labels = append([]string{runtimeLabel("kata-qemu-tdx"), "true", labelTDX, "true"}, kata...)
+		}
+		nodes = append(nodes, node(fmt.Sprintf("node-%d", i), labels...))
+	}
+	infos := nodeInfos(nodes)
+	pl := newPlugin(ctx, b, defaultArgs(b), nil)
+	for _, bc := range []struct {
+		name string
+		pod  *v1.Pod
+	}{
+		{name: "kata-qemu-tdx/250-of-5000", pod: pod("p", "kata-qemu-tdx").Obj()},
+		{name: "kata-qemu/broad", pod: pod("p", "kata-qemu").Obj()},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				_, _ = pl.PreFilter(ctx, framework.NewCycleState(), bc.pod, infos)
+			}
+		})
+	}
+}

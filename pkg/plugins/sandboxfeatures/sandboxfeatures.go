@@ -28,6 +28,9 @@ type SandboxFeatures struct {
 	runtime    []runtimeRule
 	devices    []deviceRule
 	weights    config.VirtModeWeights
+	// broad remembers the requirements met by too many nodes for PreFilter
+	// to name the candidates (candidates.go).
+	broad broadRequirements
 }
 
 var (
@@ -110,8 +113,13 @@ func getArgs(obj runtime.Object) (*config.SandboxFeaturesArgs, error) {
 }
 
 // PreFilter derives the pod's node requirements from its runtime handler
-// and its device requests; a pod that needs nothing is skipped.
-func (pl *SandboxFeatures) PreFilter(ctx context.Context, cycleState fwk.CycleState, pod *v1.Pod, _ []fwk.NodeInfo) (*fwk.PreFilterResult, *fwk.Status) {
+// and its device requests; a pod that needs nothing is skipped. When the
+// requirements select a small part of a large cluster (scarce hardware such
+// as TDX or QAT VFs on vfio-pci), the result names the nodes that meet them,
+// so the scheduler runs the filters on those nodes only instead of on every
+// node while it looks for enough feasible ones (candidates.go). Filter
+// still checks every requirement.
+func (pl *SandboxFeatures) PreFilter(ctx context.Context, cycleState fwk.CycleState, pod *v1.Pod, nodes []fwk.NodeInfo) (*fwk.PreFilterResult, *fwk.Status) {
 	rt, err := pl.classifier.Runtime(pod.Spec.RuntimeClassName)
 	if err != nil {
 		return nil, classify.Status(Name, pod, err)
@@ -123,11 +131,15 @@ func (pl *SandboxFeatures) PreFilter(ctx context.Context, cycleState fwk.CycleSt
 	if len(reqs) == 0 {
 		return nil, fwk.NewStatus(fwk.Skip)
 	}
-	if loggerV := klog.FromContext(ctx).V(5); loggerV.Enabled() {
-		loggerV.Info("pod needs node features", "pod", klog.KObj(pod), "requirements", requirementNames(reqs))
-	}
 	cycleState.Write(preFilterStateKey, &preFilterState{reqs: reqs})
-	return nil, nil
+	names := pl.candidates(reqs, nodes)
+	if loggerV := klog.FromContext(ctx).V(5); loggerV.Enabled() {
+		loggerV.Info("pod needs node features", "pod", klog.KObj(pod), "requirements", requirementNames(reqs), "candidates", len(names), "nodes", len(nodes))
+	}
+	if names == nil {
+		return nil, nil
+	}
+	return &fwk.PreFilterResult{NodeNames: names}, nil
 }
 
 // PreFilterExtensions returns nil: the state does not depend on other pods.

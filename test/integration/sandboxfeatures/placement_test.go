@@ -127,14 +127,14 @@ func TestPlacementByNodeFeatures(t *testing.T) {
 
 	t.Run("runc QAT pods land anywhere the resource is free", func(t *testing.T) {
 		// 4 free VFs on qat-host and no-kvm, 2 on vfio: pods of 4, 4 and 2
-		// fit only one per node, so all three nodes must be used.
-		sizes := map[string]string{"runc-qat-0": "4", "runc-qat-1": "4", "runc-qat-2": "2"}
-		for name, n := range sizes {
-			cp.CreatePod(t, makePod(name, "runc", map[v1.ResourceName]string{qatCy: n}))
-		}
+		// fit only one per node, so all three nodes must be used. The large
+		// pods go first: a pod of 2 scheduled first may take half of a node
+		// with 4, and a pod of 4 would then fit nowhere.
+		sizes := []struct{ name, n string }{{"runc-qat-0", "4"}, {"runc-qat-1", "4"}, {"runc-qat-2", "2"}}
 		got := sets.New[string]()
-		for name := range sizes {
-			got.Insert(cp.WaitForBound(t, ns, name, bindIn))
+		for _, s := range sizes {
+			cp.CreatePod(t, makePod(s.name, "runc", map[v1.ResourceName]string{qatCy: s.n}))
+			got.Insert(cp.WaitForBound(t, ns, s.name, bindIn))
 		}
 		if diff := cmp.Diff([]string{"no-kvm", "qat-host", "vfio"}, sets.List(got)); diff != "" {
 			t.Errorf("nodes of the runc QAT pods (-want,+got):\n%s", diff)
