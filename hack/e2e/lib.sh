@@ -48,7 +48,8 @@ KUBECONFIG_ADMIN=$E2E_DIR/controlplane/admin.kubeconfig
 identity_kubeconfig() { echo "$E2E_DIR/identities/$1.kubeconfig"; }
 CGROUP_CONTROLLERS=(cpu cpuacct cpuset memory devices freezer blkio pids systemd hugetlb net_cls net_prio perf_event rdma misc)
 # Kernel settings the kubelet changes when protectKernelDefaults is false
-# (pkg/kubelet/cm/container_manager_linux.go setupKernelTunables): saved
+# (k8s.io/kubernetes/pkg/kubelet/cm/container_manager_linux.go
+# setupKernelTunables): saved
 # before the first kubelet starts, restored by the cleanup.
 KUBELET_SYSCTLS=(vm.overcommit_memory vm.panic_on_oom kernel.panic kernel.panic_on_oops kernel.keys.root_maxkeys kernel.keys.root_maxbytes)
 

@@ -8,8 +8,8 @@
 //   - classification_test.go: no code outside pkg/tenancy decides what a
 //     missing Namespace or RuntimeClass means.
 //   - docrefs_test.go: no file names a document that is not in the
-//     repository; relative Markdown links and repository paths in Go
-//     comments resolve.
+//     repository; relative Markdown links and repository paths (in Go
+//     comments and strings, READMEs, manifests, scripts) resolve.
 //   - deps_test.go: the binaries' package graph (the node agent links
 //     neither the scheduler nor its configuration).
 //   - length_test.go: no source file is longer than 500 lines unless it

@@ -54,10 +54,10 @@ var (
 //     or to the repository root;
 //   - every relative Markdown link resolves relative to its file;
 //   - every path into the repository (cmd/, pkg/, docs/, ...) in a Go
-//     comment or string exists (as a file or directory; pkg/audit.Check
-//     names a package's identifier). Upstream files are cited joined to
-//     their module or repository (k8s.io/kubernetes/pkg/scheduler/...) or
-//     by URL, and are not checked.
+//     comment or string, and in any other file, exists (as a file or
+//     directory; pkg/audit.Check names a package's identifier). Upstream
+//     files are cited joined to their module or repository
+//     (k8s.io/kubernetes/pkg/scheduler/...) or by URL, and are not checked.
 //
 // Names built at run time (with $, *, <...> or {...}) are skipped.
 func TestDocReferences(t *testing.T) {
@@ -92,6 +92,13 @@ func TestDocReferences(t *testing.T) {
 					target := m[1] + m[2]
 					if bad := checkLink(f, target); bad != "" {
 						report(f, i+1, target, "link %s: %s", target, bad)
+					}
+				}
+			}
+			if !strings.HasSuffix(f, ".go") {
+				for _, p := range repoPaths(text) {
+					if !repoPathExists(p) && !exists(path.Join(path.Dir(f), p)) {
+						report(f, i+1, p, "%s does not exist in the repository (an upstream file is cited with its module path or URL)", p)
 					}
 				}
 			}
