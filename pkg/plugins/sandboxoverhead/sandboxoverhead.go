@@ -235,8 +235,7 @@ func (pl *SandboxOverhead) Filter(ctx context.Context, cs fwk.CycleState, pod *v
 			unresolvable = unresolvable || fp.Committed > allocatable
 		}
 	}
-	scalars := alloc.GetScalarResources()
-	if shm, ok := scalars[wellknown.ResourceSandboxMemory]; ok && fp.SharedMemory > 0 {
+	if shm := sum.sandboxMemory; sum.hasSandboxMemory && fp.SharedMemory > 0 {
 		left := shm - used.sharedMemory
 		if fp.SharedMemory > left {
 			reasons = append(reasons, fmt.Sprintf("%s: VM guest needs %s of /dev/shm (%s)",
@@ -246,7 +245,7 @@ func (pl *SandboxOverhead) Filter(ctx context.Context, cs fwk.CycleState, pod *v
 			unresolvable = unresolvable || fp.SharedMemory > shm
 		}
 	}
-	if slots, ok := scalars[wellknown.ResourceSandboxes]; ok && fp.VM {
+	if slots := sum.sandboxes; sum.hasSandboxes && fp.VM {
 		if used.vms+1 > slots {
 			reasons = append(reasons, fmt.Sprintf("%s: node runs as many VMs as its %s allow", ErrReasonSandboxes, wellknown.ResourceSandboxes))
 			metrics.Rejected(Name, ErrReasonSandboxes)

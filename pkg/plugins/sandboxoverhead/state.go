@@ -16,6 +16,7 @@ import (
 
 	"github.com/mtscn/mtscn/pkg/tenancy"
 	"github.com/mtscn/mtscn/pkg/vmsize"
+	"github.com/mtscn/mtscn/pkg/wellknown"
 )
 
 // nodeSummary is what the pods on one node commit, computed once per
@@ -24,7 +25,28 @@ import (
 type nodeSummary struct {
 	// values are the node's own Kata values from its labels.
 	values vmsize.NodeValues
+	// limits are the node's allocatable sandbox resources: a change of
+	// the node gives its NodeInfo a new generation, so they are read once
+	// per summary instead of from the resource map in every Filter.
+	limits
 	totals
+}
+
+// limits are a node's allocatable mtscn.io/sandbox-memory (F2) and
+// mtscn.io/sandboxes (F3), each with whether the node advertises it.
+type limits struct {
+	sandboxMemory    int64
+	hasSandboxMemory bool
+	sandboxes        int64
+	hasSandboxes     bool
+}
+
+func limitsOf(ni fwk.NodeInfo) limits {
+	scalars := ni.GetAllocatable().GetScalarResources()
+	var l limits
+	l.sandboxMemory, l.hasSandboxMemory = scalars[wellknown.ResourceSandboxMemory]
+	l.sandboxes, l.hasSandboxes = scalars[wellknown.ResourceSandboxes]
+	return l
 }
 
 // totals are per-node sums (or, in a delta, differences).
@@ -127,7 +149,7 @@ func (pl *SandboxOverhead) summarize(logger klog.Logger, view *classify.View, ni
 	for _, err := range errs {
 		logger.V(3).Info("ignoring node label", "node", klog.KObj(node), "err", err)
 	}
-	sum := &nodeSummary{values: values}
+	sum := &nodeSummary{values: values, limits: limitsOf(ni)}
 	// Pods of one RuntimeClass share its classification and profile.
 	type sizing struct {
 		rt         tenancy.Runtime
