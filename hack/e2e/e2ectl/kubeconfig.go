@@ -12,6 +12,7 @@ import (
 	authenticationv1 "k8s.io/api/authentication/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 	"k8s.io/utils/ptr"
@@ -41,11 +42,7 @@ func runKubeconfig(ctx context.Context, fs *flag.FlagSet, args []string) error {
 	if !ok || ns == "" || name == "" || *out == "" {
 		return fmt.Errorf("-serviceaccount NAMESPACE/NAME and -out are required")
 	}
-	cfg, err := clientcmd.BuildConfigFromFlags("", *kubeconfig)
-	if err != nil {
-		return fmt.Errorf("-kubeconfig: %w", err)
-	}
-	client, err := kubernetes.NewForConfig(cfg)
+	cfg, client, err := clientFor(*kubeconfig)
 	if err != nil {
 		return err
 	}
@@ -98,11 +95,7 @@ func runKubeconfig(ctx context.Context, fs *flag.FlagSet, args []string) error {
 
 // whoAmI returns the user the API server sees for a kubeconfig.
 func whoAmI(ctx context.Context, kubeconfig string) (authenticationv1.UserInfo, error) {
-	cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
-	if err != nil {
-		return authenticationv1.UserInfo{}, err
-	}
-	client, err := kubernetes.NewForConfig(cfg)
+	_, client, err := clientFor(kubeconfig)
 	if err != nil {
 		return authenticationv1.UserInfo{}, err
 	}
@@ -111,4 +104,18 @@ func whoAmI(ctx context.Context, kubeconfig string) (authenticationv1.UserInfo, 
 		return authenticationv1.UserInfo{}, fmt.Errorf("SelfSubjectReview: %w", err)
 	}
 	return r.Status.UserInfo, nil
+}
+
+// clientFor returns the client configuration of a kubeconfig file and a
+// clientset for it.
+func clientFor(kubeconfig string) (*rest.Config, *kubernetes.Clientset, error) {
+	cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
+	if err != nil {
+		return nil, nil, fmt.Errorf("-kubeconfig %s: %w", kubeconfig, err)
+	}
+	client, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return nil, nil, fmt.Errorf("client for %s: %w", kubeconfig, err)
+	}
+	return cfg, client, nil
 }
