@@ -78,8 +78,8 @@ func TestDocReferences(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if strings.IndexByte(string(data[:min(len(data), 8000)]), 0) >= 0 {
-			continue // binary
+		if isBinary(data) {
+			continue
 		}
 		for i, text := range strings.Split(string(data), "\n") {
 			for _, doc := range outsideDocs {

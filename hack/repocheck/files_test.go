@@ -1,6 +1,7 @@
 package repocheck
 
 import (
+	"bytes"
 	"go/ast"
 	"go/parser"
 	"go/token"
@@ -89,3 +90,9 @@ func (f goFile) line(pos token.Pos) int { return f.fset.Position(pos).Line }
 
 // inDir reports whether the repository path f is in dir or below it.
 func inDir(f, dir string) bool { return strings.HasPrefix(f, dir+"/") }
+
+// isBinary reports whether data looks like a binary file (a NUL byte in
+// its first 8000 bytes, as git decides).
+func isBinary(data []byte) bool {
+	return bytes.IndexByte(data[:min(len(data), 8000)], 0) >= 0
+}
