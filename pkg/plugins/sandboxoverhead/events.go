@@ -6,7 +6,6 @@ import (
 
 	v1 "k8s.io/api/core/v1"
 	nodev1 "k8s.io/api/node/v1"
-	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/klog/v2"
 	fwk "k8s.io/kube-scheduler/framework"
@@ -91,7 +90,7 @@ func commitsLess(before, after tenancy.Runtime) bool {
 // a pod it requeued may have been retried on the old View.
 func (pl *SandboxOverhead) watchRuntimeClasses(ctx context.Context, h fwk.Handle) error {
 	logger := klog.FromContext(ctx)
-	podLister := h.SharedInformerFactory().Core().V1().Pods().Lister()
+	pending := classify.NewPendingActivator(h)
 	invalidate := func(any) { pl.views.Invalidate() }
 	_, err := h.SharedInformerFactory().Node().V1().RuntimeClasses().Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc:    invalidate,
@@ -110,18 +109,7 @@ func (pl *SandboxOverhead) watchRuntimeClasses(ctx context.Context, h fwk.Handle
 			if !commitsLess(before, after) {
 				return
 			}
-			// The scheduler's pod informer has no index by node name.
-			pods, _ := podLister.List(labels.Everything())
-			pending := map[string]*v1.Pod{}
-			for _, p := range pods {
-				if p.Spec.NodeName == "" {
-					pending[p.Namespace+"/"+p.Name] = p
-				}
-			}
-			if len(pending) > 0 {
-				logger.V(5).Info("activating pending pods", "reason", "runtime class no longer an on-node sandbox", "runtimeClass", modified.Name, "count", len(pending))
-				h.Activate(logger, pending)
-			}
+			pending.Activate(logger, "runtime class no longer an on-node sandbox", classify.AnyPod, "runtimeClass", modified.Name)
 		},
 	})
 	if err != nil {

@@ -24,6 +24,7 @@ import (
 	"k8s.io/kubernetes/pkg/scheduler/framework"
 	frameworkruntime "k8s.io/kubernetes/pkg/scheduler/framework/runtime"
 
+	"github.com/mtscn/mtscn/pkg/plugins/internal/plugintest"
 	"github.com/mtscn/mtscn/pkg/wellknown"
 )
 
@@ -88,26 +89,6 @@ func TestIsSchedulableAfterRuntimeClassUpdate(t *testing.T) {
 	}
 }
 
-// activations records the pods the plugin activates.
-type activations struct {
-	mu   sync.Mutex
-	pods []string
-}
-
-func (a *activations) Activate(_ klog.Logger, pods map[string]*v1.Pod) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	for k := range pods {
-		a.pods = append(a.pods, k)
-	}
-}
-
-func (a *activations) count() int {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return len(a.pods)
-}
-
 // TestRuntimeClassUpdatesThatChangeSizing runs the plugin on a real
 // informer: RuntimeClass updates that change nothing a footprint reads
 // (another label, an annotation, the overhead, the scheduling) neither
@@ -127,7 +108,7 @@ func TestRuntimeClassUpdatesThatChangeSizing(t *testing.T) {
 	// Two kata-clh VMs fill an 8Gi node (2 × (2048 + 1024 + 64)Mi leave
 	// 1920Mi): the pending kata-qemu VM (2656Mi) waits.
 	snap := schedcache.NewSnapshot(pods(2, "kata-clh", "1Gi", "n"), []*v1.Node{makeNode("n", "8Gi", nil, nil)})
-	act := &activations{}
+	act := &plugintest.Activations{}
 	fh, err := frameworkruntime.NewFramework(ctx, nil, nil,
 		frameworkruntime.WithSnapshotSharedLister(snap),
 		frameworkruntime.WithInformerFactory(informerFactory),
@@ -185,7 +166,7 @@ func TestRuntimeClassUpdatesThatChangeSizing(t *testing.T) {
 	view := pl.views.Current()
 	epoch := pl.views.Invalidations()
 	// The initial Add of kata-qemu activated the pod (classify.ActivateOnRuntimeClassAdd).
-	activated := act.count()
+	activated := act.Count()
 
 	update := func(name string, f func(*nodev1.RuntimeClass)) {
 		t.Helper()
@@ -222,9 +203,9 @@ func TestRuntimeClassUpdatesThatChangeSizing(t *testing.T) {
 		t.Errorf("queueing hints for the five updates %v, want %v", hints, want)
 	}
 	if err := wait.PollUntilContextTimeout(ctx, 5*time.Millisecond, 5*time.Second, true, func(context.Context) (bool, error) {
-		return act.count() == activated+1, nil
+		return act.Count() == activated+1, nil
 	}); err != nil {
-		t.Errorf("pending pods activated %d times after the updates, want once (for the relabel)", act.count()-activated)
+		t.Errorf("pending pods activated %d times after the updates, want once (for the relabel)", act.Count()-activated)
 	}
 	if pl.views.Current() == view {
 		t.Error("the View was not rebuilt after the relabel")

@@ -6,7 +6,6 @@ import (
 
 	v1 "k8s.io/api/core/v1"
 	nodev1 "k8s.io/api/node/v1"
-	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/klog/v2"
 	fwk "k8s.io/kube-scheduler/framework"
@@ -184,20 +183,7 @@ func (pl *TenantIsolation) isSchedulableAfterRuntimeClassChange(logger klog.Logg
 // RuntimeClasses).
 func (pl *TenantIsolation) addActivationHandlers(ctx context.Context, h fwk.Handle) error {
 	logger := klog.FromContext(ctx)
-	podLister := h.SharedInformerFactory().Core().V1().Pods().Lister()
-	activate := func(pods []*v1.Pod, keep func(*v1.Pod) bool, why string) {
-		pending := map[string]*v1.Pod{}
-		for _, p := range pods {
-			if p.Spec.NodeName == "" && keep(p) {
-				pending[p.Namespace+"/"+p.Name] = p
-			}
-		}
-		if len(pending) > 0 {
-			logger.V(5).Info("activating pending pods", "reason", why, "count", len(pending))
-			h.Activate(logger, pending)
-		}
-	}
-	all := func(*v1.Pod) bool { return true }
+	pending := classify.NewPendingActivator(h)
 	// A change that alters how pods already on nodes are classified makes
 	// the current View, and every summary cached under it, stale: the
 	// views are invalidated first, before pods are activated, so that the
@@ -213,9 +199,7 @@ func (pl *TenantIsolation) addActivationHandlers(ctx context.Context, h fwk.Hand
 			if err != nil || ns == nil {
 				return
 			}
-			// The scheduler's pod informer has no namespace index.
-			pods, _ := podLister.List(labels.Everything())
-			activate(pods, func(p *v1.Pod) bool { return p.Namespace == ns.Name }, "namespace added")
+			pending.Activate(logger, "namespace added", func(p *v1.Pod) bool { return p.Namespace == ns.Name }, "namespace", ns.Name)
 		},
 		UpdateFunc: func(oldObj, newObj interface{}) {
 			oldNS, newNS, err := classify.AsTyped[v1.Namespace](oldObj, newObj)
@@ -227,8 +211,7 @@ func (pl *TenantIsolation) addActivationHandlers(ctx context.Context, h fwk.Hand
 				return
 			}
 			bump(newObj)
-			pods, _ := podLister.List(labels.Everything())
-			activate(pods, all, "namespace tenancy labels changed")
+			pending.Activate(logger, "namespace tenancy labels changed", classify.AnyPod, "namespace", newNS.Name)
 		},
 	}); err != nil {
 		return fmt.Errorf("watching namespaces: %w", err)
@@ -241,10 +224,7 @@ func (pl *TenantIsolation) addActivationHandlers(ctx context.Context, h fwk.Hand
 			if err != nil || rc == nil {
 				return
 			}
-			pods, _ := podLister.List(labels.Everything())
-			activate(pods, func(p *v1.Pod) bool {
-				return p.Spec.RuntimeClassName != nil && *p.Spec.RuntimeClassName == rc.Name
-			}, "runtime class added")
+			pending.Activate(logger, "runtime class added", classify.UsesRuntimeClass(rc.Name), "runtimeClass", rc.Name)
 		},
 		UpdateFunc: func(oldObj, newObj interface{}) {
 			oldRC, newRC, err := classify.AsTyped[nodev1.RuntimeClass](oldObj, newObj)
@@ -258,8 +238,7 @@ func (pl *TenantIsolation) addActivationHandlers(ctx context.Context, h fwk.Hand
 				return
 			}
 			bump(newObj)
-			pods, _ := podLister.List(labels.Everything())
-			activate(pods, all, "runtime class sandboxed label changed")
+			pending.Activate(logger, "runtime class sandboxed label changed", classify.AnyPod, "runtimeClass", newRC.Name)
 		},
 	}); err != nil {
 		return fmt.Errorf("watching runtime classes: %w", err)

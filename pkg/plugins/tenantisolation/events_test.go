@@ -3,7 +3,6 @@ package tenantisolation
 import (
 	"context"
 	"slices"
-	"sync"
 	"testing"
 	"time"
 
@@ -16,13 +15,13 @@ import (
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes/fake"
 	"k8s.io/client-go/tools/cache"
-	"k8s.io/klog/v2"
 	"k8s.io/klog/v2/ktesting"
 	fwk "k8s.io/kube-scheduler/framework"
 	schedcache "k8s.io/kubernetes/pkg/scheduler/backend/cache"
 	frameworkruntime "k8s.io/kubernetes/pkg/scheduler/framework/runtime"
 	st "k8s.io/kubernetes/pkg/scheduler/testing"
 
+	"github.com/mtscn/mtscn/pkg/plugins/internal/plugintest"
 	"github.com/mtscn/mtscn/pkg/wellknown"
 )
 
@@ -223,29 +222,6 @@ func TestIsSchedulableAfterRuntimeClassChange(t *testing.T) {
 	}
 }
 
-// recordingActivator records the pods the plugin activates.
-type recordingActivator struct {
-	mu   sync.Mutex
-	pods []string
-}
-
-func (r *recordingActivator) Activate(_ klog.Logger, pods map[string]*v1.Pod) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	for k := range pods {
-		r.pods = append(r.pods, k)
-	}
-}
-
-func (r *recordingActivator) take() []string {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	out := r.pods
-	r.pods = nil
-	slices.Sort(out)
-	return out
-}
-
 // TestActivationHandlers checks that pending pods are activated once the
 // typed listers have seen a Namespace or RuntimeClass change.
 func TestActivationHandlers(t *testing.T) {
@@ -255,15 +231,15 @@ func TestActivationHandlers(t *testing.T) {
 		pod("b", "pending-vm", "kata-new", ""),
 		pod("c", "bound", "", "n1"),
 	)
-	rec := &recordingActivator{}
+	rec := &plugintest.Activations{}
 	_, client := setupWithClient(ctx, t, rec, objs)
-	rec.take() // the initial list adds namespaces and runtime classes
+	rec.Take() // the initial list adds namespaces and runtime classes
 
 	waitFor := func(step string, want []string) {
 		t.Helper()
 		var got []string
 		err := wait.PollUntilContextTimeout(ctx, 10*time.Millisecond, 5*time.Second, true, func(context.Context) (bool, error) {
-			got = append(got, rec.take()...)
+			got = append(got, rec.Take()...)
 			slices.Sort(got)
 			return cmp.Equal(want, got), nil
 		})
@@ -295,7 +271,7 @@ func TestActivationHandlers(t *testing.T) {
 		t.Fatal(err)
 	}
 	time.Sleep(100 * time.Millisecond)
-	if got := rec.take(); len(got) != 0 {
+	if got := rec.Take(); len(got) != 0 {
 		t.Errorf("namespace d without pods created: activated %v, want none", got)
 	}
 }
@@ -335,7 +311,7 @@ func setupWithInformers(ctx context.Context, t *testing.T, activator fwk.PodActi
 // keeps every cached node summary; a tenancy label change invalidates them.
 func TestEpochOnlyForClassificationChanges(t *testing.T) {
 	_, ctx := ktesting.NewTestContext(t)
-	pl, client := setupWithClient(ctx, t, &recordingActivator{}, fixtures())
+	pl, client := setupWithClient(ctx, t, &plugintest.Activations{}, fixtures())
 	// Every Namespace and RuntimeClass of the initial list is an Add.
 	if err := wait.PollUntilContextTimeout(ctx, 5*time.Millisecond, 5*time.Second, true, func(context.Context) (bool, error) {
 		return pl.views.Invalidations() == uint64(len(fixtures())), nil

@@ -15,6 +15,7 @@ import (
 	schedcache "k8s.io/kubernetes/pkg/scheduler/backend/cache"
 	"k8s.io/kubernetes/pkg/scheduler/framework"
 
+	"github.com/mtscn/mtscn/pkg/plugins/internal/plugintest"
 	"github.com/mtscn/mtscn/pkg/wellknown"
 )
 
@@ -36,12 +37,12 @@ import (
 func raceFixture(ctx context.Context, t *testing.T, objs ...runtime.Object) (*TenantIsolation, informers.SharedInformerFactory) {
 	t.Helper()
 	objs = append(objs, ns("sync", nil), pod("sync", "p", "sync", ""))
-	rec := &recordingActivator{}
+	rec := &plugintest.Activations{}
 	pl, client, factory := setupWithInformers(ctx, t, rec, objs)
 	activated := func(what string) {
 		t.Helper()
 		if err := wait.PollUntilContextTimeout(ctx, 5*time.Millisecond, 10*time.Second, true, func(context.Context) (bool, error) {
-			for _, p := range rec.take() {
+			for _, p := range rec.Take() {
 				if p == "sync/p" {
 					return true, nil
 				}

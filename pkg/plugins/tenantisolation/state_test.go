@@ -15,6 +15,7 @@ import (
 	"k8s.io/kubernetes/pkg/scheduler/framework"
 
 	"github.com/mtscn/mtscn/pkg/plugins/internal/nodecache"
+	"github.com/mtscn/mtscn/pkg/plugins/internal/plugintest"
 	"github.com/mtscn/mtscn/pkg/wellknown"
 )
 
@@ -63,7 +64,7 @@ func TestSummaryCacheNominatedSteadyState(t *testing.T) {
 // for in nodecache.SweepEvery cycles.
 func TestSummaryCacheBounded(t *testing.T) {
 	logger, ctx := ktesting.NewTestContext(t)
-	pl, client := setupWithClient(ctx, t, &recordingActivator{}, fixtures())
+	pl, client := setupWithClient(ctx, t, &plugintest.Activations{}, fixtures())
 	nodes := []*v1.Node{safeNode("n1"), safeNode("n2")}
 	for _, n := range nodes {
 		if _, err := client.CoreV1().Nodes().Create(ctx, n, metav1.CreateOptions{}); err != nil {
@@ -131,7 +132,7 @@ func TestSummaryCacheBounded(t *testing.T) {
 // NodeInfo generation and every Namespace and RuntimeClass are unchanged.
 func TestSummaryCache(t *testing.T) {
 	_, ctx := ktesting.NewTestContext(t)
-	pl, client := setupWithClient(ctx, t, &recordingActivator{}, fixtures())
+	pl, client := setupWithClient(ctx, t, &plugintest.Activations{}, fixtures())
 	node := safeNode("n1")
 	infosOf := func(pods ...*v1.Pod) []fwk.NodeInfo {
 		infos, err := cache.NewSnapshot(pods, []*v1.Node{node}).NodeInfos().List()

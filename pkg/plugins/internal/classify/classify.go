@@ -13,6 +13,7 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/validation/field"
+	corelisters "k8s.io/client-go/listers/core/v1"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/klog/v2"
 	fwk "k8s.io/kube-scheduler/framework"
@@ -138,31 +139,61 @@ func IsSchedulableAfterRuntimeClassAdd(logger klog.Logger, pod *v1.Pod, oldObj, 
 // the pending pods that name the class retries them on fresh data.
 func ActivateOnRuntimeClassAdd(ctx context.Context, h fwk.Handle) error {
 	logger := klog.FromContext(ctx)
-	podLister := h.SharedInformerFactory().Core().V1().Pods().Lister()
+	pending := NewPendingActivator(h)
 	_, err := h.SharedInformerFactory().Node().V1().RuntimeClasses().Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc: func(obj interface{}) {
 			rc, err := ToTyped[nodev1.RuntimeClass](obj)
 			if err != nil || rc == nil {
 				return
 			}
-			// The scheduler's pod informer has no index by runtime class.
-			pods, _ := podLister.List(labels.Everything())
-			pending := map[string]*v1.Pod{}
-			for _, p := range pods {
-				if p.Spec.NodeName == "" && p.Spec.RuntimeClassName != nil && *p.Spec.RuntimeClassName == rc.Name {
-					pending[p.Namespace+"/"+p.Name] = p
-				}
-			}
-			if len(pending) > 0 {
-				logger.V(5).Info("activating pending pods", "reason", "runtime class added", "runtimeClass", rc.Name, "count", len(pending))
-				h.Activate(logger, pending)
-			}
+			pending.Activate(logger, "runtime class added", UsesRuntimeClass(rc.Name), "runtimeClass", rc.Name)
 		},
 	})
 	if err != nil {
 		return fmt.Errorf("watching runtime classes: %w", err)
 	}
 	return nil
+}
+
+// PendingActivator moves pending pods to the scheduler's active queue from
+// an informer's event handler (fwk.Handle.Activate), so that they are
+// retried on the data the handler just saw.
+type PendingActivator struct {
+	h    fwk.Handle
+	pods corelisters.PodLister
+}
+
+// NewPendingActivator returns an activator over the scheduler's pod
+// informer. Call it from New, before the informers start.
+func NewPendingActivator(h fwk.Handle) PendingActivator {
+	return PendingActivator{h: h, pods: h.SharedInformerFactory().Core().V1().Pods().Lister()}
+}
+
+// Activate activates the pods not bound to a node for which keep is true,
+// logging reason and the extra key/value pairs at V(5). The scheduler's pod
+// informer has no index by namespace or runtime class, so it lists every
+// pod; the events that call it are rare.
+func (a PendingActivator) Activate(logger klog.Logger, reason string, keep func(*v1.Pod) bool, keysAndValues ...any) {
+	// Listers do not fail on labels.Everything().
+	pods, _ := a.pods.List(labels.Everything())
+	pending := map[string]*v1.Pod{}
+	for _, p := range pods {
+		if p.Spec.NodeName == "" && keep(p) {
+			pending[p.Namespace+"/"+p.Name] = p
+		}
+	}
+	if len(pending) > 0 {
+		logger.V(5).Info("activating pending pods", append([]any{"reason", reason, "count", len(pending)}, keysAndValues...)...)
+		a.h.Activate(logger, pending)
+	}
+}
+
+// AnyPod keeps every pending pod (PendingActivator.Activate).
+func AnyPod(*v1.Pod) bool { return true }
+
+// UsesRuntimeClass keeps the pending pods that name the RuntimeClass.
+func UsesRuntimeClass(name string) func(*v1.Pod) bool {
+	return func(p *v1.Pod) bool { return p.Spec.RuntimeClassName != nil && *p.Spec.RuntimeClassName == name }
 }
 
 // AsTyped converts the objects of an event to *T. The scheduler delivers
