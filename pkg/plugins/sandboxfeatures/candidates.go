@@ -4,6 +4,7 @@ import (
 	"strings"
 	"sync"
 
+	v1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/util/sets"
 	fwk "k8s.io/kube-scheduler/framework"
@@ -18,14 +19,17 @@ const (
 	// maxCandidatesDivisor: PreFilter names the candidate nodes only when
 	// at most 1/maxCandidatesDivisor of the nodes meet the pod's
 	// requirements (TDX, SEV-SNP, QAT VFs on vfio-pci: scarce hardware).
-	// Scanning the labels of every node costs about as much as one Filter
-	// extension point on a few dozen nodes; it pays off when the scheduler
-	// would otherwise run the filters on many nodes that cannot fit.
+	// Below that, the filters the scheduler skips cost far more than the
+	// scan; above it, the scheduler finds enough feasible nodes soon anyway.
 	maxCandidatesDivisor = 4
 	// rescanEvery: once a scan finds a pod's requirements met by too many
 	// nodes, the next rescanEvery-1 PreFilters with the same requirements
 	// skip the scan (they filter every node, which is always correct).
 	rescanEvery = 32
+	// maxScans bounds the requirement sets remembered; the sets come from
+	// the configuration and the cluster's runtime handlers, so it is
+	// reached only when handlers come and go.
+	maxScans = 64
 )
 
 // candidates returns the names of the nodes that meet every requirement,
@@ -38,27 +42,82 @@ func (pl *SandboxFeatures) candidates(reqs []*requirement, nodes []fwk.NodeInfo)
 	if len(nodes) < minNodesToNarrow {
 		return nil
 	}
-	key := requirementsKey(reqs)
-	if pl.broad.skip(key) {
+	sc := pl.scans.get(requirementsKey(reqs))
+	sc.mu.Lock()
+	defer sc.mu.Unlock()
+	if sc.skip > 0 {
+		sc.skip--
 		return nil
 	}
-	limit := len(nodes) / maxCandidatesDivisor
-	var names []string
-	for _, ni := range nodes {
-		node := ni.Node()
-		if node == nil || !meetsAll(reqs, labels.Set(node.Labels)) {
-			continue
-		}
-		if len(names) == limit {
-			pl.broad.record(key)
-			return nil
-		}
-		names = append(names, node.Name)
+	names := sc.scan(reqs, nodes, len(nodes)/maxCandidatesDivisor)
+	if names == nil {
+		sc.skip = rescanEvery - 1
+		return nil
 	}
 	if len(names) == 0 {
 		return nil
 	}
 	return sets.New(names...)
+}
+
+// scans holds one scan per requirement set.
+type scans struct {
+	mu     sync.Mutex
+	bySets map[string]*scan
+}
+
+func (s *scans) get(key string) *scan {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if sc, ok := s.bySets[key]; ok {
+		return sc
+	}
+	if s.bySets == nil || len(s.bySets) >= maxScans {
+		s.bySets = map[string]*scan{}
+	}
+	sc := &scan{}
+	s.bySets[key] = sc
+	return sc
+}
+
+// scan remembers, for one requirement set, which nodes of the last list
+// met it. A node's labels change only with a new Node object (the
+// scheduler's cache holds the informer's objects, which nobody modifies in
+// place), so a node that is the same object at the same index of the list
+// as in the last scan needs no label lookup: its answer is reused. That
+// keeps the scan at one pointer comparison per unchanged node.
+type scan struct {
+	mu sync.Mutex
+	// skip counts the PreFilters that skip the scan because the last one
+	// found the requirements met by too many nodes.
+	skip  int
+	nodes []*v1.Node
+	meets []bool
+}
+
+// scan returns the names of the nodes that meet reqs, or nil when more
+// than limit do (it stops counting there).
+func (sc *scan) scan(reqs []*requirement, nodes []fwk.NodeInfo, limit int) []string {
+	if len(sc.nodes) != len(nodes) {
+		sc.nodes = make([]*v1.Node, len(nodes))
+		sc.meets = make([]bool, len(nodes))
+	}
+	names := []string{}
+	for i, ni := range nodes {
+		node := ni.Node()
+		if node != sc.nodes[i] {
+			sc.nodes[i] = node
+			sc.meets[i] = node != nil && meetsAll(reqs, labels.Set(node.Labels))
+		}
+		if !sc.meets[i] {
+			continue
+		}
+		if len(names) == limit {
+			return nil
+		}
+		names = append(names, node.Name)
+	}
+	return names
 }
 
 // meetsAll reports whether labels meet every requirement; missingOn is
@@ -83,42 +142,4 @@ func requirementsKey(reqs []*requirement) string {
 		keys[i] = r.key
 	}
 	return strings.Join(keys, "\x00")
-}
-
-// broadRequirements remembers the requirement sets that the last scan found
-// met by too many nodes to name them, so that most pods with such
-// requirements (plain Kata pods: KVM and the handler) skip the scan. The
-// sets come from the configuration and the cluster's runtime handlers, so
-// the map stays small.
-type broadRequirements struct {
-	mu sync.Mutex
-	// left counts, by requirements key, the PreFilters that skip the scan
-	// before the next one rescans.
-	left map[string]int
-}
-
-// skip reports whether a PreFilter with these requirements skips the scan.
-func (b *broadRequirements) skip(key string) bool {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	n, ok := b.left[key]
-	if !ok {
-		return false
-	}
-	if n <= 0 {
-		delete(b.left, key)
-		return false
-	}
-	b.left[key] = n - 1
-	return true
-}
-
-// record notes that a scan found the requirements met by too many nodes.
-func (b *broadRequirements) record(key string) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.left == nil {
-		b.left = map[string]int{}
-	}
-	b.left[key] = rescanEvery - 1
 }

@@ -133,3 +133,73 @@ func TestPreFilterRescansBroadRequirements(t *testing.T) {
 		t.Errorf("rescan: PreFilter result %v, want the 10 QAT hosts", res)
 	}
 }
+
+// TestPreFilterCandidatesFollowNodeChanges checks that a scan reuses a
+// node's answer only while the node is the same object: a node relabelled
+// (a new object, as the informer delivers it), replaced by another node or
+// removed is looked at again.
+func TestPreFilterCandidatesFollowNodeChanges(t *testing.T) {
+	_, ctx := ktesting.NewTestContext(t)
+	pl := newPlugin(ctx, t, defaultArgs(t), nil)
+	p := pod("p", "kata-qemu-tdx").Obj()
+	cluster := scarceCluster()
+	candidates := func(nodes []*v1.Node) []string {
+		t.Helper()
+		res, status := pl.PreFilter(ctx, framework.NewCycleState(), p, nodeInfos(nodes))
+		if !status.IsSuccess() {
+			t.Fatalf("PreFilter: %v", status)
+		}
+		if res.AllNodes() {
+			t.Fatal("PreFilter named no nodes")
+		}
+		return sets.List(res.NodeNames)
+	}
+	before := candidates(cluster)
+	if len(before) != 10 {
+		t.Fatalf("candidates %v, want the 10 TDX hosts", before)
+	}
+
+	// NFD enables TDX on hw-0 and tdx-0 loses it.
+	var hw0, tdx0 int
+	for i, n := range cluster {
+		switch n.Name {
+		case "hw-0":
+			hw0 = i
+		case "tdx-0":
+			tdx0 = i
+		}
+	}
+	gained := cluster[hw0].DeepCopy()
+	gained.Labels[runtimeLabel("kata-qemu-tdx")] = "true"
+	gained.Labels[labelTDX] = "true"
+	lost := cluster[tdx0].DeepCopy()
+	delete(lost.Labels, labelTDX)
+	cluster[hw0], cluster[tdx0] = gained, lost
+	want := sets.New(before...)
+	want.Delete("tdx-0")
+	want.Insert("hw-0")
+	if diff := cmp.Diff(sets.List(want), candidates(cluster)); diff != "" {
+		t.Errorf("after relabelling (-want,+got):\n%s", diff)
+	}
+
+	// tdx-1 is deleted: the list shrinks and every index may hold another
+	// node.
+	var shrunk []*v1.Node
+	for _, n := range cluster {
+		if n.Name != "tdx-1" {
+			shrunk = append(shrunk, n)
+		}
+	}
+	want.Delete("tdx-1")
+	if diff := cmp.Diff(sets.List(want), candidates(shrunk)); diff != "" {
+		t.Errorf("after deleting tdx-1 (-want,+got):\n%s", diff)
+	}
+	// The same nodes in another order.
+	reversed := make([]*v1.Node, len(shrunk))
+	for i, n := range shrunk {
+		reversed[len(shrunk)-1-i] = n
+	}
+	if diff := cmp.Diff(sets.List(want), candidates(reversed)); diff != "" {
+		t.Errorf("nodes in another order (-want,+got):\n%s", diff)
+	}
+}

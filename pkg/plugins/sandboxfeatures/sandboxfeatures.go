@@ -28,9 +28,9 @@ type SandboxFeatures struct {
 	runtime    []runtimeRule
 	devices    []deviceRule
 	weights    config.VirtModeWeights
-	// broad remembers the requirements met by too many nodes for PreFilter
-	// to name the candidates (candidates.go).
-	broad broadRequirements
+	// scans remember, per requirement set, which nodes met it, for
+	// PreFilter's candidate nodes (candidates.go).
+	scans scans
 }
 
 var (
