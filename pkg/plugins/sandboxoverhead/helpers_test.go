@@ -33,6 +33,23 @@ func frameworkWithInformers(ctx context.Context, lister fwk.SharedLister) (fwk.H
 		frameworkruntime.WithInformerFactory(informers.NewSharedInformerFactory(fake.NewClientset(), 0)))
 }
 
+// newOnInformers builds the plugin with the default args on a framework
+// whose snapshot is snap and whose informers come from factory (over a fake
+// clientset the test changes), with the extra options (a pod activator).
+func newOnInformers(ctx context.Context, t testing.TB, snap fwk.SharedLister, factory informers.SharedInformerFactory, opts ...frameworkruntime.Option) *SandboxOverhead {
+	t.Helper()
+	fh, err := frameworkruntime.NewFramework(ctx, nil, nil,
+		append([]frameworkruntime.Option{frameworkruntime.WithSnapshotSharedLister(snap), frameworkruntime.WithInformerFactory(factory)}, opts...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := New(ctx, defaultArgs(t), fh)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p.(*SandboxOverhead)
+}
+
 // runtimeClasses as kata-deploy ships them (overhead.podFixed), plus gVisor.
 var runtimeClasses = []*nodev1.RuntimeClass{
 	rc("kata-qemu", "kata-qemu", "320Mi"),

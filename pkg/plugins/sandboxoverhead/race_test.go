@@ -17,7 +17,6 @@ import (
 	fwk "k8s.io/kube-scheduler/framework"
 	"k8s.io/kubernetes/pkg/scheduler/backend/cache"
 	"k8s.io/kubernetes/pkg/scheduler/framework"
-	frameworkruntime "k8s.io/kubernetes/pkg/scheduler/framework/runtime"
 
 	"github.com/mtscn/mtscn/pkg/wellknown"
 )
@@ -43,16 +42,7 @@ func TestRuntimeClassRelabelWindow(t *testing.T) {
 	client := fake.NewClientset(sandboxed("r1", "kata-qemu", "false"), sandboxed("r2", "kata-clh", "true"))
 	factory := informers.NewSharedInformerFactory(client, 0)
 	snap := cache.NewSnapshot([]*v1.Pod{podOn("running", "r1", "1Gi", "n")}, []*v1.Node{makeNode("n", "3584Mi", nil, nil)})
-	fh, err := frameworkruntime.NewFramework(ctx, nil, nil,
-		frameworkruntime.WithSnapshotSharedLister(snap), frameworkruntime.WithInformerFactory(factory))
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := New(ctx, defaultArgs(t), fh)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pl := p.(*SandboxOverhead)
+	pl := newOnInformers(ctx, t, snap, factory)
 	factory.Start(ctx.Done())
 	factory.WaitForCacheSync(ctx.Done())
 
@@ -112,16 +102,7 @@ func TestResizeDownKeepsGuest(t *testing.T) {
 	resized.Spec.Containers[0].Resources = podOn("x", "", "1Gi", "").Spec.Containers[0].Resources
 	resized.Status.ContainerStatuses[0].Resources = resized.Spec.Containers[0].Resources.DeepCopy()
 	snap := cache.NewSnapshot([]*v1.Pod{resized}, []*v1.Node{makeNode("n", "8Gi", nil, nil)})
-	fh, err := frameworkruntime.NewFramework(ctx, nil, nil,
-		frameworkruntime.WithSnapshotSharedLister(snap), frameworkruntime.WithInformerFactory(factory))
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := New(ctx, defaultArgs(t), fh)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pl := p.(*SandboxOverhead)
+	pl := newOnInformers(ctx, t, snap, factory)
 	factory.Start(ctx.Done())
 	factory.WaitForCacheSync(ctx.Done())
 

@@ -109,18 +109,7 @@ func TestRuntimeClassUpdatesThatChangeSizing(t *testing.T) {
 	// 1920Mi): the pending kata-qemu VM (2656Mi) waits.
 	snap := schedcache.NewSnapshot(pods(2, "kata-clh", "1Gi", "n"), []*v1.Node{makeNode("n", "8Gi", nil, nil)})
 	act := &plugintest.Activations{}
-	fh, err := frameworkruntime.NewFramework(ctx, nil, nil,
-		frameworkruntime.WithSnapshotSharedLister(snap),
-		frameworkruntime.WithInformerFactory(informerFactory),
-		frameworkruntime.WithPodActivator(act))
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := New(ctx, defaultArgs(t), fh)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pl := p.(*SandboxOverhead)
+	pl := newOnInformers(ctx, t, snap, informerFactory, frameworkruntime.WithPodActivator(act))
 	// The scheduler calls the plugin's hint for each update its informer
 	// delivers; this handler does the same on the same informer.
 	events, err := pl.EventsToRegister(ctx)
