@@ -74,14 +74,7 @@ func TestDocReferences(t *testing.T) {
 		if inDir(f, "bench/results") || inDir(f, "hack/repocheck") {
 			continue
 		}
-		data, err := os.ReadFile(filepath.Join(repoRoot, f))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if isBinary(data) {
-			continue
-		}
-		for i, text := range strings.Split(string(data), "\n") {
+		for i, text := range textLines(t, f) {
 			for _, doc := range outsideDocs {
 				if strings.Contains(text, doc) {
 					report(f, i+1, doc, "%s is not in the repository: cite docs/ instead (docs/README.md)", doc)

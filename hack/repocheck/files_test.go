@@ -91,8 +91,16 @@ func (f goFile) line(pos token.Pos) int { return f.fset.Position(pos).Line }
 // inDir reports whether the repository path f is in dir or below it.
 func inDir(f, dir string) bool { return strings.HasPrefix(f, dir+"/") }
 
-// isBinary reports whether data looks like a binary file (a NUL byte in
-// its first 8000 bytes, as git decides).
-func isBinary(data []byte) bool {
-	return bytes.IndexByte(data[:min(len(data), 8000)], 0) >= 0
+// textLines returns the lines of the repository file f, or none when it is
+// binary (a NUL byte in its first 8000 bytes, as git decides).
+func textLines(t *testing.T, f string) []string {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(repoRoot, f))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bytes.IndexByte(data[:min(len(data), 8000)], 0) >= 0 {
+		return nil
+	}
+	return strings.Split(string(data), "\n")
 }

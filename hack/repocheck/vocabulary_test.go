@@ -86,14 +86,7 @@ func TestVocabularyNamesInTexts(t *testing.T) {
 		if strings.HasSuffix(f, ".go") || inDir(f, "hack/repocheck") || inDir(f, "bench/results") {
 			continue
 		}
-		data, err := os.ReadFile(filepath.Join(repoRoot, f))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if isBinary(data) {
-			continue
-		}
-		for i, line := range strings.Split(string(data), "\n") {
+		for i, line := range textLines(t, f) {
 			for _, name := range proseNames(line) {
 				if !knownName(keys, name) {
 					t.Errorf("%s:%d: %s is not a key of pkg/wellknown (docs/labels.md lists them)", f, i+1, name)
