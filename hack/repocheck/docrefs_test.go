@@ -29,9 +29,7 @@ var notRefs = map[string]string{
 // upstreamCitations are bare paths in Go comments that name a file of
 // another project (usually written joined to its module path instead,
 // k8s.io/kubernetes/pkg/scheduler/...), keyed by file and path.
-var upstreamCitations = map[string]string{
-	"pkg/node/discover/pci.go: cmd/qat_plugin/dpdkdrv/dpdkdrv.go": "intel-device-plugins-for-kubernetes, named on the line before",
-}
+var upstreamCitations = map[string]string{}
 
 var (
 	// urlRE matches URLs and Markdown links to URLs with their text.

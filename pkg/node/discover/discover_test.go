@@ -294,7 +294,7 @@ func intelQAT() []QATDevice {
 			Driver: "4xxxvf", IOMMUGroup: strconv.Itoa(100 + i), PhysFn: "0000:6b:00.0",
 		}
 		if i <= 8 {
-			d.Driver, d.VFIODevice = VFIODriver, true
+			d.Driver, d.VFIODevice = wellknown.DriverVFIOPCI, true
 		}
 		devs = append(devs, d)
 	}

@@ -4,10 +4,12 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+
+	"github.com/mtscn/mtscn/pkg/wellknown"
 )
 
-// Intel QAT device ids (vendor 8086), from intel-device-plugins-for-kubernetes
-// cmd/qat_plugin/dpdkdrv/dpdkdrv.go.
+// Intel QAT device ids (vendor 8086), from
+// github.com/intel/intel-device-plugins-for-kubernetes/cmd/qat_plugin/dpdkdrv/dpdkdrv.go.
 var (
 	QATVendor = "8086"
 	// QATPhysicalFunctions are PF ids: C62x, 4xxx/401xx/402xx/420xx generations.
@@ -25,9 +27,6 @@ const (
 	FunctionPF = "pf"
 	FunctionVF = "vf"
 )
-
-// VFIODriver is the driver a function must be bound to for passthrough.
-const VFIODriver = "vfio-pci"
 
 // PCI lists the node's QAT functions.
 type PCI struct {
@@ -113,7 +112,7 @@ func discoverPCI(h host) (*PCI, error) {
 		if d.IOMMUGroup != "" {
 			d.VFIODevice = h.exists("/dev/vfio/" + d.IOMMUGroup)
 		}
-		if slices.Contains(QATVirtualFunctions, d.Device) && d.Driver == VFIODriver && d.IOMMUGroup != "" {
+		if slices.Contains(QATVirtualFunctions, d.Device) && d.Driver == wellknown.DriverVFIOPCI && d.IOMMUGroup != "" {
 			p.QATVFsVFIO++
 		}
 		p.QAT = append(p.QAT, d)
