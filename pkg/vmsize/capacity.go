@@ -26,8 +26,15 @@ type Capacity struct {
 	Values NodeValues
 }
 
-// CapacityOf reads a node's Capacity.
+// CapacityOf reads a node's Capacity; malformed Kata labels are skipped.
 func CapacityOf(node *v1.Node) Capacity {
+	c, _ := ReadCapacity(node)
+	return c
+}
+
+// ReadCapacity is CapacityOf that also returns what ParseNodeLabels found
+// malformed, for the caller to log.
+func ReadCapacity(node *v1.Node) (Capacity, []error) {
 	c := Capacity{}
 	a := node.Status.Allocatable
 	if q, ok := a[v1.ResourceMemory]; ok {
@@ -39,8 +46,9 @@ func CapacityOf(node *v1.Node) Capacity {
 	if q, ok := a[wellknown.ResourceSandboxes]; ok {
 		c.Slots, c.HasSlots = q.Value(), true
 	}
-	c.Values, _ = ParseNodeLabels(node.Labels)
-	return c
+	var errs []error
+	c.Values, errs = ParseNodeLabels(node.Labels)
+	return c, errs
 }
 
 // FitsEmpty says whether the footprint fits the node with nothing on it:

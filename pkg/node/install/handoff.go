@@ -10,6 +10,7 @@ import (
 	"time"
 
 	v1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/klog/v2"
 
 	"github.com/mtscn/mtscn/pkg/node/withdrawal"
@@ -183,27 +184,23 @@ func (in *Installer) waitLabels(ctx context.Context, pending func(map[string]str
 	if every <= 0 {
 		every = DefaultPollInterval
 	}
-	deadline := time.NewTimer(in.opts.DiscoveryTimeout)
-	defer deadline.Stop()
-	tick := time.NewTicker(every)
-	defer tick.Stop()
 	left := first
-	for {
-		select {
-		case <-ctx.Done():
-			return left, ctx.Err()
-		case <-deadline.C:
-			return left, ErrDiscoveryTimeout
-		case <-tick.C:
-		}
+	err = wait.PollUntilContextTimeout(ctx, every, in.opts.DiscoveryTimeout, false, func(ctx context.Context) (bool, error) {
 		labels, _, err := in.node.ReadLabels(ctx)
 		if err != nil {
 			logger.Info("reading the node while waiting for discovery failed; retrying", "err", err)
-			continue
+			return false, nil
 		}
-		if left = pending(labels); len(left) == 0 {
-			return first, nil
-		}
+		left = pending(labels)
+		return len(left) == 0, nil
+	})
+	switch {
+	case err == nil:
+		return first, nil
+	case wait.Interrupted(err) && ctx.Err() == nil:
+		return left, ErrDiscoveryTimeout
+	default:
+		return left, err
 	}
 }
 

@@ -183,7 +183,7 @@ func (pl *SandboxOverhead) updateWithPod(ctx context.Context, cs fwk.CycleState,
 	if prev, ok := s.copies[node.Name]; ok && prev.pods+sign == pods {
 		next := *prev.summary
 		if !tenancy.IsTerminal(pod) {
-			next.add(pl.podFootprint(logger, s.view, pod, next.values, 0), int64(sign))
+			next.add(pl.podFootprint(logger, s.view, pod, next.capacity.Values, 0), int64(sign))
 		}
 		sum = &next
 	} else {
@@ -211,7 +211,7 @@ func (pl *SandboxOverhead) Filter(ctx context.Context, cs fwk.CycleState, pod *v
 	}
 	sum := pl.summaryOf(klog.FromContext(ctx), s, nodeInfo)
 	used := sum.totals
-	fp := s.footprintOn(pl.model, sum.values)
+	fp := s.footprintOn(pl.model, sum.capacity.Values)
 	alloc := nodeInfo.GetAllocatable()
 	var reasons []string
 	unresolvable := false
@@ -235,7 +235,7 @@ func (pl *SandboxOverhead) Filter(ctx context.Context, cs fwk.CycleState, pod *v
 			unresolvable = unresolvable || fp.Committed > allocatable
 		}
 	}
-	if shm := sum.sandboxMemory; sum.hasSandboxMemory && fp.SharedMemory > 0 {
+	if shm := sum.capacity.SharedMemory; sum.capacity.HasSharedMemory && fp.SharedMemory > 0 {
 		left := shm - used.sharedMemory
 		if fp.SharedMemory > left {
 			reasons = append(reasons, fmt.Sprintf("%s: VM guest needs %s of /dev/shm (%s)",
@@ -245,7 +245,7 @@ func (pl *SandboxOverhead) Filter(ctx context.Context, cs fwk.CycleState, pod *v
 			unresolvable = unresolvable || fp.SharedMemory > shm
 		}
 	}
-	if slots := sum.sandboxes; sum.hasSandboxes && fp.VM {
+	if slots := sum.capacity.Slots; sum.capacity.HasSlots && fp.VM {
 		if used.vms+1 > slots {
 			reasons = append(reasons, fmt.Sprintf("%s: node runs as many VMs as its %s allow", ErrReasonSandboxes, wellknown.ResourceSandboxes))
 			metrics.Rejected(Name, ErrReasonSandboxes)

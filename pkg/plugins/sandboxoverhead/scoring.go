@@ -44,7 +44,7 @@ func (pl *SandboxOverhead) Score(ctx context.Context, cs fwk.CycleState, _ *v1.P
 		return 0, fwk.NewStatus(fwk.Error, "node not found")
 	}
 	sum := pl.summaryOf(klog.FromContext(ctx), s, nodeInfo)
-	after := sum.committed + s.footprintOn(pl.model, sum.values).Committed
+	after := sum.committed + s.footprintOn(pl.model, sum.capacity.Values).Committed
 	committed := min(max(after, 0), allocatable) * rawScoreScale / allocatable
 	if pl.strategy == config.MostCommitted {
 		return committed, nil

@@ -16,37 +16,18 @@ import (
 
 	"github.com/mtscn/mtscn/pkg/tenancy"
 	"github.com/mtscn/mtscn/pkg/vmsize"
-	"github.com/mtscn/mtscn/pkg/wellknown"
 )
 
 // nodeSummary is what the pods on one node commit, computed once per
 // NodeInfo generation and classification View (pkg/plugins/internal/nodecache).
 // It is immutable once built: concurrent Filter and Score calls share it.
 type nodeSummary struct {
-	// values are the node's own Kata values from its labels.
-	values vmsize.NodeValues
-	// limits are the node's allocatable sandbox resources: a change of
-	// the node gives its NodeInfo a new generation, so they are read once
-	// per summary instead of from the resource map in every Filter.
-	limits
+	// capacity is the node's allocatable sandbox resources and its own
+	// Kata values from its labels: a change of the node gives its NodeInfo
+	// a new generation, so they are read once per summary instead of in
+	// every Filter.
+	capacity vmsize.Capacity
 	totals
-}
-
-// limits are a node's allocatable mtscn.io/sandbox-memory (F2) and
-// mtscn.io/sandboxes (F3), each with whether the node advertises it.
-type limits struct {
-	sandboxMemory    int64
-	hasSandboxMemory bool
-	sandboxes        int64
-	hasSandboxes     bool
-}
-
-func limitsOf(ni fwk.NodeInfo) limits {
-	scalars := ni.GetAllocatable().GetScalarResources()
-	var l limits
-	l.sandboxMemory, l.hasSandboxMemory = scalars[wellknown.ResourceSandboxMemory]
-	l.sandboxes, l.hasSandboxes = scalars[wellknown.ResourceSandboxes]
-	return l
 }
 
 // totals are per-node sums (or, in a delta, differences).
@@ -145,11 +126,12 @@ func (pl *SandboxOverhead) summaryOf(logger klog.Logger, s *preFilterState, node
 // no VM and are skipped.
 func (pl *SandboxOverhead) summarize(logger klog.Logger, view *classify.View, ni fwk.NodeInfo) *nodeSummary {
 	node := ni.Node()
-	values, errs := vmsize.ParseNodeLabels(node.Labels)
+	capacity, errs := vmsize.ReadCapacity(node)
 	for _, err := range errs {
 		logger.V(3).Info("ignoring node label", "node", klog.KObj(node), "err", err)
 	}
-	sum := &nodeSummary{values: values, limits: limitsOf(ni)}
+	values := capacity.Values
+	sum := &nodeSummary{capacity: capacity}
 	// Pods of one RuntimeClass share its classification and profile.
 	type sizing struct {
 		rt         tenancy.Runtime
